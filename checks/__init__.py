@@ -1,0 +1,1 @@
+"""Built-in check plugins: one module + one metadata YAML per check (docs/plugin-api.md)."""

@@ -1,0 +1,158 @@
+"""Check plugins: the API, the metadata contract and the loader.
+
+A check is a Python module `checks/<id>.py` holding one `Check` subclass whose `check_id` is
+`<id>`, with `checks/<id>.yaml` beside it carrying the metadata. The loader refuses any mismatch,
+because check IDs are published in evidence and must never drift (Prowler's rule).
+
+Which clauses a check evidences is *not* written in the check: the scheme catalogs list, per
+clause, the checks that evidence it, and `probe.catalog` inverts that map. Adding a scheme is a
+data change.
+
+Third-party checks register under the entry-point group ``probe.checks``; the entry point names a
+`Check` subclass whose class attribute `metadata` is a dict with the same fields as the YAML.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.resources
+import pkgutil
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import yaml
+
+from .context import CheckContext
+from .errors import UserError
+from .models import Finding, Intrusiveness
+
+ENTRY_POINT_GROUP = "probe.checks"
+_ID_RE = re.compile(r"^[a-z][a-z0-9_]{2,63}$")
+_SCOPES = ("service", "device")
+
+
+@dataclass(frozen=True)
+class CheckMetadata:
+    id: str
+    title: str
+    description: str
+    scope: str  # "service": once per matching service; "device": once per target
+    services: tuple[str, ...]  # protocols the check needs; empty for device checks that need none
+    intrusiveness: Intrusiveness
+    severity: str
+    remediation: str
+    source: str  # "builtin" or the distribution that provided it
+
+    @classmethod
+    def from_dict(cls, data: Any, *, where: str, source: str) -> CheckMetadata:
+        if not isinstance(data, dict):
+            raise UserError(f"{where}: check metadata must be a mapping")
+        missing = [k for k in ("id", "title", "description", "scope", "intrusiveness") if k not in data]
+        if missing:
+            raise UserError(f"{where}: check metadata lacks {', '.join(missing)}")
+        cid = str(data["id"])
+        if not _ID_RE.match(cid):
+            raise UserError(f"{where}: check id {cid!r} must be lower_snake_case, 3-64 chars")
+        if data["scope"] not in _SCOPES:
+            raise UserError(f"{where}: scope must be one of {', '.join(_SCOPES)}")
+        try:
+            intr = Intrusiveness(data["intrusiveness"])
+        except ValueError:
+            raise UserError(f"{where}: intrusiveness must be one of "
+                            f"{', '.join(i.value for i in Intrusiveness)}") from None
+        services = data.get("services") or []
+        if not isinstance(services, list) or not all(isinstance(s, str) for s in services):
+            raise UserError(f"{where}: services must be a list of protocol names")
+        if data["scope"] == "service" and not services:
+            raise UserError(f"{where}: a service-scoped check must name the services it needs")
+        return cls(
+            id=cid,
+            title=str(data["title"]),
+            description=str(data["description"]).strip(),
+            scope=str(data["scope"]),
+            services=tuple(services),
+            intrusiveness=intr,
+            severity=str(data.get("severity", "medium")),
+            remediation=str(data.get("remediation", "")).strip(),
+            source=source,
+        )
+
+
+class Check:
+    """Base class for every check, built-in or third-party.
+
+    Subclasses set `check_id` and implement `run`. `run` yields findings built with
+    `ctx.finding(...)`; raising is allowed and becomes an INCONCLUSIVE finding with the
+    trace kept as evidence, so a plugin bug can never turn into a PASS.
+    """
+
+    check_id: ClassVar[str] = ""
+    metadata: ClassVar[Any] = None  # CheckMetadata once loaded (a dict for entry-point plugins)
+
+    def run(self, ctx: CheckContext) -> Iterable[Finding]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def _load_builtin() -> dict[str, type[Check]]:
+    import probe.checks as pkg
+
+    found: dict[str, type[Check]] = {}
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        if mod.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"probe.checks.{mod.name}")
+        classes = [v for v in vars(module).values()
+                   if isinstance(v, type) and issubclass(v, Check) and v is not Check
+                   and v.__module__ == module.__name__]
+        where = f"checks/{mod.name}.py"
+        if len(classes) != 1:
+            raise UserError(f"{where}: must define exactly one Check subclass, found {len(classes)}")
+        cls = classes[0]
+        if cls.check_id != mod.name:
+            raise UserError(f"{where}: check_id {cls.check_id!r} does not match the module name")
+        meta_file = importlib.resources.files("probe.checks") / f"{mod.name}.yaml"
+        if not meta_file.is_file():
+            raise UserError(f"checks/{mod.name}.yaml: metadata file missing")
+        try:
+            raw = yaml.safe_load(meta_file.read_text("utf-8"))
+        except yaml.YAMLError as exc:
+            raise UserError(f"checks/{mod.name}.yaml: not valid YAML ({exc})") from None
+        meta = CheckMetadata.from_dict(raw, where=f"checks/{mod.name}.yaml", source="builtin")
+        if meta.id != mod.name:
+            raise UserError(f"checks/{mod.name}.yaml: id {meta.id!r} does not match the file name")
+        cls.metadata = meta
+        found[meta.id] = cls
+    return found
+
+
+def _load_entry_points(known: dict[str, type[Check]]) -> dict[str, type[Check]]:
+    found: dict[str, type[Check]] = {}
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        where = f"entry point {ep.name!r} ({ep.value})"
+        cls = ep.load()
+        if not (isinstance(cls, type) and issubclass(cls, Check)):
+            raise UserError(f"{where}: does not name a probe Check subclass")
+        dist = ep.dist.name if ep.dist else "unknown distribution"
+        meta = CheckMetadata.from_dict(cls.metadata, where=where, source=dist)
+        if meta.id != cls.check_id or meta.id != ep.name:
+            raise UserError(f"{where}: entry point name, check_id and metadata id must agree")
+        if meta.id in known or meta.id in found:
+            raise UserError(f"{where}: check id {meta.id!r} is already taken")
+        cls.metadata = meta
+        found[meta.id] = cls
+    return found
+
+
+_REGISTRY: dict[str, type[Check]] | None = None
+
+
+def registry() -> dict[str, type[Check]]:
+    """All checks by ID, built-in first; loaded once per process."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        builtin = _load_builtin()
+        _REGISTRY = {**builtin, **_load_entry_points(builtin)}
+    return _REGISTRY

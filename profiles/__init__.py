@@ -1,0 +1,1 @@
+"""Built-in device profiles (data files; see docs/profiles.md)."""

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs the real server software the device lab and the tests run, plus the anchor tools the
+# benchmark compares against. Debian 12; needs root. Safe to run again: apt-get skips what is there.
+#
+# Daemons must not start on the host when their packages install: the lab starts them itself,
+# inside network namespaces. policy-rc.d (exit 101) is Debian's documented way to say so.
+set -euo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup-system.sh: needs root (apt-get, network namespaces)" >&2
+  exit 2
+fi
+
+PACKAGES=(
+  # lab daemons
+  dropbear-bin openssh-server openssh-client busybox-static lighttpd lighttpd-mod-openssl
+  mosquitto mosquitto-clients snmpd snmp vsftpd miniupnpd-nftables dnsmasq openssl
+  # namespace plumbing and capture
+  iproute2 nftables iptables tcpdump procps psmisc
+  # anchors for the benchmark and for discovery through nmap
+  nmap ssh-audit hydra
+  # headless browser for the HTML report test
+  chromium
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  policy=/usr/sbin/policy-rc.d
+  created_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; created_policy=1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  [ "$created_policy" -eq 1 ] && rm -f "$policy"
+fi
+
+# Debian's packages may have started a daemon on the host despite policy-rc.d (some postinsts
+# do); the lab needs their ports free inside namespaces only, so the host copies are stopped.
+for d in mosquitto snmpd vsftpd lighttpd dnsmasq miniupnpd; do
+  pkill -x "$d" 2>/dev/null || true
+done
+echo "setup-system: ok"
