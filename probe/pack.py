@@ -288,8 +288,7 @@ class Verification:
 
 def _safe_rel(name: str) -> bool:
     p = PurePosixPath(name)
-    return (bool(name) and not p.is_absolute() and ".." not in p.parts and "\\" not in name
-            and str(p) == name and not any(part.startswith(".") and part in (".", "..") for part in p.parts))
+    return bool(name) and not p.is_absolute() and ".." not in p.parts and "\\" not in name and str(p) == name
 
 
 def read_pack(path: Path) -> tuple[dict[str, bytes], list[str]]:
@@ -437,18 +436,25 @@ def _check_signature(files: dict[str, bytes], mbytes: bytes, manifest: dict[str,
     if sig["algorithm"] != signing.ALGORITHM:
         v.problems.append(f"bad signature: unsupported algorithm {str(sig['algorithm'])[:40]!r}")
         return
+    if not all(_strict_b64(sig[k]) for k in ("public_key", "signature")):
+        v.problems.append(f"bad signature: public_key or signature in {SIGNATURE_NAME} is not strict base64")
+        return
     try:
-        embedded = signing.public_from_raw(base64.b64decode(str(sig["public_key"]), validate=True))
+        embedded = signing.public_from_raw(base64.b64decode(sig["public_key"], validate=True))
     except ValueError:
         v.problems.append(f"bad signature: the public key in {SIGNATURE_NAME} is malformed")
         return
     if signing.fingerprint(embedded) != sig["key_fingerprint"]:
         v.problems.append(f"bad signature: key_fingerprint does not match the public key in {SIGNATURE_NAME}")
         return
+    valid = signing.signature_valid(embedded, mbytes, str(sig["signature"]))
     if sha256(mbytes) != sig["manifest_sha256"]:
-        v.problems.append(f"manifest changed: {MANIFEST_NAME} is not the manifest that was signed")
+        if valid:  # the manifest is the signed one; the recorded digest was edited
+            v.problems.append(f"bad signature: manifest_sha256 in {SIGNATURE_NAME} was altered")
+        else:
+            v.problems.append(f"manifest changed: {MANIFEST_NAME} is not the manifest that was signed")
         return
-    if not signing.signature_valid(embedded, mbytes, str(sig["signature"])):
+    if not valid:
         v.problems.append(f"bad signature: the signature does not verify over {MANIFEST_NAME}")
         return
     if manifest is not None and manifest.get("signed_at") != sig["signed_at"]:
@@ -463,6 +469,16 @@ def _check_signature(files: dict[str, bytes], mbytes: bytes, manifest: dict[str,
                           f"{signing.fingerprint(key)}")
     else:
         v.notes.append(f"signed by the given key {v.signer} at {sig['signed_at']}")
+
+
+def _strict_b64(value: Any) -> bool:
+    """Only the one canonical base64 spelling: otherwise unused padding bits could be flipped unseen."""
+    if not isinstance(value, str):
+        return False
+    try:
+        return base64.b64encode(base64.b64decode(value, validate=True)).decode("ascii") == value
+    except ValueError:
+        return False
 
 
 def _check_consistency(files: dict[str, bytes], manifest: dict[str, Any], v: Verification) -> None:
