@@ -325,18 +325,39 @@ def read_kexinit(connect: Connect, *, timeout: float = 5.0, max_bytes: int = 256
 
 
 # -- host keys via a partial key exchange ---------------------------------------------------------
+def _pi_scaled(bits: int) -> int:
+    """floor(pi * 2**bits), by Machin's formula in fixed point (64 guard bits)."""
+    guard = 64
+    one = 1 << (bits + guard)
+
+    def arctan_inv(x: int) -> int:
+        total, term, k, x2 = 0, one // x, 1, x * x
+        while term:
+            total += term // k if (k // 2) % 2 == 0 else -(term // k)
+            term //= x2
+            k += 2
+        return total
+
+    return (16 * arctan_inv(5) - 4 * arctan_inv(239)) >> guard
+
+
+def _modp(bits: int, offset: int) -> int:
+    """The RFC 2409 / RFC 3526 MODP primes: 2^b - 2^(b-64) - 1 + 2^64 * (floor(2^(b-130) pi) + offset)."""
+    return 2**bits - 2**(bits - 64) - 1 + 2**64 * (_pi_scaled(bits - 130) + offset)
+
+
+_PRIMES: dict[str, tuple[int, int]] = {}
+
+
 def _dh_primes() -> dict[str, tuple[int, int]]:
-    """Fixed MODP groups (RFC 2409 / 3526) taken from paramiko's constants, a dependency anyway."""
-    out: dict[str, tuple[int, int]] = {}
-    with contextlib.suppress(ImportError):
-        from paramiko.kex_group1 import KexGroup1
-        from paramiko.kex_group14 import KexGroup14
-        from paramiko.kex_group16 import KexGroup16
-        out["diffie-hellman-group1-sha1"] = (KexGroup1.P, KexGroup1.G)
-        out["diffie-hellman-group14-sha1"] = (KexGroup14.P, KexGroup14.G)
-        out["diffie-hellman-group14-sha256"] = (KexGroup14.P, KexGroup14.G)
-        out["diffie-hellman-group16-sha512"] = (KexGroup16.P, KexGroup16.G)
-    return out
+    """Fixed groups for diffie-hellman-group1 (Oakley group 2, RFC 2409 6.2) and group14 (RFC 3526
+    group 14), computed from their published definition rather than pasted as hex; a test checks
+    group 14 against paramiko's copy. (paramiko 5 dropped group1, so it cannot be the source.)"""
+    if not _PRIMES:
+        g1, g14 = _modp(1024, 129093), _modp(2048, 124476)
+        _PRIMES.update({"diffie-hellman-group14-sha256": (g14, 2), "diffie-hellman-group14-sha1": (g14, 2),
+                        "diffie-hellman-group1-sha1": (g1, 2)})
+    return _PRIMES
 
 
 _ECDH_CURVES = {"ecdh-sha2-nistp256": ec.SECP256R1, "ecdh-sha2-nistp384": ec.SECP384R1,
