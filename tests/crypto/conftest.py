@@ -150,6 +150,10 @@ def s_server(cert: Path, key: Path, *args: str) -> Iterator[int]:
 
 
 # -- SSH ----------------------------------------------------------------------------------------
+LEGACY_SSH = ["KexAlgorithms +diffie-hellman-group1-sha1,diffie-hellman-group14-sha1,diffie-hellman-group-exchange-sha1",
+              "Ciphers +3des-cbc,aes128-cbc", "MACs +hmac-md5,hmac-sha1-96", "HostKeyAlgorithms +ssh-rsa,ssh-dss"]
+LEGACY_SSH_KEYS = [("rsa", "rsa:1024"), ("dsa", "dsa"), ("ecdsa", "ecdsa:256"), ("ed", "ed25519")]
+
 def _ensure_privsep_dir() -> None:
     # OpenSSH run as root needs its (empty) privilege-separation directory, normally made by systemd.
     if os.geteuid() == 0:

@@ -13,14 +13,11 @@ from probe.models import Status
 from probe.plugins import registry
 from probe.protocols import ssh_kexinit
 
-from .conftest import connector, dropbear, make_ctx, run_check, sshd
+from .conftest import LEGACY_SSH, LEGACY_SSH_KEYS, connector, dropbear, make_ctx, run_check, sshd
 
 pytestmark = pytest.mark.slow
 
-LEGACY = ["KexAlgorithms +diffie-hellman-group1-sha1,diffie-hellman-group14-sha1,diffie-hellman-group-exchange-sha1",
-          "Ciphers +3des-cbc,aes128-cbc", "MACs +hmac-md5,hmac-sha1-96",
-          "HostKeyAlgorithms +ssh-rsa,ssh-dss"]
-LEGACY_KEYS = [("rsa", "rsa:1024"), ("dsa", "dsa"), ("ecdsa", "ecdsa:256"), ("ed", "ed25519")]
+LEGACY, LEGACY_KEYS = LEGACY_SSH, LEGACY_SSH_KEYS
 MODERN = ["KexAlgorithms curve25519-sha256,curve25519-sha256@libssh.org",
           "Ciphers chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com",
           "MACs hmac-sha2-512-etm@openssh.com,hmac-sha2-256-etm@openssh.com",
