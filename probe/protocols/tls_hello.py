@@ -27,7 +27,7 @@ import socket
 import ssl
 import struct
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -590,11 +590,3 @@ def fetch_certificates_with_ssl(connect: Connect, *, timeout: float = 5.0) -> Ss
         return SslFetch([], "", "handshake timed out", MISBEHAVED)
     except OSError as exc:
         return SslFetch([], "", f"connection failed: {exc}", CONNECTIVITY)
-
-
-def hexdump_attempts(attempts: list[HelloAttempt]) -> Iterator[tuple[str, bytes]]:
-    """(name, bytes) pairs for evidence: what we sent and what came back, per attempt."""
-    for i, a in enumerate(attempts, 1):
-        vname = VERSION_NAMES.get(a.offered_version, hex(a.offered_version))
-        yield f"attempt-{i:02d}-{vname}-client-hello.bin", a.sent
-        yield f"attempt-{i:02d}-{vname}-server-reply.bin", a.received
