@@ -221,3 +221,40 @@ class Client:
                         return reply
                 self.t.note(f"no reply within {self.timeout:.1f}s (try {attempt + 1})")
         return None
+
+
+def v3_discovery_message(msg_id: int) -> bytes:
+    """An SNMPv3 GET with empty USM parameters (RFC 3414 4.): a live agent answers with a Report.
+
+    Used to tell "the agent is there but refused every community" (silence to v1/v2c) apart
+    from "nothing answers at all".
+    """
+    global_data = tlv(0x30, enc_int(msg_id) + enc_int(65507) + tlv(0x04, b"\x04") + enc_int(3))
+    usm = tlv(0x30, tlv(0x04, b"") + enc_int(0) + enc_int(0) + tlv(0x04, b"") + tlv(0x04, b"") + tlv(0x04, b""))
+    pdu = tlv(GET, enc_int(msg_id) + enc_int(0) + enc_int(0) + tlv(0x30, b""))
+    scoped = tlv(0x30, tlv(0x04, b"") + tlv(0x04, b"") + pdu)
+    return tlv(0x30, enc_int(3) + global_data + tlv(0x04, usm) + scoped)
+
+
+def agent_answers_v3(host: str, port: int, t: Transcript, timeout: float = 2.0) -> bool:
+    """True when an SNMPv3 engine-discovery request gets any SNMPv3 answer."""
+    msg_id = secrets.randbelow(2**31 - 1)
+    msg = v3_discovery_message(msg_id)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        t.note("SNMPv3 engine discovery (no credentials) to see whether an agent is listening")
+        t.sent(msg)
+        s.sendto(msg, (host, port))
+        try:
+            data, _ = s.recvfrom(65535)
+        except (TimeoutError, socket.timeout, OSError):
+            t.note("no SNMPv3 answer")
+            return False
+        t.received(data)
+        try:
+            tag, body, _ = dec_tlv(data)
+            t2, v, _ = dec_tlv(body)
+            return tag == 0x30 and t2 == 0x02 and int.from_bytes(v, "big") == 3
+        except BERError:
+            return False
