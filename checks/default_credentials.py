@@ -67,7 +67,8 @@ class DefaultCredentials(Check):
         for cred in creds:
             if len(attempts) >= budget:
                 break
-            if cred.username in succeeded:
+            account = cred.password if svc.protocol == "snmp" else cred.username  # a community is its own account
+            if account in succeeded:
                 continue
             ctx.check_cancelled()
             if attempts and ctx.options.credential_delay > 0:
@@ -76,7 +77,7 @@ class DefaultCredentials(Check):
             attempts.append(a)
             consecutive_conn = consecutive_conn + 1 if a.result is Result.CONNECTIVITY else 0
             if a.result is Result.SUCCESS:
-                succeeded.add(cred.username)
+                succeeded.add(account)
             elif a.result in (Result.NO_AUTH, Result.UNSUPPORTED, Result.LOCKED):
                 stop = a
                 break

@@ -32,6 +32,8 @@ class Credential:
     secret: bool = False  # operator-supplied: redact in evidence
 
     def label(self) -> str:
+        if self.service == "snmp":
+            return "community <operator-supplied>" if self.secret else f"community {self.password!r}"
         if self.secret:
             return f"{self.username or '(none)'} / <operator-supplied password>"
         return f"{self.username or '(none)'} / {self.password or '(empty)'}"

@@ -70,6 +70,7 @@ def sha512_hash(password: str) -> str:
 
 def fake_accounts(tmp: Path, password: str) -> Path:
     """Copies of passwd/shadow/shells with a test account; returns the directory holding them."""
+    tmp.chmod(0o755)  # the test account (and dropped-privilege daemons) must reach files in here
     d = tmp / "etc"
     d.mkdir()
     home = tmp / "home"
@@ -245,6 +246,7 @@ $HTTP["url"] =~ "^/digest" {{
 
 @contextlib.contextmanager
 def mosquitto(tmp: Path, *, anonymous: bool, password: str = TEST_PASSWORD) -> Iterator[int]:
+    tmp.chmod(0o755)  # mosquitto drops to its own user before reading the password file
     port = free_port()
     conf = tmp / "mosquitto.conf"
     lines = [f"listener {port} 127.0.0.1", f"allow_anonymous {'true' if anonymous else 'false'}",
