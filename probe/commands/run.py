@@ -99,8 +99,8 @@ def options_from(args: argparse.Namespace) -> ScanOptions:
         load_user_file(args.credentials)  # a malformed file is a usage error before any packet is sent
         extra["credentials_file"] = str(args.credentials)
     brute = getattr(args, "brute_force_attempts", 12)
-    if not 1 <= brute <= 30:
-        raise UserError("--brute-force-attempts must be between 1 and 30")
+    if not 3 <= brute <= 30:
+        raise UserError("--brute-force-attempts must be between 3 and 30")
     extra["brute_force_attempts"] = brute
     if args.ports:
         extra["ports_override"] = parse_ports(args.ports, "--ports")

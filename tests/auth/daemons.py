@@ -205,14 +205,26 @@ def digest_line(user: str, realm: str, password: str) -> str:
 
 
 @contextlib.contextmanager
-def lighttpd(tmp: Path, password: str = TEST_PASSWORD) -> Iterator[int]:
-    """/admin/ Basic, /digest/ Digest (both TEST_USER), /index.html open, /settings open admin page."""
+def lighttpd(tmp: Path, password: str = TEST_PASSWORD, *, admin_method: str = "basic",
+             auth: bool = True) -> Iterator[int]:
+    """/admin/ Basic (or Digest), /digest/ Digest (both TEST_USER), /index.html open, /settings open admin page.
+
+    auth=False: no authentication anywhere and no /settings page (a plain open site).
+    """
     root = tmp / "www"
     for d in ("admin", "digest"):
         (root / d).mkdir(parents=True)
         (root / d / "index.html").write_text(f"<html><body><h1>{d} settings</h1>Firmware upgrade, WAN "
                                               "configuration, reboot</body></html>\n")
     (root / "index.html").write_text("<html><body>Welcome to the device</body></html>\n")
+    if not auth:
+        port = free_port()
+        conf = tmp / "lighttpd.conf"
+        conf.write_text(f'server.document-root = "{root}"\nserver.bind = "127.0.0.1"\nserver.port = {port}\n'
+                        f'index-file.names = ("index.html")\nserver.errorlog = "{tmp}/error.log"\n')
+        with running(["lighttpd", "-D", "-f", str(conf)], port):
+            yield port
+        return
     (root / "settings").mkdir()
     (root / "settings" / "index.html").write_text(
         "<html><body><h1>Device settings</h1><form>Wireless SSID <input name=ssid> Admin password "
@@ -232,8 +244,8 @@ mimetype.assign = (".html" => "text/html")
 auth.backend.plain.userfile = "{tmp}/plain.users"
 auth.backend.htdigest.userfile = "{tmp}/digest.users"
 $HTTP["url"] =~ "^/admin" {{
-  auth.backend = "plain"
-  auth.require = ("/admin" => ("method" => "basic", "realm" => "device", "require" => "valid-user"))
+  auth.backend = "{'plain' if admin_method == 'basic' else 'htdigest'}"
+  auth.require = ("/admin" => ("method" => "{admin_method}", "realm" => "device", "require" => "valid-user"))
 }}
 $HTTP["url"] =~ "^/digest" {{
   auth.backend = "htdigest"
