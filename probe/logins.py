@@ -237,7 +237,7 @@ class ServiceLogin:
     def _try_snmp(self, cred: Credential, t: Transcript):  # type: ignore[no-untyped-def]
         community = cred.password.encode()
         with self.ctx.slot():
-            c = snmp.Client(self.ctx.host, self.svc.port, t, timeout=self.ctx.remaining(2.0))
+            c = snmp.Client(self.ctx.host, self.svc.port, t, timeout=self.ctx.remaining(2.0), retries=0)
             sent = time.monotonic()
             reply = c.request(snmp.V2C, community, snmp.GET, snmp.SYS_DESCR)
             if reply is None:

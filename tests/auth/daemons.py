@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,8 +74,7 @@ def fake_accounts(tmp: Path, password: str) -> Path:
     tmp.chmod(0o755)  # the test account (and dropped-privilege daemons) must reach files in here
     d = tmp / "etc"
     d.mkdir()
-    home = tmp / "home"
-    home.mkdir()
+    home = Path("/var/run/vsftpd/empty")  # root-owned, empty, reachable by any uid (tmp_path parents are 0700)
     shell = tmp / "fakesh"
     shell.write_text("#!/bin/sh\necho 'probe test shell: nothing runs here'\nexit 0\n")
     shell.chmod(0o755)
@@ -83,7 +83,6 @@ def fake_accounts(tmp: Path, password: str) -> Path:
     (d / "shadow").write_text(Path("/etc/shadow").read_text() + f"{TEST_USER}:{sha512_hash(password)}:19000:0:99999:7:::\n")
     (d / "shadow").chmod(0o640)
     (d / "shells").write_text(Path("/etc/shells").read_text() + f"{shell}\n")
-    os.chown(home, 64990, 64990)
     return d
 
 
@@ -212,7 +211,8 @@ def lighttpd(tmp: Path, password: str = TEST_PASSWORD, *, admin_method: str = "b
     auth=False: no authentication anywhere and no /settings page (a plain open site).
     """
     root = tmp / "www"
-    for d in ("admin", "digest"):
+    root.mkdir()
+    for d in ("admin", "digest") if auth else ():
         (root / d).mkdir(parents=True)
         (root / d / "index.html").write_text(f"<html><body><h1>{d} settings</h1>Firmware upgrade, WAN "
                                               "configuration, reboot</body></html>\n")
@@ -258,20 +258,26 @@ $HTTP["url"] =~ "^/digest" {{
 
 @contextlib.contextmanager
 def mosquitto(tmp: Path, *, anonymous: bool, password: str = TEST_PASSWORD) -> Iterator[int]:
-    tmp.chmod(0o755)  # mosquitto drops to its own user before reading the password file
     port = free_port()
     conf = tmp / "mosquitto.conf"
     lines = [f"listener {port} 127.0.0.1", f"allow_anonymous {'true' if anonymous else 'false'}",
              "persistence false", "log_dest stdout"]
-    if not anonymous:
-        pw = tmp / "mqtt.passwd"
-        pw.touch()
-        subprocess.run(["mosquitto_passwd", "-b", str(pw), TEST_USER, password], check=True, capture_output=True)
-        pw.chmod(0o644)
-        lines.append(f"password_file {pw}")
-    conf.write_text("\n".join(lines) + "\n")
-    with running(["mosquitto", "-c", str(conf)], port):
-        yield port
+    # mosquitto drops to its own user before reading the password file, and pytest's tmp_path
+    # parents are 0700: the file lives in a world-traversable directory of its own.
+    pwdir = Path(tempfile.mkdtemp(prefix="probe-mqtt-"))
+    try:
+        pwdir.chmod(0o755)
+        if not anonymous:
+            pw = pwdir / "mqtt.passwd"
+            pw.touch()
+            subprocess.run(["mosquitto_passwd", "-b", str(pw), TEST_USER, password], check=True, capture_output=True)
+            pw.chmod(0o644)
+            lines.append(f"password_file {pw}")
+        conf.write_text("\n".join(lines) + "\n")
+        with running(["mosquitto", "-c", str(conf)], port):
+            yield port
+    finally:
+        shutil.rmtree(pwdir, ignore_errors=True)
 
 
 @contextlib.contextmanager
