@@ -17,7 +17,7 @@ from enum import StrEnum
 from .context import CheckContext
 from .credentials import Credential
 from .models import Service
-from .protocols import ftp, http_auth, mqtt, snmp, ssh_auth, telnet
+from .protocols import ftp, http_auth, mqtt, snmp, ssh_auth, ssh_kexinit, telnet
 from .protocols.transcript import Transcript
 
 LOGIN_PROTOCOLS = ("ssh", "telnet", "ftp", "http", "https", "mqtt", "snmp")
@@ -193,15 +193,17 @@ class ServiceLogin:
             r.answer_latency, {"server_version": r.server_version}
 
     def _ssh_offer(self, why: str) -> str:
-        t = self.preflight
-        try:
-            with self.ctx.connection(self.svc.port) as sock:
-                version, lists = ssh_auth.read_kexinit(sock, t, self.ctx.remaining())
-        except (OSError, ValueError, ConnectionError) as exc:
-            return f"paramiko could not negotiate with this SSH server ({why}); its KEXINIT could not be read ({exc})"
+        """Name what the server offers, from its KEXINIT (read by probe.protocols.ssh_kexinit)."""
+        scan = ssh_kexinit.read_kexinit(lambda: self.ctx.connection(self.svc.port), timeout=self.ctx.remaining())
+        self.preflight.note("server identification and KEXINIT read to name its algorithms")
+        self.preflight.received(scan.transcript)
+        if scan.kexinit is None:
+            return f"paramiko could not negotiate with this SSH server ({why}); its KEXINIT could not be read " \
+                   f"({scan.error or 'no KEXINIT'})"
+        version = scan.banner.line if scan.banner else "unknown version"
         return (f"paramiko could not negotiate with this SSH server ({why}); the server ({version}) offers "
-                f"key exchange {', '.join(lists['kex_algorithms'])} and host keys "
-                f"{', '.join(lists['server_host_key_algorithms'])}")
+                f"key exchange {', '.join(scan.kexinit.get('kex_algorithms'))} and host keys "
+                f"{', '.join(scan.kexinit.get('server_host_key_algorithms'))}")
 
     def _try_http(self, cred: Credential, t: Transcript):  # type: ignore[no-untyped-def]
         assert self.surface is not None, "prepare() first"

@@ -6,28 +6,23 @@ channel, which is then closed: no command, shell or subsystem is ever requested.
 
 paramiko (5.x) negotiates neither SHA-1 key exchange nor ssh-rsa/ssh-dss host keys. When it
 cannot agree with a legacy-only server we cannot test the login at all, so the result is
-`unsupported` with the server's offered algorithms, read from its KEXINIT ourselves.
+`unsupported`; the caller names the server's offered algorithms from its KEXINIT
+(probe.protocols.ssh_kexinit).
 """
 
 from __future__ import annotations
 
 import logging
 import socket
-import struct
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 import paramiko
 
-from ..netio import read_exact, read_until
 from .transcript import Transcript
 
 logging.getLogger("paramiko").setLevel(logging.CRITICAL)  # failures are reported as results
-
-KEXINIT_FIELDS = ("kex_algorithms", "server_host_key_algorithms", "encryption_client_to_server",
-                  "encryption_server_to_client", "mac_client_to_server", "mac_server_to_client",
-                  "compression_client_to_server", "compression_server_to_client")
 
 
 class Outcome(StrEnum):
@@ -46,7 +41,6 @@ class LoginResult:
     server_version: str | None = None
     allowed: list[str] = field(default_factory=list)
     answer_latency: float | None = None
-    offered: dict[str, list[str]] | None = None
 
 
 def _interactive_handler(password: str, t: Transcript):  # type: ignore[no-untyped-def]
@@ -121,35 +115,3 @@ def try_login(sock: socket.socket, t: Transcript, username: str, password: str, 
         return LoginResult(Outcome.SUCCESS, "authenticated and a session channel opened", version, allowed, latency)
     finally:
         transport.close()
-
-
-def read_kexinit(sock: socket.socket, t: Transcript, timeout: float = 5.0) -> tuple[str, dict[str, list[str]]]:
-    """Send our identification, read the server's and its KEXINIT (sent in the clear, RFC 4253 7.1)."""
-    ours = b"SSH-2.0-probe_0.1\r\n"
-    t.sent(ours)
-    sock.sendall(ours)
-    version = b""
-    for _ in range(50):  # servers may send other lines before the identification
-        line = read_until(sock, b"\n", max_bytes=1024, total_timeout=timeout)
-        t.received(line)
-        if line.startswith(b"SSH-"):
-            version = line.strip()
-            break
-    else:
-        raise ValueError("no SSH identification line")
-    head = read_exact(sock, 5, total_timeout=timeout)
-    length, padding = struct.unpack("!IB", head)
-    if not 16 < length < 64 * 1024:
-        raise ValueError(f"implausible packet length {length}")
-    body = read_exact(sock, length - 1, total_timeout=timeout)
-    t.received(head + body)
-    payload = body[: length - 1 - padding]
-    if not payload or payload[0] != 20:
-        raise ValueError("first packet is not KEXINIT")
-    pos = 17
-    lists: dict[str, list[str]] = {}
-    for name in KEXINIT_FIELDS:
-        (n,) = struct.unpack("!I", payload[pos:pos + 4])
-        lists[name] = payload[pos + 4:pos + 4 + n].decode("ascii", "replace").split(",") if n else []
-        pos += 4 + n
-    return version.decode("ascii", "replace"), lists
