@@ -13,7 +13,7 @@ from __future__ import annotations
 import socket
 import ssl
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..netio import read_some
 
@@ -38,17 +38,6 @@ class Response:
 
     def headers_all(self, name: str) -> list[str]:
         return [v for k, v in self.headers if k.lower() == name.lower()]
-
-
-@dataclass
-class Exchange:
-    """One request and its response, for transcripts."""
-
-    request: bytes
-    response: Response | None
-    error: str | None = None
-    elapsed: float = 0.0
-    notes: list[str] = field(default_factory=list)
 
 
 def unverified_tls_context() -> ssl.SSLContext:
