@@ -167,9 +167,9 @@ def start_rtsp(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
     # rtsp-server-perl: clients on the device address; the stream-source side only on loopback
     # inside the namespace, so nothing outside can publish into the camera.
     return ["rtsp-server-perl", "--client_listen_address", dev.address,
-            "--client_listen_port", str(svc.ports[0].port), "--source_listen_address", "127.0.0.1",
-            "--source_listen_port", str(svc.options.get("source_port", 5545)),
-            "--log_level", str(svc.options.get("log_level", 2))]
+            "--clientport", str(svc.ports[0].port), "--source_listen_address", "127.0.0.1",
+            "--serverport", str(svc.options.get("source_port", 5545)),
+            "--loglevel", str(svc.options.get("log_level", 2))]
 
 
 STARTERS: dict[str, Starter] = {

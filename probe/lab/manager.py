@@ -207,6 +207,10 @@ def _start_device(variant: Variant, inst: int, index: int, ca: pki.Issued,
     identity.write_identity(ns, accounts, shell, root / "home", variant.hostname, dev_addr)
     (identity.NETNS_ETC / ns / "issue.net").write_text(f"{variant.vendor} {variant.model}\n")
     _write_web(dev)
+    for extra in variant.extra_files:
+        dest = dev.render_to(extra["template"], root / extra["dest"], int(str(extra.get("mode", "0644")), 8))
+        if extra.get("group"):
+            os.chown(dest, 0, _gid(extra["group"]))
     if variant.firewall:
         fw = dev.render_to(variant.firewall, root / "etc" / "firewall.nft")
         run(ns_cmd(ns, ["nft", "-f", str(fw)]))
@@ -251,7 +255,8 @@ def _template_values(variant: Variant, inst: int, index: int, ns: str, host_addr
         "logs": str(root / "logs"), "certs": str(root / "certs"), "keys": str(root / "keys"),
         "ftproot": str(root / "ftp"), "empty": str(root / "empty"), "ca_cert": str(ca.cert),
         "wan_address": netns.wan_address(inst, index), "device_if": netns.DEVICE_IF,
-        "uuid": _uuid_for(ns), "serial": f"{variant.short.upper()}{inst:03d}{index:02d}7731",
+        "uuid": _uuid_for(ns),
+        "expires_180d": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 180 * 86400)), "serial": f"{variant.short.upper()}{inst:03d}{index:02d}7731",
     }
     values.update({k: str(v) for k, v in variant.params.items()})
     for name in variant.secrets:  # unique random values per lab-up (hardened passwords)

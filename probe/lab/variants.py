@@ -81,6 +81,7 @@ class Variant:
     accounts: tuple[dict[str, Any], ...]  # user, password (may use @{secret}), login: bool
     web_users: tuple[dict[str, Any], ...]
     certificates: tuple[dict[str, Any], ...]
+    extra_files: tuple[dict[str, Any], ...]  # template, dest (under the run dir), mode, group
     firewall: str | None  # nft template
     wan_link: bool
     services: tuple[ServiceSpec, ...]
@@ -128,6 +129,7 @@ def load_variant(name: str) -> Variant:
         firmware=str(data.get("firmware", "1.0.0")), site=data.get("site"),
         secrets=tuple(data.get("secrets") or ()), accounts=tuple(data.get("accounts") or ()),
         web_users=tuple(data.get("web_users") or ()), certificates=tuple(data.get("certificates") or ()),
+        extra_files=tuple(data.get("extra_files") or ()),
         firewall=data.get("firewall"), wan_link=bool(data.get("wan_link", False)),
         services=tuple(services), params=dict(data.get("params") or {}), source=path,
     )
