@@ -105,7 +105,7 @@ class CheckContext:
     def __init__(self, *, check_id: str, host: str, services: list[Service], service: Service | None,
                  options: ScanOptions, store: EvidenceStore, limiter: DeviceLimiter,
                  cancel: threading.Event, deadline: float | None, declaration: dict[str, Any] | None = None,
-                 profile: dict[str, Any] | None = None) -> None:
+                 profile: dict[str, Any] | None = None, discovery_complete: bool = True) -> None:
         self.check_id = check_id
         self.host = host
         self.services = services
@@ -117,6 +117,8 @@ class CheckContext:
         self.deadline = deadline
         self.declaration = declaration
         self.profile = profile or {}
+        # False when the port sweep was cut short: absence of a service then proves nothing.
+        self.discovery_complete = discovery_complete
 
     # -- time and cancellation -------------------------------------------------------------
     def cancelled(self) -> bool:

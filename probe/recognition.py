@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.resources
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -78,14 +79,20 @@ class MocData:
                 if t.holding == holding and t.apply_for == apply_for and device_class in t.device_classes]
 
 
-def load_moc(catalog: Catalog) -> MocData:
-    base = importlib.resources.files("probe") / "data" / "moc"
+def load_moc(catalog: Catalog, moc_dir: Path | None = None) -> MocData:
+    """The MoC tables shipped with probe, or those in `moc_dir` (for updated arrangements)."""
+    base: Any = moc_dir if moc_dir is not None else importlib.resources.files("probe") / "data" / "moc"
     data = MocData()
     for entry in sorted(base.iterdir(), key=lambda p: p.name):
         if not entry.name.endswith(".yaml"):
             continue
-        where = f"probe/data/moc/{entry.name}"
-        doc = yaml.safe_load(entry.read_text("utf-8"))
+        where = f"probe/data/moc/{entry.name}" if moc_dir is None else str(entry)
+        try:
+            doc = yaml.safe_load(entry.read_text("utf-8"))
+        except yaml.YAMLError as exc:
+            raise UserError(f"{where}: not valid YAML ({exc})") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("tables"), list):
+            raise UserError(f"{where}: must be a mapping with a 'tables' list")
         for t in doc["tables"]:
             apply_for = t["apply_for"]
             if t["holding"] not in SCHEMES or apply_for not in SCHEMES:

@@ -1,0 +1,134 @@
+"""Proves a service would accept a login in cleartext, without sending any password."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+from probe.context import CheckContext
+from probe.models import Finding, InconclusiveReason, Status
+from probe.netio import printable, read_some, read_until, ReadLimitExceeded, ReadTimeout
+from probe.plugins import Check
+
+IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
+_PROMPT = re.compile(rb"(?i)(login|username|user name|password)\s*:\s*$")
+MAX_NEGOTIATION_ROUNDS = 20
+
+
+def _strip_and_refuse(data: bytes) -> tuple[bytes, bytes]:
+    """Remove telnet commands from data; build WONT/DONT replies refusing every option."""
+    text, reply = bytearray(), bytearray()
+    i = 0
+    while i < len(data):
+        b = data[i]
+        if b != IAC:
+            text.append(b)
+            i += 1
+            continue
+        if i + 1 >= len(data):
+            break
+        cmd = data[i + 1]
+        if cmd in (DO, DONT, WILL, WONT) and i + 2 < len(data):
+            opt = data[i + 2]
+            if cmd == DO:
+                reply += bytes([IAC, WONT, opt])
+            elif cmd == WILL:
+                reply += bytes([IAC, DONT, opt])
+            i += 3
+        elif cmd == SB:
+            end = data.find(bytes([IAC, SE]), i)
+            i = len(data) if end < 0 else end + 2
+        elif cmd == IAC:
+            text.append(IAC)
+            i += 2
+        else:
+            i += 2
+    return bytes(text), bytes(reply)
+
+
+class CleartextAuthentication(Check):
+    check_id = "cleartext_authentication"
+
+    def run(self, ctx: CheckContext) -> Iterator[Finding]:
+        assert ctx.service is not None
+        if ctx.service.protocol == "telnet":
+            yield self._telnet(ctx)
+        elif ctx.service.protocol == "ftp":
+            yield self._ftp(ctx)
+
+    def _telnet(self, ctx: CheckContext) -> Finding:
+        transcript = bytearray()
+        seen = bytearray()
+        try:
+            with ctx.connection() as sock:
+                deadline = time.monotonic() + ctx.remaining(8.0)
+                for _ in range(MAX_NEGOTIATION_ROUNDS):
+                    ctx.check_cancelled()
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    r = read_some(sock, max_bytes=8192, total_timeout=left, idle_timeout=0.7)
+                    transcript += b"<<< " + r.data + b"\n"
+                    text, reply = _strip_and_refuse(r.data)
+                    seen += text
+                    if reply:
+                        sock.sendall(reply)
+                        transcript += b">>> " + reply + b"\n"
+                    if _PROMPT.search(bytes(seen).rstrip(b"\x00")) or r.closed or len(seen) > 32768:
+                        break
+                    if not r.data and not reply:
+                        break
+        except OSError as exc:
+            return ctx.inconclusive("Could not talk to the telnet service.", f"connection failed: {exc}",
+                                    InconclusiveReason.CONNECTIVITY)
+        art = ctx.artefact("transcript", f"telnet {ctx.host}:{ctx.service.port} greeting", bytes(transcript))
+        prompt = _PROMPT.search(bytes(seen).rstrip(b"\x00"))
+        if prompt:
+            return ctx.finding(Status.FAIL, "Telnet login prompt in cleartext",
+                               f"Telnet on port {ctx.service.port} asks for credentials without encryption: "
+                               f"{printable(prompt.group(0))!r}", artefacts=[art], severity="high",
+                               details={"prompt": printable(bytes(seen)[-120:])})
+        return ctx.finding(Status.FAIL, "Telnet service exposed (cleartext protocol)",
+                           f"Telnet on port {ctx.service.port} answers; telnet has no encryption, so any login on it "
+                           "travels in cleartext (no login prompt was seen within the time allowed)",
+                           artefacts=[art], severity="high")
+
+    def _ftp(self, ctx: CheckContext) -> Finding:
+        transcript = bytearray()
+        try:
+            with ctx.connection() as sock:
+                greeting = read_until(sock, b"\r\n", max_bytes=8192, total_timeout=ctx.remaining())
+                # a multi-line 220- greeting ends with "220 "
+                while re.match(rb"^\d{3}-", greeting) and not re.search(rb"\r\n\d{3} [^\r\n]*\r\n$", greeting):
+                    ctx.check_cancelled()
+                    greeting += read_until(sock, b"\r\n", max_bytes=8192, total_timeout=ctx.remaining())
+                    if len(greeting) > 8192:
+                        break
+                transcript += b"<<< " + greeting
+                cmd = b"USER probe-cleartext-check\r\n"
+                sock.sendall(cmd)
+                transcript += b">>> " + cmd
+                answer = read_until(sock, b"\r\n", max_bytes=8192, total_timeout=ctx.remaining())
+                transcript += b"<<< " + answer
+                sock.sendall(b"QUIT\r\n")
+        except (ReadTimeout, ReadLimitExceeded) as exc:
+            art = ctx.artefact("transcript", f"ftp {ctx.host}:{ctx.service.port}", bytes(transcript) + exc.data)
+            return ctx.inconclusive("The FTP service did not answer as FTP.", str(exc),
+                                    InconclusiveReason.DEVICE_MISBEHAVED, artefacts=[art])
+        except OSError as exc:
+            return ctx.inconclusive("Could not talk to the FTP service.", f"connection failed: {exc}",
+                                    InconclusiveReason.CONNECTIVITY)
+        art = ctx.artefact("transcript", f"ftp {ctx.host}:{ctx.service.port} USER before AUTH TLS", bytes(transcript))
+        code = answer[:3]
+        if code in (b"331", b"230", b"332"):
+            return ctx.finding(Status.FAIL, "FTP accepts a login in cleartext",
+                               f"FTP on port {ctx.service.port} answered USER with {printable(answer.strip())!r} "
+                               "before any AUTH TLS: the password would follow in cleartext",
+                               artefacts=[art], severity="high")
+        if code in (b"530", b"534", b"550", b"421"):
+            return ctx.finding(Status.PASS, "FTP refuses cleartext logins",
+                               f"FTP on port {ctx.service.port} refused USER before AUTH TLS: "
+                               f"{printable(answer.strip())!r}", artefacts=[art], severity="info")
+        return ctx.inconclusive("Unexpected FTP answer to USER.", f"answer {printable(answer.strip())!r}",
+                                InconclusiveReason.DEVICE_MISBEHAVED, artefacts=[art])

@@ -1,0 +1,71 @@
+"""The `probe` command line.
+
+Subcommands live in `probe/commands/`, one module each with `register(subparsers)`; this file
+only discovers them and turns user mistakes into one-line errors with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from . import __version__
+from .errors import UserError
+
+EPILOG = """\
+typical use:
+  probe plan --profile home-gateway --holding jc-star --apply-for cls
+        what a JC-STAR-labelled gateway still has to evidence for a CLS label (no network)
+  probe run --target 10.0.0.1 --profile home-gateway --holding jc-star --apply-for cls --out evidence.json
+        scan the device, judge the gap-set clauses, write JSON evidence
+  probe checks            list the check plugins and the clauses each evidences
+  probe schema            print the JSON Schema of the evidence file
+
+exit codes of `probe run`: 0 no FAIL/INCONCLUSIVE, 1 some clause FAIL, 2 usage error,
+3 could not complete (unreachable, interrupted, --max-time), 4 some clause INCONCLUSIVE.
+docs: README.md, docs/verdicts.md, docs/evidence.md
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, like every other user error
+        self.exit(2, f"probe: error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="probe", description="Collect device-side compliance evidence for IoT products "
+                     "(JC-STAR ★1, Singapore CLS Level 1, UK PSTI) over the network.",
+                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"probe {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    import probe.commands as commands
+
+    for mod in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"probe.commands.{mod.name}")
+        if hasattr(module, "register"):
+            module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        return int(args.func(args))
+    except UserError as exc:
+        print(f"probe: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("probe: interrupted", file=sys.stderr)
+        return 3
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

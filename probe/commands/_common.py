@@ -1,0 +1,32 @@
+"""Options shared by several subcommands, and loading of catalog, profile and scope."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..catalog import SCHEMES, Catalog, load_catalog
+from ..plugins import registry
+from ..profile import Profile, builtin_profiles, load_profile
+from ..recognition import HOLDINGS, load_moc
+from ..scope import Scope, compute_scope
+
+
+def add_scope_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", default="home-gateway", metavar="NAME|FILE",
+                   help=f"device profile: {', '.join(builtin_profiles())}, or a profile YAML file "
+                        "(default: home-gateway)")
+    p.add_argument("--holding", choices=HOLDINGS, default=None,
+                   help="the label the product already holds; 'none' means a full assessment")
+    p.add_argument("--apply-for", choices=SCHEMES, default=None, dest="apply_for",
+                   help="the scheme applied for; with --holding, only the MoC gap set is assessed")
+    p.add_argument("--catalog-dir", type=Path, default=None, metavar="DIR",
+                   help="folder of catalog YAML files overriding built-in clause titles (e.g. licensed official text)")
+
+
+def load_scope(args: argparse.Namespace) -> tuple[Catalog, Profile, Scope]:
+    catalog = load_catalog(args.catalog_dir)
+    profile = load_profile(args.profile, set(registry()))
+    moc = load_moc(catalog)
+    scope = compute_scope(catalog, moc, profile, args.holding, args.apply_for)
+    return catalog, profile, scope

@@ -1,0 +1,83 @@
+"""`probe plan`: what a run would assess, without touching the network."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ..plugins import registry
+from ._common import add_scope_options, load_scope
+
+HELP = """\
+Print the clauses in scope for a device class and recognition path, the checks that will run for
+each, and which clauses can only be MANUAL (need the manufacturer's documents). Sends nothing.
+
+examples:
+  probe plan --profile home-gateway --holding jc-star --apply-for cls
+  probe plan --profile general-iot --holding cls --apply-for jc-star --json
+  probe plan --profile home-gateway          (every clause of all three schemes)
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("plan", help="show the clauses in scope and the checks for each (no network)",
+                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_scope_options(p)
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.set_defaults(func=run)
+
+
+def plan_json(args: argparse.Namespace) -> dict[str, Any]:
+    catalog, profile, scope = load_scope(args)
+    reg = registry()
+    clauses = []
+    for c in scope.clauses:
+        running = [chk for chk in c.checks if chk in scope.checks]
+        clauses.append({
+            "id": c.id,
+            "title": c.title,
+            "title_ja": c.title_ja,
+            "text_confirmed": c.text_confirmed,
+            "assessment": str(c.assessment),
+            "checks": running,
+            "checks_not_in_profile": [chk for chk in c.checks if chk not in running],
+            "manual_only": c.assessment.value == "documents-only" or not running,
+            "network_can_show": c.network_can_show,
+        })
+    return {
+        "profile": profile.name,
+        "device_class": profile.device_class,
+        "holding": args.holding,
+        "apply_for": args.apply_for,
+        "recognition": scope.path.to_json() if scope.path else None,
+        "clauses": clauses,
+        "checks": [{"id": cid, "title": reg[cid].metadata.title,
+                    "intrusiveness": str(reg[cid].metadata.intrusiveness)} for cid in scope.checks],
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    data = plan_json(args)
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return 0
+    rec = data["recognition"]
+    print(f"profile {data['profile']} ({data['device_class']})")
+    if rec:
+        print(rec["explanation"])
+    else:
+        print("no recognition path chosen: every clause of the profile's schemes is in scope")
+    print()
+    width = max((len(c["id"]) for c in data["clauses"]), default=10)
+    for c in data["clauses"]:
+        how = "MANUAL only" if c["manual_only"] else ", ".join(c["checks"])
+        flag = "" if c["text_confirmed"] else "  [text unconfirmed]"
+        print(f"  {c['id']:<{width}}  {c['assessment']:<15} {how}{flag}")
+        print(f"  {'':<{width}}  {c['title']}")
+    manual = [c["id"] for c in data["clauses"] if c["manual_only"]]
+    print()
+    print(f"{len(data['clauses'])} clause(s) in scope; {len(manual)} can only be MANUAL "
+          f"(need the manufacturer's documents): {', '.join(manual) or 'none'}")
+    print(f"checks that will run: {', '.join(c['id'] for c in data['checks']) or 'none'}")
+    return 0

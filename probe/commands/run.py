@@ -1,0 +1,151 @@
+"""`probe run`: scan devices and write the evidence file."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from ..context import ScanOptions
+from ..engine import ScanState, run_scan
+from ..errors import UserError
+from ..evidence import build, canonical_bytes, check_writable, write_atomic
+from ..profile import parse_ports
+from ..targets import read_targets_file, resolve_target
+from ..terminal import Progress, clause_table
+from ._common import add_scope_options, load_scope
+
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INCONCLUSIVE = 0, 1, 2, 3, 4
+
+HELP = """\
+Scan one or more devices: discover open services, run the profile's checks (only those that
+evidence a clause in scope), judge every clause in scope, print a clause table and write the
+evidence JSON (schema: `probe schema`).
+
+Only the targets you name are contacted. Credential trials are bounded per service (--credential-budget)
+and ordered most-likely first; the brute-force protection test runs only with --allow-brute-force-test.
+
+examples:
+  probe run --target 10.0.0.1 --profile home-gateway --out gw.json
+  probe run --target 10.0.0.1 --holding jc-star --apply-for cls       (only the MoC gap set)
+  probe run --targets-file devices.txt --profile general-iot --max-time 600
+
+exit codes: 0 no clause FAIL or INCONCLUSIVE (MANUAL clauses are listed, not failed); 1 some
+clause FAIL; 2 usage error; 3 could not complete (unreachable, interrupted, --max-time; the
+evidence is still written, marked incomplete); 4 no FAIL but some clause INCONCLUSIVE.
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="scan devices and write JSON evidence",
+                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    t = p.add_argument_group("targets")
+    t.add_argument("--target", action="append", default=[], metavar="HOST",
+                   help="device IP address or host name (repeatable)")
+    t.add_argument("--targets-file", metavar="FILE", help="file with one target per line (# comments)")
+    add_scope_options(p)
+    o = p.add_argument_group("output")
+    o.add_argument("--out", type=Path, default=None, metavar="FILE",
+                   help="evidence JSON path (default: probe-evidence-<UTC time>.json in the current directory)")
+    o.add_argument("--quiet", action="store_true", help="no progress and no clause table")
+    b = p.add_argument_group("how gently (defaults suit fragile embedded devices)")
+    b.add_argument("--max-connections", type=int, default=4, metavar="N",
+                   help="concurrent connections per device, all checks together (default 4)")
+    b.add_argument("--timeout", type=float, default=5.0, metavar="SEC", help="per socket operation (default 5)")
+    b.add_argument("--max-time", type=float, default=None, metavar="SEC",
+                   help="overall time budget; when reached, unfinished work is INCONCLUSIVE and the run exits 3")
+    b.add_argument("--ports", default=None, metavar="SPEC",
+                   help="TCP ports to discover instead of the profile's, e.g. '22,80,443,8000-8100' or 'all'")
+    b.add_argument("--scan-concurrency", type=int, default=512, metavar="N",
+                   help="connects in flight during the port sweep (default 512)")
+    b.add_argument("--no-credentials", action="store_true",
+                   help="do not try default credentials (their clauses become INCONCLUSIVE)")
+    b.add_argument("--credential-budget", type=int, default=20, metavar="N",
+                   help="login attempts per service at most (default 20)")
+    b.add_argument("--credential-delay", type=float, default=0.0, metavar="SEC",
+                   help="pause between login attempts on one service (default 0)")
+    b.add_argument("--allow-brute-force-test", action="store_true",
+                   help="opt in to the bounded repeated-failed-login test (may lock accounts on the device)")
+    b.add_argument("--no-nmap", action="store_true", help="never use nmap, even when it is installed")
+    p.set_defaults(func=run)
+
+
+def _positive(name: str, value: float | int | None, *, allow_zero: bool = False) -> None:
+    if value is not None and (value < 0 or (value == 0 and not allow_zero)):
+        raise UserError(f"{name} must be {'0 or more' if allow_zero else 'greater than 0'}")
+
+
+def options_from(args: argparse.Namespace) -> ScanOptions:
+    _positive("--max-connections", args.max_connections)
+    _positive("--timeout", args.timeout)
+    _positive("--max-time", args.max_time)
+    _positive("--scan-concurrency", args.scan_concurrency)
+    _positive("--credential-budget", args.credential_budget, allow_zero=True)
+    _positive("--credential-delay", args.credential_delay, allow_zero=True)
+    extra: dict[str, Any] = {"scan_concurrency": args.scan_concurrency}
+    if args.ports:
+        extra["ports_override"] = parse_ports(args.ports, "--ports")
+    return ScanOptions(max_connections=min(args.max_connections, 64), timeout=args.timeout, max_time=args.max_time,
+                       allow_credentials=not args.no_credentials, allow_brute_force=args.allow_brute_force_test,
+                       credential_budget=args.credential_budget, credential_delay=args.credential_delay,
+                       use_nmap=not args.no_nmap, extra=extra)
+
+
+class _Interrupts:
+    """First SIGINT/SIGTERM: stop gracefully and keep the evidence. Second: leave at once."""
+
+    def __init__(self, state: ScanState) -> None:
+        self.state = state
+        self.count = 0
+
+    def __call__(self, signum: int, _frame: FrameType | None) -> None:
+        self.count += 1
+        if self.count > 1:
+            os.write(2, b"\nprobe: second interrupt, exiting now (evidence not written)\n")
+            os._exit(EXIT_INCOMPLETE)
+        os.write(2, b"\nprobe: interrupted; finishing up and writing the evidence gathered so far "
+                    b"(interrupt again to quit at once)\n")
+        self.state.cancel.set()
+
+
+def exit_code(doc: dict[str, Any]) -> int:
+    if not doc["run"]["complete"]:
+        return EXIT_INCOMPLETE
+    verdicts = {c["verdict"] for c in doc["clauses"]}
+    if "FAIL" in verdicts:
+        return EXIT_FAIL
+    if "INCONCLUSIVE" in verdicts:
+        return EXIT_INCONCLUSIVE
+    return EXIT_PASS
+
+
+def run(args: argparse.Namespace) -> int:
+    raw_targets = list(args.target) + (read_targets_file(args.targets_file) if args.targets_file else [])
+    if not raw_targets:
+        raise UserError("no target: give --target HOST (repeatable) or --targets-file FILE")
+    targets = list(dict.fromkeys(resolve_target(t) for t in raw_targets))
+    options = options_from(args)
+    catalog, profile, scope = load_scope(args)
+    out = args.out or Path(f"probe-evidence-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json")
+    check_writable(out)
+
+    state = ScanState(targets=targets, profile=profile, scope=scope, options=options)
+    handler = _Interrupts(state)
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        run_scan(state, catalog, Progress(quiet=args.quiet))
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    doc = build(state, catalog)
+    write_atomic(out, canonical_bytes(doc))
+    if not args.quiet:
+        print()
+        clause_table(doc)
+        print(f"\nevidence: {out}", file=sys.stdout)
+    return exit_code(doc)

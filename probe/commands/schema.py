@@ -1,0 +1,14 @@
+"""`probe schema`: print the evidence JSON Schema shipped with this version."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..evidence import load_schema
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("schema", help="print the JSON Schema of the evidence file",
+                       description="Print the JSON Schema (draft 2020-12) that every evidence file validates against.")
+    p.set_defaults(func=lambda _a: print(json.dumps(load_schema(), indent=2)) or 0)

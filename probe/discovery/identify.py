@@ -1,0 +1,66 @@
+"""Protocol identification from what a service says first, or answers to a harmless probe.
+
+Port numbers are only a last resort: devices move services around (admin UIs on 8080, SSH on
+2222), and a check that trusts the port would test the wrong protocol.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Well-known ports, used only when a service stays silent and answers no probe.
+PORT_GUESS: dict[int, str] = {
+    21: "ftp", 22: "ssh", 23: "telnet", 25: "smtp", 53: "dns", 80: "http", 161: "snmp",
+    443: "https", 554: "rtsp", 1883: "mqtt", 1900: "ssdp", 2323: "telnet", 5000: "upnp",
+    5353: "mdns", 7547: "http", 8080: "http", 8443: "https", 8883: "mqtts",
+}
+
+TLS_PROTOCOL_FOR_PORT = {443: "https", 8443: "https", 8883: "mqtts", 993: "tls", 995: "tls"}
+
+_SSH = re.compile(rb"^SSH-(\d+\.\d+)-(\S+)")
+_FTP = re.compile(rb"^220[ -]")
+_SMTP_HINT = re.compile(rb"(?i)smtp|esmtp|postfix|exim")
+_HTTP = re.compile(rb"^HTTP/\d(\.\d)? \d{3}")
+_RTSP = re.compile(rb"^RTSP/1\.\d \d{3}")
+_SERVER = re.compile(rb"(?im)^server:\s*([^\r\n]{1,120})")
+
+
+def from_banner(banner: bytes) -> tuple[str | None, str | None, str | None]:
+    """(protocol, product, version) from an unsolicited greeting, or Nones."""
+    if not banner:
+        return None, None, None
+    m = _SSH.match(banner)
+    if m:
+        software = m.group(2).decode("ascii", "replace")
+        product, _, version = software.partition("_")
+        return "ssh", product or software, version or None
+    if banner[0] == 0xFF:  # telnet IAC option negotiation
+        return "telnet", None, None
+    if _FTP.match(banner):
+        if _SMTP_HINT.search(banner[:200]):
+            return "smtp", None, None
+        return "ftp", banner[4:80].decode("ascii", "replace").strip() or None, None
+    low = banner[:200].lower()
+    if b"login:" in low or b"username:" in low or b"password:" in low:
+        return "telnet", None, None
+    return None, None, None
+
+
+def from_http_response(resp: bytes) -> tuple[str | None, str | None]:
+    """('http' or 'rtsp', Server header) if the bytes look like a response to our probe."""
+    if _HTTP.match(resp):
+        m = _SERVER.search(resp)
+        return "http", (m.group(1).decode("latin-1").strip() if m else None)
+    if _RTSP.match(resp):
+        m = _SERVER.search(resp)
+        return "rtsp", (m.group(1).decode("latin-1").strip() if m else None)
+    return None, None
+
+
+def looks_like_tls_server_reply(data: bytes) -> bool:
+    """A TLS record from the server: handshake (0x16) or alert (0x15) with a 3.x version."""
+    return len(data) >= 3 and data[0] in (0x15, 0x16) and data[1] == 0x03 and data[2] <= 0x04
+
+
+def looks_like_mqtt_connack(data: bytes) -> bool:
+    return len(data) >= 4 and data[0] == 0x20 and data[1] == 0x02

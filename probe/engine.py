@@ -1,0 +1,238 @@
+"""The evidence engine: discovery, then every scheduled check, per target, concurrently.
+
+Concurrency is bounded twice: a pool over targets, and per target a pool no larger than the
+device's connection cap (`DeviceLimiter`), which every socket a check opens must also pass
+through. Whatever happens (a plugin bug, a hostile device, Ctrl-C, --max-time) the store keeps
+what was gathered, and jobs that never ran are recorded as INCONCLUSIVE, not forgotten.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .catalog import Catalog
+from .context import Cancelled, CheckContext, DeviceLimiter, EvidenceStore, ScanOptions
+from .discovery import DiscoveryResult, discover
+from .models import ClauseVerdict, Finding, InconclusiveReason, Intrusiveness, Service, Status
+from .plugins import Check, registry
+from .profile import Profile
+from .scope import Scope
+from .verdicts import clause_verdict
+
+Progress = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class ScanState:
+    """Everything a run has, complete or not; the evidence writer reads only this."""
+
+    targets: list[str]
+    profile: Profile
+    scope: Scope
+    options: ScanOptions
+    store: EvidenceStore = field(default_factory=EvidenceStore)
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    finished: datetime | None = None
+    discovery: dict[str, DiscoveryResult] = field(default_factory=dict)
+    verdicts: list[ClauseVerdict] = field(default_factory=list)
+    complete: bool = True
+    incomplete_reasons: list[str] = field(default_factory=list)
+    declarations: dict[str, dict[str, Any]] = field(default_factory=dict)  # clause id -> declaration
+    cancel: threading.Event = field(default_factory=threading.Event)
+    deadline: float | None = None
+
+    def mark_incomplete(self, why: str) -> None:
+        self.complete = False
+        if why not in self.incomplete_reasons:
+            self.incomplete_reasons.append(why)
+
+
+def _time_up(state: ScanState) -> bool:
+    return state.deadline is not None and time.monotonic() > state.deadline
+
+
+def _gate(meta: Any, options: ScanOptions) -> str | None:
+    """Why an intrusive check may not run without the operator's opt-in, or None."""
+    if meta.intrusiveness is Intrusiveness.BRUTE_FORCE and not options.allow_brute_force:
+        return "brute-force test not run: it needs the operator's opt-in (--allow-brute-force-test)"
+    if meta.intrusiveness is Intrusiveness.CREDENTIALS and not options.allow_credentials:
+        return "credential trials disabled by --no-credentials"
+    return None
+
+
+def _run_job(state: ScanState, catalog: Catalog, cls: type[Check], host: str, services: list[Service],
+             service: Service | None, limiter: DeviceLimiter, discovery_complete: bool = True) -> None:
+    meta = cls.metadata
+    ctx = CheckContext(check_id=meta.id, host=host, services=services, service=service, options=state.options,
+                       store=state.store, limiter=limiter, cancel=state.cancel, deadline=state.deadline,
+                       profile=state.profile.raw, discovery_complete=discovery_complete)
+    produced: list[Finding] = []
+    try:
+        if state.cancel.is_set() or _time_up(state):
+            raise Cancelled()
+        for f in cls().run(ctx) or ():
+            produced.append(f)
+        if not produced:
+            produced.append(ctx.inconclusive("The check returned no finding.", "check produced no result",
+                                             InconclusiveReason.TOOL_ERROR))
+    except Cancelled:
+        why = "run interrupted" if state.cancel.is_set() else "--max-time reached"
+        produced.append(ctx.inconclusive(f"{meta.title}: not completed.", why, InconclusiveReason.INTERRUPTED))
+    except Exception as exc:  # a plugin bug must never become a PASS, nor kill the run
+        trace = ctx.artefact("trace", f"{meta.id} traceback", traceback.format_exc())
+        produced.append(ctx.inconclusive(f"{meta.title}: the check failed inside probe.",
+                                         f"tool error: {exc.__class__.__name__}: {exc}",
+                                         InconclusiveReason.TOOL_ERROR, artefacts=[trace]))
+    for f in produced:
+        state.store.add_finding(dataclasses.replace(f, clauses=catalog.clauses_for_check.get(f.check_id, ())))
+
+
+def _jobs_for_target(state: ScanState, host: str, services: list[Service], disc: DiscoveryResult,
+                     catalog: Catalog, limiter: DeviceLimiter) -> list[Callable[[], None]]:
+    reg = registry()
+    jobs: list[Callable[[], None]] = []
+    for check_id in state.scope.checks:
+        cls = reg[check_id]
+        meta = cls.metadata
+        ctx = CheckContext(check_id=meta.id, host=host, services=services, service=None, options=state.options,
+                           store=state.store, limiter=limiter, cancel=state.cancel, deadline=state.deadline)
+        blocked = _gate(meta, state.options)
+        if blocked:
+            f = ctx.inconclusive(f"{meta.title}: not run.", blocked, InconclusiveReason.NOT_OPTED_IN)
+            state.store.add_finding(dataclasses.replace(f, clauses=catalog.clauses_for_check.get(check_id, ())))
+            continue
+        if meta.scope == "device":
+            jobs.append(lambda c=cls: _run_job(state, catalog, c, host, services, None, limiter,
+                                               disc.complete and disc.reachable))
+            continue
+        matching = [s for s in services if s.protocol in meta.services]
+        if not matching:
+            if disc.complete and disc.reachable:
+                f = ctx.finding(Status.NOT_APPLICABLE, f"{meta.title}: nothing to test",
+                                f"No {'/'.join(meta.services)} service was found.",
+                                reason=f"no {'/'.join(meta.services)} service found by discovery")
+            else:
+                f = ctx.inconclusive(f"{meta.title}: not run.", "discovery did not complete, so absence of "
+                                     f"{'/'.join(meta.services)} services is not proven",
+                                     InconclusiveReason.CONNECTIVITY if not disc.reachable
+                                     else InconclusiveReason.INTERRUPTED)
+            state.store.add_finding(dataclasses.replace(f, clauses=catalog.clauses_for_check.get(check_id, ())))
+            continue
+        for svc in matching:
+            jobs.append(lambda c=cls, s=svc: _run_job(state, catalog, c, host, services, s, limiter))
+    return jobs
+
+
+def _scan_target(state: ScanState, catalog: Catalog, host: str, progress: Progress) -> None:
+    limiter = DeviceLimiter(state.options.max_connections)
+    progress("target-start", {"host": host})
+    disc = discover(host, state.profile, state.options, state.store, limiter, state.cancel, state.deadline,
+                    progress)
+    state.discovery[host] = disc
+    if not disc.reachable:
+        state.mark_incomplete(f"{host}: {disc.notes[0]}")
+    if not disc.complete:
+        state.mark_incomplete(f"{host}: discovery did not complete")
+    services = [s for s in state.store.snapshot()[0] if s.host == host]
+    progress("discovered", {"host": host, "services": [s.key() + " " + s.protocol for s in services]})
+    jobs = _jobs_for_target(state, host, services, disc, catalog, limiter)
+    total = len(jobs)
+    done = 0
+    lock = threading.Lock()
+
+    def run(job: Callable[[], None]) -> None:
+        nonlocal done
+        job()
+        with lock:
+            done += 1
+            progress("check", {"host": host, "done": done, "total": total})
+
+    with ThreadPoolExecutor(max_workers=max(1, state.options.max_connections)) as pool:
+        list(pool.map(run, jobs))
+    progress("target-done", {"host": host})
+
+
+def compute_verdicts(state: ScanState, catalog: Catalog) -> list[ClauseVerdict]:
+    _, findings, _ = state.store.snapshot()
+    out: list[ClauseVerdict] = []
+    for host in state.targets:
+        mine = [f for f in findings if f.host == host]
+        for clause in state.scope.clauses:
+            relevant = [f for f in mine if f.check_id in clause.checks]
+            out.append(clause_verdict(clause, host, relevant, state.scope.checks,
+                                      state.declarations.get(clause.id)))
+    return out
+
+
+def run_scan(state: ScanState, catalog: Catalog, progress: Progress | None = None,
+             parallel_targets: int = 16) -> ScanState:
+    """Scan every target; always returns the state, complete or not (never raises on device trouble)."""
+    progress = progress or (lambda _e, _d: None)
+    if state.options.max_time:
+        state.deadline = time.monotonic() + state.options.max_time
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(parallel_targets, len(state.targets)))) as pool:
+            futures = [pool.submit(_scan_target, state, catalog, h, progress) for h in state.targets]
+            for fut in futures:
+                while True:
+                    try:
+                        fut.result(timeout=0.2)
+                        break
+                    except TimeoutError:
+                        continue
+    finally:
+        if state.cancel.is_set():
+            state.mark_incomplete("interrupted by the operator (SIGINT/SIGTERM)")
+        elif _time_up(state):
+            state.mark_incomplete(f"--max-time {state.options.max_time:g}s reached")
+        state.verdicts = compute_verdicts(state, catalog)
+        state.finished = datetime.now(UTC)
+    return state
+
+
+def run_single_check(check_id: str, host: str, services: list[Service], options: ScanOptions | None = None,
+                     service: Service | None = None, catalog: Catalog | None = None) -> tuple[list[Finding], EvidenceStore]:
+    """Run one check against given services (for tests and for plugin authors).
+
+    Runs the check exactly as the engine does (same gating, same error envelope), without
+    discovery, so a check can be exercised against a daemon a test started.
+    """
+    from .catalog import load_catalog
+
+    catalog = catalog or load_catalog()
+    cls = registry()[check_id]
+    options = options or ScanOptions()
+    store = EvidenceStore()
+    state_like = _MiniState(options, store)
+    limiter = DeviceLimiter(options.max_connections)
+    targets: Iterable[Service | None] = [service] if service or cls.metadata.scope == "device" else \
+        [s for s in services if s.protocol in cls.metadata.services]
+    blocked = _gate(cls.metadata, options)
+    for svc in targets:
+        if blocked:
+            ctx = CheckContext(check_id=check_id, host=host, services=services, service=svc, options=options,
+                               store=store, limiter=limiter, cancel=state_like.cancel, deadline=None)
+            store.add_finding(ctx.inconclusive("not run", blocked, InconclusiveReason.NOT_OPTED_IN))
+            continue
+        _run_job(state_like, catalog, cls, host, services, svc, limiter)  # type: ignore[arg-type]
+    return store.snapshot()[1], store
+
+
+@dataclass
+class _MiniState:
+    options: ScanOptions
+    store: EvidenceStore
+    cancel: threading.Event = field(default_factory=threading.Event)
+    deadline: float | None = None
+    profile: Any = None
+
+    def __post_init__(self) -> None:
+        self.profile = type("P", (), {"raw": {}})()

@@ -1,0 +1,127 @@
+"""The evidence document: one JSON shape in every mode, validated against a versioned schema.
+
+Top-level keys `clauses` and `findings` are the stable integration surface (see
+docs/evidence.md); `schema_version` changes only with the schema file, major on breaking changes.
+Serialisation is canonical (sorted keys, UTF-8, no insignificant whitespace variation) so the
+same content always hashes the same.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+import os
+import tempfile
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from . import TOOL_NAME, __version__
+from .catalog import Catalog
+from .engine import ScanState
+from .errors import UserError
+
+SCHEMA_VERSION = "1.0.0"
+SCHEMA_ID = "https://probe.invalid/schema/evidence-1.json"
+
+
+def load_schema() -> dict[str, Any]:
+    text = (importlib.resources.files("probe") / "schema" / "evidence.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def build(state: ScanState, catalog: Catalog, *, run_id: str | None = None) -> dict[str, Any]:
+    services, findings, artefacts = state.store.snapshot()
+    clause_index = {c.id: c for c in state.scope.clauses}
+    clauses_json = []
+    for v in state.verdicts:
+        c = clause_index[v.clause_id]
+        clauses_json.append({
+            "id": v.clause_id,
+            "scheme": c.scheme,
+            "number": c.number,
+            "title": c.title,
+            "title_ja": c.title_ja,
+            "text_confirmed": c.text_confirmed,
+            "assessment": str(c.assessment),
+            "target": v.target,
+            "verdict": str(v.verdict),
+            "basis": v.basis,
+            "reason": v.reason,
+            "network_result": str(v.network_result) if v.network_result else None,
+            "checks": list(v.checks),
+            "findings": list(v.findings),
+            "declaration": v.declaration,
+        })
+    counts = Counter(v["verdict"] for v in clauses_json)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": TOOL_NAME, "version": __version__},
+        "run": {
+            "id": run_id or str(uuid.uuid4()),
+            "started": state.started.isoformat(timespec="seconds"),
+            "finished": state.finished.isoformat(timespec="seconds") if state.finished else None,
+            "complete": state.complete,
+            "incomplete_reasons": list(state.incomplete_reasons),
+            "options": _options_json(state),
+        },
+        "targets": list(state.targets),
+        "profile": state.profile.to_json(),
+        "recognition": state.scope.to_json(),
+        "scope": [c.id for c in state.scope.clauses],
+        "catalog": {sid: {"name": s.name, "version": s.version, "source": s.source}
+                    for sid, s in catalog.schemes.items()},
+        "discovery": {h: d.to_json() for h, d in state.discovery.items()},
+        "services": [s.to_json() for s in services],
+        "clauses": clauses_json,
+        "findings": [f.to_json() for f in findings],
+        "artefacts": [a.to_json() for a in artefacts.values()],
+        "notes": list(state.store.notes),
+        "summary": {k: counts.get(k, 0) for k in ("PASS", "FAIL", "INCONCLUSIVE", "NOT_APPLICABLE", "MANUAL")},
+    }
+
+
+def _options_json(state: ScanState) -> dict[str, Any]:
+    o = state.options
+    return {
+        "max_connections": o.max_connections, "timeout": o.timeout, "max_time": o.max_time,
+        "allow_credentials": o.allow_credentials, "allow_brute_force": o.allow_brute_force,
+        "credential_budget": o.credential_budget, "credential_delay": o.credential_delay,
+        "use_nmap": o.use_nmap,
+    }
+
+
+def canonical_bytes(doc: dict[str, Any]) -> bytes:
+    return (json.dumps(doc, sort_keys=True, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
+def check_writable(path: Path) -> None:
+    """Fail before scanning, not after, when the evidence could not be saved."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise UserError(f"--out {path}: is a directory; give a file name")
+    if not parent.is_dir():
+        raise UserError(f"--out {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UserError(f"--out {path}: not writable")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write via a temp file + rename so an interrupted write never leaves half a document."""
+    parent = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def validate(doc: dict[str, Any]) -> None:
+    """Raise jsonschema.ValidationError if the document does not match the schema."""
+    import jsonschema
+
+    jsonschema.validate(doc, load_schema())

@@ -1,0 +1,59 @@
+"""The plugin loader: built-in metadata contract, and third-party checks through entry points."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from probe.errors import UserError
+from probe.plugins import CheckMetadata, registry
+
+
+def test_builtin_checks_have_matching_metadata() -> None:
+    reg = registry()
+    assert {"service_inventory", "cleartext_authentication"} <= set(reg)
+    for cid, cls in reg.items():
+        assert cls.check_id == cid == cls.metadata.id
+        assert cls.metadata.title and cls.metadata.description
+
+
+@pytest.mark.parametrize("patch,needle", [
+    ({"id": "Bad-ID"}, "lower_snake_case"),
+    ({"scope": "galaxy"}, "scope"),
+    ({"intrusiveness": "gentle"}, "intrusiveness"),
+    ({"services": []}, "service-scoped"),
+])
+def test_metadata_is_validated(patch, needle) -> None:
+    base = {"id": "ok_check", "title": "t", "description": "d", "scope": "service", "services": ["ssh"],
+            "intrusiveness": "safe"}
+    with pytest.raises(UserError, match=needle):
+        CheckMetadata.from_dict({**base, **patch}, where="x", source="test")
+
+
+def test_third_party_check_loads_through_entry_point(tmp_path: Path) -> None:
+    """A real distribution on sys.path registering a check in the 'probe.checks' group."""
+    (tmp_path / "acme_checks.py").write_text(
+        "from probe.plugins import Check\n"
+        "from probe.models import Status\n"
+        "class AcmeBanner(Check):\n"
+        "    check_id = 'acme_banner'\n"
+        "    metadata = {'id': 'acme_banner', 'title': 'ACME banner policy', 'description': 'demo',\n"
+        "                'scope': 'device', 'services': [], 'intrusiveness': 'safe'}\n"
+        "    def run(self, ctx):\n"
+        "        yield ctx.finding(Status.PASS, 'ok', 'ok')\n")
+    dist = tmp_path / "acme_checks-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-checks\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[probe.checks]\nacme_banner = acme_checks:AcmeBanner\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-m", "probe", "checks", "--json"], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    rows = {row["id"]: row for row in json.loads(r.stdout)}
+    assert rows["acme_banner"]["source"] == "acme-checks"
+    assert "service_inventory" in rows
