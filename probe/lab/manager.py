@@ -166,7 +166,8 @@ def up(variants: Sequence[str], instance: int | None = None) -> list[LabDevice]:
                                   "devices": [], "complete": False}
         state.save(inst, record)
         try:
-            netns.add_safety_route()
+            if netns.add_safety_route():
+                _route_marker().touch()  # we added it, so the last lab instance down removes it
             base = state.run_dir(inst)
             base.mkdir(mode=0o755, parents=True, exist_ok=True)
             ca = pki.make_ca(base / "ca", f"instance {inst}")
@@ -421,8 +422,13 @@ def _teardown(inst: int) -> None:
     shutil.rmtree(state.run_dir(inst), ignore_errors=True)
     state.remove(inst)
     others = state.other_instances(inst) or [n for n in netns.list_namespaces() if re.match(r"pl\d+-", n)]
-    if not others:
+    if not others and _route_marker().exists():  # never remove a route someone else added
         netns.remove_safety_route()
+        _route_marker().unlink(missing_ok=True)
+
+
+def _route_marker() -> Path:
+    return state.STATE_ROOT / "safety-route.ours"
 
 
 # ------------------------------------------------------------------------------------ status
