@@ -70,6 +70,11 @@ class BruteForceProtection(Check):
         except (OSError, ValueError) as exc:
             yield ctx.inconclusive("Could not reach the login service.", str(exc), InconclusiveReason.CONNECTIVITY)
             return
+        if login.no_password:
+            yield ctx.finding(Status.NOT_APPLICABLE, "No password login to guess",
+                              f"The {svc.protocol} service on port {svc.port} offers no password login.",
+                              reason=login.no_password)
+            return
         if login.requires_auth is False:
             yield ctx.finding(Status.NOT_APPLICABLE, "No login to protect",
                               f"The {svc.protocol} service on port {svc.port} asks for no credentials.",
@@ -82,7 +87,7 @@ class BruteForceProtection(Check):
             cred = Credential(svc.protocol, user, random_password(), "probe brute-force test (random)", 0)
             a = login.attempt(cred)
             attempts.append(a)
-            if a.result in (Result.SUCCESS, Result.NO_AUTH, Result.UNSUPPORTED):
+            if a.result in (Result.SUCCESS, Result.NO_AUTH, Result.UNSUPPORTED, Result.NO_PASSWORD):
                 break
         rows = [{"n": i + 1, **a.row()} for i, a in enumerate(attempts)]
         table = {"service": svc.key(), "login": login.description, "username": user, "series": n, "attempts": rows}
@@ -92,6 +97,11 @@ class BruteForceProtection(Check):
                               "\n".join(a.transcript.text() for a in attempts))
         arts = [table_id, log_id]
         last = attempts[-1]
+        if last.result is Result.NO_PASSWORD:
+            yield ctx.finding(Status.NOT_APPLICABLE, "No password login to guess",
+                              f"The {svc.protocol} service on port {svc.port} offers no password login.",
+                              reason=login.no_password or last.detail, artefacts=arts)
+            return
         if last.result is Result.UNSUPPORTED:
             yield ctx.inconclusive("The login could not be driven.", login.unsupported or last.detail,
                                    InconclusiveReason.UNSUPPORTED, artefacts=arts)

@@ -19,7 +19,7 @@ from probe.logins import admin_paths
 from probe.models import Finding, InconclusiveReason, Status
 from probe.netio import ReadTimeout
 from probe.plugins import Check
-from probe.protocols import ftp, http_auth, mqtt, snmp
+from probe.protocols import ftp, http_auth, mqtt, snmp, tlswrap
 from probe.protocols.transcript import Transcript
 
 MANAGEMENT_WORDS = re.compile(
@@ -132,15 +132,13 @@ class UnauthenticatedAccess(Check):
     def _mqtt(self, ctx: CheckContext) -> Finding:
         svc = ctx.service
         assert svc is not None
-        if svc.tls or svc.protocol == "mqtts":
-            return ctx.inconclusive("MQTT over TLS is not tested yet.", "probe's MQTT client speaks plain MQTT only",
-                                    InconclusiveReason.UNSUPPORTED)
+        tls = svc.tls or svc.protocol == "mqtts"
         t = Transcript("mqtt", ctx.host, svc.port)
         topic = mqtt.probe_topic()
         sub: list[int] = []
         echoed = False
         try:
-            with ctx.connection(svc.port) as sock:
+            with ctx.connection(svc.port, tls=tls) as sock:
                 s = mqtt.Session(sock, t, ctx.remaining())
                 code = s.connect()
                 if code == 0:
@@ -149,7 +147,12 @@ class UnauthenticatedAccess(Check):
                         echoed = s.publish_echo(topic, b"probe anonymous publish test")
                     s.disconnect()
         except (OSError, ReadTimeout, ValueError) as exc:
+            t.note(f"connection ended: {exc}")
             art = ctx.artefact("transcript", "mqtt anonymous session", t.render())
+            if tlswrap.needs_client_certificate(exc):
+                return ctx.finding(Status.PASS, "Anonymous MQTT refused at TLS",
+                                   f"The broker on port {svc.port} refused a client without a TLS client certificate "
+                                   f"before any MQTT was exchanged ({exc}).", artefacts=[art], severity="info")
             return ctx.inconclusive("Could not complete an MQTT exchange.", str(exc),
                                     InconclusiveReason.CONNECTIVITY, artefacts=[art])
         art = ctx.artefact("transcript", "mqtt anonymous session", t.render())

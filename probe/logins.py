@@ -17,7 +17,7 @@ from enum import StrEnum
 from .context import CheckContext
 from .credentials import Credential
 from .models import Service
-from .protocols import ftp, http_auth, mqtt, snmp, ssh_auth, ssh_kexinit, telnet
+from .protocols import ftp, http_auth, mqtt, snmp, ssh_auth, ssh_kexinit, telnet, tlswrap
 from .protocols.transcript import Transcript
 
 LOGIN_PROTOCOLS = ("ssh", "telnet", "ftp", "http", "https", "mqtt", "snmp")
@@ -29,6 +29,7 @@ class Result(StrEnum):
     NO_AUTH = "no-auth"  # the device did not ask for credentials at all
     LOCKED = "locked"  # the device said it locked the account / client, or refused to talk
     UNSUPPORTED = "unsupported"  # our client cannot speak this device's variant
+    NO_PASSWORD = "no-password-login"  # key- or certificate-only: no password is ever read
     CONNECTIVITY = "connectivity"  # could not connect, reset, timeout before a verdict
     UNKNOWN = "unknown"  # the device answered something we cannot classify
 
@@ -73,6 +74,7 @@ class ServiceLogin:
         self.preflight = Transcript(service.protocol, ctx.host, service.port)
         self.requires_auth: bool | None = None  # None: not known before the first attempt
         self.unsupported: str | None = None
+        self.no_password: str | None = None  # why no password login exists (key/cert only)
         self.surface: http_auth.Surface | None = None
         self.control: http_auth.Attempt | None = None
         self.description = f"{service.protocol} login"
@@ -132,12 +134,18 @@ class ServiceLogin:
             self.preflight.note(f"control attempt failed: {exc}")
         self.preflight.events.extend(t.events)
 
+    def _mqtt_tls(self) -> bool:
+        return self.svc.tls or self.svc.protocol == "mqtts"
+
     def _prepare_mqtt(self) -> None:
         try:
-            with self.ctx.connection(self.svc.port) as sock:
+            with self.ctx.connection(self.svc.port, tls=self._mqtt_tls()) as sock:
                 code = mqtt.Session(sock, self.preflight, self.ctx.remaining()).connect()
         except (OSError, ValueError, ConnectionError) as exc:
             self.preflight.note(f"anonymous CONNECT failed: {exc}")
+            if tlswrap.needs_client_certificate(exc):
+                self.requires_auth = True
+                self.no_password = tlswrap.CLIENT_CERT_REASON
             return
         self.requires_auth = code != 0
         self.description = "MQTT CONNECT with user name and password"
@@ -154,7 +162,12 @@ class ServiceLogin:
             result, detail, seen, latency, extra = Result.CONNECTIVITY, f"connection problem: {exc}", False, None, {}
         except (TimeoutError, socket.timeout, OSError) as exc:
             t.note(f"connection problem: {exc}")
-            result, detail, seen, latency, extra = Result.CONNECTIVITY, f"connection problem: {exc}", False, None, {}
+            if tlswrap.needs_client_certificate(exc):
+                self.no_password = tlswrap.CLIENT_CERT_REASON
+                result, detail, seen, latency, extra = Result.NO_PASSWORD, self.no_password, False, None, {}
+            else:
+                result, detail, seen, latency, extra = (Result.CONNECTIVITY, f"connection problem: {exc}", False,
+                                                        None, {})
         return Attempt(cred, result, detail, seen, time.monotonic() - start, latency, t, extra)
 
     def _try_telnet(self, cred: Credential, t: Transcript):  # type: ignore[no-untyped-def]
@@ -183,11 +196,11 @@ class ServiceLogin:
         if r.outcome is ssh_auth.Outcome.UNSUPPORTED:
             self.unsupported = self._ssh_offer(r.detail)
         mapping = {ssh_auth.Outcome.SUCCESS: Result.SUCCESS, ssh_auth.Outcome.FAILURE: Result.FAILURE,
-                   ssh_auth.Outcome.NO_PASSWORD_AUTH: Result.UNSUPPORTED,
+                   ssh_auth.Outcome.NO_PASSWORD_AUTH: Result.NO_PASSWORD,
                    ssh_auth.Outcome.UNSUPPORTED: Result.UNSUPPORTED, ssh_auth.Outcome.CLOSED: Result.CONNECTIVITY,
                    ssh_auth.Outcome.PROTOCOL: Result.UNKNOWN}
         if r.outcome is ssh_auth.Outcome.NO_PASSWORD_AUTH:
-            self.unsupported = (f"the SSH server offers no password or keyboard-interactive authentication "
+            self.no_password = (f"the SSH server offers no password or keyboard-interactive authentication "
                                 f"(it allows {', '.join(r.allowed) or 'nothing'}): default passwords cannot apply")
         return mapping[r.outcome], r.detail, r.outcome in (ssh_auth.Outcome.SUCCESS, ssh_auth.Outcome.FAILURE), \
             r.answer_latency, {"server_version": r.server_version}
@@ -222,7 +235,7 @@ class ServiceLogin:
     _try_https = _try_http
 
     def _try_mqtt(self, cred: Credential, t: Transcript):  # type: ignore[no-untyped-def]
-        with self.ctx.connection(self.svc.port) as sock:
+        with self.ctx.connection(self.svc.port, tls=self._mqtt_tls()) as sock:
             s = mqtt.Session(sock, t, self.ctx.remaining())
             sent = time.monotonic()
             code = s.connect(cred.username, cred.password)
