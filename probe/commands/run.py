@@ -12,6 +12,8 @@ from types import FrameType
 from typing import Any
 
 from ..context import ScanOptions
+from ..declaration import attach, load_declaration
+from ..web import check_ca_file
 from ..engine import ScanState, run_scan
 from ..errors import UserError
 from ..evidence import build, canonical_bytes, check_writable, write_atomic
@@ -72,6 +74,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--allow-brute-force-test", action="store_true",
                    help="opt in to the bounded repeated-failed-login test (may lock accounts on the device)")
     b.add_argument("--no-nmap", action="store_true", help="never use nmap, even when it is installed")
+    u = p.add_argument_group("updates and declarations")
+    u.add_argument("--ca-file", default=None, metavar="PEM",
+                   help="extra trusted CA certificates (PEM) for validating update URLs served by the device, "
+                        "in addition to the system store")
+    u.add_argument("--declaration", default=None, type=Path, metavar="FILE",
+                   help="manufacturer declaration YAML (`probe declaration --template`): attached to the clauses "
+                        "it covers, which stay MANUAL with basis 'declared'; the file is kept as evidence")
+    u.add_argument("--fetch-declared-urls", action="store_true",
+                   help="opt in to fetching the URLs in the declaration (policy, support period...) and recording "
+                        "status and sha256; those URLs are NOT the device and may be on the internet")
     p.set_defaults(func=run)
 
 
@@ -90,6 +102,8 @@ def options_from(args: argparse.Namespace) -> ScanOptions:
     extra: dict[str, Any] = {"scan_concurrency": args.scan_concurrency}
     if args.ports:
         extra["ports_override"] = parse_ports(args.ports, "--ports")
+    if args.ca_file:
+        extra["ca_file"] = check_ca_file(args.ca_file)
     return ScanOptions(max_connections=min(args.max_connections, 64), timeout=args.timeout, max_time=args.max_time,
                        allow_credentials=not args.no_credentials, allow_brute_force=args.allow_brute_force_test,
                        credential_budget=args.credential_budget, credential_delay=args.credential_delay,
@@ -135,6 +149,12 @@ def run(args: argparse.Namespace) -> int:
     check_writable(out)
 
     state = ScanState(targets=targets, profile=profile, scope=scope, options=options)
+    if args.fetch_declared_urls and not args.declaration:
+        raise UserError("--fetch-declared-urls needs --declaration FILE")
+    if args.declaration:
+        decl = load_declaration(args.declaration, catalog)
+        state.declarations = attach(decl, state.store, catalog, fetch_urls=args.fetch_declared_urls,
+                                    timeout=options.timeout)
     handler = _Interrupts(state)
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
