@@ -38,7 +38,14 @@ class UpnpExposure(Check):
                               reason="no UPnP answered (" + (info.ssdp_error or "no SSDP answer") + ")",
                               details=details)
             return
-        if info.descriptions and not any(d.services or d.fields for d in info.descriptions):
+        if not info.descriptions:
+            why = ("its LOCATION points to another host, which probe never contacts: "
+                   + ", ".join(info.foreign_locations[:3])) if info.foreign_locations else "no LOCATION was given"
+            yield ctx.inconclusive("The device answers SSDP, but its UPnP description was not read.", why,
+                                   InconclusiveReason.DEVICE_MISBEHAVED if not info.foreign_locations
+                                   else InconclusiveReason.UNSUPPORTED, details=details, artefacts=arts)
+            return
+        if not any(d.services or d.fields for d in info.descriptions):
             errs = "; ".join(f"{d.location}: {d.error}" for d in info.descriptions)
             yield ctx.inconclusive("The device answers SSDP but its description could not be read.", errs,
                                    InconclusiveReason.DEVICE_MISBEHAVED, details=details, artefacts=arts)
