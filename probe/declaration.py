@@ -134,6 +134,8 @@ def _error_line(root: yaml.Node, err: Any) -> int:
         for k, _v in node.value:
             if k.value == err.instance:
                 return k.start_mark.line + 1
+    if err.validator == "required" and key is not None:
+        return key.start_mark.line + 1  # the entry that lacks the field, not its first child
     target = node if node is not None else key
     return (target.start_mark.line + 1) if target is not None else 1
 
@@ -154,7 +156,9 @@ def parse(text: str, where: str, catalog: Catalog | None = None) -> tuple[dict[s
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark else 1
-        raise UserError(f"{where}:{line}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+        ctx_mark = getattr(exc, "context_mark", None)
+        started = f", in what starts at line {ctx_mark.line + 1}" if ctx_mark and ctx_mark.line + 1 != line else ""
+        raise UserError(f"{where}:{line}: not valid YAML ({getattr(exc, 'problem', None) or exc}{started})") from None
     finally:
         loader.dispose()
     if not isinstance(data, dict):
