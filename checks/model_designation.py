@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from probe import snmp, updates, web
+from probe import snmp, updates, upnp
 from probe.context import CheckContext
 from probe.models import Finding, InconclusiveReason, Status
 from probe.plugins import Check
@@ -48,7 +48,6 @@ class ModelDesignation(Check):
                 add(m.value, m.source, m.how, m.artefact, True)
             info = s.upnp
         else:
-            from probe import upnp
             info = upnp.gather(ctx)
         if info:
             for d in info.descriptions:

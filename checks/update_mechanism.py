@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from probe import updates
-from probe.updates import no_web_service
 from probe.context import CheckContext
 from probe.models import Finding, InconclusiveReason, Status
 from probe.plugins import Check
+from probe.updates import no_web_service
+
 
 class UpdateMechanism(Check):
     check_id = "update_mechanism"

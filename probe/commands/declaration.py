@@ -8,7 +8,6 @@ from pathlib import Path
 
 from ..catalog import load_catalog
 from ..declaration import TEMPLATE, clause_statements, load_declaration, load_map
-from ..errors import UserError
 
 HELP = """\
 The manufacturer declaration states what a network scan cannot see (disclosure policy, support
@@ -45,5 +44,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"  warning: template example values left in: {', '.join(placeholders)}")
     return 0
 
-
-__all__ = ["register", "run", "UserError"]
