@@ -204,8 +204,9 @@ def soap_call(ctx: CheckContext, control_url: str, service_type: str, action: st
     """One read-only SOAP action on the target's control URL (caller checks the action is read-only)."""
     if action not in data()["read_only_actions"]:
         raise ValueError(f"refusing to call {action}: not on the read-only list")
-    host, port, tls, path = web.split_target_url(control_url)
-    assert web.same_host(control_url, ctx.host)
+    if not web.same_host(control_url, ctx.host):
+        raise ValueError(f"refusing to call {control_url}: not the device under test")
+    _host, port, tls, path = web.split_target_url(control_url)
     inner = "".join(f"<{k}>{v}</{k}>" for k, v in (args or {}).items())
     body = ('<?xml version="1.0"?>\r\n'
             '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
