@@ -17,7 +17,9 @@ from ..web import check_ca_file
 from ..engine import ScanState, run_scan
 from ..errors import UserError
 from ..evidence import build, canonical_bytes, check_writable, write_atomic
+from ..pack import check_destination, write_pack
 from ..profile import parse_ports
+from ..signing import fingerprint, load_private
 from ..targets import read_targets_file, resolve_target
 from ..terminal import Progress, clause_table
 from ._common import add_scope_options, load_scope
@@ -36,6 +38,7 @@ examples:
   probe run --target 10.0.0.1 --profile home-gateway --out gw.json
   probe run --target 10.0.0.1 --holding jc-star --apply-for cls       (only the MoC gap set)
   probe run --targets-file devices.txt --profile general-iot --max-time 600
+  probe run --target 10.0.0.1 --out gw.json --pack gw-pack.tar --sign lab.key   (signed evidence pack)
 
 exit codes: 0 no clause FAIL or INCONCLUSIVE (MANUAL clauses are listed, not failed); 1 some
 clause FAIL; 2 usage error; 3 could not complete (unreachable, interrupted, --max-time; the
@@ -54,6 +57,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     o = p.add_argument_group("output")
     o.add_argument("--out", type=Path, default=None, metavar="FILE",
                    help="evidence JSON path (default: probe-evidence-<UTC time>.json in the current directory)")
+    o.add_argument("--pack", type=Path, default=None, metavar="DIR|FILE.tar",
+                   help="also write an evidence pack (evidence + raw artefacts + manifest), as a directory "
+                        "or a reproducible .tar/.tar.gz archive (docs/evidence-pack.md)")
+    o.add_argument("--sign", type=Path, default=None, metavar="KEY",
+                   help="sign the pack's manifest with this Ed25519 private key (from `probe keygen`)")
     o.add_argument("--quiet", action="store_true", help="no progress and no clause table")
     b = p.add_argument_group("how gently (defaults suit fragile embedded devices)")
     b.add_argument("--max-connections", type=int, default=4, metavar="N",
@@ -175,6 +183,11 @@ def run(args: argparse.Namespace) -> int:
     catalog, profile, scope = load_scope(args)
     out = args.out or Path(f"probe-evidence-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json")
     check_writable(out)
+    if args.sign and not args.pack:
+        raise UserError("--sign needs --pack DIR|FILE.tar: the signature covers the pack's manifest")
+    key = load_private(args.sign) if args.sign else None  # a bad key fails now, not after the scan
+    if args.pack:
+        check_destination(args.pack)
 
     state = ScanState(targets=targets, profile=profile, scope=scope, options=options)
     if args.fetch_declared_urls and not args.declaration:
@@ -192,8 +205,12 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(s, h)
     doc = build(state, catalog)
     write_atomic(out, canonical_bytes(doc))
+    if args.pack:
+        write_pack(doc, args.pack, key=key)
     if not args.quiet:
         print()
         clause_table(doc)
         print(f"\nevidence: {out}", file=sys.stdout)
+        if args.pack:
+            print(f"pack: {args.pack}" + (f" (signed, key {fingerprint(key.public_key())})" if key else " (unsigned)"))
     return exit_code(doc)
