@@ -79,6 +79,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="login attempts per service at most (default 20)")
     b.add_argument("--credential-delay", type=float, default=0.0, metavar="SEC",
                    help="pause between login attempts on one service (default 0)")
+    b.add_argument("--credentials", type=Path, default=None, metavar="FILE",
+                   help="your own credential CSV (service,username,password[,source,rank]); tried before the "
+                        "built-in default list, within --credential-budget, and redacted in the evidence")
+    b.add_argument("--brute-force-attempts", type=int, default=12, metavar="N",
+                   help="wrong passwords per login service in the opt-in brute-force test (default 12, max 30)")
     b.add_argument("--allow-brute-force-test", action="store_true",
                    help="opt in to the bounded repeated-failed-login test (may lock accounts on the device)")
     b.add_argument("--no-nmap", action="store_true", help="never use nmap, even when it is installed")
@@ -114,6 +119,15 @@ def options_from(args: argparse.Namespace) -> ScanOptions:
     _positive("--credential-budget", args.credential_budget, allow_zero=True)
     _positive("--credential-delay", args.credential_delay, allow_zero=True)
     extra: dict[str, Any] = {"scan_concurrency": args.scan_concurrency}
+    if getattr(args, "credentials", None) is not None:
+        from ..credentials import load_user_file
+
+        load_user_file(args.credentials)  # a malformed file is a usage error before any packet is sent
+        extra["credentials_file"] = str(args.credentials)
+    brute = getattr(args, "brute_force_attempts", 12)
+    if not 3 <= brute <= 30:
+        raise UserError("--brute-force-attempts must be between 3 and 30")
+    extra["brute_force_attempts"] = brute
     if args.ports:
         extra["ports_override"] = parse_ports(args.ports, "--ports")
     extra.update(_crypto_options(args))
