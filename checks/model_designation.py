@@ -6,7 +6,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from probe import snmp, updates, upnp
+from probe import updates, upnp
+from probe.protocols import snmp
+from probe.protocols.transcript import Transcript
 from probe.context import CheckContext
 from probe.models import Finding, InconclusiveReason, Status
 from probe.plugins import Check
@@ -66,16 +68,21 @@ class ModelDesignation(Check):
         snmp_notes: list[str] = []
         for svc in [x for x in ctx.services if x.protocol == "snmp" and x.transport == "udp"][:2]:
             ctx.check_cancelled()
-            descr, req, resp, err = snmp.sys_descr(ctx, svc.port)
-            if resp:
-                reached = True
-                art = ctx.artefact("snmp", f"SNMPv2c GET sysDescr.0 (community public) udp/{svc.port}",
-                                   b">>> " + req.hex().encode() + b"\n<<< " + resp.hex().encode() + b"\n",
-                                   port=svc.port)
-                if descr:
-                    add(descr, f"snmp udp/{svc.port}", "snmp:sysDescr", art, False)
+            t = Transcript("snmp", ctx.host, svc.port)
+            with ctx.slot():  # community "public" only: the well-known default, read-only GET
+                reply = snmp.Client(ctx.host, svc.port, t, timeout=ctx.remaining(2.0)).request(
+                    1, b"public", snmp.GET, snmp.SYS_DESCR)
+            art = ctx.artefact("transcript", f"SNMPv2c GET sysDescr.0 (community public) udp/{svc.port}",
+                               t.render(), port=svc.port)
+            if reply is None:
+                snmp_notes.append(f"udp/{svc.port}: no answer to community public")
+                continue
+            reached = True
+            value = reply.varbinds[0][2] if reply.varbinds and not reply.error_status else None
+            if isinstance(value, bytes) and value:
+                add(value.decode("utf-8", "replace")[:300], f"snmp udp/{svc.port}", "snmp:sysDescr", art, False)
             else:
-                snmp_notes.append(f"udp/{svc.port}: {err}")
+                snmp_notes.append(f"udp/{svc.port}: {reply.error if reply.error_status else 'no sysDescr value'}")
         for svc in ctx.services:
             if svc.product:
                 add(f"{svc.product} {svc.version or ''}".strip(), f"{svc.protocol} {svc.transport}/{svc.port}",

@@ -52,7 +52,8 @@ def test_snmp_sysdescr_with_community_public(daemon, tmp_path) -> None:
     assert f[0].status == "PASS", f[0].summary
     s = next(x for x in f[0].details["strings"] if x["how"] == "snmp:sysDescr")
     assert s["value"] == "ACME EX-GW1000 home gateway, firmware 1.2.3"
-    assert store.artefacts[s["artefact"]].kind == "snmp"
+    assert store.artefacts[s["artefact"]].kind == "transcript"
+    assert b"public" in store.artefacts[s["artefact"]].data
 
 
 def test_nothing_reachable_is_inconclusive() -> None:
