@@ -13,14 +13,19 @@ import socket
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 from .context import CheckContext
 from .credentials import Credential
 from .models import Service
+
+from . import web
 from .protocols import ftp, http_auth, mqtt, snmp, ssh_auth, ssh_kexinit, telnet, tlswrap
 from .protocols.transcript import Transcript
 
 LOGIN_PROTOCOLS = ("ssh", "telnet", "ftp", "http", "https", "mqtt", "snmp")
+MAX_LINKED_PAGES = 8  # extra pages followed from the device's own links when looking for a login
+WEB_BODY_CAP = 256 * 1024
 
 
 class Result(StrEnum):
@@ -94,6 +99,23 @@ class ServiceLogin:
             self.requires_auth = True if alive else None
             self.description = "SNMP community"
 
+    def _same_host_links(self, path: str, resp: object) -> list[str]:
+        """Paths of links on an HTML page that point back at this same service (never elsewhere)."""
+        status = getattr(resp, "status", 0)
+        body = (getattr(resp, "body", b"") or b"")[:WEB_BODY_CAP]
+        if not (200 <= status < 300) or b"<a" not in body.lower():
+            return []
+        here = urlsplit(web.service_url(self.svc, path))
+        out = []
+        for href, _text in web.parse_page(body.decode("utf-8", "replace")).links:
+            url = web.resolve_link(here.geturl(), href)
+            if url is None:
+                continue
+            there = urlsplit(url)
+            if (there.scheme, there.hostname, there.port) == (here.scheme, here.hostname, here.port):
+                out.append((there.path or "/") + (f"?{there.query}" if there.query else ""))
+        return out
+
     def _client(self, t: Transcript) -> http_auth.HttpClient:
         return http_auth.HttpClient(lambda: self.ctx.connection(self.svc.port), self.ctx.host, self.svc.port,
                                     self.svc.protocol == "https" or self.svc.tls, t,
@@ -104,7 +126,13 @@ class ServiceLogin:
         if client.tls:
             self.preflight.note("https: certificate not verified (devices use self-signed certificates)")
         forms: list[http_auth.Surface] = []
-        for path in paths:
+        # The fixed list first, then pages the device itself links to (a camera's "Live view",
+        # a router's "Settings"): login pages are found where a user would find them. Bounded.
+        queue = list(dict.fromkeys(paths))
+        seen = set(queue)
+        linked = 0
+        while queue:
+            path = queue.pop(0)
             self.ctx.check_cancelled()
             try:
                 resp = client.request("GET", path)
@@ -118,6 +146,13 @@ class ServiceLogin:
                 break
             if s and not forms:
                 forms.append(s)
+            for link in self._same_host_links(path, resp):
+                if linked >= MAX_LINKED_PAGES:
+                    break
+                if link not in seen:
+                    seen.add(link)
+                    queue.append(link)
+                    linked += 1
         if self.surface is None and forms:
             self.surface = forms[0]
         if self.surface is None:
