@@ -14,6 +14,7 @@ from probe.plugins import Check
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
 _PROMPT = re.compile(rb"(?i)(login|username|user name|password)\s*:\s*$")
 MAX_NEGOTIATION_ROUNDS = 20
+MAX_TELNET_BYTES = 64 * 1024  # a greeting plus negotiation is a few hundred bytes; this is generous
 
 
 def _strip_and_refuse(data: bytes) -> tuple[bytes, bytes]:
@@ -60,6 +61,9 @@ class CleartextAuthentication(Check):
     def _telnet(self, ctx: CheckContext) -> Finding:
         transcript = bytearray()
         seen = bytearray()
+        budget = min(ctx.options.max_read_bytes, MAX_TELNET_BYTES)  # bytes we accept from this service
+        received = 0
+        endless = False  # negotiation still going when the rounds or the byte budget ran out
         try:
             with ctx.connection() as sock:
                 deadline = time.monotonic() + ctx.remaining(8.0)
@@ -68,7 +72,9 @@ class CleartextAuthentication(Check):
                     left = deadline - time.monotonic()
                     if left <= 0:
                         break
-                    r = read_some(sock, max_bytes=8192, total_timeout=left, idle_timeout=0.7)
+                    r = read_some(sock, max_bytes=min(8192, budget - received), total_timeout=left,
+                                  idle_timeout=0.7)
+                    received += len(r.data)
                     transcript += b"<<< " + r.data + b"\n"
                     text, reply = _strip_and_refuse(r.data)
                     seen += text
@@ -77,12 +83,25 @@ class CleartextAuthentication(Check):
                         transcript += b">>> " + reply + b"\n"
                     if _PROMPT.search(bytes(seen).rstrip(b"\x00")) or r.closed or len(seen) > 32768:
                         break
+                    if received >= budget:
+                        endless = True
+                        break
                     if not r.data and not reply:
                         break
+                else:
+                    endless = True
         except OSError as exc:
+            arts = [ctx.artefact("transcript", f"telnet {ctx.host}:{ctx.service.port} (cut)", bytes(transcript))] \
+                if transcript else []
             return ctx.inconclusive("Could not talk to the telnet service.", f"connection failed: {exc}",
-                                    InconclusiveReason.CONNECTIVITY)
+                                    InconclusiveReason.CONNECTIVITY, artefacts=arts)
         art = ctx.artefact("transcript", f"telnet {ctx.host}:{ctx.service.port} greeting", bytes(transcript))
+        if endless and not _PROMPT.search(bytes(seen).rstrip(b"\x00")) and not seen.strip(b"\x00\r\n "):
+            return ctx.inconclusive(
+                "The telnet service never finished option negotiation.",
+                f"device misbehaved: {received} bytes of telnet option negotiation and no text "
+                f"(stopped after {MAX_NEGOTIATION_ROUNDS} rounds or {budget} bytes)",
+                InconclusiveReason.DEVICE_MISBEHAVED, artefacts=[art])
         prompt = _PROMPT.search(bytes(seen).rstrip(b"\x00"))
         if prompt:
             return ctx.finding(Status.FAIL, "Telnet login prompt in cleartext",

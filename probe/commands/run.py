@@ -6,6 +6,7 @@ import argparse
 import os
 import signal
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -17,7 +18,7 @@ from ..errors import UserError
 from ..evidence import build, canonical_bytes, check_writable, write_atomic
 from ..profile import parse_ports
 from ..targets import read_targets_file, resolve_target
-from ..terminal import Progress, clause_table
+from ..terminal import Progress, clause_table, safe
 from ._common import add_scope_options, load_scope
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INCONCLUSIVE = 0, 1, 2, 3, 4
@@ -147,5 +148,19 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print()
         clause_table(doc)
-        print(f"\nevidence: {out}", file=sys.stdout)
-    return exit_code(doc)
+        print(f"\nevidence: {safe(out, 400)}", file=sys.stdout)
+    code = exit_code(doc)
+    if not doc["run"]["complete"]:
+        _leave_without_stragglers(code)
+    return code
+
+
+def _leave_without_stragglers(code: int) -> None:
+    """After an interrupt or --max-time the evidence is on disk; don't let a worker still blocked
+    in a client library's read (the engine stopped waiting for it) hold the process open."""
+    stragglers = [t for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()
+                  and not t.daemon]
+    if stragglers:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
