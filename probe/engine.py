@@ -122,6 +122,12 @@ def _run_job(state: ScanState, catalog: Catalog, cls: type[Check], host: str, se
         state.store.add_finding(dataclasses.replace(f, clauses=catalog.clauses_for_check.get(f.check_id, ())))
 
 
+def service_matches(wanted: tuple[str, ...], svc: Service) -> bool:
+    """A check runs on a service when it names the protocol, or names "tls" and the service is
+    TLS-wrapped whatever it carries (so TLS checks also cover e.g. IMAPS or a TLS admin port)."""
+    return svc.protocol in wanted or (svc.tls and "tls" in wanted)
+
+
 def _jobs_for_target(state: ScanState, host: str, services: list[Service], disc: DiscoveryResult,
                      catalog: Catalog, limiter: DeviceLimiter) -> list[_Job]:
     reg = registry()
@@ -139,7 +145,7 @@ def _jobs_for_target(state: ScanState, host: str, services: list[Service], disc:
         if meta.scope == "device":
             jobs.append(_Job(cls, None, disc.complete and disc.reachable))
             continue
-        matching = [s for s in services if s.protocol in meta.services]
+        matching = [s for s in services if service_matches(meta.services, s)]
         if not matching:
             if disc.complete and disc.reachable:
                 f = ctx.finding(Status.NOT_APPLICABLE, f"{meta.title}: nothing to test",
@@ -277,7 +283,7 @@ def run_single_check(check_id: str, host: str, services: list[Service], options:
     state_like = _MiniState(options, store)
     limiter = DeviceLimiter(options.max_connections)
     targets: Iterable[Service | None] = [service] if service or cls.metadata.scope == "device" else \
-        [s for s in services if s.protocol in cls.metadata.services]
+        [s for s in services if service_matches(cls.metadata.services, s)]
     blocked = _gate(cls.metadata, options)
     for svc in targets:
         if blocked:

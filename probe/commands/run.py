@@ -73,6 +73,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--allow-brute-force-test", action="store_true",
                    help="opt in to the bounded repeated-failed-login test (may lock accounts on the device)")
     b.add_argument("--no-nmap", action="store_true", help="never use nmap, even when it is installed")
+    c = p.add_argument_group("crypto policy (docs/crypto-policy.md)")
+    c.add_argument("--ca-file", metavar="PEM",
+                   help="CA certificate(s) the device's TLS certificates must chain to; without it, "
+                        "certificate trust is reported but not judged")
+    c.add_argument("--tls-policy", metavar="YAML", help="TLS policy file instead of the built-in "
+                   "(Mozilla intermediate 5.7; same shape as probe/data/policies/tls.yaml)")
+    c.add_argument("--ssh-policy", metavar="YAML", help="SSH policy file instead of the built-in "
+                   "(same shape as probe/data/policies/ssh.yaml)")
     p.set_defaults(func=run)
 
 
@@ -91,10 +99,32 @@ def options_from(args: argparse.Namespace) -> ScanOptions:
     extra: dict[str, Any] = {"scan_concurrency": args.scan_concurrency}
     if args.ports:
         extra["ports_override"] = parse_ports(args.ports, "--ports")
+    extra.update(_crypto_options(args))
     return ScanOptions(max_connections=min(args.max_connections, 64), timeout=args.timeout, max_time=args.max_time,
                        allow_credentials=not args.no_credentials, allow_brute_force=args.allow_brute_force_test,
                        credential_budget=args.credential_budget, credential_delay=args.credential_delay,
                        use_nmap=not args.no_nmap, extra=extra)
+
+
+def _crypto_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Validate the crypto policy inputs up front: a bad file is a usage error, not a scan result."""
+    from ..cryptopolicy import load_ssh_policy, load_tls_policy
+    from ..protocols.x509 import load_ca_bundle
+
+    out: dict[str, Any] = {}
+    if getattr(args, "ca_file", None):
+        try:
+            load_ca_bundle(args.ca_file)
+        except (OSError, ValueError) as exc:
+            raise UserError(f"--ca-file: {exc}") from None
+        out["ca_file"] = os.path.abspath(args.ca_file)
+    if getattr(args, "tls_policy", None):
+        load_tls_policy(args.tls_policy)
+        out["tls_policy"] = os.path.abspath(args.tls_policy)
+    if getattr(args, "ssh_policy", None):
+        load_ssh_policy(args.ssh_policy)
+        out["ssh_policy"] = os.path.abspath(args.ssh_policy)
+    return out
 
 
 class _Interrupts:
