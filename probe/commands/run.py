@@ -16,7 +16,9 @@ from ..context import ScanOptions
 from ..engine import ScanState, run_scan
 from ..errors import UserError
 from ..evidence import build, canonical_bytes, check_writable, write_atomic
+from ..pack import check_destination, write_pack
 from ..profile import parse_ports
+from ..signing import fingerprint, load_private
 from ..targets import read_targets_file, resolve_target
 from ..terminal import Progress, clause_table, safe
 from ._common import add_scope_options, load_scope
@@ -35,6 +37,7 @@ examples:
   probe run --target 10.0.0.1 --profile home-gateway --out gw.json
   probe run --target 10.0.0.1 --holding jc-star --apply-for cls       (only the MoC gap set)
   probe run --targets-file devices.txt --profile general-iot --max-time 600
+  probe run --target 10.0.0.1 --out gw.json --pack gw-pack.tar --sign lab.key   (signed evidence pack)
 
 exit codes: 0 no clause FAIL or INCONCLUSIVE (MANUAL clauses are listed, not failed); 1 some
 clause FAIL; 2 usage error; 3 could not complete (unreachable, interrupted, --max-time; the
@@ -53,6 +56,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     o = p.add_argument_group("output")
     o.add_argument("--out", type=Path, default=None, metavar="FILE",
                    help="evidence JSON path (default: probe-evidence-<UTC time>.json in the current directory)")
+    o.add_argument("--pack", type=Path, default=None, metavar="DIR|FILE.tar",
+                   help="also write an evidence pack (evidence + raw artefacts + manifest), as a directory "
+                        "or a reproducible .tar/.tar.gz archive (docs/evidence-pack.md)")
+    o.add_argument("--sign", type=Path, default=None, metavar="KEY",
+                   help="sign the pack's manifest with this Ed25519 private key (from `probe keygen`)")
     o.add_argument("--quiet", action="store_true", help="no progress and no clause table")
     b = p.add_argument_group("how gently (defaults suit fragile embedded devices)")
     b.add_argument("--max-connections", type=int, default=4, metavar="N",
@@ -70,6 +78,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="login attempts per service at most (default 20)")
     b.add_argument("--credential-delay", type=float, default=0.0, metavar="SEC",
                    help="pause between login attempts on one service (default 0)")
+    b.add_argument("--credentials", type=Path, default=None, metavar="FILE",
+                   help="your own credential CSV (service,username,password[,source,rank]); tried before the "
+                        "built-in default list, within --credential-budget, and redacted in the evidence")
+    b.add_argument("--brute-force-attempts", type=int, default=12, metavar="N",
+                   help="wrong passwords per login service in the opt-in brute-force test (default 12, max 30)")
     b.add_argument("--allow-brute-force-test", action="store_true",
                    help="opt in to the bounded repeated-failed-login test (may lock accounts on the device)")
     b.add_argument("--no-nmap", action="store_true", help="never use nmap, even when it is installed")
@@ -97,6 +110,15 @@ def options_from(args: argparse.Namespace) -> ScanOptions:
     _positive("--credential-budget", args.credential_budget, allow_zero=True)
     _positive("--credential-delay", args.credential_delay, allow_zero=True)
     extra: dict[str, Any] = {"scan_concurrency": args.scan_concurrency}
+    if getattr(args, "credentials", None) is not None:
+        from ..credentials import load_user_file
+
+        load_user_file(args.credentials)  # a malformed file is a usage error before any packet is sent
+        extra["credentials_file"] = str(args.credentials)
+    brute = getattr(args, "brute_force_attempts", 12)
+    if not 3 <= brute <= 30:
+        raise UserError("--brute-force-attempts must be between 3 and 30")
+    extra["brute_force_attempts"] = brute
     if args.ports:
         extra["ports_override"] = parse_ports(args.ports, "--ports")
     extra.update(_crypto_options(args))
@@ -164,6 +186,11 @@ def run(args: argparse.Namespace) -> int:
     catalog, profile, scope = load_scope(args)
     out = args.out or Path(f"probe-evidence-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json")
     check_writable(out)
+    if args.sign and not args.pack:
+        raise UserError("--sign needs --pack DIR|FILE.tar: the signature covers the pack's manifest")
+    key = load_private(args.sign) if args.sign else None  # a bad key fails now, not after the scan
+    if args.pack:
+        check_destination(args.pack)
 
     state = ScanState(targets=targets, profile=profile, scope=scope, options=options)
     handler = _Interrupts(state)
@@ -175,10 +202,14 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(s, h)
     doc = build(state, catalog)
     write_atomic(out, canonical_bytes(doc))
+    if args.pack:
+        write_pack(doc, args.pack, key=key)
     if not args.quiet:
         print()
         clause_table(doc)
         print(f"\nevidence: {safe(out, 400)}", file=sys.stdout)
+        if args.pack:
+            print(f"pack: {safe(args.pack, 400)}" + (f" (signed, key {fingerprint(key.public_key())})" if key else " (unsigned)"))
     code = exit_code(doc)
     if not doc["run"]["complete"]:
         _leave_without_stragglers(code)
