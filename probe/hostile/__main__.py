@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--base-port", type=int, default=0,
                    help="first port; servers take consecutive ports (default 0: any free port each)")
     p.add_argument("--only", action="append", choices=sorted(BY_NAME), help="start only these (repeatable)")
+    p.add_argument("--serve", action="append", default=[], metavar="NAME:PORT",
+                   help="start server NAME on PORT (repeatable; what a lab variant uses); overrides --only")
     p.add_argument("--allow-non-loopback", action="store_true",
                    help="allow a non-loopback --bind (only inside a network namespace you created)")
     p.add_argument("--list", action="store_true", help="list the servers and exit")
@@ -43,7 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        servers = start_all(args.bind, args.base_port, args.only)
+        if args.serve:
+            servers = []
+            for item in args.serve:
+                name, _, port = item.partition(":")
+                if name not in BY_NAME or not port.isdigit() or not 0 < int(port) < 65536:
+                    p.error(f"--serve {item}: give NAME:PORT with NAME one of --list")
+                servers.append(BY_NAME[name](args.bind, int(port)).start())
+        else:
+            servers = start_all(args.bind, args.base_port, args.only)
     except OSError as exc:
         print(f"probe.hostile: cannot listen on {args.bind}: {exc}", file=sys.stderr)
         return 1
