@@ -179,3 +179,11 @@ def test_unwritable_output_is_refused_before_scanning(tmp_path: Path, out: str) 
 def test_bad_options(tmp_path: Path, args: list[str]) -> None:
     r = cli("run", "--target", "127.0.0.1", "--out", str(tmp_path / "e.json"), *args)
     assert_one_line_error(r)
+
+
+@pytest.mark.parametrize("pack", ["/proc/probe-pack.tar", "/sys/probe-pack", "{tmp}/missing/p.tar"])
+def test_unwritable_pack_is_refused_before_scanning(tmp_path: Path, pack: str) -> None:
+    r = cli("run", "--target", "127.0.0.1", "--ports", "1", "--out", str(tmp_path / "e.json"),
+            "--pack", pack.format(tmp=tmp_path))
+    assert_one_line_error(r, "pack")
+    assert not (tmp_path / "e.json").exists()
