@@ -55,6 +55,11 @@ class DefaultCredentials(Check):
         if login.requires_auth is False:
             yield self._no_login(ctx, login, pre)
             return
+        if login.no_password:
+            yield ctx.finding(Status.NOT_APPLICABLE, "No password login offered",
+                              f"The {svc.protocol} service on port {svc.port} offers no password login.",
+                              reason=login.no_password, artefacts=pre)
+            return
         if svc.protocol in ("mqtt", "mqtts") and login.requires_auth is None:
             yield ctx.inconclusive("Could not connect to the MQTT broker.", "the anonymous CONNECT got no CONNACK",
                                    InconclusiveReason.CONNECTIVITY, artefacts=pre)
@@ -81,7 +86,7 @@ class DefaultCredentials(Check):
             consecutive_unknown = consecutive_unknown + 1 if a.result is Result.UNKNOWN else 0
             if a.result is Result.SUCCESS:
                 succeeded.add(account)
-            elif a.result in (Result.NO_AUTH, Result.UNSUPPORTED, Result.LOCKED):
+            elif a.result in (Result.NO_AUTH, Result.UNSUPPORTED, Result.LOCKED, Result.NO_PASSWORD):
                 stop = a
                 break
             elif consecutive_conn >= MAX_CONSECUTIVE_CONNECTIVITY or consecutive_unknown >= MAX_CONSECUTIVE_UNKNOWN:
@@ -119,6 +124,12 @@ class DefaultCredentials(Check):
                               f"The {svc.protocol} service on port {svc.port} gave access without asking for "
                               "credentials; that is reported by unauthenticated_access.",
                               reason="the service does not ask for credentials", details=details, artefacts=base)
+            return
+        if stop is not None and stop.result is Result.NO_PASSWORD:
+            yield ctx.finding(Status.NOT_APPLICABLE, "No password login offered",
+                              f"The {svc.protocol} service on port {svc.port} offers no password login, so no "
+                              "default password can apply.", reason=login.no_password or stop.detail,
+                              details=details, artefacts=base)
             return
         if stop is not None and stop.result is Result.UNSUPPORTED:
             reason = login.unsupported or stop.detail

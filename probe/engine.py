@@ -187,13 +187,17 @@ def _scan_target(state: ScanState, catalog: Catalog, host: str, progress: Progre
             done += 1
             progress("check", {"host": host, "done": done, "total": total})
 
-    pool = ThreadPoolExecutor(max_workers=max(1, state.options.max_connections))
-    try:
-        futures = [pool.submit(run, job) for job in jobs]
-        _wait_or_give_up(state, catalog, host, futures, jobs, limiter)
-    finally:
-        # never block on a worker stuck in a device read: unfinished jobs are already recorded
-        pool.shutdown(wait=False, cancel_futures=True)
+    # Brute-force tests go last, once every other check on the device has finished: a lockout
+    # they provoke must not spoil credential trials or other checks running beside them.
+    for phase in (False, True):
+        batch = [j for j in jobs if (j.cls.metadata.intrusiveness is Intrusiveness.BRUTE_FORCE) is phase]
+        pool = ThreadPoolExecutor(max_workers=max(1, state.options.max_connections))
+        try:
+            futures = [pool.submit(run, job) for job in batch]
+            _wait_or_give_up(state, catalog, host, futures, batch, limiter)
+        finally:
+            # never block on a worker stuck in a device read: unfinished jobs are already recorded
+            pool.shutdown(wait=False, cancel_futures=True)
     progress("target-done", {"host": host})
 
 

@@ -13,14 +13,19 @@ import socket
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 from .context import CheckContext
 from .credentials import Credential
 from .models import Service
-from .protocols import ftp, http_auth, mqtt, snmp, ssh_auth, ssh_kexinit, telnet
+
+from . import web
+from .protocols import ftp, http_auth, mqtt, snmp, ssh_auth, ssh_kexinit, telnet, tlswrap
 from .protocols.transcript import Transcript
 
 LOGIN_PROTOCOLS = ("ssh", "telnet", "ftp", "http", "https", "mqtt", "snmp")
+MAX_LINKED_PAGES = 8  # extra pages followed from the device's own links when looking for a login
+WEB_BODY_CAP = 256 * 1024
 
 
 class Result(StrEnum):
@@ -29,6 +34,7 @@ class Result(StrEnum):
     NO_AUTH = "no-auth"  # the device did not ask for credentials at all
     LOCKED = "locked"  # the device said it locked the account / client, or refused to talk
     UNSUPPORTED = "unsupported"  # our client cannot speak this device's variant
+    NO_PASSWORD = "no-password-login"  # key- or certificate-only: no password is ever read
     CONNECTIVITY = "connectivity"  # could not connect, reset, timeout before a verdict
     UNKNOWN = "unknown"  # the device answered something we cannot classify
 
@@ -73,6 +79,7 @@ class ServiceLogin:
         self.preflight = Transcript(service.protocol, ctx.host, service.port)
         self.requires_auth: bool | None = None  # None: not known before the first attempt
         self.unsupported: str | None = None
+        self.no_password: str | None = None  # why no password login exists (key/cert only)
         self.surface: http_auth.Surface | None = None
         self.control: http_auth.Attempt | None = None
         self.description = f"{service.protocol} login"
@@ -92,6 +99,23 @@ class ServiceLogin:
             self.requires_auth = True if alive else None
             self.description = "SNMP community"
 
+    def _same_host_links(self, path: str, resp: object) -> list[str]:
+        """Paths of links on an HTML page that point back at this same service (never elsewhere)."""
+        status = getattr(resp, "status", 0)
+        body = (getattr(resp, "body", b"") or b"")[:WEB_BODY_CAP]
+        if not (200 <= status < 300) or b"<a" not in body.lower():
+            return []
+        here = urlsplit(web.service_url(self.svc, path))
+        out = []
+        for href, _text in web.parse_page(body.decode("utf-8", "replace")).links:
+            url = web.resolve_link(here.geturl(), href)
+            if url is None:
+                continue
+            there = urlsplit(url)
+            if (there.scheme, there.hostname, there.port) == (here.scheme, here.hostname, here.port):
+                out.append((there.path or "/") + (f"?{there.query}" if there.query else ""))
+        return out
+
     def _client(self, t: Transcript) -> http_auth.HttpClient:
         return http_auth.HttpClient(lambda: self.ctx.connection(self.svc.port), self.ctx.host, self.svc.port,
                                     self.svc.protocol == "https" or self.svc.tls, t,
@@ -102,7 +126,13 @@ class ServiceLogin:
         if client.tls:
             self.preflight.note("https: certificate not verified (devices use self-signed certificates)")
         forms: list[http_auth.Surface] = []
-        for path in paths:
+        # The fixed list first, then pages the device itself links to (a camera's "Live view",
+        # a router's "Settings"): login pages are found where a user would find them. Bounded.
+        queue = list(dict.fromkeys(paths))
+        seen = set(queue)
+        linked = 0
+        while queue:
+            path = queue.pop(0)
             self.ctx.check_cancelled()
             try:
                 resp = client.request("GET", path)
@@ -116,6 +146,13 @@ class ServiceLogin:
                 break
             if s and not forms:
                 forms.append(s)
+            for link in self._same_host_links(path, resp):
+                if linked >= MAX_LINKED_PAGES:
+                    break
+                if link not in seen:
+                    seen.add(link)
+                    queue.append(link)
+                    linked += 1
         if self.surface is None and forms:
             self.surface = forms[0]
         if self.surface is None:
@@ -132,12 +169,18 @@ class ServiceLogin:
             self.preflight.note(f"control attempt failed: {exc}")
         self.preflight.events.extend(t.events)
 
+    def _mqtt_tls(self) -> bool:
+        return self.svc.tls or self.svc.protocol == "mqtts"
+
     def _prepare_mqtt(self) -> None:
         try:
-            with self.ctx.connection(self.svc.port) as sock:
+            with self.ctx.connection(self.svc.port, tls=self._mqtt_tls()) as sock:
                 code = mqtt.Session(sock, self.preflight, self.ctx.remaining()).connect()
         except (OSError, ValueError, ConnectionError) as exc:
             self.preflight.note(f"anonymous CONNECT failed: {exc}")
+            if tlswrap.needs_client_certificate(exc):
+                self.requires_auth = True
+                self.no_password = tlswrap.CLIENT_CERT_REASON
             return
         self.requires_auth = code != 0
         self.description = "MQTT CONNECT with user name and password"
@@ -154,7 +197,12 @@ class ServiceLogin:
             result, detail, seen, latency, extra = Result.CONNECTIVITY, f"connection problem: {exc}", False, None, {}
         except (TimeoutError, socket.timeout, OSError) as exc:
             t.note(f"connection problem: {exc}")
-            result, detail, seen, latency, extra = Result.CONNECTIVITY, f"connection problem: {exc}", False, None, {}
+            if tlswrap.needs_client_certificate(exc):
+                self.no_password = tlswrap.CLIENT_CERT_REASON
+                result, detail, seen, latency, extra = Result.NO_PASSWORD, self.no_password, False, None, {}
+            else:
+                result, detail, seen, latency, extra = (Result.CONNECTIVITY, f"connection problem: {exc}", False,
+                                                        None, {})
         return Attempt(cred, result, detail, seen, time.monotonic() - start, latency, t, extra)
 
     def _try_telnet(self, cred: Credential, t: Transcript):  # type: ignore[no-untyped-def]
@@ -183,11 +231,11 @@ class ServiceLogin:
         if r.outcome is ssh_auth.Outcome.UNSUPPORTED:
             self.unsupported = self._ssh_offer(r.detail)
         mapping = {ssh_auth.Outcome.SUCCESS: Result.SUCCESS, ssh_auth.Outcome.FAILURE: Result.FAILURE,
-                   ssh_auth.Outcome.NO_PASSWORD_AUTH: Result.UNSUPPORTED,
+                   ssh_auth.Outcome.NO_PASSWORD_AUTH: Result.NO_PASSWORD,
                    ssh_auth.Outcome.UNSUPPORTED: Result.UNSUPPORTED, ssh_auth.Outcome.CLOSED: Result.CONNECTIVITY,
                    ssh_auth.Outcome.PROTOCOL: Result.UNKNOWN}
         if r.outcome is ssh_auth.Outcome.NO_PASSWORD_AUTH:
-            self.unsupported = (f"the SSH server offers no password or keyboard-interactive authentication "
+            self.no_password = (f"the SSH server offers no password or keyboard-interactive authentication "
                                 f"(it allows {', '.join(r.allowed) or 'nothing'}): default passwords cannot apply")
         return mapping[r.outcome], r.detail, r.outcome in (ssh_auth.Outcome.SUCCESS, ssh_auth.Outcome.FAILURE), \
             r.answer_latency, {"server_version": r.server_version}
@@ -222,7 +270,7 @@ class ServiceLogin:
     _try_https = _try_http
 
     def _try_mqtt(self, cred: Credential, t: Transcript):  # type: ignore[no-untyped-def]
-        with self.ctx.connection(self.svc.port) as sock:
+        with self.ctx.connection(self.svc.port, tls=self._mqtt_tls()) as sock:
             s = mqtt.Session(sock, t, self.ctx.remaining())
             sent = time.monotonic()
             code = s.connect(cred.username, cred.password)

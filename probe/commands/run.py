@@ -13,6 +13,8 @@ from types import FrameType
 from typing import Any
 
 from ..context import ScanOptions
+from ..declaration import attach, load_declaration
+from ..web import check_ca_file
 from ..engine import ScanState, run_scan
 from ..errors import UserError
 from ..evidence import build, canonical_bytes, check_writable, write_atomic
@@ -89,11 +91,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     c = p.add_argument_group("crypto policy (docs/crypto-policy.md)")
     c.add_argument("--ca-file", metavar="PEM",
                    help="CA certificate(s) the device's TLS certificates must chain to; without it, "
-                        "certificate trust is reported but not judged")
+                        "certificate trust is reported but not judged. Also trusted (with the system store) "
+                        "for update URLs served by the device (update_channel)")
     c.add_argument("--tls-policy", metavar="YAML", help="TLS policy file instead of the built-in "
                    "(Mozilla intermediate 5.7; same shape as probe/data/policies/tls.yaml)")
     c.add_argument("--ssh-policy", metavar="YAML", help="SSH policy file instead of the built-in "
                    "(same shape as probe/data/policies/ssh.yaml)")
+    u = p.add_argument_group("manufacturer declaration")
+    u.add_argument("--declaration", default=None, type=Path, metavar="FILE",
+                   help="manufacturer declaration YAML (`probe declaration --template`): attached to the clauses "
+                        "it covers, which stay MANUAL with basis 'declared'; the file is kept as evidence")
+    u.add_argument("--fetch-declared-urls", action="store_true",
+                   help="opt in to fetching the URLs in the declaration (policy, support period...) and recording "
+                        "status and sha256; those URLs are NOT the device and may be on the internet")
     p.set_defaults(func=run)
 
 
@@ -122,6 +132,8 @@ def options_from(args: argparse.Namespace) -> ScanOptions:
     if args.ports:
         extra["ports_override"] = parse_ports(args.ports, "--ports")
     extra.update(_crypto_options(args))
+    if extra.get("ca_file"):
+        check_ca_file(extra["ca_file"])  # update_channel hands it to Python's ssl: it must load there too
     return ScanOptions(max_connections=min(args.max_connections, 64), timeout=args.timeout, max_time=args.max_time,
                        allow_credentials=not args.no_credentials, allow_brute_force=args.allow_brute_force_test,
                        credential_budget=args.credential_budget, credential_delay=args.credential_delay,
@@ -193,6 +205,12 @@ def run(args: argparse.Namespace) -> int:
         check_destination(args.pack)
 
     state = ScanState(targets=targets, profile=profile, scope=scope, options=options)
+    if args.fetch_declared_urls and not args.declaration:
+        raise UserError("--fetch-declared-urls needs --declaration FILE")
+    if args.declaration:
+        decl = load_declaration(args.declaration, catalog)
+        state.declarations = attach(decl, state.store, catalog, fetch_urls=args.fetch_declared_urls,
+                                    timeout=options.timeout)
     handler = _Interrupts(state)
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
