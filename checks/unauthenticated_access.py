@@ -152,7 +152,7 @@ class UnauthenticatedAccess(Check):
         sub: list[int] = []
         echoed = False
         try:
-            with ctx.connection(svc.port, tls=tls) as sock:
+            with ctx.connection(svc.port, tls=tls, client_speaks_first=True) as sock:
                 s = mqtt.Session(sock, t, ctx.remaining())
                 code = s.connect()
                 if code == 0:
