@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..context import DeviceLimiter, EvidenceStore, ScanOptions
+from ..context import Cancelled, DeviceLimiter, EvidenceStore, ScanOptions
 from ..models import Service
 from ..profile import Profile
 from . import fingerprint as fp
@@ -63,15 +63,25 @@ def discover(host: str, profile: Profile, options: ScanOptions, store: EvidenceS
         result.notes.append("UDP discovery is not implemented by the connect scanner; UDP services "
                             f"{list(profile.udp_ports)} were not probed")
 
+    def stopped() -> bool:
+        return cancel.is_set() or (deadline is not None and time.monotonic() > deadline)
+
     def identify(port: int) -> Service | None:
-        if cancel.is_set() or (deadline is not None and time.monotonic() > deadline):
+        if stopped():
+            return _unidentified(host, port)
+        try:
+            with limiter.slot(cancel):
+                f = fp.fingerprint(host, port, timeout=min(options.timeout, 3.0), deadline=deadline, cancel=cancel,
+                                   track=limiter.tracked)
+        except Cancelled:
+            return _unidentified(host, port)
+        except OSError as exc:
+            if stopped():
+                return _unidentified(host, port)
+            store.note(f"{host}:{port}/tcp was open during the sweep but not on identification: {exc}")
             return None
-        with limiter.slot(cancel):
-            try:
-                f = fp.fingerprint(host, port, timeout=min(options.timeout, 3.0))
-            except OSError as exc:
-                store.note(f"{host}:{port}/tcp was open during the sweep but not on identification: {exc}")
-                return None
+        if f.confidence == "port" and stopped():  # cut short, not silent: say so
+            return _unidentified(host, port)
         art = None
         if f.banner:
             art = store.add_artefact("banner", f"{host}:{port}/tcp {f.banner_kind}", f.banner[:options.max_read_bytes],
@@ -87,7 +97,15 @@ def discover(host: str, profile: Profile, options: ScanOptions, store: EvidenceS
                 store.add_service(svc)
             if progress:
                 progress("identify", {"host": host, "done": i, "total": len(sw.open_ports)})
-    if len(result.services) < len(sw.open_ports) and (cancel.is_set() or
-                                                       (deadline is not None and time.monotonic() > deadline)):
+    if any(s.method == "connect-scan-unidentified" for s in result.services) or (
+            len(result.services) < len(sw.open_ports) and stopped()):
         result.complete = False
+        result.notes.append("identification was cut short (interrupt or --max-time): some open ports are "
+                            "listed with the protocol their port number suggests")
     return result
+
+
+def _unidentified(host: str, port: int) -> Service:
+    """An open port we had no time to identify: kept (nothing the sweep saw is lost), marked as a guess."""
+    return Service(host=host, port=port, transport="tcp", protocol=fp.identify.PORT_GUESS.get(port, "unknown"),
+                   method="connect-scan-unidentified", confidence="port")

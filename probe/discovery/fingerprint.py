@@ -7,13 +7,18 @@ artefact so the identification itself is evidence.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import ssl
 import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-from ..netio import read_some
+from ..netio import ReadResult, read_some
 from . import identify
 
 
@@ -52,41 +57,83 @@ def _client_hello() -> bytes:
 _MQTT_CONNECT = (b"\x10\x16\x00\x04MQTT\x04\x02\x00\x0a\x00\x0aprobe-disc")  # clean session, no auth
 
 
-def _connect(host: str, port: int, timeout: float) -> socket.socket:
-    sock = socket.create_connection((host, port), timeout=timeout)
-    sock.settimeout(timeout)
-    return sock
+Track = Callable[[socket.socket], AbstractContextManager[socket.socket]]
+
+
+@contextlib.contextmanager
+def _no_tracking(sock: socket.socket) -> Iterator[socket.socket]:
+    yield sock
+
+
+class _Budget:
+    """Clips every timeout to the run's deadline and stops between steps after an interrupt."""
+
+    def __init__(self, timeout: float, deadline: float | None, cancel: threading.Event | None,
+                 track: Track | None) -> None:
+        self.timeout, self.deadline, self.cancel = timeout, deadline, cancel
+        self.track = track or _no_tracking
+
+    def stopped(self) -> bool:
+        return bool(self.cancel and self.cancel.is_set()) or (
+            self.deadline is not None and time.monotonic() > self.deadline)
+
+    def clip(self, wanted: float) -> float:
+        if self.deadline is None:
+            return wanted
+        return max(0.05, min(wanted, self.deadline - time.monotonic()))
+
+    @contextlib.contextmanager
+    def connect(self, host: str, port: int) -> Iterator[socket.socket]:
+        sock = socket.create_connection((host, port), timeout=self.clip(self.timeout))
+        try:
+            sock.settimeout(self.clip(self.timeout))
+            with self.track(sock):
+                yield sock
+        finally:
+            with contextlib.suppress(OSError):
+                sock.close()
 
 
 def fingerprint(host: str, port: int, *, timeout: float = 3.0, greeting_wait: float = 1.2,
-                max_bytes: int = 16384) -> Fingerprint:
-    """Identify the service; raises OSError only if the port cannot be connected at all."""
+                max_bytes: int = 16384, deadline: float | None = None, cancel: threading.Event | None = None,
+                track: Track | None = None) -> Fingerprint:
+    """Identify the service; raises OSError only if the port cannot be connected at all.
+
+    `deadline`/`cancel` bound the whole identification (a stalling port would otherwise cost four
+    full timeouts); when they cut it short, the port number's guess is returned. `track` registers
+    each socket (DeviceLimiter.tracked) so an interrupt can shut it down.
+    """
+    b = _Budget(timeout, deadline, cancel, track)
     # 1. greeting
-    with _connect(host, port, timeout) as s:
-        r = read_some(s, max_bytes=max_bytes, total_timeout=greeting_wait, idle_timeout=0.3)
+    with b.connect(host, port) as s:
+        r = read_some(s, max_bytes=max_bytes, total_timeout=b.clip(greeting_wait), idle_timeout=0.3)
     if r.data:
         proto, product, version = identify.from_banner(r.data)
         if proto:
             return Fingerprint(proto, False, product, version, "banner", r.data, "greeting")
     greeting = r.data
+    if b.stopped():
+        return _port_guess(port, greeting, None)
     # 2. TLS
     try:
-        with _connect(host, port, timeout) as s:
+        with b.connect(host, port) as s:
             s.sendall(_client_hello())
-            tr = read_some(s, max_bytes=max_bytes, total_timeout=timeout, idle_timeout=0.5)
+            tr = read_some(s, max_bytes=max_bytes, total_timeout=b.clip(timeout), idle_timeout=0.5)
     except OSError:
         tr = None
     if tr and identify.looks_like_tls_server_reply(tr.data):
         proto = identify.TLS_PROTOCOL_FOR_PORT.get(port)
         product = None
         if proto is None:
-            proto, product = _http_over_tls(host, port, timeout, max_bytes)
+            proto, product = ("tls", None) if b.stopped() else _http_over_tls(host, port, b, max_bytes)
         return Fingerprint(proto, True, product, None, "handshake", tr.data, "tls-probe")
+    if b.stopped():
+        return _port_guess(port, greeting, None)
     # 3. HTTP (also RTSP servers answer an HTTP-style request with an RTSP status line)
     try:
-        with _connect(host, port, timeout) as s:
+        with b.connect(host, port) as s:
             s.sendall(b"GET / HTTP/1.0\r\nUser-Agent: probe\r\n\r\n")
-            hr = read_some(s, max_bytes=max_bytes, total_timeout=timeout, idle_timeout=0.5)
+            hr = read_some(s, max_bytes=max_bytes, total_timeout=b.clip(timeout), idle_timeout=0.5)
     except OSError:
         hr = None
     if hr and hr.data:
@@ -95,22 +142,28 @@ def fingerprint(host: str, port: int, *, timeout: float = 3.0, greeting_wait: fl
             if proto == "http" and (port in (1900, 5000, 49152) or b"upnp" in hr.data[:2000].lower()):
                 proto = "upnp" if port != 80 else "http"
             return Fingerprint(proto, False, server, None, "handshake", hr.data, "http-probe")
+    if b.stopped():
+        return _port_guess(port, greeting, hr)
     # 4. MQTT
     try:
-        with _connect(host, port, timeout) as s:
+        with b.connect(host, port) as s:
             s.sendall(_MQTT_CONNECT)
-            mr = read_some(s, max_bytes=64, total_timeout=timeout, idle_timeout=0.5)
+            mr = read_some(s, max_bytes=64, total_timeout=b.clip(timeout), idle_timeout=0.5)
             if identify.looks_like_mqtt_connack(mr.data):
                 s.sendall(b"\xe0\x00")  # DISCONNECT, so no session is left behind
                 return Fingerprint("mqtt", False, None, None, "handshake", mr.data, "mqtt-probe")
     except OSError:
         pass
+    return _port_guess(port, greeting, hr)
+
+
+def _port_guess(port: int, greeting: bytes, hr: ReadResult | None) -> Fingerprint:
     guess = identify.PORT_GUESS.get(port, "unknown")
     data = greeting or (hr.data if hr else b"")
     return Fingerprint(guess, False, None, None, "port", data, "greeting" if greeting else "none")
 
 
-def _http_over_tls(host: str, port: int, timeout: float, max_bytes: int) -> tuple[str, str | None]:
+def _http_over_tls(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[str, str | None]:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -120,9 +173,9 @@ def _http_over_tls(host: str, port: int, timeout: float, max_bytes: int) -> tupl
     except (ssl.SSLError, ValueError):
         pass
     try:
-        with _connect(host, port, timeout) as raw, ctx.wrap_socket(raw) as s:
+        with b.connect(host, port) as raw, ctx.wrap_socket(raw) as s:
             s.sendall(b"GET / HTTP/1.0\r\nUser-Agent: probe\r\n\r\n")
-            r = read_some(s, max_bytes=max_bytes, total_timeout=timeout, idle_timeout=0.5)
+            r = read_some(s, max_bytes=max_bytes, total_timeout=b.clip(b.timeout), idle_timeout=0.5)
     except (OSError, ssl.SSLError):
         return "tls", None
     proto, server = identify.from_http_response(r.data)
