@@ -80,6 +80,17 @@ class BruteForceProtection(Check):
                               f"The {svc.protocol} service on port {svc.port} offers no password login.",
                               reason=login.no_password)
             return
+        if login.requires_auth is False and svc.protocol in ("http", "https") and not login.pages:
+            yield ctx.inconclusive("No page could be fetched.", "every HTTP request failed",
+                                   InconclusiveReason.CONNECTIVITY)
+            return
+        if login.requires_auth is False and all(getattr(r, "truncated", False) for r in login.pages.values()) \
+                and login.pages:
+            # no page ever ended: a login form past our read cap cannot be ruled out
+            yield ctx.inconclusive("The web service never finished a response.",
+                                   f"device misbehaved: all {len(login.pages)} responses were cut at the read cap "
+                                   "(endless or oversized bodies)", InconclusiveReason.DEVICE_MISBEHAVED)
+            return
         if login.requires_auth is False:
             yield ctx.finding(Status.NOT_APPLICABLE, "No login to protect",
                               f"The {svc.protocol} service on port {svc.port} asks for no credentials.",
