@@ -105,6 +105,13 @@ class BruteForceProtection(Check):
             attempts.append(a)
             if a.result in (Result.SUCCESS, Result.NO_AUTH, Result.UNSUPPORTED, Result.NO_PASSWORD):
                 break
+            odd = (Result.CONNECTIVITY, Result.UNKNOWN)
+            if len(attempts) >= 2 and all(x.result in odd for x in attempts[-2:]) \
+                    and not any(x.result is Result.FAILURE for x in attempts):
+                # Two unusable answers before any ordinary rejection: the series can no longer show
+                # a defence (analyse() needs a rejection first), and a stalling service would
+                # otherwise cost a full timeout per remaining attempt.
+                break
         rows = [{"n": i + 1, **a.row()} for i, a in enumerate(attempts)]
         table = {"service": svc.key(), "login": login.description, "username": user, "series": n, "attempts": rows}
         table_id = ctx.artefact("measurements", f"{svc.protocol} repeated failed logins",
