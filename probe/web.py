@@ -25,6 +25,7 @@ from urllib.parse import urljoin, urlsplit
 from . import __version__
 from .context import CheckContext, EvidenceStore
 from .models import Service
+from .protocols.tlswrap import permissive_context
 
 MAX_HEADER_BYTES = 16 * 1024
 DEFAULT_BODY_CAP = 128 * 1024
@@ -109,14 +110,7 @@ def insecure_tls_context() -> ssl.SSLContext:
     This context judges nothing; certificate validation is done separately with
     `verifying_tls_context` where a verdict depends on it.
     """
-    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    c.check_hostname = False
-    c.verify_mode = ssl.CERT_NONE
-    try:
-        c.set_ciphers("ALL:@SECLEVEL=0")
-        c.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
-    except (ssl.SSLError, ValueError):
-        pass
+    c = permissive_context()
     c.set_alpn_protocols(["http/1.1"])
     return c
 

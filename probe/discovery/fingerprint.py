@@ -19,6 +19,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from ..netio import ReadResult, read_some
+from ..protocols.tlswrap import permissive_context
 from . import identify
 
 
@@ -164,14 +165,7 @@ def _port_guess(port: int, greeting: bytes, hr: ReadResult | None) -> Fingerprin
 
 
 def _http_over_tls(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[str, str | None]:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    try:
-        ctx.set_ciphers("ALL:@SECLEVEL=0")
-        ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
-    except (ssl.SSLError, ValueError):
-        pass
+    ctx = permissive_context()
     try:
         with b.connect(host, port) as raw, ctx.wrap_socket(raw) as s:
             s.sendall(b"GET / HTTP/1.0\r\nUser-Agent: probe\r\n\r\n")

@@ -64,7 +64,8 @@ def miniupnpd_ns(tmp_path_factory) -> Iterator[str]:
             "secure_mode=yes", "system_uptime=yes", "uuid=3f1e2a6c-1111-4222-8333-944455556666",
             "friendly_name=ACME Gateway", "model_number=EX-GW1000", "serial=SN0001", "notify_interval=600",
             f"allow 1024-65535 {host_ip}/32 1024-65535", "deny 0-65535 0.0.0.0/0 0-65535"]) + "\n")
-        proc = subprocess.Popen([*nsx, "miniupnpd", "-f", str(conf), "-d"], stdout=subprocess.DEVNULL,
+        proc = subprocess.Popen([*nsx, "miniupnpd", "-f", str(conf), "-d", "-P", str(tmp / "miniupnpd.pid")],
+                                stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
