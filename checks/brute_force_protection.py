@@ -80,6 +80,17 @@ class BruteForceProtection(Check):
                               f"The {svc.protocol} service on port {svc.port} offers no password login.",
                               reason=login.no_password)
             return
+        if login.requires_auth is False and svc.protocol in ("http", "https") and not login.pages:
+            yield ctx.inconclusive("No page could be fetched.", "every HTTP request failed",
+                                   InconclusiveReason.CONNECTIVITY)
+            return
+        if login.requires_auth is False and all(getattr(r, "truncated", False) for r in login.pages.values()) \
+                and login.pages:
+            # no page ever ended: a login form past our read cap cannot be ruled out
+            yield ctx.inconclusive("The web service never finished a response.",
+                                   f"device misbehaved: all {len(login.pages)} responses were cut at the read cap "
+                                   "(endless or oversized bodies)", InconclusiveReason.DEVICE_MISBEHAVED)
+            return
         if login.requires_auth is False:
             yield ctx.finding(Status.NOT_APPLICABLE, "No login to protect",
                               f"The {svc.protocol} service on port {svc.port} asks for no credentials.",
@@ -93,6 +104,13 @@ class BruteForceProtection(Check):
             a = login.attempt(cred)
             attempts.append(a)
             if a.result in (Result.SUCCESS, Result.NO_AUTH, Result.UNSUPPORTED, Result.NO_PASSWORD):
+                break
+            odd = (Result.CONNECTIVITY, Result.UNKNOWN)
+            if len(attempts) >= 2 and all(x.result in odd for x in attempts[-2:]) \
+                    and not any(x.result is Result.FAILURE for x in attempts):
+                # Two unusable answers before any ordinary rejection: the series can no longer show
+                # a defence (analyse() needs a rejection first), and a stalling service would
+                # otherwise cost a full timeout per remaining attempt.
                 break
         rows = [{"n": i + 1, **a.row()} for i, a in enumerate(attempts)]
         table = {"service": svc.key(), "login": login.description, "username": user, "series": n, "attempts": rows}

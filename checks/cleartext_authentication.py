@@ -111,6 +111,12 @@ class CleartextAuthentication(Check):
                                f"TLS and without a redirect to HTTPS: {note}.", artefacts=[art], severity="high",
                                details={"surface": surface.kind, "path": surface.path,
                                         "redirected_to_https": redirected})
+        if not redirected and all(getattr(r, "truncated", False) for r in found.pages.values()):
+            # no page ever ended: a login form past our read cap cannot be ruled out, so no verdict
+            return ctx.inconclusive("The web service never finished a response.",
+                                    f"device misbehaved: all {fetched} responses were cut at the read cap "
+                                    "(endless or oversized bodies)", InconclusiveReason.DEVICE_MISBEHAVED,
+                                    artefacts=[art])
         if redirected:
             return ctx.finding(Status.PASS, "Plain HTTP redirects to HTTPS",
                                f"Plain HTTP on port {svc.port} redirects {', '.join(redirected)} to HTTPS and shows "

@@ -180,6 +180,12 @@ class DefaultCredentials(Check):
             if not login.pages:
                 return ctx.inconclusive("No page could be fetched.", "every HTTP request failed",
                                         InconclusiveReason.CONNECTIVITY, artefacts=pre)
+            if all(getattr(r, "truncated", False) for r in login.pages.values()):
+                # no page ever ended: a login form past our read cap cannot be ruled out
+                return ctx.inconclusive("The web service never finished a response.",
+                                        f"device misbehaved: all {len(login.pages)} responses were cut at the "
+                                        "read cap (endless or oversized bodies)",
+                                        InconclusiveReason.DEVICE_MISBEHAVED, artefacts=pre)
             lowered = bodies.lower()
             if b"<script" in lowered and (b"login" in lowered or b"password" in lowered):
                 return ctx.inconclusive(

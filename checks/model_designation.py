@@ -39,9 +39,11 @@ class ModelDesignation(Check):
 
         web_or_upnp = ctx.services_for("http", "https", "upnp")
         reached = False
+        unread: list[str] = []  # places a designation could be that did not answer readably
         if web_or_upnp:
             s = updates.survey(ctx)
             reached = s.any_reachable
+            unread = s.unreadable()
             for p in s.pages:
                 title = p.value.split(" ", 1)[1] if " " in p.value else ""
                 if title:
@@ -51,6 +53,8 @@ class ModelDesignation(Check):
             info = s.upnp
         else:
             info = upnp.gather(ctx)
+            if info:
+                unread = [f"{d.location}: {d.error}" for d in info.descriptions if d.error]
         if info:
             for d in info.descriptions:
                 if d.fetched:
@@ -101,6 +105,11 @@ class ModelDesignation(Check):
             yield ctx.inconclusive("No device interface could be read for a model designation.",
                                    "web, UPnP and SNMP interfaces did not answer", InconclusiveReason.CONNECTIVITY,
                                    details=details)
+            return
+        if unread:
+            yield ctx.inconclusive("No model designation seen, but not every device interface could be read.",
+                                   "could not read " + "; ".join(unread[:4]), InconclusiveReason.CONNECTIVITY,
+                                   details=details, artefacts=arts)
             return
         yield ctx.finding(Status.NOT_APPLICABLE, "No model designation over the network",
                           "No model designation was seen in the web UI title or meta tags, the UPnP description, "

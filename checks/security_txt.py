@@ -31,13 +31,15 @@ class SecurityTxt(Check):
         tried: list[dict[str, Any]] = []
         found: list[tuple[web.HttpResult, securitytxt.SecurityTxt, bool]] = []
         answered = False
+        silent: list[str] = []  # services that answered neither path: what they serve is unknown
         for svc in services[:6]:
+            heard = False
             for path in PATHS:
                 ctx.check_cancelled()
                 res = web.get(ctx, svc.port, path, tls=web.is_tls(svc), max_bytes=32 * 1024)
                 tried.append({"url": res.url, "status": res.status, "error": res.error, "artefact": res.artefact})
                 if res.status is not None:
-                    answered = True
+                    answered = heard = True
                 if not res.ok or not _looks_like_text(res):
                     continue
                 parsed = securitytxt.parse(res.text(), fetched_from=res.url)
@@ -47,10 +49,19 @@ class SecurityTxt(Check):
                     parsed.warnings.append("found at the legacy top-level path, not /.well-known/ (RFC 9116 §3)")
                 found.append((res, parsed, web.is_tls(svc)))
                 break  # the first location that answers on a service is the one that counts there
+            if not heard:
+                silent.append(f"{svc.protocol}/{svc.port}")
         if not answered:
             yield ctx.inconclusive("Could not read the device's web services.",
                                    "; ".join(f"{t['url']}: {t['error']}" for t in tried[:4]),
                                    InconclusiveReason.CONNECTIVITY, details={"tried": tried})
+            return
+        if not found and silent:
+            # "not served" needs every web service to have answered; a silent one may serve it
+            yield ctx.inconclusive("Some of the device's web services could not be read.",
+                                   f"no security.txt where an answer came, and no answer at all from "
+                                   f"{', '.join(silent)}", InconclusiveReason.CONNECTIVITY, details={"tried": tried},
+                                   artefacts=[t["artefact"] for t in tried if t["artefact"]][:6])
             return
         if not found:
             yield ctx.finding(Status.NOT_APPLICABLE, "No security.txt on the device",

@@ -30,6 +30,13 @@ class UpdateChannel(Check):
             yield ctx.inconclusive("Could not read the device's web services.", errors,
                                    InconclusiveReason.CONNECTIVITY)
             return
+        if not s.update_urls and s.unreadable():
+            yield ctx.inconclusive("No update URL seen, but not every web interface could be read.",
+                                   "could not read " + "; ".join(s.unreadable()[:4]),
+                                   InconclusiveReason.CONNECTIVITY,
+                                   details={"firmware_versions": versions,
+                                            "update_pages": updates.seen_json(s.update_pages)})
+            return
         if not s.update_urls:
             yield ctx.finding(Status.NOT_APPLICABLE, "No update URL seen",
                               f"No update-check or download URL appeared in the device's answers "

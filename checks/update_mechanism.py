@@ -43,6 +43,11 @@ class UpdateMechanism(Check):
                               + " Whether updates are secure is judged by update_channel; the rest needs documents.",
                               details=details, artefacts=arts, severity="info")
             return
+        if s.unreadable():
+            yield ctx.inconclusive("No update page or endpoint found, but not every web interface could be read.",
+                                   "could not read " + "; ".join(s.unreadable()[:4]),
+                                   InconclusiveReason.CONNECTIVITY, details=details, artefacts=arts)
+            return
         yield ctx.finding(Status.NOT_APPLICABLE, "No update page or endpoint found",
                           f"No update page, endpoint or update URL was found in {len(s.pages)} crawled page(s), "
                           f"the known vendor paths and the UPnP description.{vtext} This is not a PASS: the "

@@ -41,8 +41,11 @@ class Credential:
 
 def parse(text: str, where: str, *, secret: bool) -> list[Credential]:
     """Parse CSV text; any malformed line is a UserError naming the file and line."""
-    reader = csv.reader(io.StringIO(text))
-    rows = list(reader)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:  # NUL bytes, an over-long field, a line break inside an unquoted field
+        raise UserError(f"{where}:{reader.line_num}: not readable as CSV ({exc})") from None
     if not rows:
         raise UserError(f"{where}: empty credential file (expected a header: {','.join(COLUMNS)})")
     header = [h.strip().lower() for h in rows[0]]

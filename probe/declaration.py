@@ -88,22 +88,47 @@ def _node_at(node: yaml.Node, path: list[Any]) -> tuple[yaml.Node, yaml.Node | N
     return node, key_node
 
 
-def _duplicate_keys(node: yaml.Node) -> tuple[int, str] | None:
+def _key_problem(node: yaml.Node) -> tuple[int, str] | None:
+    """(line, problem) for the first mapping key that is a list/mapping or appears twice."""
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for k, v in node.value:
+            if not isinstance(k, yaml.ScalarNode):  # `? [a, b]`: fields are named by plain text only
+                return k.start_mark.line + 1, "a field name must be plain text, not a list or mapping"
             if k.value in seen:
-                return k.start_mark.line + 1, k.value
+                return k.start_mark.line + 1, f"field {k.value!r} appears twice"
             seen.add(k.value)
-            dup = _duplicate_keys(v)
+            dup = _key_problem(v)
             if dup:
                 return dup
     elif isinstance(node, yaml.SequenceNode):
         for v in node.value:
-            dup = _duplicate_keys(v)
+            dup = _key_problem(v)
             if dup:
                 return dup
     return None
+
+
+def _unconstructible_line(root: yaml.Node) -> int:
+    """Line of the first scalar the constructor cannot build (the constructor's errors carry none)."""
+    trial = _Loader("")
+    seen: set[int] = set()
+    queue: list[yaml.Node] = [root]
+    while queue:
+        node = queue.pop(0)
+        if id(node) in seen:  # anchors can make the tree a graph, even a cycle
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                trial.construct_object(node)
+            except (ValueError, TypeError, OverflowError, yaml.YAMLError):
+                return node.start_mark.line + 1
+        elif isinstance(node, yaml.MappingNode):
+            queue.extend(x for pair in node.value for x in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            queue.extend(node.value)
+    return root.start_mark.line + 1
 
 
 def _message(err: Any) -> str:
@@ -144,21 +169,33 @@ def parse(text: str, where: str, catalog: Catalog | None = None) -> tuple[dict[s
     """Validated declaration data and its line index; UserError '<where>:<line>: problem' otherwise."""
     import jsonschema
 
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader refuses control characters here, before any parsing
+    except yaml.reader.ReaderError as exc:
+        line = text[:max(0, exc.position)].count("\n") + 1
+        what = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        raise UserError(f"{where}:{line}: not valid YAML (character {what} is not allowed)") from None
     try:
         root = loader.get_single_node()
         if root is None:
             raise UserError(f"{where}:1: empty declaration (see `probe declaration --template`)")
-        dup = _duplicate_keys(root)
+        dup = _key_problem(root)
         if dup:
-            raise UserError(f"{where}:{dup[0]}: field {dup[1]!r} appears twice")
-        data = loader.construct_document(root)
+            raise UserError(f"{where}:{dup[0]}: {dup[1]}")
+        try:
+            data = loader.construct_document(root)
+        except (ValueError, TypeError, OverflowError) as exc:  # an explicit tag on a bad value: `!!int x`
+            raise UserError(f"{where}:{_unconstructible_line(root)}: not valid YAML (a value does not fit its "
+                            f"tag: {str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark else 1
         ctx_mark = getattr(exc, "context_mark", None)
         started = f", in what starts at line {ctx_mark.line + 1}" if ctx_mark and ctx_mark.line + 1 != line else ""
-        raise UserError(f"{where}:{line}: not valid YAML ({getattr(exc, 'problem', None) or exc}{started})") from None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]  # str() spans lines
+        raise UserError(f"{where}:{line}: not valid YAML ({problem}{started})") from None
+    except RecursionError:  # nesting deep enough to exhaust the composer or constructor
+        raise UserError(f"{where}:1: not valid YAML (nested too deeply)") from None
     finally:
         loader.dispose()
     if not isinstance(data, dict):

@@ -73,6 +73,17 @@ class Survey:
         return any(s.reachable for s in self.services) or bool(self.upnp and any(
             d.fetched for d in self.upnp.descriptions))
 
+    def unreadable(self) -> list[str]:
+        """Web services that never answered and UPnP descriptions that could not be read.
+
+        "Nothing seen" (NOT_APPLICABLE) is only honest when every place was read; checks that
+        found nothing report these as INCONCLUSIVE instead.
+        """
+        out = [f"{w.url}: {w.error or 'no answer'}" for w in self.services if not w.reachable]
+        if self.upnp:
+            out += [f"{d.location}: {d.error}" for d in self.upnp.descriptions if d.error]
+        return out
+
     def add(self, bucket: list[Seen], item: Seen, cap: int = 50) -> None:
         if len(bucket) < cap and not any(b.value == item.value and b.source == item.source for b in bucket):
             bucket.append(item)

@@ -29,6 +29,7 @@ from .protocols.tlswrap import permissive_context
 
 MAX_HEADER_BYTES = 16 * 1024
 DEFAULT_BODY_CAP = 128 * 1024
+STALL_LIMIT = 2  # silent read timeouts in a row after which the run stops asking a port
 USER_AGENT = f"probe/{__version__} (compliance evidence collector)"
 
 
@@ -130,6 +131,7 @@ class _Memo:
         self.lock = threading.Lock()
         self.results: dict[tuple[Any, ...], HttpResult] = {}
         self.key_locks: dict[tuple[Any, ...], threading.Lock] = {}
+        self.silent: dict[tuple[Any, ...], int] = {}  # (host, port, tls) -> silent timeouts in a row
 
     def key_lock(self, key: tuple[Any, ...]) -> threading.Lock:
         with self.lock:
@@ -178,7 +180,16 @@ def request(ctx: CheckContext, port: int, path: str, *, tls: bool, method: str =
     if body or method in ("POST", "PUT"):
         lines.append(f"Content-Length: {len(body)}")
     req = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+    memo, where = _memo(ctx.store), (ctx.host, port, tls)
+    with memo.lock:
+        silent = memo.silent.get(where, 0)
+    if silent >= STALL_LIMIT:
+        # Shared by every check of the run: a port that sent nothing to STALL_LIMIT requests in a
+        # row is stalled, and each further request would cost a full read timeout for nothing.
+        return HttpResult(url, method, error=f"not sent: the port gave no response to {silent} requests "
+                                             "in a row (stalled)")
     raw = bytearray()
+    timed_out = False
     verified: bool | None = None
     cert_art: str | None = None
     error: str | None = None
@@ -202,9 +213,12 @@ def request(ctx: CheckContext, port: int, path: str, *, tls: bool, method: str =
                     cert_art = ctx.artefact("certificate", f"{url} peer certificate (DER)", der,
                                             media_type="application/pkix-cert", port=port)
             conn.sendall(req)
-            raw += _read_response(ctx, conn, max_bytes)
+            got, timed_out = _read_response(ctx, conn, max_bytes)
+            raw += got
     except (OSError, ssl.SSLError) as exc:
         error = f"connection failed: {exc.__class__.__name__}: {exc}"
+    with memo.lock:
+        memo.silent[where] = memo.silent.get(where, 0) + 1 if (not raw and timed_out) else 0
     if not raw:
         return HttpResult(url, method, error=error or "no response", tls_verified=verified,
                           peer_cert_artefact=cert_art)
@@ -212,21 +226,27 @@ def request(ctx: CheckContext, port: int, path: str, *, tls: bool, method: str =
     return _parse(url, method, bytes(raw), art, verified, cert_art, max_bytes, error)
 
 
-def _read_response(ctx: CheckContext, conn: socket.socket, max_bytes: int) -> bytes:
-    """Read until the peer closes, the declared length arrives, or a cap (bytes/time) is hit."""
+def _read_response(ctx: CheckContext, conn: socket.socket, max_bytes: int) -> tuple[bytes, bool]:
+    """Read until the peer closes, the declared length arrives, or a cap (bytes/time) is hit.
+
+    Returns the bytes and whether the read ended on the time limit (rather than close or a cap).
+    """
     deadline = time.monotonic() + ctx.remaining(max(ctx.options.timeout * 2, 5.0))
     buf = bytearray()
     limit = MAX_HEADER_BYTES + max_bytes
     want: int | None = None
+    timed_out = False
     while len(buf) < limit:
         ctx.check_cancelled()
         left = deadline - time.monotonic()
         if left <= 0:
+            timed_out = True
             break
         conn.settimeout(min(left, ctx.remaining()))
         try:
             chunk = conn.recv(min(16384, limit - len(buf)))
         except (socket.timeout, TimeoutError):
+            timed_out = True
             break
         except ssl.SSLError:
             break
@@ -247,7 +267,7 @@ def _read_response(ctx: CheckContext, conn: socket.socket, max_bytes: int) -> by
                 break
         if want is not None and len(buf) >= want:
             break
-    return bytes(buf)
+    return bytes(buf), timed_out
 
 
 def _dechunk(data: bytes, cap: int) -> bytes:

@@ -15,7 +15,7 @@ from probe.models import Assessment, Status
 
 
 def test_known_variants() -> None:
-    assert known_variants() == ["camera", "hardened-gateway", "weak-gateway"]
+    assert known_variants() == ["camera", "hardened-gateway", "hostile", "weak-gateway"]
 
 
 def test_addresses_are_per_instance_slash30() -> None:
@@ -72,7 +72,7 @@ def _truth(name: str) -> dict:
     return yaml.safe_load((variants_dir() / f"{name}.truth.yaml").read_text())
 
 
-@pytest.mark.parametrize("name", ["weak-gateway", "hardened-gateway", "camera"])
+@pytest.mark.parametrize("name", known_variants())
 def test_truth_covers_exactly_the_profile_scope_with_consistent_verdicts(name: str) -> None:
     truth = _truth(name)
     variant = load_variant(name)
@@ -93,3 +93,21 @@ def test_truth_covers_exactly_the_profile_scope_with_consistent_verdicts(name: s
             assert verdict in (Status.FAIL, Status.INCONCLUSIVE, Status.MANUAL), cid
         else:
             assert verdict != Status.MANUAL, cid
+
+
+def test_hostile_variant_names_real_servers_on_their_pretended_ports() -> None:
+    """Each hostile service runs a server that exists, on one TCP port, declared as the protocol
+    the server pretends to speak (or the port's guess, for servers that say nothing)."""
+    from probe.discovery.identify import PORT_GUESS
+    from probe.hostile.servers import BY_NAME
+    v = load_variant("hostile")
+    hostile = [s for s in v.services if s.daemon == "hostile"]
+    assert len(hostile) >= 8
+    for svc in hostile:
+        cls = BY_NAME[svc.options.get("server", svc.id)]
+        (port,) = svc.ports
+        assert port.transport == "tcp"
+        want = cls.looks_like if cls.looks_like != "unknown" else PORT_GUESS.get(port.port, "unknown")
+        if want == "tls":
+            want = {443: "https", 8443: "https", 8883: "mqtts"}.get(port.port, "tls")
+        assert port.protocol == want, (svc.id, port)

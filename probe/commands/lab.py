@@ -12,9 +12,11 @@ from ..lab.variants import known_variants, load_variant
 HELP = """\
 The device lab: emulated IoT devices and home gateways made of REAL Debian daemons (dropbear,
 OpenSSH, busybox telnetd, lighttpd, vsftpd, mosquitto, net-snmp, miniupnpd, dnsmasq,
-rtsp-server-perl), each in its own network namespace on 10.231.<instance>.0/24. Needs root, and
-the daemons from scripts/setup-system.sh. Nothing leaves the machine: no default route in the
-devices, an unreachable route for 10.231.0.0/16 while a lab is up, IPv6 off on the links.
+rtsp-server-perl), each in its own network namespace on 10.231.<instance>.0/24, plus a broken and
+hostile device ('hostile') made of probe's own misbehaving servers (python -m probe.hostile) and
+a real OpenSSH with a hostile banner. Needs root, and the daemons from scripts/setup-system.sh.
+Nothing leaves the machine: no default route in the devices, an unreachable route for
+10.231.0.0/16 while a lab is up, IPv6 off on the links.
 
 variants:
 {variants}
@@ -27,6 +29,8 @@ examples:
   sudo probe lab up weak-gateway hardened-gateway camera
   sudo probe lab status --json
   sudo probe run --target 10.231.0.2 --profile home-gateway --allow-brute-force-test
+  sudo probe lab up hostile --instance 9
+  sudo probe run --target 10.231.9.2 --profile general-iot --allow-brute-force-test --max-time 90
   sudo probe lab down                (or: probe lab down --all)
 """
 

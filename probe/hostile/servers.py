@@ -17,6 +17,7 @@ import contextlib
 import itertools
 import os
 import random
+import select
 import socket
 import struct
 import threading
@@ -146,9 +147,17 @@ class HostileServer:
                 continue
 
     def stall(self, conn: socket.socket) -> None:
-        """Never read, never send: the client's data piles up in our receive buffer."""
-        while not self._stop.wait(0.2):
-            pass
+        """Never read, never send: the client's data piles up in our receive buffer.
+
+        Ends when the client has gone (POLLRDHUP/POLLHUP: the peer closed, seen without reading
+        anything), so a long-running lab device does not collect one stalled thread per probe
+        connection until MAX_CLIENTS turns every later client away with a reset.
+        """
+        poller = select.poll()
+        poller.register(conn, getattr(select, "POLLRDHUP", 0x2000) | select.POLLHUP | select.POLLERR)
+        while not self._stop.is_set():
+            if poller.poll(200):
+                return
 
     def flood(self, conn: socket.socket, chunks: itertools.cycle | None = None, data: bytes = b"") -> None:
         """Send forever (until the client closes or we stop)."""

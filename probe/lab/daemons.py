@@ -55,6 +55,7 @@ BINARIES: dict[str, list[str]] = {
     "dnsmasq": ["dnsmasq"],
     "rtsp": ["rtsp-server-perl"],
     "rtsp-source": [],  # probe's own encoder stand-in (python, probe.lab.rtsp_source)
+    "hostile": [],  # probe's own misbehaving servers (python, probe.hostile)
 }
 
 
@@ -181,6 +182,22 @@ def start_rtsp_source(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
             "--path", str(svc.options.get("path", "/live"))]
 
 
+def start_hostile(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
+    # One process per purpose-built misbehaving server (probe/hostile/servers.py), so each has its
+    # own recorded PID, log and liveness: a server that dies at start names itself. The runner
+    # refuses a non-loopback bind unless told; here the address is the device's, inside the
+    # namespace the lab created, which is exactly what --allow-non-loopback is for.
+    from ..hostile.servers import BY_NAME
+    server = str(svc.options.get("server", svc.id))
+    if server not in BY_NAME:
+        raise UserError(f"probe lab: {dev.variant.source.name}: service {svc.id}: unknown hostile server "
+                        f"{server!r}; known: {', '.join(sorted(BY_NAME))}")
+    if len(svc.ports) != 1 or svc.ports[0].transport != "tcp":
+        raise UserError(f"probe lab: {dev.variant.source.name}: hostile service {svc.id} needs exactly one tcp port")
+    return [sys.executable, "-m", "probe.hostile", "--bind", dev.address, "--allow-non-loopback",
+            "--serve", f"{server}:{svc.ports[0].port}"]
+
+
 STARTERS: dict[str, Starter] = {
     "dropbear": start_dropbear,
     "openssh": start_openssh,
@@ -193,4 +210,5 @@ STARTERS: dict[str, Starter] = {
     "dnsmasq": start_dnsmasq,
     "rtsp": start_rtsp,
     "rtsp-source": start_rtsp_source,
+    "hostile": start_hostile,
 }

@@ -103,6 +103,9 @@ def dechunk(data: bytes) -> tuple[bytes, bool]:
         pos = start + size + 2
 
 
+NO_RESPONSE = "no HTTP response"  # not one byte came back (HttpClient counts these as stalls)
+
+
 def send(sock: socket.socket, request: bytes, *, method: str = "GET", timeout: float = 5.0,
          max_bytes: int = 256 * 1024, tls: bool = False) -> Response:
     """Send one request and read one bounded response (the connection is not reused)."""
@@ -113,7 +116,7 @@ def send(sock: socket.socket, request: bytes, *, method: str = "GET", timeout: f
     while b"\r\n\r\n" not in buf:
         remaining = deadline - time.monotonic()
         if remaining <= 0 or closed or len(buf) > MAX_HEADER:
-            raise ValueError("no complete HTTP response head" if buf else "no HTTP response")
+            raise ValueError("no complete HTTP response head" if buf else NO_RESPONSE)
         res = read_some(sock, max_bytes=8192, total_timeout=remaining, idle_timeout=remaining,
                         until=b"\r\n\r\n")
         buf += res.data

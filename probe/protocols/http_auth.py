@@ -30,6 +30,7 @@ from .transcript import Transcript
 
 Connect = Callable[[], contextlib.AbstractContextManager[Any]]
 AUTH_FAIL_STATUSES = (401, 403, 407)
+STALL_LIMIT = 2  # silent timeouts in a row after which a client stops asking a port
 _ITEM_RE = re.compile(r'\s*,?\s*([A-Za-z0-9][\w!#$%&\'*+.^`|~-]*)(?:\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*))?')
 
 
@@ -168,11 +169,17 @@ class HttpClient:
     requests: int = 0
     check_cancelled: Callable[[], None] | None = None
     body_in_transcript: int = 4096
+    silent: int = 0  # requests in a row that got not one byte back within the timeout
 
     def request(self, method: str, path: str, headers: dict[str, str] | None = None,
                 body: bytes = b"") -> http.Response:
         if self.check_cancelled:
             self.check_cancelled()
+        if self.silent >= STALL_LIMIT:
+            # A port that said nothing to STALL_LIMIT requests in a row is stalled: asking it the
+            # rest of a path list would cost a full timeout per path and answer nothing.
+            self.transcript.note(f"{method} {path} not sent: no response to the last {self.silent} requests")
+            raise ValueError(f"not sent: the server gave no response to {self.silent} requests in a row (stalled)")
         hdrs = dict(headers or {})
         if self.cookies:
             hdrs["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
@@ -182,15 +189,21 @@ class HttpClient:
                                  default_port=443 if self.tls else 80)
         self.requests += 1
         self.transcript.sent(raw)
+        started = time.monotonic()
         with self.connect() as sock:
             s = http.wrap(sock, self.tls, self.timeout)
             try:
                 resp = http.send(s, raw, method=method, timeout=self.timeout, max_bytes=self.max_bytes,
                                  tls=self.tls)
+            except ValueError as exc:
+                if str(exc) == http.NO_RESPONSE and time.monotonic() - started >= self.timeout * 0.9:
+                    self.silent += 1
+                raise
             finally:
                 if s is not sock:
                     with contextlib.suppress(OSError):
                         s.close()
+        self.silent = 0
         head, _, rest = resp.raw.partition(b"\r\n\r\n")
         shown = rest[: self.body_in_transcript]
         more = len(rest) - len(shown)
