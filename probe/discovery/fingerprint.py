@@ -1,8 +1,11 @@
 """Identify what runs on one open TCP port, with at most four short connections.
 
 Order: listen for a greeting (SSH, FTP, telnet speak first); if silent, send a TLS ClientHello;
-if not TLS, an HTTP request; if still nothing, an MQTT CONNECT. Every answer read is kept as an
-artefact so the identification itself is evidence.
+if not TLS, an HTTP request (an RTSP OPTIONS on the RTSP ports); if still nothing, an MQTT CONNECT;
+last, on port 53 or a port nothing else identified, a DNS version.bind query over TCP. Every answer
+read is kept as an artefact so the identification itself is evidence. Product and version come from
+what the service says (SSH software version, FTP greeting, HTTP/RTSP Server header, version.bind),
+never from the port number.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ class Fingerprint:
     version: str | None
     confidence: str  # banner | handshake | port
     banner: bytes  # first bytes the service sent (greeting or probe answer)
-    banner_kind: str  # greeting | tls-probe | http-probe | mqtt-probe | none
+    banner_kind: str  # greeting | tls-probe | http-probe | rtsp-probe | mqtt-probe | dns-probe | none
 
 
 def _client_hello() -> bytes:
@@ -50,6 +53,9 @@ def _client_hello() -> bytes:
 
 
 _MQTT_CONNECT = (b"\x10\x16\x00\x04MQTT\x04\x02\x00\x0a\x00\x0aprobe-disc")  # clean session, no auth
+_RTSP_PORTS = (554, 8554)
+_RTSP_OPTIONS = b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: probe\r\n\r\n"
+_HTTP_GET = b"GET / HTTP/1.0\r\nUser-Agent: probe\r\n\r\n"
 
 
 def _connect(host: str, port: int, timeout: float) -> socket.socket:
@@ -66,6 +72,8 @@ def fingerprint(host: str, port: int, *, timeout: float = 3.0, greeting_wait: fl
         r = read_some(s, max_bytes=max_bytes, total_timeout=greeting_wait, idle_timeout=0.3)
     if r.data:
         proto, product, version = identify.from_banner(r.data)
+        if proto == "ftp" and product:
+            product, version = identify.product_from_ftp(product)
         if proto:
             return Fingerprint(proto, False, product, version, "banner", r.data, "greeting")
     greeting = r.data
@@ -78,14 +86,16 @@ def fingerprint(host: str, port: int, *, timeout: float = 3.0, greeting_wait: fl
         tr = None
     if tr and identify.looks_like_tls_server_reply(tr.data):
         proto = identify.TLS_PROTOCOL_FOR_PORT.get(port)
-        product = None
+        product = version = None
         if proto is None:
-            proto, product = _http_over_tls(host, port, timeout, max_bytes)
-        return Fingerprint(proto, True, product, None, "handshake", tr.data, "tls-probe")
-    # 3. HTTP (also RTSP servers answer an HTTP-style request with an RTSP status line)
+            proto, server = _http_over_tls(host, port, timeout, max_bytes)
+            product, version = identify.product_from_server(server)
+        return Fingerprint(proto, True, product, version, "handshake", tr.data, "tls-probe")
+    # 3. HTTP, or RTSP OPTIONS on the RTSP ports (RTSP servers also answer a GET with an RTSP line)
+    rtsp_first = port in _RTSP_PORTS
     try:
         with _connect(host, port, timeout) as s:
-            s.sendall(b"GET / HTTP/1.0\r\nUser-Agent: probe\r\n\r\n")
+            s.sendall(_RTSP_OPTIONS if rtsp_first else _HTTP_GET)
             hr = read_some(s, max_bytes=max_bytes, total_timeout=timeout, idle_timeout=0.5)
     except OSError:
         hr = None
@@ -94,7 +104,9 @@ def fingerprint(host: str, port: int, *, timeout: float = 3.0, greeting_wait: fl
         if proto:
             if proto == "http" and (port in (1900, 5000, 49152) or b"upnp" in hr.data[:2000].lower()):
                 proto = "upnp" if port != 80 else "http"
-            return Fingerprint(proto, False, server, None, "handshake", hr.data, "http-probe")
+            product, version = identify.product_from_server(server)
+            return Fingerprint(proto, False, product, version, "handshake", hr.data,
+                               "rtsp-probe" if rtsp_first else "http-probe")
     # 4. MQTT
     try:
         with _connect(host, port, timeout) as s:
@@ -105,6 +117,19 @@ def fingerprint(host: str, port: int, *, timeout: float = 3.0, greeting_wait: fl
                 return Fingerprint("mqtt", False, None, None, "handshake", mr.data, "mqtt-probe")
     except OSError:
         pass
+    # 5. DNS over TCP (a device's resolver/forwarder): version.bind CH TXT, as nmap's own probe asks
+    if port == 53 or port not in identify.PORT_GUESS:
+        try:
+            with _connect(host, port, timeout) as s:
+                q = identify.dns_version_query()
+                s.sendall(struct.pack("!H", len(q)) + q)
+                dr = read_some(s, max_bytes=4096, total_timeout=timeout, idle_timeout=0.5)
+            parsed = identify.from_dns_tcp_reply(dr.data, q[:2])
+            if parsed is not None:
+                product, version = parsed
+                return Fingerprint("dns", False, product, version, "handshake", dr.data, "dns-probe")
+        except OSError:
+            pass
     guess = identify.PORT_GUESS.get(port, "unknown")
     data = greeting or (hr.data if hr else b"")
     return Fingerprint(guess, False, None, None, "port", data, "greeting" if greeting else "none")
