@@ -64,10 +64,32 @@ def _connect(host: str, port: int, timeout: float) -> socket.socket:
     return sock
 
 
+_HTTP_FIRST_PORTS = frozenset({80, 1900, 2869, 5000, 7547, 8000, 8008, 8080, 8081, 8888, 49152, 49153, 49154})
+
+
+def probe_order(port: int) -> list[str]:
+    """Which probes to try after the greeting, most likely first, so a port costs 2-3 connections.
+
+    The port number only orders the probes; it never decides the protocol.
+    """
+    if port == 53:
+        order = ["dns", "tls", "http", "mqtt"]
+    elif port == 1883:
+        order = ["mqtt", "tls", "http"]
+    elif port in _RTSP_PORTS:
+        order = ["rtsp", "tls", "http"]
+    elif port in _HTTP_FIRST_PORTS:
+        order = ["http", "tls", "mqtt"]
+    else:
+        order = ["tls", "http", "mqtt"]
+        if port not in identify.PORT_GUESS:
+            order.append("dns")  # an unknown port may be a resolver (nmap asks the same question)
+    return order
+
+
 def fingerprint(host: str, port: int, *, timeout: float = 3.0, greeting_wait: float = 1.2,
                 max_bytes: int = 16384) -> Fingerprint:
     """Identify the service; raises OSError only if the port cannot be connected at all."""
-    # 1. greeting
     with _connect(host, port, timeout) as s:
         r = read_some(s, max_bytes=max_bytes, total_timeout=greeting_wait, idle_timeout=0.3)
     if r.data:
@@ -77,62 +99,83 @@ def fingerprint(host: str, port: int, *, timeout: float = 3.0, greeting_wait: fl
         if proto:
             return Fingerprint(proto, False, product, version, "banner", r.data, "greeting")
     greeting = r.data
-    # 2. TLS
-    try:
-        with _connect(host, port, timeout) as s:
-            s.sendall(_client_hello())
-            tr = read_some(s, max_bytes=max_bytes, total_timeout=timeout, idle_timeout=0.5)
-    except OSError:
-        tr = None
-    if tr and identify.looks_like_tls_server_reply(tr.data):
-        proto = identify.TLS_PROTOCOL_FOR_PORT.get(port)
-        product = version = None
-        if proto is None:
-            proto, server = _http_over_tls(host, port, timeout, max_bytes)
-            product, version = identify.product_from_server(server)
-        return Fingerprint(proto, True, product, version, "handshake", tr.data, "tls-probe")
-    # 3. HTTP, or RTSP OPTIONS on the RTSP ports (RTSP servers also answer a GET with an RTSP line)
-    rtsp_first = port in _RTSP_PORTS
-    try:
-        with _connect(host, port, timeout) as s:
-            s.sendall(_RTSP_OPTIONS if rtsp_first else _HTTP_GET)
-            hr = read_some(s, max_bytes=max_bytes, total_timeout=timeout, idle_timeout=0.5)
-    except OSError:
-        hr = None
-    if hr and hr.data:
-        proto, server = identify.from_http_response(hr.data)
-        if proto:
-            if proto == "http" and (port in (1900, 5000, 49152) or b"upnp" in hr.data[:2000].lower()):
-                proto = "upnp" if port != 80 else "http"
-            product, version = identify.product_from_server(server)
-            return Fingerprint(proto, False, product, version, "handshake", hr.data,
-                               "rtsp-probe" if rtsp_first else "http-probe")
-    # 4. MQTT
-    try:
-        with _connect(host, port, timeout) as s:
-            s.sendall(_MQTT_CONNECT)
-            mr = read_some(s, max_bytes=64, total_timeout=timeout, idle_timeout=0.5)
-            if identify.looks_like_mqtt_connack(mr.data):
-                s.sendall(b"\xe0\x00")  # DISCONNECT, so no session is left behind
-                return Fingerprint("mqtt", False, None, None, "handshake", mr.data, "mqtt-probe")
-    except OSError:
-        pass
-    # 5. DNS over TCP (a device's resolver/forwarder): version.bind CH TXT, as nmap's own probe asks
-    if port == 53 or port not in identify.PORT_GUESS:
+    answers: list[bytes] = []
+    probes = {"tls": _probe_tls, "http": _probe_http, "rtsp": _probe_rtsp, "mqtt": _probe_mqtt, "dns": _probe_dns}
+    for name in probe_order(port):
         try:
-            with _connect(host, port, timeout) as s:
-                q = identify.dns_version_query()
-                s.sendall(struct.pack("!H", len(q)) + q)
-                dr = read_some(s, max_bytes=4096, total_timeout=timeout, idle_timeout=0.5)
-            parsed = identify.from_dns_tcp_reply(dr.data, q[:2])
-            if parsed is not None:
-                product, version = parsed
-                return Fingerprint("dns", False, product, version, "handshake", dr.data, "dns-probe")
+            found, data = probes[name](host, port, timeout, max_bytes)
         except OSError:
-            pass
+            continue
+        if found is not None:
+            return found
+        if data:
+            answers.append(data)
     guess = identify.PORT_GUESS.get(port, "unknown")
-    data = greeting or (hr.data if hr else b"")
+    data = greeting or (answers[0] if answers else b"")
     return Fingerprint(guess, False, None, None, "port", data, "greeting" if greeting else "none")
+
+
+def _exchange(host: str, port: int, timeout: float, request: bytes, max_bytes: int) -> bytes:
+    with _connect(host, port, timeout) as s:
+        s.sendall(request)
+        return read_some(s, max_bytes=max_bytes, total_timeout=timeout, idle_timeout=0.5).data
+
+
+def _probe_tls(host: str, port: int, timeout: float, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
+    data = _exchange(host, port, timeout, _client_hello(), max_bytes)
+    if not identify.looks_like_tls_server_reply(data):
+        return None, b""  # a plaintext service's complaint about our ClientHello is not evidence of anything
+    proto = identify.TLS_PROTOCOL_FOR_PORT.get(port)
+    product = version = None
+    if proto is None:
+        proto, server = _http_over_tls(host, port, timeout, max_bytes)
+        product, version = identify.product_from_server(server)
+    return Fingerprint(proto, True, product, version, "handshake", data, "tls-probe"), data
+
+
+def _from_http_like(port: int, data: bytes, kind: str) -> Fingerprint | None:
+    proto, server = identify.from_http_response(data)
+    if not proto:
+        return None
+    if proto == "http" and (port in (1900, 5000, 49152) or b"upnp" in data[:2000].lower()):
+        proto = "upnp" if port != 80 else "http"
+    product, version = identify.product_from_server(server)
+    return Fingerprint(proto, False, product, version, "handshake", data, kind)
+
+
+def _probe_http(host: str, port: int, timeout: float, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
+    # RTSP servers also answer a GET with an RTSP status line, which from_http_response recognises
+    data = _exchange(host, port, timeout, _HTTP_GET, max_bytes)
+    return _from_http_like(port, data, "http-probe"), data
+
+
+def _probe_rtsp(host: str, port: int, timeout: float, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
+    data = _exchange(host, port, timeout, _RTSP_OPTIONS, max_bytes)
+    return _from_http_like(port, data, "rtsp-probe"), data
+
+
+def _probe_mqtt(host: str, port: int, timeout: float, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
+    with _connect(host, port, timeout) as s:
+        s.sendall(_MQTT_CONNECT)
+        data = read_some(s, max_bytes=64, total_timeout=timeout, idle_timeout=0.5).data
+        if identify.looks_like_mqtt_connack(data):
+            try:
+                s.sendall(b"\xe0\x00")  # DISCONNECT, so no session is left behind
+            except OSError:
+                pass
+            return Fingerprint("mqtt", False, None, None, "handshake", data, "mqtt-probe"), data
+    return None, data
+
+
+def _probe_dns(host: str, port: int, timeout: float, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
+    """DNS over TCP: version.bind CH TXT (a device's resolver or forwarder)."""
+    q = identify.dns_version_query()
+    data = _exchange(host, port, timeout, struct.pack("!H", len(q)) + q, 4096)
+    parsed = identify.from_dns_tcp_reply(data, q[:2])
+    if parsed is None:
+        return None, data
+    product, version = parsed
+    return Fingerprint("dns", False, product, version, "handshake", data, "dns-probe"), data
 
 
 def _http_over_tls(host: str, port: int, timeout: float, max_bytes: int) -> tuple[str, str | None]:

@@ -17,6 +17,7 @@ it. Its XML output is kept verbatim as an `nmap-xml` artefact and parsed with py
 from __future__ import annotations
 
 import ipaddress
+import re
 import shutil
 import subprocess
 import threading
@@ -29,6 +30,10 @@ NMAP_TO_PROTOCOL = {
     "domain": "dns", "snmp": "snmp", "upnp": "upnp", "mqtt": "mqtt", "mosquitto": "mqtt", "rtsp": "rtsp",
     "smtp": "smtp", "ssl": "tls", "tls": "tls", "ssdp": "ssdp", "mdns": "mdns", "secure-mqtt": "mqtts",
 }
+
+# nmap's mqtt-subscribe version script reports e.g. name="mosquitto version 2.0.11"
+NMAP_SCRIPT_NAMES = {"mosquitto": "mqtt"}
+_SCRIPT_NAMED = re.compile(r"^(mosquitto) version (\S+)$", re.IGNORECASE)
 
 # protocols whose product/version nmap fills quickly (measured: 0.4-14 s each)
 QUICK_FILL = frozenset({"ftp", "ssh", "smtp", "telnet", "mqtt", "dns"})
@@ -144,11 +149,15 @@ def parse_xml(xml: bytes, host: str, port: int, elapsed: float = 0.0) -> NmapSer
     except ET.ParseError:
         pass
     name = entry.get("name") or ""
+    product, version = entry.get("product") or None, entry.get("version") or None
+    m = _SCRIPT_NAMED.match(name)  # a version script (mqtt-subscribe) renames the service itself
+    if m:
+        name, product, version = NMAP_SCRIPT_NAMES[m.group(1).lower()], m.group(1), m.group(2)
     tls = tunnel == "ssl" or name in ("https", "ssl")
     proto = NMAP_TO_PROTOCOL.get(name) if method == "probed" else None
     if proto == "http" and tls:
         proto = "https"
     if proto == "mqtt" and tls:
         proto = "mqtts"
-    return NmapService(port, entry.get("state", "unknown"), proto, name, entry.get("product") or None,
-                       entry.get("version") or None, entry.get("extrainfo") or None, tls, method, xml, elapsed)
+    return NmapService(port, entry.get("state", "unknown"), proto, name, product, version,
+                       entry.get("extrainfo") or None, tls, method, xml, elapsed)

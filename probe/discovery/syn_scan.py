@@ -46,6 +46,8 @@ class SynUnavailable(Exception):
 @dataclass
 class SynSweepResult:
     open_ports: list[int] = field(default_factory=list)
+    closed_ports: list[int] = field(default_factory=list)
+    filtered_ports: list[int] = field(default_factory=list)
     closed: int = 0  # answered with RST
     filtered: int = 0  # no answer after every retransmission, or ICMP unreachable
     icmp_unreachable: int = 0  # subset of filtered: an ICMP destination-unreachable named the probe
@@ -320,11 +322,10 @@ def _sweep(host: str, src: str, ports: list[int], send: socket.socket, recv: soc
         if st == _OPEN:
             res.open_ports.append(p)
         elif st == _CLOSED:
-            res.closed += 1
-        elif st == _ICMP:
-            res.filtered += 1
-        elif done:
-            res.filtered += 1
+            res.closed_ports.append(p)
+        elif st == _ICMP or done:
+            res.filtered_ports.append(p)
+    res.closed, res.filtered = len(res.closed_ports), len(res.filtered_ports)
     res.scanned = len(res.open_ports) + res.closed + res.filtered
     res.open_ports.sort()
     res.elapsed = time.monotonic() - start

@@ -328,7 +328,9 @@ def probe_ssdp(host: str, port: int, timeout: float, attempts: int) -> UdpResult
         res.exchanges.append(UdpExchange("SSDP unicast M-SEARCH ssdp:all", req, replies))
         headers = parse_ssdp_response(replies[0]) or {}
         if headers.get("server"):
-            res.product = headers["server"][:120]
+            from .identify import product_from_server
+
+            res.product, res.version = product_from_server(headers["server"][:200])
             res.detail["server"] = headers["server"]
         if headers.get("location"):
             res.detail["location"] = headers["location"]
