@@ -34,9 +34,25 @@ def available() -> str | None:
     return None
 
 
+_taken: set[int] = set()
+
+
+def _pick_subnet() -> int:
+    """10.231.N.0/30 with N in 200-249: start from the pid, skip any N this process or anyone on the
+    machine already uses (addresses and routes in the root namespace)."""
+    used = _ip("-4", "addr").stdout + _ip("-4", "route").stdout
+    start = os.getpid() % 50
+    for i in range(50):
+        n = 200 + (start + i) % 50
+        if n not in _taken and f"10.231.{n}." not in used:
+            _taken.add(n)
+            return n
+    raise RuntimeError("no free 10.231.200-249 subnet for a test namespace")
+
+
 class NetNS:
     def __init__(self, tag: str = "d", subnet: int | None = None) -> None:
-        n = subnet if subnet is not None else 200 + os.getpid() % 50
+        n = subnet if subnet is not None else _pick_subnet()
         self.n = n
         self.name = f"pdisc{tag}{n}"
         self.host_if = f"pd{tag}{n}h"[:15]
@@ -98,8 +114,13 @@ class NetNS:
             self._up = False
         _ip("link", "del", self.host_if, check=False)
         if self._added_route:
-            _ip("route", "del", *SAFETY_ROUTE, check=False)
+            # another lab that came up meanwhile may rely on the safety route: leave it to them
+            others = [ln for ln in _ip("-4", "route").stdout.splitlines() + _ip("-4", "addr").stdout.splitlines()
+                      if "10.231." in ln and "unreachable" not in ln]
+            if not others:
+                _ip("route", "del", *SAFETY_ROUTE, check=False)
             self._added_route = False
+        _taken.discard(self.n)
 
     # -- inside the namespace ----------------------------------------------------------------
     def exec(self, argv: Sequence[str], *, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
