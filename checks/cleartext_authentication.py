@@ -9,7 +9,10 @@ from collections.abc import Iterator
 from probe.context import CheckContext
 from probe.models import Finding, InconclusiveReason, Status
 from probe.netio import printable, read_some, read_until, ReadLimitExceeded, ReadTimeout
+from probe.logins import admin_paths
 from probe.plugins import Check
+from probe.protocols import http_auth, mqtt
+from probe.protocols.transcript import Transcript
 
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
 _PROMPT = re.compile(rb"(?i)(login|username|user name|password)\s*:\s*$")
@@ -56,6 +59,89 @@ class CleartextAuthentication(Check):
             yield self._telnet(ctx)
         elif ctx.service.protocol == "ftp":
             yield self._ftp(ctx)
+        elif ctx.service.protocol == "http" and not ctx.service.tls:
+            yield self._http(ctx)
+        elif ctx.service.protocol == "mqtt" and not ctx.service.tls:
+            yield self._mqtt(ctx)
+
+    def _http(self, ctx: CheckContext) -> Finding:
+        """A login surface (Basic, Digest, form) on plain HTTP, not redirected to HTTPS.
+
+        Only unauthenticated GETs are sent (no password, not even a wrong one).
+        """
+        svc = ctx.service
+        assert svc is not None
+        t = Transcript("http", ctx.host, svc.port)
+        client = http_auth.HttpClient(lambda: ctx.connection(svc.port), ctx.host, svc.port, False, t,
+                                      timeout=ctx.remaining(), check_cancelled=ctx.check_cancelled)
+        surface = None
+        redirected: list[str] = []
+        fetched = 0
+        for path in admin_paths():
+            ctx.check_cancelled()
+            try:
+                resp = client.request("GET", path)
+            except (OSError, ValueError) as exc:
+                t.note(f"GET {path} failed: {exc}")
+                continue
+            fetched += 1
+            loc = resp.header("Location") or ""
+            if resp.status in (301, 302, 303, 307, 308) and loc.lower().startswith("https://"):
+                redirected.append(path)
+                continue
+            surface = http_auth.surface_from_response(path, resp)
+            if surface:
+                break
+        art = ctx.artefact("transcript", f"http {ctx.host}:{svc.port} login surfaces", t.render())
+        if fetched == 0:
+            return ctx.inconclusive("Could not fetch pages from the web service.", "every request failed",
+                                    InconclusiveReason.CONNECTIVITY, artefacts=[art])
+        if surface:
+            note = {"basic": "HTTP Basic sends the password base64-encoded, i.e. readable",
+                    "digest": "HTTP Digest sends an MD5/SHA-256 response that can be cracked offline, over a "
+                              "channel that is itself unencrypted",
+                    "form": "the login form posts the password in the clear"}[surface.kind]
+            return ctx.finding(Status.FAIL, "HTTP login over plain HTTP",
+                               f"{surface.describe()} on plain HTTP port {svc.port} asks for credentials without "
+                               f"TLS and without a redirect to HTTPS: {note}.", artefacts=[art], severity="high",
+                               details={"surface": surface.kind, "path": surface.path,
+                                        "redirected_to_https": redirected})
+        if redirected:
+            return ctx.finding(Status.PASS, "Plain HTTP redirects to HTTPS",
+                               f"Plain HTTP on port {svc.port} redirects {', '.join(redirected)} to HTTPS and shows "
+                               "no login of its own.", artefacts=[art], severity="info",
+                               details={"redirected_to_https": redirected})
+        return ctx.finding(Status.NOT_APPLICABLE, "No login on plain HTTP",
+                           f"None of {fetched} probed paths on plain HTTP port {svc.port} asks for credentials.",
+                           reason="no HTTP login surface (Basic, Digest or form) found on this plain-HTTP port",
+                           artefacts=[art])
+
+    def _mqtt(self, ctx: CheckContext) -> Finding:
+        """A plain-MQTT broker that requires a user name and password: they would travel in the clear."""
+        svc = ctx.service
+        assert svc is not None
+        t = Transcript("mqtt", ctx.host, svc.port)
+        try:
+            with ctx.connection(svc.port) as sock:
+                code = mqtt.Session(sock, t, ctx.remaining()).connect()
+        except (OSError, ReadTimeout, ValueError) as exc:
+            art = ctx.artefact("transcript", f"mqtt {ctx.host}:{svc.port} anonymous connect", t.render())
+            return ctx.inconclusive("Could not complete an MQTT CONNECT.", str(exc), InconclusiveReason.CONNECTIVITY,
+                                    artefacts=[art])
+        art = ctx.artefact("transcript", f"mqtt {ctx.host}:{svc.port} anonymous connect", t.render())
+        if code in (4, 5):
+            return ctx.finding(Status.FAIL, "MQTT credentials over plain MQTT",
+                               f"The broker on plain (non-TLS) port {svc.port} requires credentials (anonymous "
+                               f"CONNECT answered {code}: {mqtt.CONNACK_CODES[code]}), so clients send their user "
+                               "name and password in cleartext.", artefacts=[art], severity="high",
+                               details={"connack": code})
+        if code == 0:
+            return ctx.finding(Status.NOT_APPLICABLE, "No MQTT login",
+                               f"The broker on port {svc.port} accepts anonymous clients; no credentials travel "
+                               "(unauthenticated_access reports the open broker).",
+                               reason="the broker asks for no credentials", artefacts=[art], details={"connack": 0})
+        return ctx.inconclusive("Unexpected CONNACK.", f"CONNACK {code}: {mqtt.CONNACK_CODES.get(code, 'unknown')}",
+                                InconclusiveReason.DEVICE_MISBEHAVED, artefacts=[art])
 
     def _telnet(self, ctx: CheckContext) -> Finding:
         transcript = bytearray()

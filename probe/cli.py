@@ -22,10 +22,14 @@ typical use:
         scan the device, judge the gap-set clauses, write JSON evidence
   probe checks            list the check plugins and the clauses each evidences
   probe schema            print the JSON Schema of the evidence file
+  probe keygen --out lab; probe run ... --pack gw.tar --sign lab.key; probe verify gw.tar --key lab.pub
+        signed evidence pack for a certification body (docs/evidence-pack.md)
+  probe report gw.tar --format html|markdown|sarif|junit [--lang ja] --out FILE
+        reports from saved evidence, no rescan
 
 exit codes of `probe run`: 0 no FAIL/INCONCLUSIVE, 1 some clause FAIL, 2 usage error,
 3 could not complete (unreachable, interrupted, --max-time), 4 some clause INCONCLUSIVE.
-docs: README.md, docs/verdicts.md, docs/evidence.md
+docs: README.md, docs/verdicts.md, docs/evidence.md, docs/evidence-pack.md
 """
 
 

@@ -145,8 +145,13 @@ class CheckContext:
             yield
 
     @contextlib.contextmanager
-    def connection(self, port: int | None = None, *, timeout: float | None = None) -> Iterator[socket.socket]:
-        """A TCP connection to the device, inside a slot, with a timeout, closed on exit."""
+    def connection(self, port: int | None = None, *, timeout: float | None = None,
+                   tls: bool = False) -> Iterator[socket.socket]:
+        """A TCP connection to the device, inside a slot, with a timeout, closed on exit.
+
+        With tls=True the socket is wrapped by a client that accepts any certificate and version
+        (probe.protocols.tlswrap): for testing what runs inside TLS, not TLS itself.
+        """
         port = port if port is not None else (self.service.port if self.service else None)
         if port is None:
             raise ValueError("connection() needs a port outside a service-scoped check")
@@ -154,6 +159,10 @@ class CheckContext:
             sock = socket.create_connection((self.host, port), timeout=self.remaining(timeout))
             try:
                 sock.settimeout(self.remaining(timeout))
+                if tls:
+                    from .protocols.tlswrap import wrap
+
+                    sock = wrap(sock, self.remaining(timeout))
                 yield sock
             finally:
                 with contextlib.suppress(OSError):

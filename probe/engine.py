@@ -95,10 +95,19 @@ def _run_job(state: ScanState, catalog: Catalog, cls: type[Check], host: str, se
         state.store.add_finding(dataclasses.replace(f, clauses=catalog.clauses_for_check.get(f.check_id, ())))
 
 
+def service_matches(wanted: tuple[str, ...], svc: Service) -> bool:
+    """A check runs on a service when it names the protocol, or names "tls" and the service is
+    TLS-wrapped whatever it carries (so TLS checks also cover e.g. IMAPS or a TLS admin port)."""
+    return svc.protocol in wanted or (svc.tls and "tls" in wanted)
+
+
+Job = tuple[Intrusiveness, Callable[[], None]]
+
+
 def _jobs_for_target(state: ScanState, host: str, services: list[Service], disc: DiscoveryResult,
-                     catalog: Catalog, limiter: DeviceLimiter) -> list[Callable[[], None]]:
+                     catalog: Catalog, limiter: DeviceLimiter) -> list[Job]:
     reg = registry()
-    jobs: list[Callable[[], None]] = []
+    jobs: list[Job] = []
     for check_id in state.scope.checks:
         cls = reg[check_id]
         meta = cls.metadata
@@ -110,10 +119,10 @@ def _jobs_for_target(state: ScanState, host: str, services: list[Service], disc:
             state.store.add_finding(dataclasses.replace(f, clauses=catalog.clauses_for_check.get(check_id, ())))
             continue
         if meta.scope == "device":
-            jobs.append(lambda c=cls: _run_job(state, catalog, c, host, services, None, limiter,
-                                               disc.complete and disc.reachable))
+            jobs.append((meta.intrusiveness, lambda c=cls: _run_job(state, catalog, c, host, services, None, limiter,
+                                                                    disc.complete and disc.reachable)))
             continue
-        matching = [s for s in services if s.protocol in meta.services]
+        matching = [s for s in services if service_matches(meta.services, s)]
         if not matching:
             if disc.complete and disc.reachable:
                 f = ctx.finding(Status.NOT_APPLICABLE, f"{meta.title}: nothing to test",
@@ -127,7 +136,7 @@ def _jobs_for_target(state: ScanState, host: str, services: list[Service], disc:
             state.store.add_finding(dataclasses.replace(f, clauses=catalog.clauses_for_check.get(check_id, ())))
             continue
         for svc in matching:
-            jobs.append(lambda c=cls, s=svc: _run_job(state, catalog, c, host, services, s, limiter))
+            jobs.append((meta.intrusiveness, lambda c=cls, s=svc: _run_job(state, catalog, c, host, services, s, limiter)))
     return jobs
 
 
@@ -155,8 +164,12 @@ def _scan_target(state: ScanState, catalog: Catalog, host: str, progress: Progre
             done += 1
             progress("check", {"host": host, "done": done, "total": total})
 
-    with ThreadPoolExecutor(max_workers=max(1, state.options.max_connections)) as pool:
-        list(pool.map(run, jobs))
+    # Brute-force tests go last, once every other check on the device has finished: a lockout
+    # they provoke must not spoil credential trials or other checks running beside them.
+    for phase in (False, True):
+        batch = [fn for kind, fn in jobs if (kind is Intrusiveness.BRUTE_FORCE) is phase]
+        with ThreadPoolExecutor(max_workers=max(1, state.options.max_connections)) as pool:
+            list(pool.map(run, batch))
     progress("target-done", {"host": host})
 
 
@@ -214,7 +227,7 @@ def run_single_check(check_id: str, host: str, services: list[Service], options:
     state_like = _MiniState(options, store)
     limiter = DeviceLimiter(options.max_connections)
     targets: Iterable[Service | None] = [service] if service or cls.metadata.scope == "device" else \
-        [s for s in services if s.protocol in cls.metadata.services]
+        [s for s in services if service_matches(cls.metadata.services, s)]
     blocked = _gate(cls.metadata, options)
     for svc in targets:
         if blocked:

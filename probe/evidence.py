@@ -22,7 +22,7 @@ from .catalog import Catalog
 from .engine import ScanState
 from .errors import UserError
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"  # 1.1: structure of clauses[].declaration (additive)
 SCHEMA_ID = "https://probe.invalid/schema/evidence-1.json"
 
 

@@ -15,6 +15,8 @@ PACKAGES=(
   # lab daemons
   dropbear-bin openssh-server openssh-client busybox-static lighttpd lighttpd-mod-openssl
   mosquitto mosquitto-clients snmpd snmp vsftpd miniupnpd-nftables dnsmasq openssl
+  # RTSP for the lab camera (a small Perl RTSP server; the only packaged standalone one)
+  rtsp-server-perl
   # namespace plumbing and capture
   iproute2 nftables iptables tcpdump procps psmisc
   # anchors for the benchmark and for discovery through nmap
@@ -42,7 +44,12 @@ fi
 
 # Debian's packages may have started a daemon on the host despite policy-rc.d (some postinsts
 # do); the lab needs their ports free inside namespaces only, so the host copies are stopped.
-for d in mosquitto snmpd vsftpd lighttpd dnsmasq miniupnpd; do
-  pkill -x "$d" 2>/dev/null || true
+# Only copies in the host's own network namespace are stopped, by PID: lab devices (ours or a
+# parallel run's) live in other namespaces and must survive a re-run of this script.
+host_net=$(readlink /proc/self/ns/net)
+for d in mosquitto snmpd vsftpd lighttpd dnsmasq miniupnpd rtsp-server; do
+  for pid in $(pgrep -x "$d" 2>/dev/null || true); do
+    [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$host_net" ] && kill "$pid" 2>/dev/null || true
+  done
 done
 echo "setup-system: ok"

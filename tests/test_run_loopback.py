@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -99,7 +100,7 @@ def test_unreachable_target_exits_3_with_incomplete_evidence(tmp_path) -> None:
     subprocess.run(["ip", "netns", "add", ns], check=True, timeout=10)
     try:
         out = tmp_path / "ev.json"
-        r = subprocess.run(["ip", "netns", "exec", ns, "python", "-m", "probe", "run", "--target", "10.231.254.9",
+        r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-m", "probe", "run", "--target", "10.231.254.9",
                             "--ports", "1-200", "--out", str(out)], capture_output=True, text=True, timeout=120)
         assert r.returncode == 3, r.stderr
         doc = json.loads(out.read_text())

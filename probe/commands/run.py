@@ -12,10 +12,14 @@ from types import FrameType
 from typing import Any
 
 from ..context import ScanOptions
+from ..declaration import attach, load_declaration
+from ..web import check_ca_file
 from ..engine import ScanState, run_scan
 from ..errors import UserError
 from ..evidence import build, canonical_bytes, check_writable, write_atomic
+from ..pack import check_destination, write_pack
 from ..profile import parse_ports
+from ..signing import fingerprint, load_private
 from ..targets import read_targets_file, resolve_target
 from ..terminal import Progress, clause_table
 from ._common import add_scope_options, load_scope
@@ -34,6 +38,7 @@ examples:
   probe run --target 10.0.0.1 --profile home-gateway --out gw.json
   probe run --target 10.0.0.1 --holding jc-star --apply-for cls       (only the MoC gap set)
   probe run --targets-file devices.txt --profile general-iot --max-time 600
+  probe run --target 10.0.0.1 --out gw.json --pack gw-pack.tar --sign lab.key   (signed evidence pack)
 
 exit codes: 0 no clause FAIL or INCONCLUSIVE (MANUAL clauses are listed, not failed); 1 some
 clause FAIL; 2 usage error; 3 could not complete (unreachable, interrupted, --max-time; the
@@ -52,6 +57,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     o = p.add_argument_group("output")
     o.add_argument("--out", type=Path, default=None, metavar="FILE",
                    help="evidence JSON path (default: probe-evidence-<UTC time>.json in the current directory)")
+    o.add_argument("--pack", type=Path, default=None, metavar="DIR|FILE.tar",
+                   help="also write an evidence pack (evidence + raw artefacts + manifest), as a directory "
+                        "or a reproducible .tar/.tar.gz archive (docs/evidence-pack.md)")
+    o.add_argument("--sign", type=Path, default=None, metavar="KEY",
+                   help="sign the pack's manifest with this Ed25519 private key (from `probe keygen`)")
     o.add_argument("--quiet", action="store_true", help="no progress and no clause table")
     b = p.add_argument_group("how gently (defaults suit fragile embedded devices)")
     b.add_argument("--max-connections", type=int, default=4, metavar="N",
@@ -75,9 +85,30 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="login attempts per service at most (default 20)")
     b.add_argument("--credential-delay", type=float, default=0.0, metavar="SEC",
                    help="pause between login attempts on one service (default 0)")
+    b.add_argument("--credentials", type=Path, default=None, metavar="FILE",
+                   help="your own credential CSV (service,username,password[,source,rank]); tried before the "
+                        "built-in default list, within --credential-budget, and redacted in the evidence")
+    b.add_argument("--brute-force-attempts", type=int, default=12, metavar="N",
+                   help="wrong passwords per login service in the opt-in brute-force test (default 12, max 30)")
     b.add_argument("--allow-brute-force-test", action="store_true",
                    help="opt in to the bounded repeated-failed-login test (may lock accounts on the device)")
     b.add_argument("--no-nmap", action="store_true", help="never use nmap, even when it is installed")
+    c = p.add_argument_group("crypto policy (docs/crypto-policy.md)")
+    c.add_argument("--ca-file", metavar="PEM",
+                   help="CA certificate(s) the device's TLS certificates must chain to; without it, "
+                        "certificate trust is reported but not judged. Also trusted (with the system store) "
+                        "for update URLs served by the device (update_channel)")
+    c.add_argument("--tls-policy", metavar="YAML", help="TLS policy file instead of the built-in "
+                   "(Mozilla intermediate 5.7; same shape as probe/data/policies/tls.yaml)")
+    c.add_argument("--ssh-policy", metavar="YAML", help="SSH policy file instead of the built-in "
+                   "(same shape as probe/data/policies/ssh.yaml)")
+    u = p.add_argument_group("manufacturer declaration")
+    u.add_argument("--declaration", default=None, type=Path, metavar="FILE",
+                   help="manufacturer declaration YAML (`probe declaration --template`): attached to the clauses "
+                        "it covers, which stay MANUAL with basis 'declared'; the file is kept as evidence")
+    u.add_argument("--fetch-declared-urls", action="store_true",
+                   help="opt in to fetching the URLs in the declaration (policy, support period...) and recording "
+                        "status and sha256; those URLs are NOT the device and may be on the internet")
     p.set_defaults(func=run)
 
 
@@ -96,14 +127,47 @@ def options_from(args: argparse.Namespace) -> ScanOptions:
     _positive("--scan-rate", args.scan_rate)
     extra: dict[str, Any] = {"scan_concurrency": args.scan_concurrency, "scan_method": args.scan_method,
                              "scan_rate": args.scan_rate}
+    if getattr(args, "credentials", None) is not None:
+        from ..credentials import load_user_file
+
+        load_user_file(args.credentials)  # a malformed file is a usage error before any packet is sent
+        extra["credentials_file"] = str(args.credentials)
+    brute = getattr(args, "brute_force_attempts", 12)
+    if not 3 <= brute <= 30:
+        raise UserError("--brute-force-attempts must be between 3 and 30")
+    extra["brute_force_attempts"] = brute
     if args.ports:
         extra["ports_override"] = parse_ports(args.ports, "--ports")
     if args.udp_ports:
         extra["udp_ports_override"] = () if args.udp_ports == "none" else parse_ports(args.udp_ports, "--udp-ports")
+    extra.update(_crypto_options(args))
+    if extra.get("ca_file"):
+        check_ca_file(extra["ca_file"])  # update_channel hands it to Python's ssl: it must load there too
     return ScanOptions(max_connections=min(args.max_connections, 64), timeout=args.timeout, max_time=args.max_time,
                        allow_credentials=not args.no_credentials, allow_brute_force=args.allow_brute_force_test,
                        credential_budget=args.credential_budget, credential_delay=args.credential_delay,
                        use_nmap=not args.no_nmap, extra=extra)
+
+
+def _crypto_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Validate the crypto policy inputs up front: a bad file is a usage error, not a scan result."""
+    from ..cryptopolicy import load_ssh_policy, load_tls_policy
+    from ..protocols.x509 import load_ca_bundle
+
+    out: dict[str, Any] = {}
+    if getattr(args, "ca_file", None):
+        try:
+            load_ca_bundle(args.ca_file)
+        except (OSError, ValueError) as exc:
+            raise UserError(f"--ca-file: {exc}") from None
+        out["ca_file"] = os.path.abspath(args.ca_file)
+    if getattr(args, "tls_policy", None):
+        load_tls_policy(args.tls_policy)
+        out["tls_policy"] = os.path.abspath(args.tls_policy)
+    if getattr(args, "ssh_policy", None):
+        load_ssh_policy(args.ssh_policy)
+        out["ssh_policy"] = os.path.abspath(args.ssh_policy)
+    return out
 
 
 class _Interrupts:
@@ -143,8 +207,19 @@ def run(args: argparse.Namespace) -> int:
     catalog, profile, scope = load_scope(args)
     out = args.out or Path(f"probe-evidence-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json")
     check_writable(out)
+    if args.sign and not args.pack:
+        raise UserError("--sign needs --pack DIR|FILE.tar: the signature covers the pack's manifest")
+    key = load_private(args.sign) if args.sign else None  # a bad key fails now, not after the scan
+    if args.pack:
+        check_destination(args.pack)
 
     state = ScanState(targets=targets, profile=profile, scope=scope, options=options)
+    if args.fetch_declared_urls and not args.declaration:
+        raise UserError("--fetch-declared-urls needs --declaration FILE")
+    if args.declaration:
+        decl = load_declaration(args.declaration, catalog)
+        state.declarations = attach(decl, state.store, catalog, fetch_urls=args.fetch_declared_urls,
+                                    timeout=options.timeout)
     handler = _Interrupts(state)
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -154,8 +229,12 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(s, h)
     doc = build(state, catalog)
     write_atomic(out, canonical_bytes(doc))
+    if args.pack:
+        write_pack(doc, args.pack, key=key)
     if not args.quiet:
         print()
         clause_table(doc)
         print(f"\nevidence: {out}", file=sys.stdout)
+        if args.pack:
+            print(f"pack: {args.pack}" + (f" (signed, key {fingerprint(key.public_key())})" if key else " (unsigned)"))
     return exit_code(doc)

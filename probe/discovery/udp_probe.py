@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..protocols import snmp
+
 MAX_DATAGRAM = 65535
 MAX_REPLIES = 16  # SSDP ssdp:all may answer once per device/service type; keep a bounded number
 
@@ -44,82 +46,23 @@ class UdpResult:
     detail: dict[str, str] = field(default_factory=dict)
 
 
-# -- SNMP -----------------------------------------------------------------------------------------
-SYSDESCR_OID = bytes([0x2B, 6, 1, 2, 1, 1, 1, 0])  # 1.3.6.1.2.1.1.1.0
-
-
-def _tlv(tag: int, value: bytes) -> bytes:
-    n = len(value)
-    if n < 0x80:
-        length = bytes([n])
-    else:
-        raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-        length = bytes([0x80 | len(raw)]) + raw
-    return bytes([tag]) + length + value
-
-
-def _int(v: int) -> bytes:
-    return _tlv(0x02, v.to_bytes(max(1, (v.bit_length() + 8) // 8), "big", signed=True))
-
-
-def snmp_get_request(community: str, version: int, request_id: int, oid: bytes = SYSDESCR_OID) -> bytes:
+# -- SNMP (BER from the shared client in probe.protocols.snmp) ----------------------------------
+def snmp_get_request(community: str, version: int, request_id: int, oid: str = snmp.SYS_DESCR) -> bytes:
     """SNMP GetRequest (version 0 = v1, 1 = v2c) for one OID."""
-    varbind = _tlv(0x30, _tlv(0x06, oid) + b"\x05\x00")
-    pdu = _tlv(0xA0, _int(request_id) + _int(0) + _int(0) + _tlv(0x30, varbind))
-    return _tlv(0x30, _int(version) + _tlv(0x04, community.encode()) + pdu)
-
-
-def _read_tlv(data: bytes, pos: int) -> tuple[int, bytes, int]:
-    """(tag, value, next position); raises ValueError on anything malformed or oversized."""
-    if pos + 2 > len(data):
-        raise ValueError("truncated")
-    tag, first = data[pos], data[pos + 1]
-    pos += 2
-    if first & 0x80:
-        nbytes = first & 0x7F
-        if nbytes == 0 or nbytes > 4 or pos + nbytes > len(data):
-            raise ValueError("bad length")
-        length = int.from_bytes(data[pos:pos + nbytes], "big")
-        pos += nbytes
-    else:
-        length = first
-    if pos + length > len(data):
-        raise ValueError("truncated value")
-    return tag, data[pos:pos + length], pos + length
+    return snmp.message(version, community.encode(), snmp.GET, request_id, oid)
 
 
 def parse_snmp_response(data: bytes) -> dict[str, object] | None:
     """{version, community, request_id, error_status, value} of a GetResponse, or None."""
     try:
-        tag, msg, _ = _read_tlv(data, 0)
-        if tag != 0x30:
-            return None
-        tag, ver, pos = _read_tlv(msg, 0)
-        if tag != 0x02:
-            return None
-        tag, community, pos = _read_tlv(msg, pos)
-        if tag != 0x04:
-            return None
-        tag, pdu, _ = _read_tlv(msg, pos)
-        if tag != 0xA2:  # GetResponse
-            return None
-        _, rid, p = _read_tlv(pdu, 0)
-        _, err, p = _read_tlv(pdu, p)
-        _, _idx, p = _read_tlv(pdu, p)
-        _, vbl, _ = _read_tlv(pdu, p)
-        value: bytes | None = None
-        try:
-            _, vb, _ = _read_tlv(vbl, 0)
-            _, _oid, q = _read_tlv(vb, 0)
-            vtag, val, _ = _read_tlv(vb, q)
-            value = val if vtag == 0x04 else None
-        except ValueError:
-            value = None
-        return {"version": int.from_bytes(ver, "big"), "community": community.decode("latin-1"),
-                "request_id": int.from_bytes(rid, "big", signed=True), "error_status": int.from_bytes(err, "big"),
-                "value": value}
-    except ValueError:
+        reply = snmp.parse_message(data)
+    except (ValueError, IndexError):
         return None
+    if reply.pdu_type != snmp.RESPONSE:
+        return None
+    value = reply.varbinds[0][2] if reply.varbinds and isinstance(reply.varbinds[0][2], bytes) else None
+    return {"version": reply.version, "community": reply.community.decode("latin-1"),
+            "request_id": reply.request_id, "error_status": reply.error_status, "value": value}
 
 
 # -- DNS / mDNS -----------------------------------------------------------------------------------

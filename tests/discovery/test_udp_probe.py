@@ -107,6 +107,7 @@ def test_snmp_request_encoding_is_ber() -> None:
     req = udp_probe.snmp_get_request("public", 1, 0x1234)
     assert req[0] == 0x30 and req[1] == len(req) - 2
     assert b"\x04\x06public" in req and b"\x06\x08\x2b\x06\x01\x02\x01\x01\x01\x00\x05\x00" in req
+    assert req[req.index(b"\x04\x06public") + 8] == 0xA0  # GetRequest PDU
 
 
 def test_snmp_parser_rejects_garbage_and_truncation() -> None:

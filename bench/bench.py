@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""Benchmark probe against the tools labs use today, on the same lab targets, in the same run.
+
+    sudo python3 bench/bench.py [--runs 3] [--skip-scaling] [--out bench/results]
+
+Brings up the device lab (network namespaces on 10.231.0.0/16, nothing leaves the machine),
+then for each gateway variant times, as child processes measured with wait4():
+
+  probe     probe run --profile home-gateway (all TCP ports, UDP services, every safe check)
+  nmap      nmap -n -Pn -sV -p-          and   nmap -n -Pn -sV -p- -T4
+  sslyze    on every TLS port probe found (installed in its own venv: bench/.venv-anchors)
+  ssh-audit on every SSH port
+  hydra     the same default-credential pairs probe tries, on the same login services
+
+and prints wall time, CPU time and peak RSS (medians of --runs), the ratios probe/nmap and
+probe/(sum of anchors), then a scaling run (1, 4, 16 devices in one `probe run`). Results go to a
+dated Markdown file with the machine description. Absolute times depend on the machine; the
+README quotes ratios only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+ANCHOR_VENV = REPO / "bench" / ".venv-anchors"
+BENCH_INSTANCE_BASE = 180  # lab instance numbers used by the bench (180..196)
+CMD_TIMEOUT = 900  # no single measured command may run longer
+
+
+@dataclass
+class Measure:
+    wall: float
+    cpu: float
+    peak_rss_mb: float
+    rc: int
+
+
+def measure(argv: list[str], timeout: float = CMD_TIMEOUT) -> Measure:
+    """Run argv to completion; wall clock, user+sys CPU and peak RSS of the child (and its children)."""
+    start = time.monotonic()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = start + timeout
+    while True:
+        pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            os.killpg(proc.pid, 9)
+            pid, status, ru = os.wait4(proc.pid, 0)
+            break
+        time.sleep(0.02)
+    wall = time.monotonic() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Measure(wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, proc.returncode)
+
+
+def median(ms: list[Measure]) -> Measure:
+    return Measure(statistics.median(m.wall for m in ms), statistics.median(m.cpu for m in ms),
+                   max(m.peak_rss_mb for m in ms), ms[-1].rc)
+
+
+def ensure_anchor_venv() -> Path | None:
+    """sslyze pins its own cryptography/nassl; it lives in a venv of its own so probe's stay untouched."""
+    sslyze = ANCHOR_VENV / "bin" / "sslyze"
+    if not sslyze.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(ANCHOR_VENV)], check=True, timeout=120)
+        r = subprocess.run([str(ANCHOR_VENV / "bin" / "pip"), "install", "-q", "sslyze"], timeout=600)
+        if r.returncode != 0:
+            return None
+    return sslyze
+
+
+def probe_cmd(targets: list[str], out: Path) -> list[str]:
+    argv = [sys.executable, "-m", "probe", "run", "--profile", "home-gateway", "--quiet", "--out", str(out)]
+    for t in targets:
+        argv += ["--target", t]
+    return argv
+
+
+def services_from(evidence: Path) -> list[dict]:
+    return json.loads(evidence.read_text())["services"]
+
+
+def hydra_cmds(addr: str, services: list[dict], creds_file: Path) -> list[list[str]]:
+    mods = {"ssh": "ssh", "telnet": "telnet", "ftp": "ftp", "http": "http-get"}
+    cmds = []
+    for s in services:
+        mod = mods.get(s["protocol"])
+        if mod and s["transport"] == "tcp":
+            argv = ["hydra", "-C", str(creds_file), "-s", str(s["port"]), "-t", "4", "-I", "-q", addr, mod]
+            if mod == "http-get":
+                argv.append("/")
+            cmds.append(argv)
+    return cmds
+
+
+def anchor_cmds(addr: str, services: list[dict], sslyze: Path | None, creds_file: Path) -> dict[str, list[list[str]]]:
+    out: dict[str, list[list[str]]] = {}
+    tls = [s for s in services if s.get("tls")]
+    if sslyze and tls:
+        out["sslyze"] = [[str(sslyze), "--quiet", *[f"{addr}:{s['port']}" for s in tls]]]
+    ssh = [s for s in services if s["protocol"] == "ssh"]
+    if shutil.which("ssh-audit") and ssh:
+        out["ssh-audit"] = [["ssh-audit", "-n", "-p", str(s["port"]), addr] for s in ssh]
+    if shutil.which("hydra"):
+        out["hydra"] = hydra_cmds(addr, services, creds_file)
+    return out
+
+
+def run_group(cmds: list[list[str]]) -> Measure:
+    """Several commands of one tool, one after another, summed (the tool has no multi-target mode)."""
+    ms = [measure(c) for c in cmds]
+    return Measure(sum(m.wall for m in ms), sum(m.cpu for m in ms), max(m.peak_rss_mb for m in ms),
+                   max(m.rc for m in ms))
+
+
+def write_creds(path: Path) -> None:
+    """The same pairs probe tries first, as hydra's colon file."""
+    import csv
+
+    rows = list(csv.DictReader((REPO / "probe" / "data" / "credentials.csv").open(encoding="utf-8")))
+    pairs = list(dict.fromkeys(f"{r['username']}:{r['password']}" for r in rows))[:20]
+    path.write_text("\n".join(pairs) + "\n")
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    nmap_v = subprocess.run(["nmap", "--version"], capture_output=True, text=True).stdout.splitlines()[0] \
+        if shutil.which("nmap") else "nmap not installed"
+    return (f"{platform.platform()}; {os.cpu_count()} cores ({cpu}); {mem:.0f} GiB RAM; "
+            f"Python {platform.python_version()}; {nmap_v}")
+
+
+def fmt(m: Measure) -> str:
+    return f"{m.wall:8.2f} s wall {m.cpu:8.2f} s CPU {m.peak_rss_mb:7.1f} MB peak"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=3, help="runs per measurement; medians are reported (default 3)")
+    ap.add_argument("--variants", nargs="+", default=["weak-gateway", "hardened-gateway"])
+    ap.add_argument("--skip-scaling", action="store_true")
+    ap.add_argument("--skip-nmap", action="store_true", help="skip the (slow) nmap -sV anchors")
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        print("bench: needs root (the lab uses network namespaces)", file=sys.stderr)
+        return 2
+    from probe.lab import manager
+
+    sslyze = ensure_anchor_venv()
+    work = Path(tempfile.mkdtemp(prefix="probe-bench-"))
+    creds = work / "creds.txt"
+    write_creds(creds)
+    lines = [f"# probe benchmark {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}", "",
+             f"Machine: {machine()}", f"Runs per measurement: {args.runs} (medians)", ""]
+    table: list[str] = []
+    ratios: list[str] = []
+    try:
+        devices = manager.up(args.variants, instance=BENCH_INSTANCE_BASE)
+        for dev in devices:
+            addr = dev.address
+            ev = work / f"{dev.name}.json"
+            probe_runs = [measure(probe_cmd([addr], ev)) for _ in range(args.runs)]
+            p = median(probe_runs)
+            services = services_from(ev)
+            results: dict[str, Measure] = {"probe run (home-gateway)": p}
+            if not args.skip_nmap:
+                results["nmap -sV -p-"] = median([measure(["nmap", "-n", "-Pn", "-sV", "-p-", addr])
+                                                  for _ in range(args.runs)])
+                results["nmap -sV -p- -T4"] = median([measure(["nmap", "-n", "-Pn", "-sV", "-p-", "-T4", addr])
+                                                      for _ in range(args.runs)])
+            for name, cmds in anchor_cmds(addr, services, sslyze, creds).items():
+                results[name] = median([run_group(cmds) for _ in range(args.runs)])
+            table.append(f"\n## {dev.name} ({addr}): {len(services)} services found by probe\n")
+            table.append("| tool | wall s | CPU s | peak MB |\n|---|---|---|---|")
+            for name, m in results.items():
+                table.append(f"| {name} | {m.wall:.2f} | {m.cpu:.2f} | {m.peak_rss_mb:.1f} |")
+                print(f"{dev.name:18} {name:26} {fmt(m)}")
+            anchors = [m for k, m in results.items() if k not in ("probe run (home-gateway)", "nmap -sV -p- -T4")]
+            if "nmap -sV -p-" in results:
+                r = p.wall / results["nmap -sV -p-"].wall
+                ratios.append(f"- {dev.name}: probe / nmap -sV -p- = **{r:.2f}**")
+                print(f"{dev.name}: probe/nmap = {r:.2f}")
+            if anchors:
+                r = p.wall / sum(m.wall for m in anchors)
+                ratios.append(f"- {dev.name}: probe / (sum of anchors: {', '.join(k for k in results if k.split()[0] != 'probe' and k != 'nmap -sV -p- -T4')}) = **{r:.2f}**")
+                print(f"{dev.name}: probe/sum(anchors) = {r:.2f}")
+        manager.down(instance=BENCH_INSTANCE_BASE)
+        if not args.skip_scaling:
+            table.append("\n## Scaling: weak-gateway copies in one `probe run`\n")
+            table.append("| devices | wall s | CPU s | peak MB | vs 1 device |\n|---|---|---|---|---|")
+            base = None
+            for n in (1, 4, 16):
+                addrs: list[str] = []
+                for k in range(n):
+                    addrs += [d.address for d in manager.up(["weak-gateway"], instance=BENCH_INSTANCE_BASE + 1 + k)]
+                m = median([measure(probe_cmd(addrs, work / f"scale{n}.json")) for _ in range(args.runs)])
+                base = base or m.wall
+                table.append(f"| {n} | {m.wall:.2f} | {m.cpu:.2f} | {m.peak_rss_mb:.1f} | {m.wall / base:.2f}x |")
+                print(f"scaling {n:2} devices: {fmt(m)}  ({m.wall / base:.2f}x one device)")
+                for k in range(n):
+                    manager.down(instance=BENCH_INSTANCE_BASE + 1 + k)
+    finally:
+        for k in range(0, 18):
+            try:
+                manager.down(instance=BENCH_INSTANCE_BASE + k)
+            except Exception as exc:  # keep tearing down the rest
+                print(f"bench: teardown of instance {BENCH_INSTANCE_BASE + k}: {exc}", file=sys.stderr)
+        shutil.rmtree(work, ignore_errors=True)
+    lines += ["## Ratios (lower is better for probe)", "", *ratios, "", *table, ""]
+    args.out.mkdir(parents=True, exist_ok=True)
+    dest = args.out / f"{datetime.now(UTC).strftime('%Y-%m-%d')}.md"
+    dest.write_text("\n".join(lines))
+    print(f"\nresults: {dest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""default_credentials: does any login service accept a publicly known default credential?
+
+Bounded (ctx.options.credential_budget attempts per service), most likely first, with
+ctx.options.credential_delay between attempts, stopping at the first success per account. PASS
+needs proof that the service really asked for credentials and rejected every one tried;
+a service that needs no login at all is NOT_APPLICABLE here (unauthenticated_access reports it).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+
+from probe.context import CheckContext
+from probe.credentials import for_service
+from probe.logins import Attempt, Result, ServiceLogin, admin_paths
+from probe.models import Finding, InconclusiveReason, Status
+from probe.plugins import Check
+
+MAX_CONSECUTIVE_CONNECTIVITY = 2
+
+
+def _sleep(ctx: CheckContext, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        ctx.check_cancelled()
+        time.sleep(min(left, 0.2))
+
+
+class DefaultCredentials(Check):
+    check_id = "default_credentials"
+
+    def run(self, ctx: CheckContext) -> Iterable[Finding]:
+        svc = ctx.service
+        assert svc is not None
+        if not ctx.options.allow_credentials:
+            yield ctx.inconclusive("Default credentials were not tried: the operator did not allow credential "
+                                   "attempts.", "credential attempts are disabled for this run",
+                                   InconclusiveReason.NOT_OPTED_IN)
+            return
+        creds = for_service(svc.protocol, ctx.options.extra.get("credentials_file"))
+        login = ServiceLogin(ctx, svc)
+        try:
+            login.prepare(admin_paths())
+        except (OSError, ValueError) as exc:
+            pre = ctx.artefact("transcript", f"{svc.protocol} preflight", login.preflight.render())
+            yield ctx.inconclusive(f"Could not reach the {svc.protocol} service to find its login.", str(exc),
+                                   InconclusiveReason.CONNECTIVITY, artefacts=[pre])
+            return
+        pre_id = ctx.artefact("transcript", f"{svc.protocol} login discovery", login.preflight.render()) \
+            if login.preflight.events else None
+        pre = [pre_id] if pre_id else []
+        if login.requires_auth is False:
+            yield self._no_login(ctx, login, pre)
+            return
+        if login.no_password:
+            yield ctx.finding(Status.NOT_APPLICABLE, "No password login offered",
+                              f"The {svc.protocol} service on port {svc.port} offers no password login.",
+                              reason=login.no_password, artefacts=pre)
+            return
+        if svc.protocol in ("mqtt", "mqtts") and login.requires_auth is None:
+            yield ctx.inconclusive("Could not connect to the MQTT broker.", "the anonymous CONNECT got no CONNACK",
+                                   InconclusiveReason.CONNECTIVITY, artefacts=pre)
+            return
+
+        budget = max(0, ctx.options.credential_budget)
+        attempts: list[Attempt] = []
+        succeeded: set[str] = set()
+        consecutive_conn = 0
+        stop: Attempt | None = None
+        for cred in creds:
+            if len(attempts) >= budget:
+                break
+            account = cred.password if svc.protocol == "snmp" else cred.username  # a community is its own account
+            if account in succeeded:
+                continue
+            ctx.check_cancelled()
+            if attempts and ctx.options.credential_delay > 0:
+                _sleep(ctx, ctx.options.credential_delay)
+            a = login.attempt(cred)
+            attempts.append(a)
+            consecutive_conn = consecutive_conn + 1 if a.result is Result.CONNECTIVITY else 0
+            if a.result is Result.SUCCESS:
+                succeeded.add(account)
+            elif a.result in (Result.NO_AUTH, Result.UNSUPPORTED, Result.LOCKED, Result.NO_PASSWORD):
+                stop = a
+                break
+            elif consecutive_conn >= MAX_CONSECUTIVE_CONNECTIVITY:
+                stop = a
+                break
+
+        log = "\n".join(a.transcript.text() for a in attempts)
+        log_id = ctx.artefact("transcript", f"{svc.protocol} default-credential attempts", log) if attempts else None
+        table = {"service": svc.key(), "login": login.description, "budget": budget,
+                 "candidates": len(creds), "attempts": [a.row() for a in attempts]}
+        table_id = ctx.artefact("measurements", f"{svc.protocol} attempts table",
+                                json.dumps(table, indent=2), media_type="application/json")
+        base = pre + ([log_id] if log_id else []) + [table_id]
+        details = {"login": login.description, "attempts": len(attempts), "budget": budget,
+                   "candidates": len(creds)}
+
+        wins = [a for a in attempts if a.result is Result.SUCCESS]
+        if wins:
+            proof = [ctx.artefact("transcript", f"{svc.protocol} login as {a.credential.username!r} (proof)",
+                                  a.transcript.render()) for a in wins]
+            accounts = "; ".join(f"{a.credential.label()} ({a.detail})" for a in wins)
+            what = "community" if svc.protocol == "snmp" else "credential"
+            yield ctx.finding(Status.FAIL, f"Default {what} accepted",
+                              f"The {login.description} on port {svc.port} accepted {len(wins)} publicly known "
+                              f"default {what}(s): {accounts}.",
+                              details={**details, "accepted": [a.row() for a in wins],
+                                       "sources": sorted({a.credential.source for a in wins})},
+                              artefacts=proof + base, severity="high")
+            return
+        if stop is not None and stop.result is Result.NO_AUTH:
+            yield ctx.finding(Status.NOT_APPLICABLE, "No login asked",
+                              f"The {svc.protocol} service on port {svc.port} gave access without asking for "
+                              "credentials; that is reported by unauthenticated_access.",
+                              reason="the service does not ask for credentials", details=details, artefacts=base)
+            return
+        if stop is not None and stop.result is Result.NO_PASSWORD:
+            yield ctx.finding(Status.NOT_APPLICABLE, "No password login offered",
+                              f"The {svc.protocol} service on port {svc.port} offers no password login, so no "
+                              "default password can apply.", reason=login.no_password or stop.detail,
+                              details=details, artefacts=base)
+            return
+        if stop is not None and stop.result is Result.UNSUPPORTED:
+            reason = login.unsupported or stop.detail
+            yield ctx.inconclusive(f"Default credentials could not be tried on {svc.protocol} port {svc.port}.",
+                                   reason, InconclusiveReason.UNSUPPORTED, details=details, artefacts=base)
+            return
+        if stop is not None and stop.result is Result.LOCKED:
+            yield ctx.inconclusive(f"The device stopped evaluating logins after {len(attempts)} attempt(s); the "
+                                   "rest of the list was not tried.", f"lock-out or refusal: {stop.detail}",
+                                   InconclusiveReason.CONNECTIVITY, details=details, artefacts=base)
+            return
+        failures = [a for a in attempts if a.result is Result.FAILURE]
+        asked = any(a.prompt_seen for a in failures) or bool(login.requires_auth)
+        if attempts and len(failures) == len(attempts) and asked:
+            exhausted = "the whole list" if len(attempts) == len(creds) else f"the budget of {budget} attempts"
+            yield ctx.finding(Status.PASS, "No default credential accepted",
+                              f"The {login.description} on port {svc.port} asked for credentials and rejected all "
+                              f"{len(attempts)} default credentials tried ({exhausted}, most likely first).",
+                              details=details, artefacts=base)
+            return
+        if not attempts:
+            yield ctx.inconclusive("No default credential was tried.", "the credential budget is 0 or the list is "
+                                   "empty for this service", InconclusiveReason.NO_INPUT, details=details,
+                                   artefacts=base)
+            return
+        conn = [a for a in attempts if a.result is Result.CONNECTIVITY]
+        if conn:
+            yield ctx.inconclusive(f"Default credentials could not be fully tried on port {svc.port}.",
+                                   f"{len(conn)} attempt(s) failed to connect or were cut off: {conn[-1].detail}",
+                                   InconclusiveReason.CONNECTIVITY, details=details, artefacts=base)
+            return
+        if svc.protocol == "snmp" and not login.requires_auth:
+            yield ctx.inconclusive("No SNMP community was answered, and the agent did not answer an SNMPv3 "
+                                   "discovery either.", "no SNMP agent answered at all",
+                                   InconclusiveReason.CONNECTIVITY, details=details, artefacts=base)
+            return
+        odd = [a for a in attempts if a.result is not Result.FAILURE]
+        yield ctx.inconclusive(f"The answers to login attempts on port {svc.port} could not be classified.",
+                               f"{len(odd)} answer(s) were neither a clear rejection nor a proven login: "
+                               f"{odd[-1].detail}", InconclusiveReason.DEVICE_MISBEHAVED, details=details,
+                               artefacts=base)
+
+    def _no_login(self, ctx: CheckContext, login: ServiceLogin, pre: list[str]) -> Finding:
+        svc = ctx.service
+        assert svc is not None
+        if svc.protocol in ("http", "https"):
+            bodies = b"".join(getattr(r, "body", b"") for r in login.pages.values())
+            if not login.pages:
+                return ctx.inconclusive("No page could be fetched.", "every HTTP request failed",
+                                        InconclusiveReason.CONNECTIVITY, artefacts=pre)
+            lowered = bodies.lower()
+            if b"<script" in lowered and (b"login" in lowered or b"password" in lowered):
+                return ctx.inconclusive(
+                    "The web interface seems to log in through scripts, which probe cannot drive.",
+                    f"no HTTP Basic/Digest challenge or HTML login form at {len(login.pages)} probed paths, but "
+                    "the pages mention a login and use scripts", InconclusiveReason.UNSUPPORTED, artefacts=pre)
+            return ctx.finding(Status.NOT_APPLICABLE, "No HTTP login found",
+                               f"None of {len(login.pages)} probed paths asked for credentials (no 401 challenge, "
+                               "no login form); open pages are judged by unauthenticated_access.",
+                               reason="the web service asks for no credentials at the probed paths",
+                               artefacts=pre)
+        return ctx.finding(Status.NOT_APPLICABLE, "No login asked",
+                           f"The {svc.protocol} service on port {svc.port} accepts clients without credentials; "
+                           "unauthenticated_access reports that.",
+                           reason="the service does not require credentials", artefacts=pre)

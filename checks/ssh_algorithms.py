@@ -1,0 +1,76 @@
+"""ssh_algorithms: the SSH server's offered algorithms and host keys, judged against policy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from probe.context import CheckContext
+from probe.cryptopolicy import FAIL, judge_ssh, load_ssh_policy, option
+from probe.models import Finding, InconclusiveReason, Status
+from probe.plugins import Check
+from probe.protocols import ssh_kexinit
+
+_CODES = {ssh_kexinit.CONNECTIVITY: InconclusiveReason.CONNECTIVITY,
+          ssh_kexinit.MISBEHAVED: InconclusiveReason.DEVICE_MISBEHAVED,
+          ssh_kexinit.UNSUPPORTED: InconclusiveReason.UNSUPPORTED}
+
+
+class SshAlgorithms(Check):
+    check_id = "ssh_algorithms"
+
+    def run(self, ctx: CheckContext) -> Iterable[Finding]:
+        assert ctx.service is not None
+        policy = load_ssh_policy(option(ctx.options, "ssh_policy"))
+        port = ctx.service.port
+        connect = lambda: ctx.connection(port)  # noqa: E731
+        scan = ssh_kexinit.scan(connect, timeout=ctx.remaining(), check_cancelled=ctx.check_cancelled,
+                                max_bytes=ctx.options.max_read_bytes)
+        arts: list[str] = []
+        if scan.transcript:
+            arts.append(ctx.artefact("banner", f"ssh-server-bytes-{port}.bin", scan.transcript))
+        if scan.kexinit is not None:
+            arts.append(ctx.artefact("kexinit", f"ssh-kexinit-{port}.bin", scan.kexinit.payload))
+        for hk in scan.host_keys:
+            arts.append(ctx.artefact("ssh-host-key", f"ssh-host-key-{port}-{hk.key_type}.bin", hk.blob))
+        details = {"scan": scan.to_json(),
+                   "policy": {k: policy[k] for k in ("name", "source", "source_version", "_where")}}
+
+        if scan.banner is None:
+            yield ctx.inconclusive("No SSH identification string was read", scan.error,
+                                   _CODES.get(scan.reason_code or "", InconclusiveReason.DEVICE_MISBEHAVED),
+                                   details=details, artefacts=arts)
+            return
+        lists = scan.kexinit.lists if scan.kexinit else None
+        host_keys = [hk.to_json() for hk in scan.host_keys]
+        violations = judge_ssh(protocol=scan.banner.protocol, lists=lists, host_keys=host_keys, policy=policy)
+        details["violations"] = [v.to_json() for v in violations]
+        if scan.kexinit is not None:
+            auth = ssh_kexinit.auth_methods(connect, timeout=ctx.remaining())
+            details["auth_methods"] = auth.methods
+            details["auth_methods_note"] = auth.reason or None
+        fails = [v.message for v in violations if v.severity == FAIL]
+        warns = [v.message for v in violations if v.severity != FAIL]
+        if fails:
+            yield ctx.finding(Status.FAIL, "SSH algorithms outside the policy",
+                              f"{scan.banner.line}: {len(fails)} violation(s): " + "; ".join(fails[:10])
+                              + (" …" if len(fails) > 10 else ""),
+                              details=details, artefacts=arts, severity="high")
+            return
+        if scan.kexinit is None:
+            yield ctx.inconclusive(f"{scan.banner.line}: the algorithm lists could not be read", scan.error,
+                                   _CODES.get(scan.reason_code or "", InconclusiveReason.DEVICE_MISBEHAVED),
+                                   details=details, artefacts=arts)
+            return
+        if scan.host_key_errors:
+            missing = "; ".join(f"{alg}: {why}" for alg, why in scan.host_key_errors.items())
+            code = (InconclusiveReason.UNSUPPORTED if all("no key exchange" in w or "cannot run" in w
+                                                          for w in scan.host_key_errors.values())
+                    else InconclusiveReason.DEVICE_MISBEHAVED)
+            yield ctx.inconclusive("No algorithm violation, but not every host key could be read to check its size",
+                                   missing, code, details=details, artefacts=arts)
+            return
+        yield ctx.finding(Status.PASS, "SSH algorithms meet the policy",
+                          f"{scan.banner.line}: host keys "
+                          + ", ".join(f"{k.key_type} {k.bits}" for k in scan.host_keys)
+                          + (f"; warnings: {'; '.join(warns)}" if warns else ""),
+                          details=details, artefacts=arts, severity="high")

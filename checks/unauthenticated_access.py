@@ -1,0 +1,218 @@
+"""unauthenticated_access: services that give access or change settings without any login.
+
+Evidence for JC-STAR S1.1-01 (every access over IP passes authentication). Each service type
+has its own proof: a management page or config file served without credentials, FTP 230 for
+"anonymous", MQTT CONNACK 0 + granted SUBACK (+ our own message echoed back) for an anonymous
+client, and an SNMP SET that succeeds with a public community (writing back the value just read).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from urllib.parse import urljoin, urlsplit
+
+from probe.context import CheckContext
+from probe.credentials import for_service
+from probe.logins import admin_paths
+from probe.models import Finding, InconclusiveReason, Status
+from probe.netio import ReadTimeout
+from probe.plugins import Check
+from probe.protocols import ftp, http_auth, mqtt, snmp, tlswrap
+from probe.protocols.transcript import Transcript
+
+MANAGEMENT_WORDS = re.compile(
+    rb"(?i)firmware|configuration|settings|factory reset|reboot|wireless|ssid|admin password|wan\b|"
+    rb"upgrade|backup|restore|dhcp|port forward")
+CONFIG_SUFFIXES = (".bin", ".cfg", ".conf", ".exp", ".xml", ".tar", ".gz", ".json", ".dat")
+
+
+class UnauthenticatedAccess(Check):
+    check_id = "unauthenticated_access"
+
+    def run(self, ctx: CheckContext) -> Iterable[Finding]:
+        svc = ctx.service
+        assert svc is not None
+        handler = {"http": self._http, "https": self._http, "ftp": self._ftp, "mqtt": self._mqtt,
+                   "mqtts": self._mqtt, "snmp": self._snmp}[svc.protocol]
+        yield handler(ctx)
+
+    # -- HTTP ------------------------------------------------------------------------------
+    def _http(self, ctx: CheckContext) -> Finding:
+        svc = ctx.service
+        assert svc is not None
+        t = Transcript(svc.protocol, ctx.host, svc.port)
+        tls = svc.protocol == "https" or svc.tls
+        if tls:
+            t.note("https: certificate not verified (devices use self-signed certificates)")
+        client = http_auth.HttpClient(lambda: ctx.connection(svc.port), ctx.host, svc.port, tls, t,
+                                      timeout=ctx.remaining(), check_cancelled=ctx.check_cancelled)
+        try:
+            catch_all = client.request("GET", http_auth.random_path())
+        except (OSError, ValueError) as exc:
+            art = ctx.artefact("transcript", f"{svc.protocol} admin paths", t.render())
+            return ctx.inconclusive("Could not fetch pages from the web service.", str(exc),
+                                    InconclusiveReason.CONNECTIVITY, artefacts=[art])
+        catch_hash = hashlib.sha256(catch_all.body).hexdigest() if catch_all.status == 200 else None
+        open_pages: list[dict[str, object]] = []
+        protected: list[str] = []
+        fetched = 0
+        for path in admin_paths():
+            ctx.check_cancelled()
+            try:
+                resp = client.request("GET", path)
+            except (OSError, ValueError) as exc:
+                t.note(f"GET {path} failed: {exc}")
+                continue
+            fetched += 1
+            loc = resp.header("Location") or ""
+            if resp.status in (301, 302, 307, 308) and loc:
+                nxt = urlsplit(urljoin(path, loc))
+                if (not nxt.netloc or nxt.hostname == ctx.host) and nxt.path and nxt.path != path:
+                    try:  # one same-host redirect, e.g. /settings -> /settings/
+                        resp = client.request("GET", nxt.path)
+                    except (OSError, ValueError) as exc:
+                        t.note(f"GET {nxt.path} failed: {exc}")
+                        continue
+            if resp.status in http_auth.AUTH_FAIL_STATUSES or http_auth.surface_from_response(path, resp):
+                protected.append(path)
+                continue
+            if resp.status != 200 or not resp.body.strip():
+                continue
+            if catch_hash and hashlib.sha256(resp.body).hexdigest() == catch_hash:
+                continue  # the server answers every path with the same page
+            ctype = (resp.header("Content-Type") or "").lower()
+            is_config = path.endswith(CONFIG_SUFFIXES) and "html" not in ctype
+            words = sorted({m.group(0).decode().lower() for m in MANAGEMENT_WORDS.finditer(resp.body[:65536])})
+            if is_config or (len(words) >= 2 and path != "/") or len(words) >= 3:
+                open_pages.append({"path": path, "status": resp.status, "content_type": ctype,
+                                   "bytes": len(resp.body), "management_words": words[:10],
+                                   "kind": "configuration file" if is_config else "management page"})
+        art = ctx.artefact("transcript", f"{svc.protocol} admin/config paths without credentials", t.render())
+        details = {"paths_probed": fetched, "protected_paths": protected, "open": open_pages,
+                   "tls_verified": False if tls else None}
+        if fetched == 0:
+            return ctx.inconclusive("No admin path could be fetched.", "every request failed",
+                                    InconclusiveReason.CONNECTIVITY, artefacts=[art], details=details)
+        if open_pages:
+            listing = ", ".join(f"{p['path']} ({p['kind']})" for p in open_pages)
+            return ctx.finding(Status.FAIL, "Management pages reachable without login",
+                               f"Without any credentials the web service on port {svc.port} served: {listing}.",
+                               artefacts=[art], details=details, severity="high")
+        return ctx.finding(Status.PASS, "No open management page found",
+                           f"None of {fetched} common admin/config/firmware paths on port {svc.port} served "
+                           f"settings without a login ({len(protected)} asked for credentials). Pages outside "
+                           "this list are not covered.", artefacts=[art], details=details, severity="info")
+
+    # -- FTP -------------------------------------------------------------------------------
+    def _ftp(self, ctx: CheckContext) -> Finding:
+        svc = ctx.service
+        assert svc is not None
+        t = Transcript("ftp", ctx.host, svc.port)
+        try:
+            with ctx.connection(svc.port) as sock:
+                r = ftp.try_login(sock, t, "anonymous", ftp.ANONYMOUS_PASSWORD, timeout=ctx.remaining())
+        except OSError as exc:
+            return ctx.inconclusive("Could not connect to the FTP service.", str(exc), InconclusiveReason.CONNECTIVITY)
+        art = ctx.artefact("transcript", "ftp anonymous login", t.render())
+        if r.outcome in (ftp.Outcome.SUCCESS, ftp.Outcome.NO_PASSWORD):
+            return ctx.finding(Status.FAIL, "Anonymous FTP login accepted",
+                               f"FTP on port {svc.port} logged in user 'anonymous' ({r.detail}).",
+                               artefacts=[art], severity="high", details={"reply": r.last.code if r.last else None})
+        if r.outcome is ftp.Outcome.FAILURE:
+            return ctx.finding(Status.PASS, "Anonymous FTP refused",
+                               f"FTP on port {svc.port} refused user 'anonymous' ({r.detail}).", artefacts=[art],
+                               severity="info")
+        code = InconclusiveReason.CONNECTIVITY if r.outcome in (ftp.Outcome.CLOSED, ftp.Outcome.REFUSED) \
+            else InconclusiveReason.DEVICE_MISBEHAVED
+        return ctx.inconclusive("Anonymous FTP could not be tested.", r.detail, code, artefacts=[art])
+
+    # -- MQTT ------------------------------------------------------------------------------
+    def _mqtt(self, ctx: CheckContext) -> Finding:
+        svc = ctx.service
+        assert svc is not None
+        tls = svc.tls or svc.protocol == "mqtts"
+        t = Transcript("mqtt", ctx.host, svc.port)
+        topic = mqtt.probe_topic()
+        sub: list[int] = []
+        echoed = False
+        try:
+            with ctx.connection(svc.port, tls=tls) as sock:
+                s = mqtt.Session(sock, t, ctx.remaining())
+                code = s.connect()
+                if code == 0:
+                    sub = s.subscribe(topic)
+                    if sub and sub[0] <= 2:
+                        echoed = s.publish_echo(topic, b"probe anonymous publish test")
+                    s.disconnect()
+        except (OSError, ReadTimeout, ValueError) as exc:
+            t.note(f"connection ended: {exc}")
+            art = ctx.artefact("transcript", "mqtt anonymous session", t.render())
+            if tlswrap.needs_client_certificate(exc):
+                return ctx.finding(Status.PASS, "Anonymous MQTT refused at TLS",
+                                   f"The broker on port {svc.port} refused a client without a TLS client certificate "
+                                   f"before any MQTT was exchanged ({exc}).", artefacts=[art], severity="info")
+            return ctx.inconclusive("Could not complete an MQTT exchange.", str(exc),
+                                    InconclusiveReason.CONNECTIVITY, artefacts=[art])
+        art = ctx.artefact("transcript", "mqtt anonymous session", t.render())
+        details = {"connack": code, "topic": topic, "suback": sub, "publish_echoed": echoed}
+        if code != 0:
+            return ctx.finding(Status.PASS, "Anonymous MQTT refused",
+                               f"The broker on port {svc.port} refused an anonymous client (CONNACK {code}: "
+                               f"{mqtt.CONNACK_CODES.get(code, 'unknown')}).", artefacts=[art], details=details,
+                               severity="info")
+        if sub and sub[0] <= 2:
+            what = "subscribe and publish" if echoed else "subscribe"
+            return ctx.finding(Status.FAIL, "Anonymous MQTT access",
+                               f"The broker on port {svc.port} accepted an anonymous client and let it {what} "
+                               f"(topic {topic}, SUBACK {sub}{', own message received back' if echoed else ''}).",
+                               artefacts=[art], details=details, severity="high")
+        return ctx.finding(Status.FAIL, "Anonymous MQTT connection accepted",
+                           f"The broker on port {svc.port} accepted an anonymous client (CONNACK 0); the "
+                           f"subscription to {topic} was refused (SUBACK {sub}), so an ACL limits what it can do.",
+                           artefacts=[art], details=details, severity="medium")
+
+    # -- SNMP ------------------------------------------------------------------------------
+    def _snmp(self, ctx: CheckContext) -> Finding:
+        svc = ctx.service
+        assert svc is not None
+        t = Transcript("snmp", ctx.host, svc.port)
+        communities = [c for c in for_service("snmp", ctx.options.extra.get("credentials_file"))][:8]
+        readable: list[str] = []
+        with ctx.slot():
+            client = snmp.Client(ctx.host, svc.port, t, timeout=ctx.remaining(2.0))
+            for cred in communities:
+                ctx.check_cancelled()
+                community = cred.password.encode()
+                shown = "<operator-supplied>" if cred.secret else cred.password
+                for oid in (snmp.SYS_CONTACT, snmp.SYS_LOCATION):
+                    got = client.request(snmp.V2C, community, snmp.GET, oid)
+                    if got is None:  # wrong community: v1/v2c agents stay silent
+                        break
+                    if got.error_status or not got.varbinds or got.varbinds[0][1] != "OCTET STRING":
+                        continue
+                    if shown not in readable:
+                        readable.append(shown)
+                    _, type_name, value = got.varbinds[0]
+                    t.note(f"community {shown!r}: {oid} = {value!r}; writing the same value back")
+                    res = client.request(snmp.V2C, community, snmp.SET, oid, snmp.enc_value(type_name, value))
+                    if res is not None and res.error_status == 0:
+                        art = ctx.artefact("transcript", "snmp write test (same value written back)", t.render())
+                        return ctx.finding(Status.FAIL, "SNMP write access with a default community",
+                                           f"The SNMP agent on port {svc.port} accepted a SET of {oid} with community "
+                                           f"{shown!r} (the value just read was written back unchanged).",
+                                           artefacts=[art], severity="high",
+                                           details={"community": shown, "oid": oid,
+                                                    "value": value.decode("utf-8", "replace")})
+                    t.note(f"SET refused: {res.error if res else 'no answer'}")
+            alive = bool(readable) or snmp.agent_answers_v3(ctx.host, svc.port, t, ctx.remaining(2.0))
+        art = ctx.artefact("transcript", "snmp write test", t.render())
+        if not alive:
+            return ctx.inconclusive("No SNMP agent answered.", "no answer to any community nor to SNMPv3 discovery",
+                                    InconclusiveReason.CONNECTIVITY, artefacts=[art])
+        return ctx.finding(Status.PASS, "No SNMP write access with a default community",
+                           f"No SET succeeded with the {len(communities)} known communities on port {svc.port}"
+                           f" (readable with: {', '.join(readable) or 'none'}; read access is reported by "
+                           "default_credentials).", artefacts=[art], severity="info",
+                           details={"readable_communities": readable})

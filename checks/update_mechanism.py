@@ -1,0 +1,51 @@
+"""Is there a way to update the device that the network can see: an update page, endpoint or URL?"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from probe import updates
+from probe.context import CheckContext
+from probe.models import Finding, InconclusiveReason, Status
+from probe.plugins import Check
+from probe.updates import no_web_service
+
+
+class UpdateMechanism(Check):
+    check_id = "update_mechanism"
+
+    def run(self, ctx: CheckContext) -> Iterator[Finding]:
+        early = no_web_service(ctx, "Update mechanism")
+        if early:
+            yield early
+            return
+        s = updates.survey(ctx)
+        details = {
+            "web_services": [{"url": w.url, "reachable": w.reachable, "error": w.error} for w in s.services],
+            "update_pages": updates.seen_json(s.update_pages),
+            "update_urls": updates.seen_json(s.update_urls),
+            "firmware_versions": updates.seen_json(s.versions),
+            "pages_visited": updates.seen_json(s.pages),
+        }
+        arts = sorted({i.artefact for i in s.update_pages + s.update_urls + s.versions if i.artefact})
+        if not s.any_reachable:
+            errors = "; ".join(f"{w.url}: {w.error}" for w in s.services if w.error) or "no web service answered"
+            yield ctx.inconclusive("Could not read the device's web services.", errors,
+                                   InconclusiveReason.CONNECTIVITY, details=details)
+            return
+        version = s.versions[0].value if s.versions else None
+        vtext = f" Firmware version seen: {version} ({s.versions[0].source})." if version else ""
+        if s.update_pages or s.update_urls:
+            where = [f"{i.source} ({i.how}, {i.value})" for i in s.update_pages[:3]]
+            where += [f"update URL {i.value} in {i.source}" for i in s.update_urls[:3]]
+            yield ctx.finding(Status.PASS, "Update page or endpoint found",
+                              "The device exposes an update mechanism: " + "; ".join(where) + "." + vtext
+                              + " Whether updates are secure is judged by update_channel; the rest needs documents.",
+                              details=details, artefacts=arts, severity="info")
+            return
+        yield ctx.finding(Status.NOT_APPLICABLE, "No update page or endpoint found",
+                          f"No update page, endpoint or update URL was found in {len(s.pages)} crawled page(s), "
+                          f"the known vendor paths and the UPnP description.{vtext} This is not a PASS: the "
+                          "mechanism may sit behind the login or in a companion app, so documents must show it.",
+                          reason="no update page, endpoint or URL visible over the network",
+                          details=details, artefacts=arts)

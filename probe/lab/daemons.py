@@ -1,0 +1,186 @@
+"""How each daemon kind is prepared and started inside a device namespace.
+
+One small function per daemon kind turns a service entry of a variant into a rendered config file
+plus a foreground command line (foreground, so the PID we record is the daemon's own and `down`
+can kill exactly it). Everything variant-specific lives in the templates, not here.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import UserError
+from .sysexec import run
+from .variants import ServiceSpec, Variant, render, templates_dir
+
+
+@dataclass
+class DeviceRuntime:
+    """What a daemon starter may use: the device's identity, paths and template values."""
+
+    variant: Variant
+    namespace: str
+    address: str
+    root: Path  # the device's run directory
+    values: dict[str, str] = field(default_factory=dict)
+
+    def path(self, *parts: str) -> Path:
+        return self.root.joinpath(*parts)
+
+    def render_to(self, template: str, dest: Path, mode: int = 0o644) -> Path:
+        src = templates_dir() / template
+        if not src.is_file():
+            raise UserError(f"probe lab: {self.variant.source.name}: template {template!r} not found")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(render(src.read_text("utf-8"), self.values, f"templates/{template}"))
+        dest.chmod(mode)
+        return dest
+
+
+Starter = Callable[[DeviceRuntime, ServiceSpec], list[str]]
+BINARIES: dict[str, list[str]] = {
+    "dropbear": ["dropbear", "dropbearkey"],
+    "openssh": ["sshd", "ssh-keygen"],
+    "telnetd": ["busybox"],
+    "lighttpd": ["lighttpd"],
+    "vsftpd": ["vsftpd"],
+    "mosquitto": ["mosquitto", "mosquitto_passwd"],
+    "snmpd": ["snmpd"],
+    "miniupnpd": ["miniupnpd"],
+    "dnsmasq": ["dnsmasq"],
+    "rtsp": ["rtsp-server-perl"],
+}
+
+
+def _chown(path: Path, user: str) -> None:
+    ent = pwd.getpwnam(user)
+    os.chown(path, ent.pw_uid, ent.pw_gid)
+
+
+def _config(dev: DeviceRuntime, svc: ServiceSpec, default_name: str) -> Path:
+    if not svc.template:
+        raise UserError(f"probe lab: {dev.variant.source.name}: service {svc.id} needs a 'template'")
+    return dev.render_to(svc.template, dev.path("etc", f"{svc.id}-{default_name}"))
+
+
+def start_dropbear(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
+    keys = dev.path("keys", svc.id)
+    keys.mkdir(parents=True, exist_ok=True)
+    argv = ["dropbear", "-F", "-E", "-j", "-k"]  # foreground, log to stderr, no port forwarding
+    for kind in svc.options.get("host_keys", ["ed25519", "ecdsa"]):
+        key = keys / f"dropbear_{kind}_host_key"
+        if not key.exists():
+            run(["dropbearkey", "-t", kind, "-f", str(key)], timeout=30)
+        argv += ["-r", str(key)]
+    if not svc.options.get("password_login", True):
+        argv.append("-s")
+    if not svc.options.get("root_login", True):
+        argv.append("-w")
+    port = svc.ports[0].port
+    return argv + ["-p", f"{dev.address}:{port}"]
+
+
+def start_openssh(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
+    keys = dev.path("keys", svc.id)
+    keys.mkdir(parents=True, exist_ok=True)
+    for kind in svc.options.get("host_keys", ["ed25519"]):
+        key = keys / f"ssh_host_{kind}_key"
+        bits = {"rsa": ["-b", "2048"], "dsa": ["-b", "1024"]}.get(kind, [])
+        if not key.exists():
+            run(["ssh-keygen", "-q", "-t", kind, *bits, "-N", "", "-C", dev.variant.hostname,
+                 "-f", str(key)], timeout=30)
+        dev.values[f"{svc.id.replace('-', '_')}_key_{kind}"] = str(key)
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege-separation dir sshd insists on
+    conf = _config(dev, svc, "sshd_config")
+    run(["/usr/sbin/sshd", "-t", "-f", str(conf)], timeout=15)
+    return ["/usr/sbin/sshd", "-D", "-e", "-f", str(conf)]
+
+
+def start_telnetd(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
+    # busybox telnetd execs the login program as given; busybox picks the applet by argv[0]'s
+    # basename, so a symlink named "login" runs busybox's own login (which checks /etc/shadow).
+    login = dev.path("bin", "login")
+    login.parent.mkdir(parents=True, exist_ok=True)
+    if not login.is_symlink():
+        login.symlink_to("/bin/busybox")
+    return ["busybox", "telnetd", "-F", "-b", f"{dev.address}:{svc.ports[0].port}", "-l", str(login)]
+
+
+def start_lighttpd(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
+    conf = _config(dev, svc, "lighttpd.conf")
+    run(["lighttpd", "-tt", "-f", str(conf)], timeout=15)
+    return ["lighttpd", "-D", "-f", str(conf)]
+
+
+def start_vsftpd(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
+    for d in ("ftp", "empty"):
+        dev.path(d).mkdir(mode=0o755, exist_ok=True)
+    conf = _config(dev, svc, "vsftpd.conf")
+    conf.chmod(0o600)  # vsftpd refuses a config file others can write; root-owned is required
+    return ["vsftpd", str(conf)]
+
+
+def start_mosquitto(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
+    users = svc.options.get("users") or []
+    if users:
+        pwfile = dev.path("etc", "mosquitto.passwd")
+        pwfile.unlink(missing_ok=True)
+        for entry in users:
+            user = render(str(entry["user"]), dev.values, "mosquitto user")
+            password = render(str(entry["password"]), dev.values, "mosquitto password")
+            create = [] if pwfile.exists() else ["-c"]
+            run(["mosquitto_passwd", *create, "-b", str(pwfile), user, password], timeout=15)
+        pwfile.chmod(0o600)
+        _chown(pwfile, "mosquitto")
+    for key in dev.path("certs").glob("*.key"):  # the broker reads its key after dropping root
+        _chown(key, "mosquitto")
+    conf = _config(dev, svc, "mosquitto.conf")
+    return ["mosquitto", "-c", str(conf)]
+
+
+def start_snmpd(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
+    persist = dev.path("snmp")
+    persist.mkdir(mode=0o700, exist_ok=True)
+    conf = _config(dev, svc, "snmpd.conf")
+    conf.chmod(0o600)  # may hold SNMPv3 pass phrases
+    # -C: read only our config; persistent state (engine ID, USM users) stays in the device dir.
+    return ["env", f"SNMP_PERSISTENT_DIR={persist}", "MIBS=", "snmpd", "-f", "-C", "-c", str(conf),
+            "-Lf", str(dev.path("logs", "snmpd.log")), "-p", str(dev.path("snmp", "snmpd.pid"))]
+
+
+def start_miniupnpd(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
+    conf = _config(dev, svc, "miniupnpd.conf")
+    return ["miniupnpd", "-d", "-f", str(conf), "-P", str(dev.path("etc", "miniupnpd.pid"))]
+
+
+def start_dnsmasq(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
+    conf = _config(dev, svc, "dnsmasq.conf")
+    run(["dnsmasq", "--test", f"--conf-file={conf}"], timeout=15)
+    return ["dnsmasq", "-k", f"--conf-file={conf}"]
+
+
+def start_rtsp(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
+    # rtsp-server-perl: clients on the device address; the stream-source side only on loopback
+    # inside the namespace, so nothing outside can publish into the camera.
+    return ["rtsp-server-perl", "--client_listen_address", dev.address,
+            "--clientport", str(svc.ports[0].port), "--source_listen_address", "127.0.0.1",
+            "--serverport", str(svc.options.get("source_port", 5545)),
+            "--loglevel", str(svc.options.get("log_level", 2))]
+
+
+STARTERS: dict[str, Starter] = {
+    "dropbear": start_dropbear,
+    "openssh": start_openssh,
+    "telnetd": start_telnetd,
+    "lighttpd": start_lighttpd,
+    "vsftpd": start_vsftpd,
+    "mosquitto": start_mosquitto,
+    "snmpd": start_snmpd,
+    "miniupnpd": start_miniupnpd,
+    "dnsmasq": start_dnsmasq,
+    "rtsp": start_rtsp,
+}

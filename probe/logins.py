@@ -1,0 +1,267 @@
+"""One login attempt per call, for every login protocol, with a uniform result.
+
+default_credentials and brute_force_protection both need "try this username and password on
+this service once, time it, keep the transcript, and say what happened in one vocabulary";
+this module is that layer between the protocol clients (probe.protocols) and the checks.
+Connections always go through the check context, so the per-device cap and the timeouts hold.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import socket
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from .context import CheckContext
+from .credentials import Credential
+from .models import Service
+from .protocols import ftp, http_auth, mqtt, snmp, ssh_auth, ssh_kexinit, telnet, tlswrap
+from .protocols.transcript import Transcript
+
+LOGIN_PROTOCOLS = ("ssh", "telnet", "ftp", "http", "https", "mqtt", "snmp")
+
+
+class Result(StrEnum):
+    SUCCESS = "success"
+    FAILURE = "failure"  # the device asked for credentials and rejected these
+    NO_AUTH = "no-auth"  # the device did not ask for credentials at all
+    LOCKED = "locked"  # the device said it locked the account / client, or refused to talk
+    UNSUPPORTED = "unsupported"  # our client cannot speak this device's variant
+    NO_PASSWORD = "no-password-login"  # key- or certificate-only: no password is ever read
+    CONNECTIVITY = "connectivity"  # could not connect, reset, timeout before a verdict
+    UNKNOWN = "unknown"  # the device answered something we cannot classify
+
+
+@dataclass
+class Attempt:
+    credential: Credential
+    result: Result
+    detail: str
+    prompt_seen: bool
+    elapsed: float  # connect to verdict
+    answer_latency: float | None  # credential sent to verdict
+    transcript: Transcript
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def row(self) -> dict[str, object]:
+        return {"username": self.credential.username,
+                "password": "<redacted>" if self.credential.secret else self.credential.password,
+                "result": str(self.result), "detail": self.detail, "elapsed_s": round(self.elapsed, 3),
+                "answer_latency_s": None if self.answer_latency is None else round(self.answer_latency, 3)}
+
+
+def admin_paths() -> list[str]:
+    """The built-in list of admin/config/firmware paths (probe/data/admin_paths.txt)."""
+    text = (importlib.resources.files("probe") / "data" / "admin_paths.txt").read_text("utf-8")
+    return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def _transcript(ctx: CheckContext, svc: Service, cred: Credential) -> Transcript:
+    secrets = (cred.password.encode(),) if cred.secret and cred.password else ()
+    t = Transcript(svc.protocol, ctx.host, svc.port, secrets=secrets)
+    t.note(f"attempt: {cred.label()} (source: {'operator file' if cred.secret else cred.source})")
+    return t
+
+
+class ServiceLogin:
+    """Login attempts on one service; `prepare()` once, then `attempt()` per credential."""
+
+    def __init__(self, ctx: CheckContext, service: Service) -> None:
+        self.ctx = ctx
+        self.svc = service
+        self.preflight = Transcript(service.protocol, ctx.host, service.port)
+        self.requires_auth: bool | None = None  # None: not known before the first attempt
+        self.unsupported: str | None = None
+        self.no_password: str | None = None  # why no password login exists (key/cert only)
+        self.surface: http_auth.Surface | None = None
+        self.control: http_auth.Attempt | None = None
+        self.description = f"{service.protocol} login"
+        self.pages: dict[str, object] = {}  # HTTP: path -> unauthenticated response seen in prepare()
+
+    # -- preparation ---------------------------------------------------------------------
+    def prepare(self, paths: list[str] | None = None) -> None:
+        """Find out whether and where the service asks for credentials (HTTP, MQTT, SNMP)."""
+        p = self.svc.protocol
+        if p in ("http", "https"):
+            self._prepare_http(paths or ["/"])
+        elif p in ("mqtt", "mqtts"):
+            self._prepare_mqtt()
+        elif p == "snmp":
+            with self.ctx.slot():
+                alive = snmp.agent_answers_v3(self.ctx.host, self.svc.port, self.preflight, self.ctx.remaining(2.0))
+            self.requires_auth = True if alive else None
+            self.description = "SNMP community"
+
+    def _client(self, t: Transcript) -> http_auth.HttpClient:
+        return http_auth.HttpClient(lambda: self.ctx.connection(self.svc.port), self.ctx.host, self.svc.port,
+                                    self.svc.protocol == "https" or self.svc.tls, t,
+                                    timeout=self.ctx.remaining(), check_cancelled=self.ctx.check_cancelled)
+
+    def _prepare_http(self, paths: list[str]) -> None:
+        client = self._client(self.preflight)
+        if client.tls:
+            self.preflight.note("https: certificate not verified (devices use self-signed certificates)")
+        forms: list[http_auth.Surface] = []
+        for path in paths:
+            self.ctx.check_cancelled()
+            try:
+                resp = client.request("GET", path)
+            except (OSError, ValueError) as exc:
+                self.preflight.note(f"GET {path} failed: {exc}")
+                continue
+            self.pages[path] = resp
+            s = http_auth.surface_from_response(path, resp)
+            if s and s.kind in ("basic", "digest"):
+                self.surface = s
+                break
+            if s and not forms:
+                forms.append(s)
+        if self.surface is None and forms:
+            self.surface = forms[0]
+        if self.surface is None:
+            self.requires_auth = False
+            return
+        self.requires_auth = True
+        self.description = self.surface.describe()
+        # A control attempt with a random password: what "rejected" looks like on this surface.
+        t = Transcript(self.svc.protocol, self.ctx.host, self.svc.port)
+        t.note("control attempt with a random wrong password")
+        try:
+            self.control = http_auth.attempt(self._client(t), self.surface, "admin", http_auth.random_password(), None)
+        except (OSError, ValueError) as exc:
+            self.preflight.note(f"control attempt failed: {exc}")
+        self.preflight.events.extend(t.events)
+
+    def _mqtt_tls(self) -> bool:
+        return self.svc.tls or self.svc.protocol == "mqtts"
+
+    def _prepare_mqtt(self) -> None:
+        try:
+            with self.ctx.connection(self.svc.port, tls=self._mqtt_tls()) as sock:
+                code = mqtt.Session(sock, self.preflight, self.ctx.remaining()).connect()
+        except (OSError, ValueError, ConnectionError) as exc:
+            self.preflight.note(f"anonymous CONNECT failed: {exc}")
+            if tlswrap.needs_client_certificate(exc):
+                self.requires_auth = True
+                self.no_password = tlswrap.CLIENT_CERT_REASON
+            return
+        self.requires_auth = code != 0
+        self.description = "MQTT CONNECT with user name and password"
+
+    # -- attempts ------------------------------------------------------------------------
+    def attempt(self, cred: Credential) -> Attempt:
+        t = _transcript(self.ctx, self.svc, cred)
+        start = time.monotonic()
+        p = self.svc.protocol
+        try:
+            result, detail, seen, latency, extra = getattr(self, f"_try_{p.replace('mqtts', 'mqtt')}")(cred, t)
+        except (ConnectionRefusedError, ConnectionResetError, BrokenPipeError) as exc:
+            t.note(f"connection problem: {exc}")
+            result, detail, seen, latency, extra = Result.CONNECTIVITY, f"connection problem: {exc}", False, None, {}
+        except (TimeoutError, socket.timeout, OSError) as exc:
+            t.note(f"connection problem: {exc}")
+            if tlswrap.needs_client_certificate(exc):
+                self.no_password = tlswrap.CLIENT_CERT_REASON
+                result, detail, seen, latency, extra = Result.NO_PASSWORD, self.no_password, False, None, {}
+            else:
+                result, detail, seen, latency, extra = (Result.CONNECTIVITY, f"connection problem: {exc}", False,
+                                                        None, {})
+        return Attempt(cred, result, detail, seen, time.monotonic() - start, latency, t, extra)
+
+    def _try_telnet(self, cred: Credential, t: Transcript):  # type: ignore[no-untyped-def]
+        with self.ctx.connection(self.svc.port) as sock:
+            r = telnet.try_login(sock, t, cred.username, cred.password, timeout=self.ctx.remaining(),
+                                 check_cancelled=self.ctx.check_cancelled)
+        mapping = {telnet.Outcome.SUCCESS: Result.SUCCESS, telnet.Outcome.FAILURE: Result.FAILURE,
+                   telnet.Outcome.NO_AUTH: Result.NO_AUTH, telnet.Outcome.LOCKED: Result.LOCKED,
+                   telnet.Outcome.CLOSED: Result.CONNECTIVITY, telnet.Outcome.NO_PROMPT: Result.UNKNOWN,
+                   telnet.Outcome.TIMEOUT: Result.UNKNOWN}
+        return mapping[r.outcome], r.detail, r.prompt_seen, r.answer_latency, {}
+
+    def _try_ftp(self, cred: Credential, t: Transcript):  # type: ignore[no-untyped-def]
+        with self.ctx.connection(self.svc.port) as sock:
+            r = ftp.try_login(sock, t, cred.username, cred.password, timeout=self.ctx.remaining())
+        mapping = {ftp.Outcome.SUCCESS: Result.SUCCESS, ftp.Outcome.NO_PASSWORD: Result.SUCCESS,
+                   ftp.Outcome.FAILURE: Result.FAILURE, ftp.Outcome.CLOSED: Result.CONNECTIVITY,
+                   ftp.Outcome.REFUSED: Result.LOCKED, ftp.Outcome.PROTOCOL: Result.UNKNOWN}
+        extra = {"reply": r.last.code} if r.last else {}
+        return mapping[r.outcome], r.detail, r.prompt_seen or r.outcome is ftp.Outcome.NO_PASSWORD, \
+            r.answer_latency, extra
+
+    def _try_ssh(self, cred: Credential, t: Transcript):  # type: ignore[no-untyped-def]
+        with self.ctx.connection(self.svc.port) as sock:
+            r = ssh_auth.try_login(sock, t, cred.username, cred.password, timeout=self.ctx.remaining())
+        if r.outcome is ssh_auth.Outcome.UNSUPPORTED:
+            self.unsupported = self._ssh_offer(r.detail)
+        mapping = {ssh_auth.Outcome.SUCCESS: Result.SUCCESS, ssh_auth.Outcome.FAILURE: Result.FAILURE,
+                   ssh_auth.Outcome.NO_PASSWORD_AUTH: Result.NO_PASSWORD,
+                   ssh_auth.Outcome.UNSUPPORTED: Result.UNSUPPORTED, ssh_auth.Outcome.CLOSED: Result.CONNECTIVITY,
+                   ssh_auth.Outcome.PROTOCOL: Result.UNKNOWN}
+        if r.outcome is ssh_auth.Outcome.NO_PASSWORD_AUTH:
+            self.no_password = (f"the SSH server offers no password or keyboard-interactive authentication "
+                                f"(it allows {', '.join(r.allowed) or 'nothing'}): default passwords cannot apply")
+        return mapping[r.outcome], r.detail, r.outcome in (ssh_auth.Outcome.SUCCESS, ssh_auth.Outcome.FAILURE), \
+            r.answer_latency, {"server_version": r.server_version}
+
+    def _ssh_offer(self, why: str) -> str:
+        """Name what the server offers, from its KEXINIT (read by probe.protocols.ssh_kexinit)."""
+        scan = ssh_kexinit.read_kexinit(lambda: self.ctx.connection(self.svc.port), timeout=self.ctx.remaining())
+        self.preflight.note("server identification and KEXINIT read to name its algorithms")
+        self.preflight.received(scan.transcript)
+        if scan.kexinit is None:
+            return f"paramiko could not negotiate with this SSH server ({why}); its KEXINIT could not be read " \
+                   f"({scan.error or 'no KEXINIT'})"
+        version = scan.banner.line if scan.banner else "unknown version"
+        return (f"paramiko could not negotiate with this SSH server ({why}); the server ({version}) offers "
+                f"key exchange {', '.join(scan.kexinit.get('kex_algorithms'))} and host keys "
+                f"{', '.join(scan.kexinit.get('server_host_key_algorithms'))}")
+
+    def _try_http(self, cred: Credential, t: Transcript):  # type: ignore[no-untyped-def]
+        assert self.surface is not None, "prepare() first"
+        a = http_auth.attempt(self._client(t), self.surface, cred.username, cred.password, self.control)
+        t.note(f"verdict: {'success' if a.success else 'no success'}: {a.detail}")
+        if a.success:
+            return Result.SUCCESS, a.detail, True, a.latency, {"status": a.status}
+        if a.status in (429, 503) or (a.status == 403 and self.surface.kind != "form"
+                                      and self.surface.baseline.status != 403):
+            return Result.LOCKED, f"{a.status}: the device refused to evaluate the login", True, a.latency, \
+                {"status": a.status}
+        if a.status in http_auth.AUTH_FAIL_STATUSES or self.surface.kind == "form":
+            return Result.FAILURE, a.detail, True, a.latency, {"status": a.status}
+        return Result.UNKNOWN, a.detail, True, a.latency, {"status": a.status}
+
+    _try_https = _try_http
+
+    def _try_mqtt(self, cred: Credential, t: Transcript):  # type: ignore[no-untyped-def]
+        with self.ctx.connection(self.svc.port, tls=self._mqtt_tls()) as sock:
+            s = mqtt.Session(sock, t, self.ctx.remaining())
+            sent = time.monotonic()
+            code = s.connect(cred.username, cred.password)
+            latency = time.monotonic() - sent
+            if code == 0:
+                s.disconnect()
+        if code == 0:
+            return Result.SUCCESS, "CONNACK 0: connection accepted", True, latency, {"connack": code}
+        if code in (4, 5):
+            return Result.FAILURE, f"CONNACK {code}: {mqtt.CONNACK_CODES[code]}", True, latency, {"connack": code}
+        return Result.UNKNOWN, f"CONNACK {code}: {mqtt.CONNACK_CODES.get(code, 'unknown')}", True, latency, \
+            {"connack": code}
+
+    def _try_snmp(self, cred: Credential, t: Transcript):  # type: ignore[no-untyped-def]
+        community = cred.password.encode()
+        with self.ctx.slot():
+            c = snmp.Client(self.ctx.host, self.svc.port, t, timeout=self.ctx.remaining(2.0), retries=0)
+            sent = time.monotonic()
+            reply = c.request(snmp.V2C, community, snmp.GET, snmp.SYS_DESCR)
+            if reply is None:
+                reply = c.request(snmp.V1, community, snmp.GET, snmp.SYS_DESCR)
+        latency = time.monotonic() - sent
+        if reply is None:
+            return Result.FAILURE, "no answer to this community (SNMP v1/v2c drop wrong communities silently)", \
+                bool(self.requires_auth), None, {}
+        value = reply.varbinds[0][2] if reply.varbinds else None
+        shown = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        return Result.SUCCESS, f"the agent answered GET sysDescr.0 (v{'2c' if reply.version == 1 else '1'}): " \
+            f"{shown!r}", True, latency, {"sysDescr": shown, "version": reply.version}

@@ -1,0 +1,117 @@
+"""SSH password / keyboard-interactive login attempts through paramiko, on our own socket.
+
+The socket comes from `ctx.connection()`, so the connection cap and timeouts hold; paramiko
+only does the protocol. A login is proven by successful authentication plus opening a session
+channel, which is then closed: no command, shell or subsystem is ever requested.
+
+paramiko (5.x) negotiates neither SHA-1 key exchange nor ssh-rsa/ssh-dss host keys. When it
+cannot agree with a legacy-only server we cannot test the login at all, so the result is
+`unsupported`; the caller names the server's offered algorithms from its KEXINIT
+(probe.protocols.ssh_kexinit).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import paramiko
+
+from .transcript import Transcript
+
+logging.getLogger("paramiko").setLevel(logging.CRITICAL)  # failures are reported as results
+
+
+class Outcome(StrEnum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    NO_PASSWORD_AUTH = "no-password-auth"  # the server offers neither password nor keyboard-interactive
+    UNSUPPORTED = "unsupported"  # no common algorithms with paramiko
+    CLOSED = "closed"  # connection dropped / refused / timed out
+    PROTOCOL = "protocol"
+
+
+@dataclass
+class LoginResult:
+    outcome: Outcome
+    detail: str
+    server_version: str | None = None
+    allowed: list[str] = field(default_factory=list)
+    answer_latency: float | None = None
+
+
+def _interactive_handler(password: str, t: Transcript):  # type: ignore[no-untyped-def]
+    def handler(title: str, instructions: str, prompts: list[tuple[str, bool]]) -> list[str]:
+        t.note(f"keyboard-interactive prompts {[p for p, _ in prompts]!r}")
+        return [password if "pass" in p.lower() or len(prompts) == 1 else "" for p, _ in prompts]
+    return handler
+
+
+def try_login(sock: socket.socket, t: Transcript, username: str, password: str, *,
+              timeout: float = 5.0) -> LoginResult:
+    transport = paramiko.Transport(sock)
+    transport.banner_timeout = timeout
+    transport.auth_timeout = timeout
+    transport.handshake_timeout = timeout
+    try:
+        try:
+            transport.start_client(timeout=timeout)
+        except paramiko.ssh_exception.IncompatiblePeer as exc:
+            t.note(f"paramiko could not negotiate: {exc}")
+            return LoginResult(Outcome.UNSUPPORTED, str(exc), transport.remote_version or None)
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            text = str(exc)
+            t.note(f"SSH handshake failed: {text}")
+            if "incompatible" in text.lower() or "no acceptable" in text.lower() or "no match" in text.lower():
+                return LoginResult(Outcome.UNSUPPORTED, text, transport.remote_version or None)
+            return LoginResult(Outcome.CLOSED, f"SSH handshake failed: {text or type(exc).__name__}",
+                               transport.remote_version or None)
+        version = transport.remote_version
+        t.received(version.encode("utf-8", "replace") + b"\r\n")
+        opts = transport.get_security_options()
+        t.note(f"negotiated: host key {transport.host_key_type}, cipher {transport.remote_cipher}, "
+               f"mac {transport.remote_mac}; client kex offer was {list(opts.kex)[:3]}...")
+        allowed: list[str] = []
+        t.note(f"auth_password(username={username!r}, password={password!r})")
+        sent = time.monotonic()
+        try:
+            transport.auth_password(username, password, fallback=False)
+        except paramiko.BadAuthenticationType as exc:
+            allowed = list(exc.allowed_types)
+            t.note(f"server refuses password auth; it allows {allowed}")
+            if "keyboard-interactive" not in allowed:
+                return LoginResult(Outcome.NO_PASSWORD_AUTH, f"server allows only {allowed}", version, allowed)
+            try:
+                t.note(f"auth_interactive(username={username!r})")
+                sent = time.monotonic()
+                transport.auth_interactive(username, _interactive_handler(password, t))
+            except paramiko.AuthenticationException as exc2:
+                t.note(f"rejected: {exc2}")
+                return LoginResult(Outcome.FAILURE, "keyboard-interactive rejected", version, allowed,
+                                   time.monotonic() - sent)
+        except paramiko.AuthenticationException as exc:
+            t.note(f"rejected: {exc}")
+            return LoginResult(Outcome.FAILURE, "password rejected", version, allowed, time.monotonic() - sent)
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            t.note(f"connection lost during authentication: {exc}")
+            return LoginResult(Outcome.CLOSED, f"connection lost during authentication: {exc}", version,
+                               allowed, time.monotonic() - sent)
+        latency = time.monotonic() - sent
+        if not transport.is_authenticated():
+            return LoginResult(Outcome.FAILURE, "not authenticated (further methods required)", version, allowed,
+                               latency)
+        t.note("authenticated; opening a session channel to prove the login (no command is run)")
+        try:
+            chan = transport.open_session(timeout=timeout)
+            chan.close()
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            t.note(f"session channel refused: {exc}")
+            return LoginResult(Outcome.SUCCESS, f"authenticated, but the session channel was refused ({exc})",
+                               version, allowed, latency)
+        t.note("session channel opened and closed")
+        return LoginResult(Outcome.SUCCESS, "authenticated and a session channel opened", version, allowed, latency)
+    finally:
+        transport.close()

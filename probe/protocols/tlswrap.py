@@ -1,0 +1,41 @@
+"""TLS as a transport for application checks (MQTT over TLS, HTTPS logins).
+
+These checks test what runs *inside* TLS, so the client accepts whatever the device offers
+(self-signed certificates, old versions): judging the TLS itself is tls_configuration's and
+tls_certificate's job. One distinction matters for the verdicts: a server that demands a client
+certificate before anything else offers no password login at all. With TLS 1.3 the server says
+so only on the first read after the handshake, so callers classify the SSLError they catch
+with `needs_client_certificate` wherever it surfaces.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+
+_CERT_REQUIRED_MARKERS = ("certificate required", "peer did not return a certificate")
+
+
+def permissive_context() -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        ctx.set_ciphers("ALL:@SECLEVEL=0")
+        ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    except (ssl.SSLError, ValueError):
+        pass
+    return ctx
+
+
+def wrap(sock: socket.socket, timeout: float) -> ssl.SSLSocket:
+    sock.settimeout(timeout)
+    return permissive_context().wrap_socket(sock)
+
+
+def needs_client_certificate(exc: BaseException) -> bool:
+    return isinstance(exc, ssl.SSLError) and any(m in str(exc).lower() for m in _CERT_REQUIRED_MARKERS)
+
+
+CLIENT_CERT_REASON = ("the service demands a TLS client certificate before any credential is read: "
+                      "no password login is offered to a client without one")

@@ -1,0 +1,303 @@
+"""UPnP as the device exposes it: unicast SSDP, the description XML, SCPDs and read-only SOAP calls.
+
+Network safety: M-SEARCH goes by *unicast* to the target's own address only (a multicast
+M-SEARCH from the host would follow the default route out of the machine), and description,
+SCPD and control URLs are only fetched when their host is the target itself. A LOCATION that
+points anywhere else is recorded, never fetched.
+
+Device XML is hostile input: it is parsed with defusedxml, which refuses entity expansion
+(billion laughs), external entities and DTD retrieval.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import socket
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin
+from xml.etree.ElementTree import Element
+
+import defusedxml.ElementTree as SafeET
+import yaml
+from defusedxml import DefusedXmlException
+
+from . import web
+from .context import CheckContext, EvidenceStore
+
+MAX_SSDP_RESPONSES = 32
+SSDP_LISTEN_SECONDS = 2.0
+MAX_XML_BYTES = 256 * 1024
+MAX_SERVICES = 64
+
+
+def data() -> dict[str, Any]:
+    text = (importlib.resources.files("probe") / "data" / "upnp.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+@dataclass
+class UpnpService:
+    service_type: str
+    service_id: str
+    control_url: str | None
+    scpd_url: str | None
+    device_type: str
+
+
+@dataclass
+class UpnpDescription:
+    location: str
+    fetched: bool
+    artefact: str | None = None
+    error: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)  # root device: friendlyName, modelName, ...
+    services: list[UpnpService] = field(default_factory=list)
+
+
+@dataclass
+class UpnpInfo:
+    """What the device said over SSDP and in its description; shared by several checks."""
+
+    ssdp_ports: list[int] = field(default_factory=list)
+    ssdp_answered: bool = False
+    ssdp_artefact: str | None = None
+    ssdp_error: str | None = None
+    responses: list[dict[str, str]] = field(default_factory=list)
+    locations: list[str] = field(default_factory=list)
+    foreign_locations: list[str] = field(default_factory=list)  # not the target: recorded, never fetched
+    descriptions: list[UpnpDescription] = field(default_factory=list)
+
+    def fields(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for d in self.descriptions:
+            for k, v in d.fields.items():
+                out.setdefault(k, v)
+        return out
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _child_text(el: Element, name: str) -> str | None:
+    for c in el:
+        if _local(c.tag) == name:
+            return (c.text or "").strip()
+    return None
+
+
+def parse_xml(raw: bytes) -> Element:
+    """Parse untrusted XML; raises ValueError on anything unsafe or malformed."""
+    try:
+        return SafeET.fromstring(raw[:MAX_XML_BYTES])
+    except (DefusedXmlException, SafeET.ParseError) as exc:
+        raise ValueError(f"{exc.__class__.__name__}: {exc}") from None
+
+
+def parse_description(raw: bytes, location: str) -> tuple[dict[str, str], list[UpnpService]]:
+    root = parse_xml(raw)
+    base = location
+    for el in root.iter():
+        if _local(el.tag) == "URLBase" and el.text:
+            base = el.text.strip()
+            break
+    fields: dict[str, str] = {}
+    services: list[UpnpService] = []
+    wanted = set(data()["description_fields"])
+    first_device = True
+    for dev in root.iter():
+        if _local(dev.tag) != "device":
+            continue
+        dtype = _child_text(dev, "deviceType") or ""
+        if first_device:
+            for c in dev:
+                name = _local(c.tag)
+                if name in wanted and (c.text or "").strip():
+                    fields[name] = (c.text or "").strip()[:300]
+            first_device = False
+        for sl in dev:
+            if _local(sl.tag) != "serviceList":
+                continue
+            for s in sl:
+                if _local(s.tag) != "service" or len(services) >= MAX_SERVICES:
+                    continue
+                ctl = _child_text(s, "controlURL")
+                scpd = _child_text(s, "SCPDURL")
+                services.append(UpnpService(
+                    service_type=_child_text(s, "serviceType") or "",
+                    service_id=_child_text(s, "serviceId") or "",
+                    control_url=urljoin(base, ctl) if ctl else None,
+                    scpd_url=urljoin(base, scpd) if scpd else None,
+                    device_type=dtype))
+    return fields, services
+
+
+def parse_scpd_actions(raw: bytes) -> list[str]:
+    root = parse_xml(raw)
+    names = []
+    for el in root.iter():
+        if _local(el.tag) == "action":
+            n = _child_text(el, "name")
+            if n:
+                names.append(n)
+        if len(names) > 500:
+            break
+    return names
+
+
+def parse_ssdp(packet: bytes) -> dict[str, str]:
+    lines = packet.decode("latin-1", "replace").split("\r\n")
+    out = {"_status": lines[0][:200]}
+    for line in lines[1:50]:
+        if ":" in line:
+            k, v = line.split(":", 1)
+            out[k.strip().lower()] = v.strip()[:500]
+    return out
+
+
+def msearch(ctx: CheckContext, port: int) -> tuple[list[bytes], str | None]:
+    """Unicast M-SEARCH to the target only; answers from any other address are ignored."""
+    msg = ("M-SEARCH * HTTP/1.1\r\n"
+           f"HOST: {ctx.host}:{port}\r\n"
+           'MAN: "ssdp:discover"\r\n'
+           "MX: 1\r\n"
+           "ST: ssdp:all\r\n"
+           f"USER-AGENT: {web.USER_AGENT}\r\n\r\n").encode("ascii")
+    family = socket.AF_INET6 if ":" in ctx.host else socket.AF_INET
+    answers: list[bytes] = []
+    with ctx.slot():
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.sendto(msg, (ctx.host, port))
+            deadline = time.monotonic() + ctx.remaining(SSDP_LISTEN_SECONDS)
+            resent = False
+            while len(answers) < MAX_SSDP_RESPONSES:
+                ctx.check_cancelled()
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                sock.settimeout(min(left, 0.5))
+                try:
+                    pkt, addr = sock.recvfrom(8192)
+                except (socket.timeout, TimeoutError):
+                    if not answers and not resent:  # UDP may be lost once; one retry, no more
+                        sock.sendto(msg, (ctx.host, port))
+                        resent = True
+                    continue
+                except ConnectionRefusedError:
+                    return answers, "ICMP port unreachable: nothing listens on udp/%d" % port
+                if addr[0] == ctx.host:
+                    answers.append(pkt)
+        except OSError as exc:
+            return answers, f"{exc.__class__.__name__}: {exc}"
+        finally:
+            sock.close()
+    return answers, None
+
+
+def soap_call(ctx: CheckContext, control_url: str, service_type: str, action: str,
+              args: dict[str, str] | None = None) -> web.HttpResult:
+    """One read-only SOAP action on the target's control URL (caller checks the action is read-only)."""
+    if action not in data()["read_only_actions"]:
+        raise ValueError(f"refusing to call {action}: not on the read-only list")
+    if not web.same_host(control_url, ctx.host):
+        raise ValueError(f"refusing to call {control_url}: not the device under test")
+    _host, port, tls, path = web.split_target_url(control_url)
+    inner = "".join(f"<{k}>{v}</{k}>" for k, v in (args or {}).items())
+    body = ('<?xml version="1.0"?>\r\n'
+            '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+            's:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body>'
+            f'<u:{action} xmlns:u="{service_type}">{inner}</u:{action}>'
+            "</s:Body></s:Envelope>\r\n").encode("utf-8")
+    return web.request(ctx, port, path, tls=tls, method="POST", body=body, max_bytes=64 * 1024,
+                       headers={"Content-Type": 'text/xml; charset="utf-8"',
+                                "SOAPAction": f'"{service_type}#{action}"'})
+
+
+def upnp_error_code(body: bytes) -> int | None:
+    try:
+        root = parse_xml(body)
+    except ValueError:
+        return None
+    for el in root.iter():
+        if _local(el.tag) == "errorCode" and el.text:
+            try:
+                return int(el.text.strip())
+            except ValueError:
+                return None
+    return None
+
+
+def ssdp_ports(ctx: CheckContext) -> list[int]:
+    ports = sorted({s.port for s in ctx.services if s.protocol == "ssdp" and s.transport == "udp"})
+    override = ctx.options.extra.get("ssdp_port")
+    if override:
+        return [int(override)]
+    return ports or [1900]
+
+
+def _gather(ctx: CheckContext) -> UpnpInfo:
+    info = UpnpInfo(ssdp_ports=ssdp_ports(ctx))
+    raw_all = bytearray()
+    for port in info.ssdp_ports:
+        ctx.check_cancelled()
+        answers, err = msearch(ctx, port)
+        if err:
+            info.ssdp_error = err
+        for a in answers:
+            raw_all += a + b"\r\n----\r\n"
+            info.responses.append(parse_ssdp(a))
+    if info.responses:
+        info.ssdp_answered = True
+        info.ssdp_artefact = ctx.artefact("ssdp", f"unicast M-SEARCH answers from {ctx.host}", bytes(raw_all),
+                                          port=info.ssdp_ports[0])
+    seen: set[str] = set()
+    for r in info.responses:
+        loc = r.get("location")
+        if not loc or loc in seen:
+            continue
+        seen.add(loc)
+        (info.locations if web.same_host(loc, ctx.host) else info.foreign_locations).append(loc)
+    # UPnP description ports found over TCP (no SSDP answer needed): try the usual paths.
+    if not info.locations:
+        for svc in ctx.services_for("upnp"):
+            for path in data()["description_paths"]:
+                ctx.check_cancelled()
+                r = web.get(ctx, svc.port, path, tls=web.is_tls(svc), max_bytes=MAX_XML_BYTES)
+                if r.ok and b"<root" in r.body[:2000]:
+                    info.locations.append(web.service_url(svc, path))
+                    break
+    for loc in info.locations[:4]:
+        ctx.check_cancelled()
+        _host, port, tls, path = web.split_target_url(loc)
+        r = web.get(ctx, port, path, tls=tls, max_bytes=MAX_XML_BYTES)
+        d = UpnpDescription(location=loc, fetched=r.status is not None, artefact=r.artefact)
+        if not r.ok:
+            d.error = r.error or f"HTTP {r.status}"
+        else:
+            try:
+                d.fields, d.services = parse_description(r.body, loc)
+            except ValueError as exc:
+                d.error = f"description XML refused: {exc}"
+        info.descriptions.append(d)
+    return info
+
+
+_CACHE: weakref.WeakKeyDictionary[EvidenceStore, dict[str, tuple[threading.Lock, list[UpnpInfo]]]] = \
+    weakref.WeakKeyDictionary()
+_CACHE_LOCK = threading.Lock()
+
+
+def gather(ctx: CheckContext) -> UpnpInfo:
+    """SSDP + descriptions for ctx.host, done once per run and shared by the checks that need it."""
+    with _CACHE_LOCK:
+        per_store = _CACHE.setdefault(ctx.store, {})
+        lock, box = per_store.setdefault(ctx.host, (threading.Lock(), []))
+    with lock:
+        if not box:
+            box.append(_gather(ctx))
+        return box[0]

@@ -1,0 +1,380 @@
+"""A small, bounded HTTP(S) client for talking to the device under test, and to nothing else.
+
+Why not urllib/requests: those follow redirects to any host, resolve names, and read without a
+total time cap. Here every request goes through one of the device's connection slots
+(`ctx.connection`), every read is capped in bytes and time, redirects are never followed
+automatically, and the raw response bytes are kept verbatim for the evidence.
+
+GET results are memoised per run (per `EvidenceStore`) so that several checks reading the same
+admin page cost the device one request, and all of them cite the same artefact.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import ssl
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from . import __version__
+from .context import CheckContext, EvidenceStore
+from .models import Service
+
+MAX_HEADER_BYTES = 16 * 1024
+DEFAULT_BODY_CAP = 128 * 1024
+USER_AGENT = f"probe/{__version__} (compliance evidence collector)"
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    """One request/response. `error` is set when no usable response came back."""
+
+    url: str
+    method: str
+    status: int | None = None
+    reason: str = ""
+    headers: dict[str, str] = field(default_factory=dict)  # lower-cased names
+    body: bytes = b""
+    truncated: bool = False
+    error: str | None = None
+    artefact: str | None = None
+    tls_verified: bool | None = None  # only for requests made with a verifying context
+    peer_cert_artefact: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    def text(self) -> str:
+        charset = "utf-8"
+        ctype = self.headers.get("content-type", "")
+        if "charset=" in ctype:
+            charset = ctype.split("charset=", 1)[1].split(";")[0].strip().strip('"') or "utf-8"
+        try:
+            return self.body.decode(charset, "replace")
+        except LookupError:
+            return self.body.decode("utf-8", "replace")
+
+
+def base_url(host: str, port: int, tls: bool) -> str:
+    h = f"[{host}]" if ":" in host else host
+    scheme = "https" if tls else "http"
+    default = 443 if tls else 80
+    return f"{scheme}://{h}" + ("" if port == default else f":{port}")
+
+
+def service_url(svc: Service, path: str = "/") -> str:
+    return base_url(svc.host, svc.port, is_tls(svc)) + path
+
+
+def is_tls(svc: Service) -> bool:
+    return svc.tls or svc.protocol == "https"
+
+
+def same_host(url: str, host: str) -> bool:
+    """True only when the URL's host is the target's own IP literal (names are never resolved)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    try:
+        return ipaddress.ip_address(parts.hostname) == ipaddress.ip_address(host)
+    except ValueError:
+        return False
+
+
+def split_target_url(url: str) -> tuple[str, int, bool, str]:
+    """(host, port, tls, path?query) of an http(s) URL."""
+    parts = urlsplit(url)
+    tls = parts.scheme == "https"
+    port = parts.port or (443 if tls else 80)
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return parts.hostname or "", port, tls, path
+
+
+def insecure_tls_context() -> ssl.SSLContext:
+    """For reading content from the device: old devices' TLS must not stop us seeing their pages.
+
+    This context judges nothing; certificate validation is done separately with
+    `verifying_tls_context` where a verdict depends on it.
+    """
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    try:
+        c.set_ciphers("ALL:@SECLEVEL=0")
+        c.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    except (ssl.SSLError, ValueError):
+        pass
+    c.set_alpn_protocols(["http/1.1"])
+    return c
+
+
+def verifying_tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """The system trust store plus the operator's CA file; hostname (or IP SAN) checked."""
+    c = ssl.create_default_context()
+    if ca_file:
+        c.load_verify_locations(cafile=ca_file)
+    c.set_alpn_protocols(["http/1.1"])
+    return c
+
+
+class _Memo:
+    """Per-run GET memo with one lock per key, so concurrent checks never fetch twice."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.results: dict[tuple[Any, ...], HttpResult] = {}
+        self.key_locks: dict[tuple[Any, ...], threading.Lock] = {}
+
+    def key_lock(self, key: tuple[Any, ...]) -> threading.Lock:
+        with self.lock:
+            return self.key_locks.setdefault(key, threading.Lock())
+
+
+_MEMOS: weakref.WeakKeyDictionary[EvidenceStore, _Memo] = weakref.WeakKeyDictionary()
+_MEMOS_LOCK = threading.Lock()
+
+
+def _memo(store: EvidenceStore) -> _Memo:
+    with _MEMOS_LOCK:
+        m = _MEMOS.get(store)
+        if m is None:
+            m = _MEMOS[store] = _Memo()
+        return m
+
+
+def get(ctx: CheckContext, port: int, path: str, *, tls: bool, max_bytes: int = DEFAULT_BODY_CAP) -> HttpResult:
+    """A memoised GET on the device (unverified TLS: for reading content only)."""
+    key = (ctx.host, port, tls, "GET", path)
+    memo = _memo(ctx.store)
+    with memo.key_lock(key):
+        hit = memo.results.get(key)
+        if hit is not None:
+            return hit
+        res = request(ctx, port, path, tls=tls, max_bytes=max_bytes)
+        memo.results[key] = res
+        return res
+
+
+def request(ctx: CheckContext, port: int, path: str, *, tls: bool, method: str = "GET", body: bytes = b"",
+            headers: dict[str, str] | None = None, max_bytes: int = DEFAULT_BODY_CAP,
+            verify: ssl.SSLContext | None = None, record: bool = True) -> HttpResult:
+    """One HTTP/1.1 request to the target itself, `Connection: close`, bounded in bytes and time.
+
+    With `verify`, the TLS handshake validates the chain and the IP SAN; a validation failure is
+    returned as `error` with `tls_verified=False` (not raised), because it is an observation.
+    """
+    url = base_url(ctx.host, port, tls) + path
+    hostport = base_url(ctx.host, port, tls).split("://", 1)[1]
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {hostport}", f"User-Agent: {USER_AGENT}", "Accept: */*",
+             "Connection: close"]
+    for k, v in (headers or {}).items():
+        lines.append(f"{k}: {v}")
+    if body or method in ("POST", "PUT"):
+        lines.append(f"Content-Length: {len(body)}")
+    req = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+    raw = bytearray()
+    verified: bool | None = None
+    cert_art: str | None = None
+    error: str | None = None
+    try:
+        with ctx.connection(port) as sock:
+            conn: socket.socket = sock
+            if tls:
+                tctx = verify or insecure_tls_context()
+                try:
+                    conn = tctx.wrap_socket(sock, server_hostname=ctx.host if verify else None)
+                except ssl.SSLCertVerificationError as exc:
+                    return HttpResult(url, method, error=f"certificate not valid: {exc.verify_message}",
+                                      tls_verified=False)
+                except ssl.SSLError as exc:
+                    return HttpResult(url, method, error=f"TLS handshake failed: {exc.reason or exc}",
+                                      tls_verified=False if verify else None)
+                if verify is not None:
+                    verified = True
+                der = conn.getpeercert(binary_form=True)
+                if der and record:
+                    cert_art = ctx.artefact("certificate", f"{url} peer certificate (DER)", der,
+                                            media_type="application/pkix-cert", port=port)
+            conn.sendall(req)
+            raw += _read_response(ctx, conn, max_bytes)
+    except (OSError, ssl.SSLError) as exc:
+        error = f"connection failed: {exc.__class__.__name__}: {exc}"
+    if not raw:
+        return HttpResult(url, method, error=error or "no response", tls_verified=verified,
+                          peer_cert_artefact=cert_art)
+    art = ctx.artefact("http-response", f"{method} {url}", bytes(raw), port=port) if record else None
+    return _parse(url, method, bytes(raw), art, verified, cert_art, max_bytes, error)
+
+
+def _read_response(ctx: CheckContext, conn: socket.socket, max_bytes: int) -> bytes:
+    """Read until the peer closes, the declared length arrives, or a cap (bytes/time) is hit."""
+    deadline = time.monotonic() + ctx.remaining(max(ctx.options.timeout * 2, 5.0))
+    buf = bytearray()
+    limit = MAX_HEADER_BYTES + max_bytes
+    want: int | None = None
+    while len(buf) < limit:
+        ctx.check_cancelled()
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        conn.settimeout(min(left, ctx.remaining()))
+        try:
+            chunk = conn.recv(min(16384, limit - len(buf)))
+        except (socket.timeout, TimeoutError):
+            break
+        except ssl.SSLError:
+            break
+        if not chunk:
+            break
+        buf += chunk
+        if want is None:
+            end = buf.find(b"\r\n\r\n")
+            if end >= 0:
+                head = bytes(buf[:end]).lower()
+                for line in head.split(b"\r\n")[1:]:
+                    if line.startswith(b"content-length:"):
+                        try:
+                            want = end + 4 + int(line.split(b":", 1)[1].strip())
+                        except ValueError:
+                            pass
+            elif len(buf) > MAX_HEADER_BYTES:
+                break
+        if want is not None and len(buf) >= want:
+            break
+    return bytes(buf)
+
+
+def _dechunk(data: bytes, cap: int) -> bytes:
+    out = bytearray()
+    i = 0
+    for _ in range(10000):
+        j = data.find(b"\r\n", i)
+        if j < 0:
+            break
+        try:
+            size = int(data[i:j].split(b";")[0].strip() or b"0", 16)
+        except ValueError:
+            break
+        if size == 0:
+            break
+        out += data[j + 2:j + 2 + size]
+        i = j + 2 + size + 2
+        if len(out) >= cap:
+            break
+    return bytes(out[:cap])
+
+
+def _parse(url: str, method: str, raw: bytes, art: str | None, verified: bool | None, cert_art: str | None,
+           cap: int, error: str | None) -> HttpResult:
+    end = raw.find(b"\r\n\r\n")
+    if not raw.startswith(b"HTTP/") or end < 0:
+        return HttpResult(url, method, error=error or "not an HTTP response", artefact=art, tls_verified=verified,
+                          peer_cert_artefact=cert_art)
+    head = raw[:end].decode("latin-1").split("\r\n")
+    parts = head[0].split(" ", 2)
+    try:
+        status = int(parts[1])
+    except (IndexError, ValueError):
+        return HttpResult(url, method, error="malformed HTTP status line", artefact=art)
+    headers: dict[str, str] = {}
+    for line in head[1:200]:
+        if ":" in line:
+            k, v = line.split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+    body = raw[end + 4:]
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        body = _dechunk(body, cap)
+    truncated = len(body) >= cap
+    return HttpResult(url, method, status, parts[2] if len(parts) > 2 else "", headers, body[:cap], truncated,
+                      None, art, verified, cert_art)
+
+
+class PageParser(HTMLParser):
+    """Title, meta tags, links (with their text) and forms of one HTML page; never executes anything."""
+
+    MAX_ITEMS = 500
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.title = ""
+        self.meta: list[tuple[str, str]] = []
+        self.links: list[tuple[str, str]] = []  # (href, text)
+        self._in_title = False
+        self._link: list[Any] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k.lower(): (v or "") for k, v in attrs}
+        if tag == "title":
+            self._in_title = True
+        elif tag == "meta" and len(self.meta) < self.MAX_ITEMS:
+            name = a.get("name") or a.get("property") or a.get("http-equiv") or ""
+            if name:
+                self.meta.append((name.lower(), a.get("content", "")))
+        elif tag == "a" and a.get("href") and len(self.links) < self.MAX_ITEMS:
+            self._link = [a["href"], ""]
+        elif tag in ("frame", "iframe") and a.get("src") and len(self.links) < self.MAX_ITEMS:
+            self.links.append((a["src"], ""))
+        elif tag == "form" and a.get("action") and len(self.links) < self.MAX_ITEMS:
+            self.links.append((a["action"], "form"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        elif tag == "a" and self._link is not None:
+            self.links.append((self._link[0], self._link[1].strip()[:200]))
+            self._link = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title and len(self.title) < 500:
+            self.title += data
+        if self._link is not None and len(self._link[1]) < 400:
+            self._link[1] += data
+
+
+def parse_page(body: str) -> PageParser:
+    p = PageParser()
+    try:
+        p.feed(body[:DEFAULT_BODY_CAP])
+        p.close()
+    except Exception:  # HTMLParser is lenient; a hostile page must still not break a check
+        pass
+    p.title = " ".join(p.title.split())
+    return p
+
+
+def resolve_link(page_url: str, href: str) -> str | None:
+    """An absolute http(s) URL for a link, or None for javascript:, mailto:, fragments..."""
+    href = href.strip()
+    if not href or href.startswith(("#", "javascript:", "mailto:", "tel:", "data:")):
+        return None
+    try:
+        url = urljoin(page_url, href)
+    except ValueError:
+        return None
+    url = url.split("#", 1)[0]
+    return url if url.startswith(("http://", "https://")) else None
+
+
+def check_ca_file(path: str) -> str:
+    """The operator's CA file must load as PEM now, not fail quietly mid-scan."""
+    from .errors import UserError
+
+    try:
+        ssl.create_default_context().load_verify_locations(cafile=path)
+    except FileNotFoundError:
+        raise UserError(f"--ca-file {path}: no such file") from None
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise UserError(f"--ca-file {path}: not a PEM CA certificate file ({exc})") from None
+    return path

@@ -1,0 +1,169 @@
+"""What every report format shows, computed once from a saved evidence document.
+
+Reports never rescan and never re-judge: counts, verdicts and the run outcome are read from the
+evidence exactly as `probe run` wrote them, so a report and the terminal summary cannot disagree.
+Every string that may have come from a device goes through `visible()` before any renderer sees
+it; renderers still escape for their own syntax (HTML, Markdown, XML).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from .i18n import labels
+
+VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE", "NOT_APPLICABLE", "MANUAL")
+BASES = ("tested", "declared", "manual")
+SCHEME_ORDER = ("jc-star", "cls", "uk-psti")
+MAX_SHOWN = 64 * 1024  # bytes of one artefact shown inline; the full bytes are in the pack
+
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def visible(text: Any) -> str:
+    """Control characters, lone surrogates and XML-illegal code points shown as \\xNN / \\uNNNN.
+
+    Keeps newline and tab. The result is always encodable as UTF-8 and legal in XML 1.0.
+    """
+    s = "" if text is None else str(text)
+
+    def esc(m: re.Match[str]) -> str:
+        o = ord(m.group(0))
+        return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}"
+
+    return _INVISIBLE.sub(esc, s)
+
+
+def one_line(text: Any, limit: int = 0) -> str:
+    s = visible(text).replace("\r", " ").replace("\n", " ").replace("\t", " ")
+    return s if not limit or len(s) <= limit else s[:limit - 1] + "…"
+
+
+def outcome(doc: dict[str, Any]) -> tuple[int, str]:
+    """The exit code `probe run` returned for this evidence, and its one-word name."""
+    from probe.commands.run import exit_code
+
+    code = exit_code(doc)
+    return code, {0: "PASS", 1: "FAIL", 3: "INCOMPLETE", 4: "INCONCLUSIVE"}.get(code, str(code))
+
+
+def counts(clauses: list[dict[str, Any]]) -> dict[str, int]:
+    c = Counter(cl["verdict"] for cl in clauses)
+    return {v: c.get(v, 0) for v in VERDICTS}
+
+
+def clause_title(clause: dict[str, Any], lang: str) -> str:
+    if lang == "ja" and clause.get("title_ja"):
+        return visible(clause["title_ja"])
+    return visible(clause.get("title", ""))
+
+
+@dataclass
+class Scheme:
+    id: str
+    name: str
+    version: str
+    clauses: list[dict[str, Any]]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return counts(self.clauses)
+
+
+def schemes(doc: dict[str, Any]) -> list[Scheme]:
+    """Clauses grouped by scheme, in the catalog's usual order, then any other scheme seen."""
+    order = list(SCHEME_ORDER) + sorted({c["scheme"] for c in doc["clauses"]} - set(SCHEME_ORDER))
+    out = []
+    for sid in order:
+        cl = [c for c in doc["clauses"] if c["scheme"] == sid]
+        if not cl:
+            continue
+        meta = doc.get("catalog", {}).get(sid, {})
+        out.append(Scheme(sid, visible(meta.get("name", sid)), visible(meta.get("version", "")), cl))
+    return out
+
+
+def by_basis(doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    return {b: [c for c in doc["clauses"] if c["basis"] == b] for b in BASES}
+
+
+def gap_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """For the chosen recognition path: each gap clause, its MoC status and its verdict(s)."""
+    path = doc["recognition"].get("chosen_path")
+    if not path:
+        return []
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for c in doc["clauses"]:
+        by_id.setdefault(c["id"], []).append(c)
+    return [{"id": g["id"], "status": g["status"], "tables": g.get("tables", []), "clauses": by_id.get(g["id"], [])}
+            for g in path["gap_set"]]
+
+
+def artefact_bytes(art: dict[str, Any]) -> bytes | None:
+    try:
+        if art.get("encoding") == "base64":
+            return base64.b64decode(art["content"], validate=True)
+        return str(art["content"]).encode("utf-8", "surrogatepass")
+    except (ValueError, KeyError):
+        return None
+
+
+def hexdump(data: bytes, limit: int = 4096) -> str:
+    lines = []
+    for off in range(0, min(len(data), limit), 16):
+        chunk = data[off:off + 16]
+        hx = " ".join(f"{b:02x}" for b in chunk)
+        asc = "".join(chr(b) if 0x20 <= b < 0x7f else "." for b in chunk)
+        lines.append(f"{off:08x}  {hx:<47}  {asc}")
+    if len(data) > limit:
+        lines.append(f"… {len(data) - limit} more byte(s)")
+    return "\n".join(lines)
+
+
+def artefact_view(art: dict[str, Any]) -> dict[str, Any]:
+    """Display form of one artefact: text (control characters escaped) or a hex dump, capped."""
+    import hashlib
+
+    raw = artefact_bytes(art)
+    digest_ok = raw is not None and hashlib.sha256(raw).hexdigest() == art.get("sha256")
+    shown = (raw or b"")[:MAX_SHOWN]
+    text: str | None
+    try:
+        text = visible(shown.decode("utf-8")) if art.get("encoding") == "utf-8" else None
+    except UnicodeDecodeError:
+        text = None
+    return {
+        "id": visible(art.get("id")), "kind": visible(art.get("kind")), "name": visible(art.get("name")),
+        "host": visible(art.get("host") or ""), "port": art.get("port"), "size": art.get("size"),
+        "sha256": visible(art.get("sha256")), "media_type": visible(art.get("media_type")),
+        "digest_ok": digest_ok, "text": text,
+        "hex": None if text is not None else hexdump(shown),
+        "printable": None if text is not None else visible((raw or b"")[:2048].decode("latin-1")),
+        "truncated": raw is not None and len(raw) > MAX_SHOWN,
+    }
+
+
+def location(f: dict[str, Any]) -> str:
+    """host:port/protocol for a service finding, host for a device finding."""
+    host = one_line(f.get("host"))
+    if f.get("port") is None:
+        return host
+    return f"{host}:{f['port']}/{one_line(f.get('protocol') or f.get('transport') or 'tcp')}"
+
+
+def context(doc: dict[str, Any], lang: str, verification: Any = None) -> dict[str, Any]:
+    """Everything a template needs (all device strings already made visible)."""
+    code, name = outcome(doc)
+    views = [artefact_view(a) for a in doc["artefacts"]]
+    return {
+        "doc": doc, "lang": lang, "L": labels(lang), "schemes": schemes(doc), "summary": counts(doc["clauses"]),
+        "verdicts": VERDICTS, "bases": BASES, "by_basis": by_basis(doc), "gap_rows": gap_rows(doc),
+        "path": doc["recognition"].get("chosen_path"), "outcome_code": code, "outcome": name,
+        "findings": {f["id"]: f for f in doc["findings"]},
+        "artefacts": views, "bad_digests": [a["id"] for a in views if not a["digest_ok"]],
+        "verification": verification,
+    }

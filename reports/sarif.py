@@ -1,0 +1,129 @@
+"""SARIF 2.1.0: rules are probe's checks, results are FAIL and INCONCLUSIVE findings.
+
+Locations are logical (host:port/protocol): there is no source file on a device. Clause ids go
+in each result's and rule's `properties`. `partialFingerprints` hash what identifies "the same
+problem on the same service" across runs (check, host, port, transport, protocol), never run ids.
+
+INCONCLUSIVE is reported with level "warning": SARIF would call it kind "open", but then only
+level "none" is allowed and code-scanning consumers hide such results; a clause that could not be
+tested must stay visible (`probe run` exits 4 for it). A clause that is INCONCLUSIVE because no
+check evidencing it ran has no finding; it becomes a result of the rule `probe.clause-not-assessed`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from probe import __version__
+
+from .model import location, one_line, visible
+
+SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+UNASSESSED_RULE = "probe.clause-not-assessed"
+_LEVEL_BY_SEVERITY = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
+
+
+def _fingerprint(*parts: Any) -> str:
+    return hashlib.sha256("\x1f".join(visible(p) for p in parts).encode("utf-8")).hexdigest()[:32]
+
+
+def _check_meta(check_id: str) -> dict[str, str]:
+    try:
+        from probe.plugins import registry
+
+        cls = registry().get(check_id)
+        meta = getattr(cls, "metadata", None)
+        if meta is not None:
+            return {"title": meta.title, "description": " ".join(meta.description.split()),
+                    "remediation": meta.remediation, "severity": meta.severity}
+    except Exception:  # noqa: BLE001 - a report from old evidence must not depend on today's plugins
+        pass
+    return {}
+
+
+def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -> str:
+    import json
+
+    clauses_by_check: dict[str, set[str]] = {}
+    for c in doc["clauses"]:
+        for chk in c["checks"]:
+            clauses_by_check.setdefault(chk, set()).add(c["id"])
+    for f in doc["findings"]:
+        clauses_by_check.setdefault(f["check_id"], set()).update(f["clauses"])
+    titles = {f["check_id"]: f["title"] for f in doc["findings"]}
+    rules, index = [], {}
+    for chk in sorted(clauses_by_check):
+        meta = _check_meta(chk)
+        title = meta.get("title") or titles.get(chk) or chk
+        rule: dict[str, Any] = {
+            "id": visible(chk), "name": visible(chk),
+            "shortDescription": {"text": visible(title)},
+            "properties": {"clauses": sorted(clauses_by_check[chk])},
+        }
+        if meta.get("description"):
+            rule["fullDescription"] = {"text": meta["description"]}
+        if meta.get("remediation"):
+            rule["help"] = {"text": meta["remediation"]}
+        if meta.get("severity"):
+            rule["properties"]["severity"] = meta["severity"]
+        index[chk] = len(rules)
+        rules.append(rule)
+    index[UNASSESSED_RULE] = len(rules)
+    rules.append({"id": UNASSESSED_RULE, "name": "ClauseNotAssessed",
+                  "shortDescription": {"text": "A clause in scope that no check evidenced could not be tested"},
+                  "properties": {"clauses": []}})
+    arts = {a["id"]: a for a in doc["artefacts"]}
+    results = []
+    for f in doc["findings"]:
+        if f["status"] not in ("FAIL", "INCONCLUSIVE"):
+            continue
+        level = (_LEVEL_BY_SEVERITY.get(str(f.get("severity", "medium")), "warning")
+                 if f["status"] == "FAIL" else "warning")
+        text = one_line(f["summary"])
+        if f["status"] == "INCONCLUSIVE":
+            text = f"Could not be tested ({one_line(f.get('reason_code') or 'unknown')}): {one_line(f.get('reason') or text)}"
+        loc = location(f)
+        results.append({
+            "ruleId": visible(f["check_id"]), "ruleIndex": index[f["check_id"]], "level": level,
+            "kind": "fail",
+            "message": {"text": text},
+            "locations": [{"logicalLocations": [{"name": loc, "fullyQualifiedName": loc}]}],
+            "partialFingerprints": {"probeFinding/v1": _fingerprint(f["check_id"], f["host"], f.get("port"),
+                                                                   f.get("transport"), f.get("protocol"))},
+            "properties": {
+                "status": f["status"], "findingId": visible(f["id"]), "clauses": list(f["clauses"]),
+                "reasonCode": f.get("reason_code"), "severity": visible(f.get("severity", "")),
+                "evidence": [{"id": visible(a), "sha256": arts[a]["sha256"] if a in arts else None}
+                             for a in f["evidence"]],
+            },
+        })
+    for c in doc["clauses"]:
+        if c["verdict"] == "INCONCLUSIVE" and not c["findings"]:
+            results.append({
+                "ruleId": UNASSESSED_RULE, "ruleIndex": index[UNASSESSED_RULE], "level": "warning", "kind": "fail",
+                "message": {"text": f"{c['id']}: {one_line(c['reason'])}"},
+                "locations": [{"logicalLocations": [{"name": visible(c["target"]),
+                                                     "fullyQualifiedName": visible(c["target"])}]}],
+                "partialFingerprints": {"probeClause/v1": _fingerprint(c["id"], c["target"])},
+                "properties": {"status": "INCONCLUSIVE", "clauses": [c["id"]]},
+            })
+    run = doc["run"]
+    sarif = {
+        "$schema": SCHEMA_URI,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "probe", "version": visible(doc["tool"]["version"]),
+                                "semanticVersion": visible(doc["tool"]["version"]), "rules": rules,
+                                "properties": {"reportedBy": f"probe {__version__}"}}},
+            "automationDetails": {"id": f"probe/{visible(run['id'])}"},
+            "invocations": [{"executionSuccessful": bool(run["complete"]),
+                             "properties": {"started": run["started"], "finished": run["finished"],
+                                            "incompleteReasons": [visible(r) for r in run["incomplete_reasons"]]}}],
+            "results": results,
+            "properties": {"targets": [visible(t) for t in doc["targets"]], "summary": dict(doc["summary"]),
+                           "clauses": {c["id"] + ("" if len(doc["targets"]) == 1 else f"@{c['target']}"): c["verdict"]
+                                       for c in doc["clauses"]}},
+        }],
+    }
+    return json.dumps(sarif, indent=1, ensure_ascii=False, sort_keys=True) + "\n"

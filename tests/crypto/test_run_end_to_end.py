@@ -1,0 +1,38 @@
+"""`probe run` end to end: discovery finds a legacy TLS service and a legacy SSH server on
+loopback, the crypto checks run through the engine, and the evidence validates against the schema."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from probe.evidence import validate
+
+from .conftest import LEGACY_SSH, LEGACY_SSH_KEYS, s_server, sshd
+
+pytestmark = pytest.mark.slow
+
+
+def test_probe_run_with_crypto_checks(pki, tmp_path):
+    out = tmp_path / "ev.json"
+    with s_server(pki["legacy_crt"], pki["legacy_key"], "-tls1", "-cipher", "DEFAULT@SECLEVEL=0", "-www") as tport, \
+            sshd(tmp_path, LEGACY_SSH, LEGACY_SSH_KEYS) as sport:
+        r = subprocess.run([sys.executable, "-m", "probe", "run", "--target", "127.0.0.1", "--profile", "general-iot",
+                            "--ports", f"{tport},{sport}", "--no-credentials", "--no-nmap", "--quiet",
+                            "--ca-file", str(pki["ca"]), "--out", str(out)],
+                           capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1, r.stderr
+    doc = json.loads(out.read_text())
+    validate(doc)
+    found = {(f["check_id"], f["port"]): f for f in doc["findings"]}
+    assert found[("ssh_algorithms", sport)]["status"] == "FAIL"
+    assert found[("tls_configuration", tport)]["status"] == "FAIL"
+    cert = found[("tls_certificate", tport)]
+    assert cert["status"] == "FAIL"
+    assert any(v["rule"] == "certificate.untrusted_with_ca_file" for v in cert["details"]["violations"])
+    kinds = {a["kind"] for a in doc["artefacts"]}
+    assert {"kexinit", "certificate", "tls-server-hello"} <= kinds
+    assert any(c.endswith("5.1-3") for c in found[("ssh_algorithms", sport)]["clauses"])

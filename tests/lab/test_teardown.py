@@ -1,0 +1,86 @@
+"""`down` leaves nothing of an instance behind: after a clean run, and after a 'crash'.
+
+These use their own instance (the session's + 1) so they never disturb the shared lab fixture.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from probe.lab import manager, netns, state
+from probe.lab.identity import NETNS_ETC
+
+from .conftest import session_instance
+
+pytestmark = pytest.mark.lab
+
+
+@pytest.fixture()
+def own_instance():  # type: ignore[no-untyped-def]
+    if os.geteuid() != 0:
+        pytest.skip("lab tests need root")
+    inst = (session_instance() + 1) % (netns.MAX_INSTANCE + 1)
+    manager.down(inst)
+    try:
+        yield inst
+    finally:
+        manager.down(inst)
+
+
+def _leftovers(inst: int, pids: list[int]) -> list[str]:
+    prefix = netns.ns_prefix(inst)
+    found = [f"netns {n}" for n in netns.list_namespaces() if n.startswith(prefix)]
+    found += [f"link {n}" for n in netns.list_links() if n.startswith(prefix)]
+    found += [f"pid {p}" for p in pids if netns.alive(p)]
+    found += [f"/etc/netns/{p.name}" for p in NETNS_ETC.glob(f"{prefix}*")] if NETNS_ETC.is_dir() else []
+    found += [str(p) for p in (state.state_path(inst), state.run_dir(inst)) if p.exists()]
+    routes = subprocess.run(["ip", "route", "show", "table", "all"], capture_output=True, text=True,
+                            timeout=10).stdout
+    found += [f"route {line}" for line in routes.splitlines() if f"10.231.{inst}." in line]
+    return found
+
+
+def _pids(inst: int) -> list[int]:
+    record = json.loads(state.state_path(inst).read_text())
+    return [p["pid"] for d in record["devices"] for p in d["pids"]]
+
+
+def test_down_removes_namespaces_links_processes_routes_and_files(own_instance: int) -> None:
+    devices = manager.up(["camera", "weak-gateway"], own_instance)
+    pids = _pids(own_instance)
+    assert len(pids) == 11 and all(netns.alive(p) for p in pids)
+    assert [d.address for d in devices] == [f"10.231.{own_instance}.2", f"10.231.{own_instance}.6"]
+    assert netns.safety_route_present()
+    manager.down(own_instance)
+    assert _leftovers(own_instance, pids) == []
+
+
+def test_down_after_a_crash_with_lost_state_file(own_instance: int) -> None:
+    manager.up(["camera"], own_instance)
+    pids = _pids(own_instance)
+    state.state_path(own_instance).unlink()  # the crash lost the record: only the sweep is left
+    manager.down(own_instance)
+    assert _leftovers(own_instance, pids) == []
+
+
+def test_down_with_stale_state_file_of_dead_processes(own_instance: int) -> None:
+    manager.up(["camera"], own_instance)
+    pids = _pids(own_instance)
+    record = json.loads(state.state_path(own_instance).read_text())
+    for dev in record["devices"]:  # PIDs that no longer mean our daemons (start time mismatch)
+        dev["pids"] = [{"pid": 1, "start": 1, "service": "x", "daemon": "x"}]
+    state.save(own_instance, record)
+    manager.down(own_instance)  # must not touch PID 1, must still kill the namespace's processes
+    assert _leftovers(own_instance, pids) == []
+    assert netns.alive(1)
+
+
+def test_up_refuses_an_instance_that_is_already_up(own_instance: int) -> None:
+    manager.up(["camera"], own_instance)
+    with pytest.raises(manager.UserError, match="already up"):
+        manager.up(["camera"], own_instance)

@@ -1,0 +1,95 @@
+"""Lab data without root: variants load, templates render, truth files cover every clause."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from probe.catalog import load_catalog
+from probe.errors import UserError
+from probe.lab import manager, netns
+from probe.lab.variants import known_variants, load_variant, render, templates_dir, variants_dir
+from probe.models import Assessment, Status
+
+
+def test_known_variants() -> None:
+    assert known_variants() == ["camera", "hardened-gateway", "weak-gateway"]
+
+
+def test_addresses_are_per_instance_slash30() -> None:
+    assert netns.addresses(0, 0) == ("10.231.0.1", "10.231.0.2")
+    assert netns.addresses(37, 2) == ("10.231.37.9", "10.231.37.10")
+    with pytest.raises(ValueError):
+        netns.addresses(255, 0)  # 10.231.255.0/24 is reserved
+
+
+def test_interface_names_fit_linux_limit() -> None:
+    for name in known_variants():
+        assert len(f"{netns.ns_prefix(254)}{load_variant(name).short}") <= 15
+
+
+def test_template_syntax_leaves_dollars_and_mail_addresses_alone() -> None:
+    text = 'x @{address} $HTTP["url"] ${url.path} mailto:security@acme.example'
+    assert render(text, {"address": "10.231.0.2"}, "t") == \
+        'x 10.231.0.2 $HTTP["url"] ${url.path} mailto:security@acme.example'
+    with pytest.raises(UserError, match="unknown placeholder"):
+        render("@{nope}", {}, "t")
+
+
+def test_every_template_a_variant_names_exists() -> None:
+    for name in known_variants():
+        v = load_variant(name)
+        for svc in v.services:
+            if svc.template:
+                assert (templates_dir() / svc.template).is_file(), (name, svc.template)
+        if v.firewall:
+            assert (templates_dir() / v.firewall).is_file()
+        if v.site:
+            assert (templates_dir() / "www" / v.site).is_dir()
+
+
+def test_unknown_variant_is_a_one_line_user_error() -> None:
+    with pytest.raises(UserError, match="unknown variant 'router9000'; known: camera"):
+        load_variant("router9000")
+
+
+def test_not_root_is_a_one_line_user_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    with pytest.raises(UserError, match="needs root"):
+        manager.up(["camera"], 5)
+
+
+def test_missing_daemon_names_it_and_the_setup_script(monkeypatch: pytest.MonkeyPatch) -> None:
+    from probe.lab import sysexec
+    monkeypatch.setattr(sysexec.shutil, "which", lambda name, path=None: None if name == "vsftpd" else "/x")
+    with pytest.raises(UserError, match="'vsftpd' is not installed; run scripts/setup-system.sh"):
+        sysexec.require_binaries(["lighttpd", "vsftpd"])
+
+
+def _truth(name: str) -> dict:
+    return yaml.safe_load((variants_dir() / f"{name}.truth.yaml").read_text())
+
+
+@pytest.mark.parametrize("name", ["weak-gateway", "hardened-gateway", "camera"])
+def test_truth_covers_exactly_the_profile_scope_with_consistent_verdicts(name: str) -> None:
+    truth = _truth(name)
+    variant = load_variant(name)
+    assert truth["variant"] == name and truth["profile"] == variant.profile
+    catalog = load_catalog()
+    device_class = yaml.safe_load((Path(__file__).parent.parent / "profiles" / f"{truth['profile']}.yaml")
+                                  .read_text())["device_class"]
+    in_scope = {c.id: c for c in catalog.clauses if c.applies_to(device_class)}
+    assert set(truth["clauses"]) == set(in_scope)
+    for cid, entry in truth["clauses"].items():
+        verdict = Status(entry["verdict"])
+        assert entry["why"].strip(), cid
+        assessment = in_scope[cid].assessment
+        # the verdicts.md table: what each assessment kind can and cannot produce
+        if assessment == Assessment.DOCUMENTS:
+            assert verdict == Status.MANUAL, cid
+        elif assessment == Assessment.PARTIAL:
+            assert verdict in (Status.FAIL, Status.INCONCLUSIVE, Status.MANUAL), cid
+        else:
+            assert verdict != Status.MANUAL, cid

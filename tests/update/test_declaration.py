@@ -1,0 +1,161 @@
+"""Manufacturer declaration: template round-trip, malformed files (line numbers), and `probe run`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from probe.catalog import load_catalog
+from probe.declaration import load_declaration, load_map
+from probe.evidence import validate
+
+from conftest import free_port, run_cli
+from upd_fixtures import admin_ui, lighttpd  # noqa: F401
+
+
+def test_template_round_trip(tmp_path) -> None:
+    r = run_cli("declaration", "--template")
+    assert r.returncode == 0
+    f = tmp_path / "decl.yaml"
+    f.write_text(r.stdout)
+    c = run_cli("declaration", "--check", str(f))
+    assert c.returncode == 0, c.stderr
+    assert "valid declaration" in c.stdout and "template example values" in c.stdout
+    decl = load_declaration(f)
+    assert decl.data["support_period_end"] == "2030-12-31"  # kept as text, validated as a date
+    assert decl.data["automatic_updates_default"] is True
+    assert decl.lines["model"] == next(i for i, ln in enumerate(r.stdout.splitlines(), 1) if ln.startswith("model:"))
+
+
+def test_declaration_map_names_only_known_clauses() -> None:
+    fmap = load_map(load_catalog())  # raises on an unknown clause id
+    assert "cls:5.3-13" in fmap["support_period_end"] and "jc-star:S1.1-16" in fmap["support_period_url"]
+    assert set(fmap["automatic_updates_default"]) == {"cls:5.3-6", "cls:7.3-4", "cls:7.3-6"}
+
+
+BASE = "declaration_version: 1\nmanufacturer: ACME\nmodel: EX-GW1000\n"
+
+
+@pytest.mark.parametrize("extra,line,needle", [
+    ("support_period_end: 2030-13-45\n", 4, "is not a date"),
+    ("automatic_updates_default: sometimes\n", 4, "should be a boolean"),
+    ("support_period_url: ftp://x\n", 4, "not an http(s) URL"),
+    ("\n\nsuport_period_end: 2030-01-01\n", 6, "unknown field"),
+    ("model: again\n", 4, "appears twice"),
+    ("clauses:\n  cls:5.3-8:\n    document: only a document\n", 5, "statement"),
+    ("clauses:\n  cls:9.9-9:\n    statement: x\n", 5, "unknown clause"),
+    ("update_signing: [unclosed\nfoo: 1\n", 5, "not valid YAML"),
+])
+def test_malformed_declaration_is_one_line_with_the_line_number(tmp_path, extra, line, needle) -> None:
+    f = tmp_path / "bad.yaml"
+    f.write_text(BASE + extra)
+    r = run_cli("declaration", "--check", str(f))
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert f"{f}:{line}:" in r.stderr, r.stderr
+    assert needle in r.stderr
+
+
+def test_run_rejects_a_malformed_declaration_before_scanning(tmp_path) -> None:
+    f = tmp_path / "bad.yaml"
+    f.write_text(BASE + "automatic_updates_default: 3\n")
+    r = run_cli("run", "--target", "127.0.0.1", "--ports", str(free_port()), "--declaration", str(f),
+                "--out", str(tmp_path / "ev.json"))
+    assert r.returncode == 2 and f"{f}:4:" in r.stderr and not (tmp_path / "ev.json").exists()
+    r = run_cli("run", "--target", "127.0.0.1", "--fetch-declared-urls")
+    assert r.returncode == 2 and "--declaration" in r.stderr
+
+
+DECL = """\
+declaration_version: 1
+manufacturer: ACME Networks
+model: EX-GW1000
+firmware_version: "1.2.3"
+vulnerability_disclosure_policy_url: {policy}
+security_contact: mailto:security@acme.invalid
+support_period_end: 2031-03-31
+support_period_url: {support}
+update_mechanism: Daily automatic check; manual upload on System > Firmware.
+automatic_updates_default: true
+update_signing: ECDSA P-256 signed images, verified by the bootloader.
+data_deletion: Factory reset erases user data.
+"""
+
+
+def test_gap_set_run_with_declaration_has_every_clause(lighttpd, tmp_path) -> None:
+    """Acceptance: holding JC-STAR, applying for CLS, home gateway: nothing in the gap set is missing."""
+    port = free_port()
+    lighttpd(admin_ui(f"http://127.0.0.1:{port}/fw/check.json"), port=port)
+    decl = tmp_path / "decl.yaml"
+    decl.write_text(DECL.format(policy="https://acme.invalid/vdp", support="https://acme.invalid/support"))
+    out = tmp_path / "ev.json"
+    r = run_cli("run", "--target", "127.0.0.1", "--holding", "jc-star", "--apply-for", "cls", "--profile",
+                "home-gateway", "--declaration", str(decl), "--ports", str(port), "--out", str(out))
+    assert r.returncode == 1, r.stderr  # the cleartext update URL fails 5.3-7 / 7.3-1 / 7.3-7
+    doc = json.loads(out.read_text())
+    validate(doc)
+    gap = {g["id"] for g in doc["recognition"]["chosen_path"]["gap_set"]}
+    assert gap == {"cls:5.3-7", "cls:7.3-1", "cls:7.3-7", "cls:5.3-6", "cls:7.3-4", "cls:7.3-6"}
+    clauses = {c["id"]: c for c in doc["clauses"]}
+    assert set(clauses) == gap  # none missing, none extra
+    for cid, c in clauses.items():
+        assert c["verdict"] in ("PASS", "FAIL", "INCONCLUSIVE", "NOT_APPLICABLE") or \
+            (c["verdict"] == "MANUAL" and c["basis"] == "declared"), (cid, c["verdict"], c["basis"])
+    for cid in ("cls:5.3-6", "cls:7.3-4", "cls:7.3-6"):  # documents-only: declared, never PASS
+        assert clauses[cid]["verdict"] == "MANUAL" and clauses[cid]["basis"] == "declared"
+        st = clauses[cid]["declaration"]["statements"]
+        assert st == [{"field": "automatic_updates_default", "value": True, "line": 10}]
+    for cid in ("cls:5.3-7", "cls:7.3-7", "cls:7.3-1"):  # the network proves the cleartext update channel
+        assert clauses[cid]["verdict"] == "FAIL" and clauses[cid]["basis"] == "tested"
+        assert clauses[cid]["declaration"] is not None  # the declaration is still cited
+    art = next(a for a in doc["artefacts"] if a["kind"] == "declaration")
+    assert art["sha256"] == hashlib.sha256(decl.read_bytes()).hexdigest() == clauses["cls:5.3-6"]["declaration"]["sha256"]
+    assert art["id"] == clauses["cls:5.3-6"]["declaration"]["artefact"]
+    fail = next(f for f in doc["findings"] if f["check_id"] == "update_channel")
+    assert fail["status"] == "FAIL" and fail["id"] in clauses["cls:5.3-7"]["findings"]
+
+
+def test_fetch_declared_urls_records_status_and_hash(lighttpd, tmp_path) -> None:
+    policy = "<html><title>ACME vulnerability disclosure policy</title></html>"
+    site = lighttpd({"/vdp.html": policy})  # a loopback stand-in for the manufacturer's web site
+    decl = tmp_path / "decl.yaml"
+    decl.write_text(DECL.format(policy=f"http://127.0.0.1:{site}/vdp.html",
+                                support=f"http://127.0.0.1:{site}/missing.html"))
+    out = tmp_path / "ev.json"
+    r = run_cli("run", "--target", "127.0.0.1", "--apply-for", "uk-psti", "--profile", "general-iot",
+                "--declaration", str(decl), "--fetch-declared-urls", "--ports", str(free_port()), "--out", str(out))
+    assert r.returncode in (0, 4), r.stderr
+    doc = json.loads(out.read_text())
+    validate(doc)
+    clauses = {c["id"]: c for c in doc["clauses"]}
+    vdp = clauses["uk-psti:2"]
+    assert vdp["verdict"] == "MANUAL" and vdp["basis"] == "declared"
+    fetched = {u["url"]: u for u in vdp["declaration"]["fetched_urls"]}
+    got = fetched[f"http://127.0.0.1:{site}/vdp.html"]
+    assert got["status"] == 200 and got["sha256"] == hashlib.sha256(policy.encode()).hexdigest()
+    assert any(a["id"] == got["artefact"] and a["kind"] == "declared-url" for a in doc["artefacts"])
+    support = clauses["uk-psti:3"]["declaration"]["fetched_urls"][0]
+    assert support["status"] == 404  # recorded as seen: a declared URL that does not resolve is evidence too
+
+
+def test_without_fetch_opt_in_declared_urls_are_not_contacted(tmp_path) -> None:
+    import socket
+    site = socket.socket()
+    site.bind(("127.0.0.1", 0))
+    site.listen(2)
+    site.settimeout(0.3)
+    try:
+        decl = tmp_path / "decl.yaml"
+        url = f"http://127.0.0.1:{site.getsockname()[1]}/vdp"
+        decl.write_text(DECL.format(policy=url, support=url))
+        out = tmp_path / "ev.json"
+        run_cli("run", "--target", "127.0.0.1", "--apply-for", "uk-psti", "--profile", "general-iot",
+                "--declaration", str(decl), "--ports", str(free_port()), "--out", str(out))
+        doc = json.loads(out.read_text())
+        assert all(not c["declaration"]["fetched_urls"] for c in doc["clauses"] if c["declaration"])
+        with pytest.raises((socket.timeout, TimeoutError)):
+            site.accept()
+    finally:
+        site.close()

@@ -1,0 +1,46 @@
+"""Parsers of device input never crash on garbage (hypothesis), and never expand hostile XML."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from probe import securitytxt, upnp, web
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=2000))
+def test_security_txt_parser_total(text: str) -> None:
+    out = securitytxt.parse(text)
+    assert isinstance(out.valid, bool)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=3000))
+def test_http_response_parser_total(raw: bytes) -> None:
+    r = web._parse("http://127.0.0.1/", "GET", b"HTTP/1.1 200 OK\r\n" + raw, None, None, None, 4096, None)
+    assert r.status == 200 or r.error
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=600))
+def test_ssdp_parser_total(raw: bytes) -> None:
+    assert "_status" in upnp.parse_ssdp(raw)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2000))
+def test_description_parser_raises_only_valueerror(raw: bytes) -> None:
+    try:
+        upnp.parse_description(b"<root>" + raw, "http://127.0.0.1/")
+    except ValueError:
+        pass
+
+
+def test_html_page_parser_survives_broken_markup() -> None:
+    p = web.parse_page("<html><title>A<title>B</title><a href='x'>" + "<a " * 5000 + "</html>")
+    assert p.title.startswith("A")
+    assert web.resolve_link("http://127.0.0.1/a/", "javascript:alert(1)") is None
+    assert web.resolve_link("http://127.0.0.1/a/", "../up.html") == "http://127.0.0.1/up.html"
+    assert not web.same_host("http://localhost/x", "127.0.0.1")  # names are never resolved
+    assert web.same_host("https://[::1]:8443/x", "::1")
