@@ -22,16 +22,21 @@ from probe.credentials import Credential
 from probe.logins import Attempt, Result, ServiceLogin, admin_paths
 from probe.models import Finding, InconclusiveReason, Status
 from probe.plugins import Check
-from probe.protocols.http_auth import random_password
+from probe.protocols.http_auth import AUTH_FAIL_STATUSES, random_password
 
 DEFAULT_ATTEMPTS = 12
 MAX_ATTEMPTS = 30
 USERS = {"ssh": "root", "telnet": "admin", "ftp": "admin", "http": "admin", "https": "admin", "mqtt": "admin"}
 
 
-def analyse(attempts: list[Attempt]) -> tuple[str | None, str]:
-    """(defence kind or None, explanation) from the measured series."""
-    first_reject = next((i for i, a in enumerate(attempts) if a.result is Result.FAILURE), None)
+def analyse(attempts: list[Attempt], prior_rejection: bool = False) -> tuple[str | None, str]:
+    """(defence kind or None, explanation) from the measured series.
+
+    `prior_rejection`: the wrong-password control attempt made while preparing the login (HTTP)
+    was an ordinary rejection, so it opens the series as attempt 0.
+    """
+    first_reject = -1 if prior_rejection else \
+        next((i for i, a in enumerate(attempts) if a.result is Result.FAILURE), None)
     if first_reject is None:
         return None, "no attempt was an ordinary rejection"
     for i, a in enumerate(attempts[first_reject + 1:], start=first_reject + 1):
@@ -110,7 +115,10 @@ class BruteForceProtection(Check):
             yield ctx.inconclusive("A random wrong password was not rejected.", f"attempt {len(attempts)}: "
                                    f"{last.detail}", InconclusiveReason.DEVICE_MISBEHAVED, artefacts=arts)
             return
-        kind, why = analyse(attempts)
+        control = getattr(login, "control", None)
+        prior = bool(control is not None and not control.success
+                     and getattr(control, "status", None) in AUTH_FAIL_STATUSES)
+        kind, why = analyse(attempts, prior)
         details = {"attempts": len(attempts), "defence": kind, "analysis": why, "login": login.description}
         if kind:
             yield ctx.finding(Status.PASS, f"Repeated failed logins meet a {kind}",

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from probe.context import CheckContext
 from probe.models import Finding, InconclusiveReason, Status
 from probe.netio import printable, read_some, read_until, ReadLimitExceeded, ReadTimeout
-from probe.logins import admin_paths
+from probe.logins import admin_paths, find_login_pages
 from probe.plugins import Check
 from probe.protocols import http_auth, mqtt
 from probe.protocols.transcript import Transcript
@@ -74,24 +74,9 @@ class CleartextAuthentication(Check):
         t = Transcript("http", ctx.host, svc.port)
         client = http_auth.HttpClient(lambda: ctx.connection(svc.port), ctx.host, svc.port, False, t,
                                       timeout=ctx.remaining(), check_cancelled=ctx.check_cancelled)
-        surface = None
-        redirected: list[str] = []
-        fetched = 0
-        for path in admin_paths():
-            ctx.check_cancelled()
-            try:
-                resp = client.request("GET", path)
-            except (OSError, ValueError) as exc:
-                t.note(f"GET {path} failed: {exc}")
-                continue
-            fetched += 1
-            loc = resp.header("Location") or ""
-            if resp.status in (301, 302, 303, 307, 308) and loc.lower().startswith("https://"):
-                redirected.append(path)
-                continue
-            surface = http_auth.surface_from_response(path, resp)
-            if surface:
-                break
+        found = find_login_pages(ctx, svc, client, admin_paths())
+        surface = found.surface or (found.forms[0] if found.forms else None)
+        redirected, fetched = found.redirected_to_https, found.fetched
         art = ctx.artefact("transcript", f"http {ctx.host}:{svc.port} login surfaces", t.render())
         if fetched == 0:
             return ctx.inconclusive("Could not fetch pages from the web service.", "every request failed",

@@ -9,6 +9,7 @@ client, and an SNMP SET that succeeds with a public community (writing back the 
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import re
 from collections.abc import Iterable
 from urllib.parse import urljoin, urlsplit
@@ -19,13 +20,18 @@ from probe.logins import admin_paths
 from probe.models import Finding, InconclusiveReason, Status
 from probe.netio import ReadTimeout
 from probe.plugins import Check
-from probe.protocols import ftp, http_auth, mqtt, snmp, tlswrap
+from probe.protocols import ftp, http_auth, mqtt, rtsp, snmp, tlswrap
 from probe.protocols.transcript import Transcript
 
 MANAGEMENT_WORDS = re.compile(
     rb"(?i)firmware|configuration|settings|factory reset|reboot|wireless|ssid|admin password|wan\b|"
     rb"upgrade|backup|restore|dhcp|port forward")
 CONFIG_SUFFIXES = (".bin", ".cfg", ".conf", ".exp", ".xml", ".tar", ".gz", ".json", ".dat")
+
+
+def rtsp_paths() -> list[str]:
+    text = (importlib.resources.files("probe") / "data" / "rtsp_paths.txt").read_text("utf-8")
+    return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
 
 
 class UnauthenticatedAccess(Check):
@@ -35,7 +41,7 @@ class UnauthenticatedAccess(Check):
         svc = ctx.service
         assert svc is not None
         handler = {"http": self._http, "https": self._http, "ftp": self._ftp, "mqtt": self._mqtt,
-                   "mqtts": self._mqtt, "snmp": self._snmp}[svc.protocol]
+                   "mqtts": self._mqtt, "snmp": self._snmp, "rtsp": self._rtsp}[svc.protocol]
         yield handler(ctx)
 
     # -- HTTP ------------------------------------------------------------------------------
@@ -138,7 +144,7 @@ class UnauthenticatedAccess(Check):
         sub: list[int] = []
         echoed = False
         try:
-            with ctx.connection(svc.port, tls=tls) as sock:
+            with ctx.connection(svc.port, tls=tls, client_speaks_first=True) as sock:
                 s = mqtt.Session(sock, t, ctx.remaining())
                 code = s.connect()
                 if code == 0:
@@ -172,6 +178,51 @@ class UnauthenticatedAccess(Check):
                            f"The broker on port {svc.port} accepted an anonymous client (CONNACK 0); the "
                            f"subscription to {topic} was refused (SUBACK {sub}), so an ACL limits what it can do.",
                            artefacts=[art], details=details, severity="medium")
+
+    # -- RTSP ------------------------------------------------------------------------------
+    def _rtsp(self, ctx: CheckContext) -> Finding:
+        """DESCRIBE on common stream paths: an SDP answer without credentials is open video."""
+        svc = ctx.service
+        assert svc is not None
+        t = Transcript("rtsp", ctx.host, svc.port)
+        base = f"rtsp://{ctx.host}:{svc.port}"
+        answers: dict[str, int] = {}
+        open_stream: tuple[str, rtsp.Reply] | None = None
+        try:
+            with ctx.connection(svc.port) as sock:
+                opts = rtsp.request(sock, t, "OPTIONS", base + "/", 1, ctx.remaining())
+                answers["OPTIONS /"] = opts.status
+                for cseq, path in enumerate(rtsp_paths(), start=2):
+                    ctx.check_cancelled()
+                    r = rtsp.request(sock, t, "DESCRIBE", base + path, cseq, ctx.remaining(),
+                                     {"Accept": "application/sdp"})
+                    answers[path] = r.status
+                    if r.status == 200 and b"m=" in r.body:
+                        open_stream = (path, r)
+                        break
+                    if r.status == 401:
+                        break
+        except (OSError, ReadTimeout, ValueError) as exc:
+            art = ctx.artefact("transcript", "rtsp describe", t.render())
+            code = InconclusiveReason.DEVICE_MISBEHAVED if isinstance(exc, ValueError) else \
+                InconclusiveReason.CONNECTIVITY
+            return ctx.inconclusive("Could not complete an RTSP exchange.", str(exc), code, artefacts=[art])
+        art = ctx.artefact("transcript", "rtsp describe", t.render())
+        details = {"answers": answers}
+        if open_stream:
+            path, r = open_stream
+            return ctx.finding(Status.FAIL, "Video stream described without authentication",
+                               f"RTSP on port {svc.port} answered DESCRIBE {path} with a stream description "
+                               f"(SDP, {len(r.body)} bytes) without asking for credentials.",
+                               details=details, artefacts=[art], severity="high")
+        if 401 in answers.values():
+            return ctx.finding(Status.PASS, "RTSP asks for credentials",
+                               f"RTSP on port {svc.port} answered DESCRIBE with 401: streams need a login.",
+                               details=details, artefacts=[art], severity="info")
+        return ctx.inconclusive("No stream found to test.", f"none of {len(answers) - 1} common stream paths "
+                                "exists on this RTSP server and none asked for credentials, so whether a stream "
+                                "would need a login is unproven", InconclusiveReason.NO_INPUT,
+                                details=details, artefacts=[art])
 
     # -- SNMP ------------------------------------------------------------------------------
     def _snmp(self, ctx: CheckContext) -> Finding:

@@ -146,11 +146,12 @@ class CheckContext:
 
     @contextlib.contextmanager
     def connection(self, port: int | None = None, *, timeout: float | None = None,
-                   tls: bool = False) -> Iterator[socket.socket]:
+                   tls: bool = False, client_speaks_first: bool = False) -> Iterator[socket.socket]:
         """A TCP connection to the device, inside a slot, with a timeout, closed on exit.
 
         With tls=True the socket is wrapped by a client that accepts any certificate and version
         (probe.protocols.tlswrap): for testing what runs inside TLS, not TLS itself.
+        client_speaks_first: see tlswrap.wrap (catches TLS 1.3 alerts before the first request).
         """
         port = port if port is not None else (self.service.port if self.service else None)
         if port is None:
@@ -162,7 +163,7 @@ class CheckContext:
                 if tls:
                     from .protocols.tlswrap import wrap
 
-                    sock = wrap(sock, self.remaining(timeout))
+                    sock = wrap(sock, self.remaining(timeout), client_speaks_first=client_speaks_first)
                 yield sock
             finally:
                 with contextlib.suppress(OSError):

@@ -13,14 +13,86 @@ import socket
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 from .context import CheckContext
 from .credentials import Credential
 from .models import Service
+
+from . import web
 from .protocols import ftp, http_auth, mqtt, snmp, ssh_auth, ssh_kexinit, telnet, tlswrap
 from .protocols.transcript import Transcript
 
 LOGIN_PROTOCOLS = ("ssh", "telnet", "ftp", "http", "https", "mqtt", "snmp")
+MAX_LINKED_PAGES = 8  # extra pages followed from the device's own links when looking for a login
+WEB_BODY_CAP = 256 * 1024
+
+
+@dataclass
+class LoginPages:
+    """Where a web service asks for credentials, from unauthenticated GETs only."""
+
+    surface: http_auth.Surface | None  # first Basic/Digest challenge, if any
+    forms: list[http_auth.Surface]  # form logins seen (the first one is used when no challenge)
+    pages: dict[str, object]  # path -> response
+    redirected_to_https: list[str]  # paths answered with a redirect to https://
+    fetched: int
+
+
+def _same_host_links(svc: Service, path: str, resp: object) -> list[str]:
+    """Paths of links on an HTML page that point back at this same service (never elsewhere)."""
+    status = getattr(resp, "status", 0)
+    body = (getattr(resp, "body", b"") or b"")[:WEB_BODY_CAP]
+    if not (200 <= status < 300) or b"<a" not in body.lower():
+        return []
+    here = urlsplit(web.service_url(svc, path))
+    out = []
+    for href, _text in web.parse_page(body.decode("utf-8", "replace")).links:
+        url = web.resolve_link(here.geturl(), href)
+        if url is None:
+            continue
+        there = urlsplit(url)
+        if (there.scheme, there.hostname, there.port) == (here.scheme, here.hostname, here.port):
+            out.append((there.path or "/") + (f"?{there.query}" if there.query else ""))
+    return out
+
+
+def find_login_pages(ctx: CheckContext, svc: Service, client: http_auth.HttpClient, paths: list[str]) -> LoginPages:
+    """The fixed path list first, then pages the device itself links to (a camera's "Live view",
+    a router's "Settings"): login pages are found where a user would find them. Bounded by
+    MAX_LINKED_PAGES extra pages; stops at the first Basic/Digest challenge."""
+    found = LoginPages(None, [], {}, [], 0)
+    queue = list(dict.fromkeys(paths or ["/"]))
+    seen = set(queue)
+    linked = 0
+    while queue:
+        path = queue.pop(0)
+        ctx.check_cancelled()
+        try:
+            resp = client.request("GET", path)
+        except (OSError, ValueError) as exc:
+            client.transcript.note(f"GET {path} failed: {exc}")
+            continue
+        found.fetched += 1
+        found.pages[path] = resp
+        loc = resp.header("Location") or ""
+        if resp.status in (301, 302, 303, 307, 308) and loc.lower().startswith("https://"):
+            found.redirected_to_https.append(path)
+            continue
+        s = http_auth.surface_from_response(path, resp)
+        if s and s.kind in ("basic", "digest"):
+            found.surface = s
+            break
+        if s and not found.forms:
+            found.forms.append(s)
+        for link in _same_host_links(svc, path, resp):
+            if linked >= MAX_LINKED_PAGES:
+                break
+            if link not in seen:
+                seen.add(link)
+                queue.append(link)
+                linked += 1
+    return found
 
 
 class Result(StrEnum):
@@ -103,21 +175,10 @@ class ServiceLogin:
         client = self._client(self.preflight)
         if client.tls:
             self.preflight.note("https: certificate not verified (devices use self-signed certificates)")
-        forms: list[http_auth.Surface] = []
-        for path in paths:
-            self.ctx.check_cancelled()
-            try:
-                resp = client.request("GET", path)
-            except (OSError, ValueError) as exc:
-                self.preflight.note(f"GET {path} failed: {exc}")
-                continue
-            self.pages[path] = resp
-            s = http_auth.surface_from_response(path, resp)
-            if s and s.kind in ("basic", "digest"):
-                self.surface = s
-                break
-            if s and not forms:
-                forms.append(s)
+        found = find_login_pages(self.ctx, self.svc, client, paths)
+        self.pages.update(found.pages)
+        self.surface = found.surface
+        forms = found.forms
         if self.surface is None and forms:
             self.surface = forms[0]
         if self.surface is None:
@@ -139,7 +200,7 @@ class ServiceLogin:
 
     def _prepare_mqtt(self) -> None:
         try:
-            with self.ctx.connection(self.svc.port, tls=self._mqtt_tls()) as sock:
+            with self.ctx.connection(self.svc.port, tls=self._mqtt_tls(), client_speaks_first=True) as sock:
                 code = mqtt.Session(sock, self.preflight, self.ctx.remaining()).connect()
         except (OSError, ValueError, ConnectionError) as exc:
             self.preflight.note(f"anonymous CONNECT failed: {exc}")
@@ -235,7 +296,7 @@ class ServiceLogin:
     _try_https = _try_http
 
     def _try_mqtt(self, cred: Credential, t: Transcript):  # type: ignore[no-untyped-def]
-        with self.ctx.connection(self.svc.port, tls=self._mqtt_tls()) as sock:
+        with self.ctx.connection(self.svc.port, tls=self._mqtt_tls(), client_speaks_first=True) as sock:
             s = mqtt.Session(sock, t, self.ctx.remaining())
             sent = time.monotonic()
             code = s.connect(cred.username, cred.password)

@@ -107,6 +107,7 @@ def _scan_json(s: Survey, cfg: dict[str, Any], res: web.HttpResult) -> bool:
     except (ValueError, RecursionError):
         return False
     url_keys = {_norm(k) for k in cfg["url_keys"]}
+    url_words = tuple(_norm(w) for w in cfg.get("url_key_words", ()))
     ver_keys = {_norm(k) for k in cfg["version_keys"]}
     model_keys = {_norm(k) for k in cfg["model_keys"]}
     for key, value in _walk_json(doc):
@@ -114,7 +115,8 @@ def _scan_json(s: Survey, cfg: dict[str, Any], res: web.HttpResult) -> bool:
             continue
         text = str(value).strip()[:300]
         nk = _norm(key)
-        if nk in url_keys and text.lower().startswith(("http://", "https://", "ftp://", "tftp://")):
+        is_url_key = nk in url_keys or (nk.endswith(("url", "uri")) and any(w in nk for w in url_words))
+        if is_url_key and text.lower().startswith(("http://", "https://", "ftp://", "tftp://")):
             s.add(s.update_urls, Seen(text, res.url, f"json:{key}", res.artefact))
         elif nk in ver_keys and text and any(ch.isdigit() for ch in text):
             s.add(s.versions, Seen(text[:80], res.url, f"json:{key}", res.artefact))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,7 @@ BINARIES: dict[str, list[str]] = {
     "miniupnpd": ["miniupnpd"],
     "dnsmasq": ["dnsmasq"],
     "rtsp": ["rtsp-server-perl"],
+    "rtsp-source": [],  # probe's own encoder stand-in (python, probe.lab.rtsp_source)
 }
 
 
@@ -172,6 +174,13 @@ def start_rtsp(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
             "--loglevel", str(svc.options.get("log_level", 2))]
 
 
+def start_rtsp_source(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
+    # The camera's encoder stand-in: announces a stream to rtsp-server-perl's source port on the
+    # namespace's loopback and holds the session (see probe/lab/rtsp_source.py).
+    return [sys.executable, "-m", "probe.lab.rtsp_source", "--port", str(svc.options.get("source_port", 5545)),
+            "--path", str(svc.options.get("path", "/live"))]
+
+
 STARTERS: dict[str, Starter] = {
     "dropbear": start_dropbear,
     "openssh": start_openssh,
@@ -183,4 +192,5 @@ STARTERS: dict[str, Starter] = {
     "miniupnpd": start_miniupnpd,
     "dnsmasq": start_dnsmasq,
     "rtsp": start_rtsp,
+    "rtsp-source": start_rtsp_source,
 }

@@ -19,7 +19,7 @@ import yaml
 from ..errors import UserError
 
 KNOWN_DAEMONS = ("dropbear", "openssh", "telnetd", "lighttpd", "vsftpd", "mosquitto", "snmpd",
-                 "miniupnpd", "dnsmasq", "rtsp")
+                 "miniupnpd", "dnsmasq", "rtsp", "rtsp-source")
 
 
 class LabTemplate(Template):

@@ -28,9 +28,32 @@ def permissive_context() -> ssl.SSLContext:
     return ctx
 
 
-def wrap(sock: socket.socket, timeout: float) -> ssl.SSLSocket:
+ALERT_WAIT = 0.3  # seconds to wait for a post-handshake TLS 1.3 alert
+
+
+def wrap(sock: socket.socket, timeout: float, *, client_speaks_first: bool = False) -> ssl.SSLSocket:
+    """Handshake over an open socket.
+
+    client_speaks_first: for protocols where the server never sends first (MQTT, HTTP). A TLS 1.3
+    server that wants a client certificate sends its alert right after the handshake and closes;
+    if our first request is already on its way, the close becomes a reset and the alert is lost.
+    So we wait briefly for anything the server says before speaking; the protocol guarantees
+    the only thing that can arrive is an alert (anything else is a protocol violation).
+    """
     sock.settimeout(timeout)
-    return permissive_context().wrap_socket(sock)
+    tls = permissive_context().wrap_socket(sock)
+    if client_speaks_first and tls.version() == "TLSv1.3":
+        tls.settimeout(ALERT_WAIT)
+        try:
+            early = tls.recv(1)
+        except (TimeoutError, socket.timeout):
+            early = None
+        tls.settimeout(timeout)
+        if early == b"":
+            raise ConnectionResetError("the server closed the connection right after the TLS handshake")
+        if early:
+            raise ValueError("the server sent data before the client's first request")
+    return tls
 
 
 def needs_client_certificate(exc: BaseException) -> bool:
