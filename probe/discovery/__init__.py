@@ -187,11 +187,12 @@ def _nmap_enrich(host: str, services: list[Service], options: ScanOptions, store
                                        tls=n.tls or svc.tls, confidence="nmap",
                                        banner_artefact=svc.banner_artefact or art)
         if n.protocol == svc.protocol and (n.product or n.version):  # same protocol: fill what we lacked
-            if svc.product and svc.version:
-                return svc
-            if svc.product and not n.version:
-                return svc
-            return dataclasses.replace(svc, product=n.product or svc.product, version=n.version or svc.version)
+            if not svc.product:
+                return dataclasses.replace(svc, product=n.product, version=svc.version or n.version)
+            # what the device said about itself stays; nmap's version only if it names the same product
+            same = n.product and (n.product.lower() in svc.product.lower() or svc.product.lower() in n.product.lower())
+            if same and not svc.version and n.version:
+                return dataclasses.replace(svc, version=n.version)
         return svc
 
     by_port = {s.port: s for s in candidates}
