@@ -186,6 +186,11 @@ def _nmap_enrich(host: str, services: list[Service], options: ScanOptions, store
             return dataclasses.replace(svc, protocol=n.protocol, product=n.product, version=n.version,
                                        tls=n.tls or svc.tls, confidence="nmap",
                                        banner_artefact=svc.banner_artefact or art)
+        if svc.confidence == "port" and n.method == "probed" and n.name:
+            # nmap recognised something outside our protocol vocabulary (e.g. smux): the protocol
+            # stays "unknown" (no check applies) but the inventory shows what nmap saw
+            return dataclasses.replace(svc, product=n.product or n.name, version=n.version, confidence="nmap",
+                                       banner_artefact=svc.banner_artefact or art)
         if n.protocol == svc.protocol and (n.product or n.version):  # same protocol: fill what we lacked
             if not svc.product:
                 return dataclasses.replace(svc, product=n.product, version=svc.version or n.version)
