@@ -17,10 +17,19 @@ from probe.protocols.transcript import Transcript
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
 _PROMPT = re.compile(rb"(?i)(login|username|user name|password)\s*:\s*$")
 MAX_NEGOTIATION_ROUNDS = 20
+MAX_TELNET_BYTES = 64 * 1024  # a greeting plus negotiation is a few hundred bytes; this is generous
 
 
-def _strip_and_refuse(data: bytes) -> tuple[bytes, bytes]:
-    """Remove telnet commands from data; build WONT/DONT replies refusing every option."""
+MAX_PENDING_SB = 1024  # an unfinished subnegotiation longer than this is dropped, not buffered
+
+
+def parse_telnet(data: bytes) -> tuple[bytes, bytes, bytes]:
+    """Split telnet input into (text, replies refusing every option, unfinished command bytes).
+
+    A read can end in the middle of a command (IAC, IAC DO, or a subnegotiation without its
+    IAC SE): those bytes are returned as the third item so the caller can prepend them to the
+    next read, instead of mistaking the rest of the command for text.
+    """
     text, reply = bytearray(), bytearray()
     i = 0
     while i < len(data):
@@ -30,9 +39,11 @@ def _strip_and_refuse(data: bytes) -> tuple[bytes, bytes]:
             i += 1
             continue
         if i + 1 >= len(data):
-            break
+            return bytes(text), bytes(reply), data[i:]
         cmd = data[i + 1]
-        if cmd in (DO, DONT, WILL, WONT) and i + 2 < len(data):
+        if cmd in (DO, DONT, WILL, WONT):
+            if i + 2 >= len(data):
+                return bytes(text), bytes(reply), data[i:]
             opt = data[i + 2]
             if cmd == DO:
                 reply += bytes([IAC, WONT, opt])
@@ -41,13 +52,22 @@ def _strip_and_refuse(data: bytes) -> tuple[bytes, bytes]:
             i += 3
         elif cmd == SB:
             end = data.find(bytes([IAC, SE]), i)
-            i = len(data) if end < 0 else end + 2
+            if end < 0:
+                rest = data[i:]
+                return bytes(text), bytes(reply), (rest if len(rest) <= MAX_PENDING_SB else b"")
+            i = end + 2
         elif cmd == IAC:
             text.append(IAC)
             i += 2
         else:
             i += 2
-    return bytes(text), bytes(reply)
+    return bytes(text), bytes(reply), b""
+
+
+def _strip_and_refuse(data: bytes) -> tuple[bytes, bytes]:
+    """Remove telnet commands from data; build WONT/DONT replies refusing every option."""
+    text, reply, _ = parse_telnet(data)
+    return text, reply
 
 
 class CleartextAuthentication(Check):
@@ -131,6 +151,10 @@ class CleartextAuthentication(Check):
     def _telnet(self, ctx: CheckContext) -> Finding:
         transcript = bytearray()
         seen = bytearray()
+        budget = min(ctx.options.max_read_bytes, MAX_TELNET_BYTES)  # bytes we accept from this service
+        received = 0
+        endless = False  # negotiation still going when the rounds or the byte budget ran out
+        pending = b""  # a telnet command split across two reads
         try:
             with ctx.connection() as sock:
                 deadline = time.monotonic() + ctx.remaining(8.0)
@@ -139,21 +163,36 @@ class CleartextAuthentication(Check):
                     left = deadline - time.monotonic()
                     if left <= 0:
                         break
-                    r = read_some(sock, max_bytes=8192, total_timeout=left, idle_timeout=0.7)
+                    r = read_some(sock, max_bytes=min(8192, budget - received), total_timeout=left,
+                                  idle_timeout=0.7)
+                    received += len(r.data)
                     transcript += b"<<< " + r.data + b"\n"
-                    text, reply = _strip_and_refuse(r.data)
+                    text, reply, pending = parse_telnet(pending + r.data)
                     seen += text
                     if reply:
                         sock.sendall(reply)
                         transcript += b">>> " + reply + b"\n"
                     if _PROMPT.search(bytes(seen).rstrip(b"\x00")) or r.closed or len(seen) > 32768:
                         break
+                    if received >= budget:
+                        endless = True
+                        break
                     if not r.data and not reply:
                         break
+                else:
+                    endless = True
         except OSError as exc:
+            arts = [ctx.artefact("transcript", f"telnet {ctx.host}:{ctx.service.port} (cut)", bytes(transcript))] \
+                if transcript else []
             return ctx.inconclusive("Could not talk to the telnet service.", f"connection failed: {exc}",
-                                    InconclusiveReason.CONNECTIVITY)
+                                    InconclusiveReason.CONNECTIVITY, artefacts=arts)
         art = ctx.artefact("transcript", f"telnet {ctx.host}:{ctx.service.port} greeting", bytes(transcript))
+        if endless and not _PROMPT.search(bytes(seen).rstrip(b"\x00")) and not seen.strip(b"\x00\r\n "):
+            return ctx.inconclusive(
+                "The telnet service never finished option negotiation.",
+                f"device misbehaved: {received} bytes of telnet option negotiation and no text "
+                f"(stopped after {MAX_NEGOTIATION_ROUNDS} rounds or {budget} bytes)",
+                InconclusiveReason.DEVICE_MISBEHAVED, artefacts=[art])
         prompt = _PROMPT.search(bytes(seen).rstrip(b"\x00"))
         if prompt:
             return ctx.finding(Status.FAIL, "Telnet login prompt in cleartext",

@@ -19,6 +19,7 @@ from probe.models import Finding, InconclusiveReason, Status
 from probe.plugins import Check
 
 MAX_CONSECUTIVE_CONNECTIVITY = 2
+MAX_CONSECUTIVE_UNKNOWN = 3  # answers neither a rejection nor a login, in a row
 
 
 def _sleep(ctx: CheckContext, seconds: float) -> None:
@@ -68,6 +69,7 @@ class DefaultCredentials(Check):
         attempts: list[Attempt] = []
         succeeded: set[str] = set()
         consecutive_conn = 0
+        consecutive_unknown = 0
         stop: Attempt | None = None
         for cred in creds:
             if len(attempts) >= budget:
@@ -81,16 +83,20 @@ class DefaultCredentials(Check):
             a = login.attempt(cred)
             attempts.append(a)
             consecutive_conn = consecutive_conn + 1 if a.result is Result.CONNECTIVITY else 0
+            consecutive_unknown = consecutive_unknown + 1 if a.result is Result.UNKNOWN else 0
             if a.result is Result.SUCCESS:
                 succeeded.add(account)
             elif a.result in (Result.NO_AUTH, Result.UNSUPPORTED, Result.LOCKED, Result.NO_PASSWORD):
                 stop = a
                 break
-            elif consecutive_conn >= MAX_CONSECUTIVE_CONNECTIVITY:
-                stop = a
+            elif consecutive_conn >= MAX_CONSECUTIVE_CONNECTIVITY or consecutive_unknown >= MAX_CONSECUTIVE_UNKNOWN:
+                stop = a  # a device that stalls or babbles after the prompt won't start making sense
                 break
 
         log = "\n".join(a.transcript.text() for a in attempts)
+        cap = max(1024, ctx.options.max_read_bytes)  # per service, whatever a flood sent per attempt
+        if len(log) > cap:
+            log = log[:cap - 100] + f"\n...[{len(log) - cap + 100} more characters of attempt transcripts not kept]"
         log_id = ctx.artefact("transcript", f"{svc.protocol} default-credential attempts", log) if attempts else None
         table = {"service": svc.key(), "login": login.description, "budget": budget,
                  "candidates": len(creds), "attempts": [a.row() for a in attempts]}

@@ -64,6 +64,7 @@ class UnauthenticatedAccess(Check):
         open_pages: list[dict[str, object]] = []
         protected: list[str] = []
         fetched = 0
+        truncated = 0  # responses cut at the read cap (endless or oversized bodies)
         for path in admin_paths():
             ctx.check_cancelled()
             try:
@@ -72,6 +73,7 @@ class UnauthenticatedAccess(Check):
                 t.note(f"GET {path} failed: {exc}")
                 continue
             fetched += 1
+            truncated += bool(resp.truncated)
             loc = resp.header("Location") or ""
             if resp.status in (301, 302, 307, 308) and loc:
                 nxt = urlsplit(urljoin(path, loc))
@@ -101,6 +103,12 @@ class UnauthenticatedAccess(Check):
         if fetched == 0:
             return ctx.inconclusive("No admin path could be fetched.", "every request failed",
                                     InconclusiveReason.CONNECTIVITY, artefacts=[art], details=details)
+        if not open_pages and truncated == fetched:
+            # no page ever ended: what it would have served past our read cap is unknown, so no PASS
+            return ctx.inconclusive("The web service never finished a response.",
+                                    f"device misbehaved: all {fetched} responses were cut at the read cap "
+                                    "(endless or oversized bodies)", InconclusiveReason.DEVICE_MISBEHAVED,
+                                    artefacts=[art], details=details)
         if open_pages:
             listing = ", ".join(f"{p['path']} ({p['kind']})" for p in open_pages)
             return ctx.finding(Status.FAIL, "Management pages reachable without login",

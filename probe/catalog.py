@@ -97,7 +97,7 @@ def _read_yaml(text: str, where: str) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark else ""
-        raise UserError(f"{where}:{line} not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise UserError(f"{where}:{line} not valid YAML ({getattr(exc, 'problem', None) or ' '.join(str(exc).split())})") from None
 
 
 def _parse_scheme_file(data: Any, where: str, *, overlay: bool) -> tuple[Scheme | None, list[dict[str, Any]]]:
@@ -160,10 +160,12 @@ def _apply_overlay(clauses: list[Clause], entries: Iterable[dict[str, Any]], sch
             changes["title"] = str(entry["title"])
             changes["title_source"] = where
         if "title_ja" in entry:
-            changes["title_ja"] = str(entry["title_ja"])
+            changes["title_ja"] = None if entry["title_ja"] is None else str(entry["title_ja"])
         if "text_confirmed" in entry:
             changes["text_confirmed"] = bool(entry["text_confirmed"])
         if "checks" in entry:
+            if not isinstance(entry["checks"] or [], list):
+                raise UserError(f"{where}: clause {number}: 'checks' must be a list of check IDs")
             extra = [str(x) for x in entry["checks"] or () if str(x) not in c.checks]
             changes["checks"] = c.checks + tuple(extra)
         out[i] = replace(c, **changes)

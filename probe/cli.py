@@ -13,6 +13,7 @@ import sys
 
 from . import __version__
 from .errors import UserError
+from .terminal import safe
 
 EPILOG = """\
 typical use:
@@ -62,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return int(args.func(args))
     except UserError as exc:
-        print(f"probe: error: {exc}", file=sys.stderr)
+        # user errors may quote file contents or names from a targets file: never let them drive the terminal
+        print(f"probe: error: {safe(exc, 600)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("probe: interrupted", file=sys.stderr)

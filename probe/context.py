@@ -83,10 +83,35 @@ class EvidenceStore:
 
 
 class DeviceLimiter:
-    """The per-device connection cap, shared by discovery's follow-ups and every check."""
+    """The per-device connection cap, shared by discovery's follow-ups and every check.
+
+    It also knows every socket opened through it, so that after an interrupt the engine can shut
+    them down (`abort_sockets`) and wake threads blocked in a read on a device that stalls.
+    """
 
     def __init__(self, max_connections: int) -> None:
         self._sem = threading.BoundedSemaphore(max(1, max_connections))
+        self._socks: set[socket.socket] = set()
+        self._socks_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def tracked(self, sock: socket.socket) -> Iterator[socket.socket]:
+        with self._socks_lock:
+            self._socks.add(sock)
+        try:
+            yield sock
+        finally:
+            with self._socks_lock:
+                self._socks.discard(sock)
+
+    def abort_sockets(self) -> int:
+        """Shut down every open socket: blocked recv()/send() return at once. Returns how many."""
+        with self._socks_lock:
+            socks = list(self._socks)
+        for s in socks:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+        return len(socks)
 
     @contextlib.contextmanager
     def slot(self, cancel: threading.Event) -> Iterator[None]:
@@ -164,7 +189,8 @@ class CheckContext:
                     from .protocols.tlswrap import wrap
 
                     sock = wrap(sock, self.remaining(timeout), client_speaks_first=client_speaks_first)
-                yield sock
+                with self.limiter.tracked(sock):  # the object in use (wrap() detaches the raw one)
+                    yield sock
             finally:
                 with contextlib.suppress(OSError):
                     sock.close()

@@ -13,7 +13,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -68,8 +68,33 @@ def _gate(meta: Any, options: ScanOptions) -> str | None:
     return None
 
 
+# After an interrupt or --max-time, how long running checks get to notice and finish on their own
+# before the engine stops waiting, records them as interrupted and shuts their sockets down.
+STOP_GRACE = 2.0
+
+
+@dataclass(eq=False)
+class _Job:
+    """One scheduled (check, service) run; `settle` decides once whether its findings count."""
+
+    cls: type[Check]
+    service: Service | None
+    discovery_complete: bool = True
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    settled: bool = False  # its findings (or the engine's "interrupted" finding) are in the store
+
+    def settle(self) -> bool:
+        """True for the first caller only: the job's own result or the engine's give-up, never both."""
+        with self.lock:
+            if self.settled:
+                return False
+            self.settled = True
+            return True
+
+
 def _run_job(state: ScanState, catalog: Catalog, cls: type[Check], host: str, services: list[Service],
-             service: Service | None, limiter: DeviceLimiter, discovery_complete: bool = True) -> None:
+             service: Service | None, limiter: DeviceLimiter, discovery_complete: bool = True,
+             job: _Job | None = None) -> None:
     meta = cls.metadata
     ctx = CheckContext(check_id=meta.id, host=host, services=services, service=service, options=state.options,
                        store=state.store, limiter=limiter, cancel=state.cancel, deadline=state.deadline,
@@ -91,6 +116,8 @@ def _run_job(state: ScanState, catalog: Catalog, cls: type[Check], host: str, se
         produced.append(ctx.inconclusive(f"{meta.title}: the check failed inside probe.",
                                          f"tool error: {exc.__class__.__name__}: {exc}",
                                          InconclusiveReason.TOOL_ERROR, artefacts=[trace]))
+    if job is not None and not job.settle():
+        return  # the engine gave up on this job after an interrupt and already recorded it
     for f in produced:
         state.store.add_finding(dataclasses.replace(f, clauses=catalog.clauses_for_check.get(f.check_id, ())))
 
@@ -101,13 +128,10 @@ def service_matches(wanted: tuple[str, ...], svc: Service) -> bool:
     return svc.protocol in wanted or (svc.tls and "tls" in wanted)
 
 
-Job = tuple[Intrusiveness, Callable[[], None]]
-
-
 def _jobs_for_target(state: ScanState, host: str, services: list[Service], disc: DiscoveryResult,
-                     catalog: Catalog, limiter: DeviceLimiter) -> list[Job]:
+                     catalog: Catalog, limiter: DeviceLimiter) -> list[_Job]:
     reg = registry()
-    jobs: list[Job] = []
+    jobs: list[_Job] = []
     for check_id in state.scope.checks:
         cls = reg[check_id]
         meta = cls.metadata
@@ -119,8 +143,7 @@ def _jobs_for_target(state: ScanState, host: str, services: list[Service], disc:
             state.store.add_finding(dataclasses.replace(f, clauses=catalog.clauses_for_check.get(check_id, ())))
             continue
         if meta.scope == "device":
-            jobs.append((meta.intrusiveness, lambda c=cls: _run_job(state, catalog, c, host, services, None, limiter,
-                                                                    disc.complete and disc.reachable)))
+            jobs.append(_Job(cls, None, disc.complete and disc.reachable))
             continue
         matching = [s for s in services if service_matches(meta.services, s)]
         if not matching:
@@ -136,7 +159,7 @@ def _jobs_for_target(state: ScanState, host: str, services: list[Service], disc:
             state.store.add_finding(dataclasses.replace(f, clauses=catalog.clauses_for_check.get(check_id, ())))
             continue
         for svc in matching:
-            jobs.append((meta.intrusiveness, lambda c=cls, s=svc: _run_job(state, catalog, c, host, services, s, limiter)))
+            jobs.append(_Job(cls, svc))
     return jobs
 
 
@@ -157,9 +180,9 @@ def _scan_target(state: ScanState, catalog: Catalog, host: str, progress: Progre
     done = 0
     lock = threading.Lock()
 
-    def run(job: Callable[[], None]) -> None:
+    def run(job: _Job) -> None:
         nonlocal done
-        job()
+        _run_job(state, catalog, job.cls, host, services, job.service, limiter, job.discovery_complete, job)
         with lock:
             done += 1
             progress("check", {"host": host, "done": done, "total": total})
@@ -167,10 +190,47 @@ def _scan_target(state: ScanState, catalog: Catalog, host: str, progress: Progre
     # Brute-force tests go last, once every other check on the device has finished: a lockout
     # they provoke must not spoil credential trials or other checks running beside them.
     for phase in (False, True):
-        batch = [fn for kind, fn in jobs if (kind is Intrusiveness.BRUTE_FORCE) is phase]
-        with ThreadPoolExecutor(max_workers=max(1, state.options.max_connections)) as pool:
-            list(pool.map(run, batch))
+        batch = [j for j in jobs if (j.cls.metadata.intrusiveness is Intrusiveness.BRUTE_FORCE) is phase]
+        pool = ThreadPoolExecutor(max_workers=max(1, state.options.max_connections))
+        try:
+            futures = [pool.submit(run, job) for job in batch]
+            _wait_or_give_up(state, catalog, host, futures, batch, limiter)
+        finally:
+            # never block on a worker stuck in a device read: unfinished jobs are already recorded
+            pool.shutdown(wait=False, cancel_futures=True)
     progress("target-done", {"host": host})
+
+
+def _wait_or_give_up(state: ScanState, catalog: Catalog, host: str, futures: list[Any], jobs: list[_Job],
+                     limiter: DeviceLimiter) -> None:
+    """Wait for the jobs; after an interrupt or --max-time, wait STOP_GRACE more, then give up.
+
+    A job given up on gets an INCONCLUSIVE (interrupted) finding, and its sockets are shut down so
+    the worker thread unblocks; whatever it produces later is discarded (`_Job.settle`).
+    """
+    stop_at: float | None = None
+    while True:
+        pending = [f for f in futures if not f.done()]
+        if not pending:
+            return
+        if stop_at is None and (state.cancel.is_set() or _time_up(state)):
+            stop_at = time.monotonic() + STOP_GRACE
+        if stop_at is not None and time.monotonic() >= stop_at:
+            break
+        wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+    why = "run interrupted" if state.cancel.is_set() else "--max-time reached"
+    for job, fut in zip(jobs, futures):
+        if fut.done() or not job.settle():
+            continue
+        meta = job.cls.metadata
+        ctx = CheckContext(check_id=meta.id, host=host, services=[], service=job.service, options=state.options,
+                           store=state.store, limiter=limiter, cancel=state.cancel, deadline=state.deadline)
+        f = ctx.inconclusive(f"{meta.title}: not completed.", f"{why} (the check was still running)",
+                             InconclusiveReason.INTERRUPTED)
+        state.store.add_finding(dataclasses.replace(f, clauses=catalog.clauses_for_check.get(meta.id, ())))
+    aborted = limiter.abort_sockets()
+    if aborted:
+        state.store.note(f"{host}: {aborted} connection(s) still open after the interrupt were shut down")
 
 
 def compute_verdicts(state: ScanState, catalog: Catalog) -> list[ClauseVerdict]:

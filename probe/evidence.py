@@ -105,6 +105,14 @@ def check_writable(path: Path) -> None:
         raise UserError(f"--out {path}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise UserError(f"--out {path}: not writable")
+    # os.access says yes to root everywhere and knows nothing of read-only or special file
+    # systems: create (and remove) the temp file write_atomic will need, before any scanning.
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=parent)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise UserError(f"--out {path}: cannot create a file in {parent} ({exc.strerror or exc})") from None
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -231,6 +231,12 @@ def check_destination(dest: Path) -> None:
         raise UserError(f"pack {dest}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK):
         raise UserError(f"pack {dest}: {parent} is not writable")
+    try:  # os.access says yes to root even where nothing can be created (read-only or special file systems)
+        fd, tmp = tempfile.mkstemp(prefix=".probe-pack-check.", dir=parent)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise UserError(f"pack {dest}: cannot create a file in {parent} ({exc.strerror or exc})") from None
     if is_archive(dest):
         if dest.is_dir():
             raise UserError(f"pack {dest}: is a directory")

@@ -97,7 +97,7 @@ def load_profile(name_or_path: str, known_checks: set[str]) -> Profile:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}:" if mark else ""
-        raise UserError(f"{where}:{line} not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+        raise UserError(f"{where}:{line} not valid YAML ({getattr(exc, 'problem', None) or ' '.join(str(exc).split())})") from None
     return parse_profile(data, where, known_checks)
 
 
@@ -116,6 +116,8 @@ def parse_profile(data: Any, where: str, known_checks: set[str]) -> Profile:
     if not isinstance(disc, dict) or "tcp_ports" not in disc:
         raise UserError(f"{where}: discovery must be a mapping with tcp_ports")
     tcp = parse_ports(disc["tcp_ports"], f"{where}: discovery.tcp_ports")
+    if not tcp:  # no port to discover would make every service check "not applicable": refuse it
+        raise UserError(f"{where}: discovery.tcp_ports lists no port")
     udp = parse_ports(disc.get("udp_ports") or [], f"{where}: discovery.udp_ports") if disc.get("udp_ports") else ()
     checks = data["checks"]
     if not isinstance(checks, list) or not all(isinstance(c, str) for c in checks):

@@ -89,11 +89,26 @@ def load_moc(catalog: Catalog, moc_dir: Path | None = None) -> MocData:
         where = f"probe/data/moc/{entry.name}" if moc_dir is None else str(entry)
         try:
             doc = yaml.safe_load(entry.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"{where}: cannot read ({exc.__class__.__name__})") from None
         except yaml.YAMLError as exc:
-            raise UserError(f"{where}: not valid YAML ({exc})") from None
+            mark = getattr(exc, "problem_mark", None)
+            line = f" line {mark.line + 1}:" if mark else ""
+            raise UserError(f"{where}:{line} not valid YAML ({getattr(exc, 'problem', None) or 'syntax error'})") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("tables"), list):
             raise UserError(f"{where}: must be a mapping with a 'tables' list")
+        for key in ("arrangement", "source"):
+            if key not in doc:
+                raise UserError(f"{where}: missing '{key}'")
         for t in doc["tables"]:
+            if not isinstance(t, dict) or any(k not in t for k in ("id", "holding", "apply_for")):
+                raise UserError(f"{where}: each table must be a mapping with 'id', 'holding' and 'apply_for'")
+            if not isinstance(t.get("status") or {}, dict):
+                raise UserError(f"{where}: table {t['id']}: 'status' must be a mapping of clause number to status")
+            classes = t.get("device_classes") or DEVICE_CLASSES
+            if not isinstance(classes, (list, tuple)) or any(c not in DEVICE_CLASSES for c in classes):
+                raise UserError(f"{where}: table {t['id']}: device_classes must be a list from "
+                                f"{', '.join(DEVICE_CLASSES)}")
             apply_for = t["apply_for"]
             if t["holding"] not in SCHEMES or apply_for not in SCHEMES:
                 raise UserError(f"{where}: table {t['id']}: unknown scheme")

@@ -7,6 +7,7 @@ import json
 
 from ..catalog import load_catalog
 from ..plugins import registry
+from ..terminal import safe
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     for r in rows:
-        print(f"{r['id']}  [{r['intrusiveness']}]  {r['title']}")
+        print(f"{r['id']}  [{r['intrusiveness']}]  {safe(r['title'], 200)}")  # third-party plugin text
         print(f"    services: {', '.join(r['services']) or '(device)'}   source: {r['source']}")
         print(f"    clauses:  {', '.join(r['clauses']) or '(none mapped)'}")
     return 0

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from ..plugins import registry
+from ..terminal import safe
 from ._common import add_scope_options, load_scope
 
 HELP = """\
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         how = "MANUAL only" if c["manual_only"] else ", ".join(c["checks"])
         flag = "" if c["text_confirmed"] else "  [text unconfirmed]"
         print(f"  {c['id']:<{width}}  {c['assessment']:<15} {how}{flag}")
-        print(f"  {'':<{width}}  {c['title']}")
+        print(f"  {'':<{width}}  {safe(c['title'], 300)}")  # titles may come from a user's catalog overlay
     manual = [c["id"] for c in data["clauses"] if c["manual_only"]]
     print()
     print(f"{len(data['clauses'])} clause(s) in scope; {len(manual)} can only be MANUAL "

@@ -6,6 +6,7 @@ import argparse
 import os
 import signal
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -21,7 +22,7 @@ from ..pack import check_destination, write_pack
 from ..profile import parse_ports
 from ..signing import fingerprint, load_private
 from ..targets import read_targets_file, resolve_target
-from ..terminal import Progress, clause_table
+from ..terminal import Progress, clause_table, safe
 from ._common import add_scope_options, load_scope
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INCONCLUSIVE = 0, 1, 2, 3, 4
@@ -234,7 +235,21 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print()
         clause_table(doc)
-        print(f"\nevidence: {out}", file=sys.stdout)
+        print(f"\nevidence: {safe(out, 400)}", file=sys.stdout)
         if args.pack:
-            print(f"pack: {args.pack}" + (f" (signed, key {fingerprint(key.public_key())})" if key else " (unsigned)"))
-    return exit_code(doc)
+            print(f"pack: {safe(args.pack, 400)}" + (f" (signed, key {fingerprint(key.public_key())})" if key else " (unsigned)"))
+    code = exit_code(doc)
+    if not doc["run"]["complete"]:
+        _leave_without_stragglers(code)
+    return code
+
+
+def _leave_without_stragglers(code: int) -> None:
+    """After an interrupt or --max-time the evidence is on disk; don't let a worker still blocked
+    in a client library's read (the engine stopped waiting for it) hold the process open."""
+    stragglers = [t for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()
+                  and not t.daemon]
+    if stragglers:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)

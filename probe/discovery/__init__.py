@@ -100,19 +100,32 @@ def _tcp_sweep(host: str, ports: tuple[int, ...] | list[int], options: ScanOptio
 def _identify_tcp(host: str, port: int, method: str, options: ScanOptions, store: EvidenceStore,
                   limiter: DeviceLimiter, cancel: threading.Event, deadline: float | None) -> Service | None:
     if _time_up(cancel, deadline):
+        return _unidentified(host, port, method)
+    try:
+        with limiter.slot(cancel):
+            f = fp.fingerprint(host, port, timeout=min(options.timeout, 3.0), deadline=deadline, cancel=cancel,
+                               track=limiter.tracked)
+    except Cancelled:
+        return _unidentified(host, port, method)
+    except OSError as exc:
+        if _time_up(cancel, deadline):
+            return _unidentified(host, port, method)
+        store.note(f"{host}:{port}/tcp was open during the sweep but not on identification: {exc}")
         return None
-    with limiter.slot(cancel):
-        try:
-            f = fp.fingerprint(host, port, timeout=min(options.timeout, 3.0))
-        except OSError as exc:
-            store.note(f"{host}:{port}/tcp was open during the sweep but not on identification: {exc}")
-            return None
+    if f.confidence == "port" and _time_up(cancel, deadline):  # cut short, not silent: say so
+        return _unidentified(host, port, method)
     art = None
     if f.banner:
         art = store.add_artefact("banner", f"{host}:{port}/tcp {f.banner_kind}", f.banner[:options.max_read_bytes],
                                  host=host, port=port)
     return Service(host=host, port=port, transport="tcp", protocol=f.protocol, method=method,
                    product=f.product, version=f.version, tls=f.tls, banner_artefact=art, confidence=f.confidence)
+
+
+def _unidentified(host: str, port: int, method: str) -> Service:
+    """An open port we had no time to identify: kept (nothing the sweep saw is lost), marked as a guess."""
+    return Service(host=host, port=port, transport="tcp", protocol=fp.identify.PORT_GUESS.get(port, "unknown"),
+                   method=f"{method}-unidentified", confidence="port")
 
 
 def _probe_udp(host: str, port: int, options: ScanOptions, store: EvidenceStore, limiter: DeviceLimiter,
@@ -145,7 +158,7 @@ def _nmap_enrich(host: str, services: list[Service], options: ScanOptions, store
                  limiter: DeviceLimiter, cancel: threading.Event, deadline: float | None, result: DiscoveryResult,
                  progress: Progress | None) -> list[Service]:
     """nmap -sV on the ports our own probes left unidentified or without product/version."""
-    candidates = [s for s in services if s.transport == "tcp"
+    candidates = [s for s in services if s.transport == "tcp" and not s.method.endswith("-unidentified")
                   and nmap_scan.wanted(s.protocol, s.confidence, s.product, s.version)]
     stats: dict[str, Any] = {"nmap": nmap_scan.available() or "not installed", "nmap_ports": [s.port for s in candidates]}
     result.stats.update(stats)
@@ -292,6 +305,9 @@ def discover(host: str, profile: Profile, options: ScanOptions, store: EvidenceS
         result.notes.insert(0, "no TCP port answered (open or closed) and no UDP probe was answered: target "
                                "unreachable or filtering everything")
     identified_tcp = sum(1 for s in services if s.transport == "tcp")
-    if (identified_tcp < len(open_ports) or len(udp_results) < len(udp_ports)) and _time_up(cancel, deadline):
+    if any(s.method.endswith("-unidentified") for s in services) or (
+            (identified_tcp < len(open_ports) or len(udp_results) < len(udp_ports)) and _time_up(cancel, deadline)):
         result.complete = False
+        result.notes.append("identification was cut short (interrupt or --max-time): some open ports are "
+                            "listed with the protocol their port number suggests")
     return result

@@ -10,10 +10,15 @@ never from the port number.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import ssl
 import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from ..netio import read_some
@@ -58,10 +63,41 @@ _RTSP_OPTIONS = b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: probe\r\n\r\n"
 _HTTP_GET = b"GET / HTTP/1.0\r\nUser-Agent: probe\r\n\r\n"
 
 
-def _connect(host: str, port: int, timeout: float) -> socket.socket:
-    sock = socket.create_connection((host, port), timeout=timeout)
-    sock.settimeout(timeout)
-    return sock
+Track = Callable[[socket.socket], AbstractContextManager[socket.socket]]
+
+
+@contextlib.contextmanager
+def _no_tracking(sock: socket.socket) -> Iterator[socket.socket]:
+    yield sock
+
+
+class _Budget:
+    """Clips every timeout to the run's deadline and stops between steps after an interrupt."""
+
+    def __init__(self, timeout: float, deadline: float | None, cancel: threading.Event | None,
+                 track: Track | None) -> None:
+        self.timeout, self.deadline, self.cancel = timeout, deadline, cancel
+        self.track = track or _no_tracking
+
+    def stopped(self) -> bool:
+        return bool(self.cancel and self.cancel.is_set()) or (
+            self.deadline is not None and time.monotonic() > self.deadline)
+
+    def clip(self, wanted: float) -> float:
+        if self.deadline is None:
+            return wanted
+        return max(0.05, min(wanted, self.deadline - time.monotonic()))
+
+    @contextlib.contextmanager
+    def connect(self, host: str, port: int) -> Iterator[socket.socket]:
+        sock = socket.create_connection((host, port), timeout=self.clip(self.timeout))
+        try:
+            sock.settimeout(self.clip(self.timeout))
+            with self.track(sock):
+                yield sock
+        finally:
+            with contextlib.suppress(OSError):
+                sock.close()
 
 
 _HTTP_FIRST_PORTS = frozenset({80, 1900, 2869, 5000, 7547, 8000, 8008, 8080, 8081, 8888, 49152, 49153, 49154})
@@ -88,10 +124,17 @@ def probe_order(port: int) -> list[str]:
 
 
 def fingerprint(host: str, port: int, *, timeout: float = 3.0, greeting_wait: float = 1.2,
-                max_bytes: int = 16384) -> Fingerprint:
-    """Identify the service; raises OSError only if the port cannot be connected at all."""
-    with _connect(host, port, timeout) as s:
-        r = read_some(s, max_bytes=max_bytes, total_timeout=greeting_wait, idle_timeout=0.3)
+                max_bytes: int = 16384, deadline: float | None = None, cancel: threading.Event | None = None,
+                track: Track | None = None) -> Fingerprint:
+    """Identify the service; raises OSError only if the port cannot be connected at all.
+
+    `deadline`/`cancel` bound the whole identification (a stalling port would otherwise cost every
+    probe's full timeout); when they cut it short, the port number's guess is returned. `track`
+    registers each socket (DeviceLimiter.tracked) so an interrupt can shut it down.
+    """
+    b = _Budget(timeout, deadline, cancel, track)
+    with b.connect(host, port) as s:
+        r = read_some(s, max_bytes=max_bytes, total_timeout=b.clip(greeting_wait), idle_timeout=0.3)
     if r.data:
         proto, product, version = identify.from_banner(r.data)
         if proto == "ftp" and product:
@@ -102,33 +145,39 @@ def fingerprint(host: str, port: int, *, timeout: float = 3.0, greeting_wait: fl
     answers: list[bytes] = []
     probes = {"tls": _probe_tls, "http": _probe_http, "rtsp": _probe_rtsp, "mqtt": _probe_mqtt, "dns": _probe_dns}
     for name in probe_order(port):
+        if b.stopped():
+            break
         try:
-            found, data = probes[name](host, port, timeout, max_bytes)
+            found, data = probes[name](host, port, b, max_bytes)
         except OSError:
             continue
         if found is not None:
             return found
         if data:
             answers.append(data)
+    return _port_guess(port, greeting, answers)
+
+
+def _port_guess(port: int, greeting: bytes, answers: list[bytes]) -> Fingerprint:
     guess = identify.PORT_GUESS.get(port, "unknown")
     data = greeting or (answers[0] if answers else b"")
     return Fingerprint(guess, False, None, None, "port", data, "greeting" if greeting else "none")
 
 
-def _exchange(host: str, port: int, timeout: float, request: bytes, max_bytes: int) -> bytes:
-    with _connect(host, port, timeout) as s:
+def _exchange(host: str, port: int, b: _Budget, request: bytes, max_bytes: int) -> bytes:
+    with b.connect(host, port) as s:
         s.sendall(request)
-        return read_some(s, max_bytes=max_bytes, total_timeout=timeout, idle_timeout=0.5).data
+        return read_some(s, max_bytes=max_bytes, total_timeout=b.clip(b.timeout), idle_timeout=0.5).data
 
 
-def _probe_tls(host: str, port: int, timeout: float, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
-    data = _exchange(host, port, timeout, _client_hello(), max_bytes)
+def _probe_tls(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
+    data = _exchange(host, port, b, _client_hello(), max_bytes)
     if not identify.looks_like_tls_server_reply(data):
         return None, b""  # a plaintext service's complaint about our ClientHello is not evidence of anything
     proto = identify.TLS_PROTOCOL_FOR_PORT.get(port)
     product = version = None
     if proto is None:
-        proto, server = _http_over_tls(host, port, timeout, max_bytes)
+        proto, server = ("tls", None) if b.stopped() else _http_over_tls(host, port, b, max_bytes)
         product, version = identify.product_from_server(server)
     return Fingerprint(proto, True, product, version, "handshake", data, "tls-probe"), data
 
@@ -143,21 +192,21 @@ def _from_http_like(port: int, data: bytes, kind: str) -> Fingerprint | None:
     return Fingerprint(proto, False, product, version, "handshake", data, kind)
 
 
-def _probe_http(host: str, port: int, timeout: float, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
+def _probe_http(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
     # RTSP servers also answer a GET with an RTSP status line, which from_http_response recognises
-    data = _exchange(host, port, timeout, _HTTP_GET, max_bytes)
+    data = _exchange(host, port, b, _HTTP_GET, max_bytes)
     return _from_http_like(port, data, "http-probe"), data
 
 
-def _probe_rtsp(host: str, port: int, timeout: float, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
-    data = _exchange(host, port, timeout, _RTSP_OPTIONS, max_bytes)
+def _probe_rtsp(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
+    data = _exchange(host, port, b, _RTSP_OPTIONS, max_bytes)
     return _from_http_like(port, data, "rtsp-probe"), data
 
 
-def _probe_mqtt(host: str, port: int, timeout: float, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
-    with _connect(host, port, timeout) as s:
+def _probe_mqtt(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
+    with b.connect(host, port) as s:
         s.sendall(_MQTT_CONNECT)
-        data = read_some(s, max_bytes=64, total_timeout=timeout, idle_timeout=0.5).data
+        data = read_some(s, max_bytes=64, total_timeout=b.clip(b.timeout), idle_timeout=0.5).data
         if identify.looks_like_mqtt_connack(data):
             try:
                 s.sendall(b"\xe0\x00")  # DISCONNECT, so no session is left behind
@@ -167,10 +216,10 @@ def _probe_mqtt(host: str, port: int, timeout: float, max_bytes: int) -> tuple[F
     return None, data
 
 
-def _probe_dns(host: str, port: int, timeout: float, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
+def _probe_dns(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
     """DNS over TCP: version.bind CH TXT (a device's resolver or forwarder)."""
     q = identify.dns_version_query()
-    data = _exchange(host, port, timeout, struct.pack("!H", len(q)) + q, 4096)
+    data = _exchange(host, port, b, struct.pack("!H", len(q)) + q, 4096)
     parsed = identify.from_dns_tcp_reply(data, q[:2])
     if parsed is None:
         return None, data
@@ -178,7 +227,7 @@ def _probe_dns(host: str, port: int, timeout: float, max_bytes: int) -> tuple[Fi
     return Fingerprint("dns", False, product, version, "handshake", data, "dns-probe"), data
 
 
-def _http_over_tls(host: str, port: int, timeout: float, max_bytes: int) -> tuple[str, str | None]:
+def _http_over_tls(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[str, str | None]:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -188,9 +237,9 @@ def _http_over_tls(host: str, port: int, timeout: float, max_bytes: int) -> tupl
     except (ssl.SSLError, ValueError):
         pass
     try:
-        with _connect(host, port, timeout) as raw, ctx.wrap_socket(raw) as s:
-            s.sendall(b"GET / HTTP/1.0\r\nUser-Agent: probe\r\n\r\n")
-            r = read_some(s, max_bytes=max_bytes, total_timeout=timeout, idle_timeout=0.5)
+        with b.connect(host, port) as raw, ctx.wrap_socket(raw) as s:
+            s.sendall(_HTTP_GET)
+            r = read_some(s, max_bytes=max_bytes, total_timeout=b.clip(b.timeout), idle_timeout=0.5)
     except (OSError, ssl.SSLError):
         return "tls", None
     proto, server = identify.from_http_response(r.data)

@@ -25,8 +25,11 @@ class SweepResult:
     elapsed: float = 0.0
 
 
-async def _probe(host: str, port: int, timeout: float, sem: asyncio.Semaphore) -> tuple[int, str]:
+async def _probe(host: str, port: int, timeout: float, sem: asyncio.Semaphore,
+                 stop: Callable[[], bool]) -> tuple[int, str]:
     async with sem:
+        if stop():  # interrupted or out of time while queued: don't start new connects
+            return port, "skipped"
         try:
             _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
         except asyncio.TimeoutError:
@@ -52,12 +55,21 @@ async def _sweep(host: str, ports: Sequence[int], timeout: float, concurrency: i
     sem = asyncio.Semaphore(concurrency)
     start = time.monotonic()
     batch = max(concurrency * 4, 256)
+
+    def stop() -> bool:
+        return cancel.is_set() or (deadline is not None and time.monotonic() > deadline)
+
+    if deadline is not None:  # no connect may wait past the run's deadline
+        timeout = max(0.05, min(timeout, deadline - time.monotonic()))
     for i in range(0, len(ports), batch):
-        if cancel.is_set() or (deadline is not None and time.monotonic() > deadline):
+        if stop():
             res.complete = False
             break
         chunk = ports[i:i + batch]
-        for port, state in await asyncio.gather(*(_probe(host, p, timeout, sem) for p in chunk)):
+        for port, state in await asyncio.gather(*(_probe(host, p, timeout, sem, stop) for p in chunk)):
+            if state == "skipped":
+                res.complete = False
+                continue
             res.scanned += 1
             if state == "open":
                 res.open_ports.append(port)

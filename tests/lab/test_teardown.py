@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from probe.lab.variants import load_variant
 from probe.lab import manager, netns, state
 from probe.lab.identity import NETNS_ETC
 
@@ -51,9 +52,11 @@ def _pids(inst: int) -> list[int]:
 
 
 def test_down_removes_namespaces_links_processes_routes_and_files(own_instance: int) -> None:
-    devices = manager.up(["camera", "weak-gateway"], own_instance)
+    variants = ["camera", "weak-gateway"]
+    devices = manager.up(variants, own_instance)
     pids = _pids(own_instance)
-    assert len(pids) == 11 and all(netns.alive(p) for p in pids)
+    expected = sum(len(load_variant(v).services) for v in variants)  # one process per service
+    assert len(pids) == expected and all(netns.alive(p) for p in pids)
     assert [d.address for d in devices] == [f"10.231.{own_instance}.2", f"10.231.{own_instance}.6"]
     assert netns.safety_route_present()
     manager.down(own_instance)
