@@ -72,8 +72,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="overall time budget; when reached, unfinished work is INCONCLUSIVE and the run exits 3")
     b.add_argument("--ports", default=None, metavar="SPEC",
                    help="TCP ports to discover instead of the profile's, e.g. '22,80,443,8000-8100' or 'all'")
+    b.add_argument("--udp-ports", default=None, metavar="SPEC",
+                   help="UDP ports to probe instead of the profile's, e.g. '53,161,1900,5353' or 'none'")
+    b.add_argument("--scan-method", choices=("auto", "syn", "connect"), default="auto",
+                   help="TCP sweep: SYN over raw sockets when root (auto, the default), or connect() always")
+    b.add_argument("--scan-rate", type=int, default=10000, metavar="PPS",
+                   help="SYN sweep packets per second (default 10000; lower it for fragile devices)")
     b.add_argument("--scan-concurrency", type=int, default=512, metavar="N",
-                   help="connects in flight during the port sweep (default 512)")
+                   help="connects in flight during the connect sweep (default 512)")
     b.add_argument("--no-credentials", action="store_true",
                    help="do not try default credentials (their clauses become INCONCLUSIVE)")
     b.add_argument("--credential-budget", type=int, default=20, metavar="N",
@@ -119,7 +125,9 @@ def options_from(args: argparse.Namespace) -> ScanOptions:
     _positive("--scan-concurrency", args.scan_concurrency)
     _positive("--credential-budget", args.credential_budget, allow_zero=True)
     _positive("--credential-delay", args.credential_delay, allow_zero=True)
-    extra: dict[str, Any] = {"scan_concurrency": args.scan_concurrency}
+    _positive("--scan-rate", args.scan_rate)
+    extra: dict[str, Any] = {"scan_concurrency": args.scan_concurrency, "scan_method": args.scan_method,
+                             "scan_rate": args.scan_rate}
     if getattr(args, "credentials", None) is not None:
         from ..credentials import load_user_file
 
@@ -131,6 +139,8 @@ def options_from(args: argparse.Namespace) -> ScanOptions:
     extra["brute_force_attempts"] = brute
     if args.ports:
         extra["ports_override"] = parse_ports(args.ports, "--ports")
+    if args.udp_ports:
+        extra["udp_ports_override"] = () if args.udp_ports == "none" else parse_ports(args.udp_ports, "--udp-ports")
     extra.update(_crypto_options(args))
     if extra.get("ca_file"):
         check_ca_file(extra["ca_file"])  # update_channel hands it to Python's ssl: it must load there too

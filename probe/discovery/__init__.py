@@ -1,13 +1,24 @@
 """Service discovery: which ports are open on a target, and what speaks on each.
 
 Discovery is the first half of every scan and its own evidence: the open-port inventory is what
-the "unused services disabled" clauses rest on, and every check is scheduled from it. The sweep
-runs with its own concurrency (`--scan-concurrency`), then identification uses the device's
-connection slots like any check.
+the "unused services disabled" clauses rest on, and every check is scheduled from it. Four steps:
+
+1. TCP sweep: a SYN sweep over raw sockets when running as root (seconds even for a full
+   1-65535 sweep of a device that drops closed ports), else the asyncio connect sweep. Which one
+   ran, and why, is recorded (`method`, `stats`).
+2. Identification of every open TCP port by our own probes (fingerprint.py), through the
+   device's connection slots like any check.
+3. nmap -sV (when installed and not --no-nmap) only on the ports step 2 could not identify or
+   whose product/version it could not read, one bounded nmap run per port; XML kept as evidence.
+4. UDP: one protocol-correct request per UDP port of the profile (udp_probe.py).
+
+The policy and the measurements behind it are in docs/discovery.md.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -19,9 +30,12 @@ from ..context import Cancelled, DeviceLimiter, EvidenceStore, ScanOptions
 from ..models import Service
 from ..profile import Profile
 from . import fingerprint as fp
+from . import nmap_scan, udp_probe
+from .syn_scan import DEFAULT_RATE, DEFAULT_RETRIES, SynUnavailable, syn_sweep
 from .tcp_connect import sweep
 
 Progress = Callable[[str, dict[str, Any]], None]
+SCAN_METHODS = ("auto", "syn", "connect")
 
 
 @dataclass
@@ -38,74 +52,262 @@ class DiscoveryResult:
                 "stats": self.stats, "notes": self.notes}
 
 
-def discover(host: str, profile: Profile, options: ScanOptions, store: EvidenceStore, limiter: DeviceLimiter,
-             cancel: threading.Event, deadline: float | None, progress: Progress | None = None) -> DiscoveryResult:
-    result = DiscoveryResult()
-    ports = options.extra.get("ports_override") or profile.tcp_ports
+def _time_up(cancel: threading.Event, deadline: float | None) -> bool:
+    return cancel.is_set() or (deadline is not None and time.monotonic() > deadline)
+
+
+def _tcp_sweep(host: str, ports: tuple[int, ...] | list[int], options: ScanOptions, result: DiscoveryResult,
+               cancel: threading.Event, deadline: float | None, progress: Progress | None) -> tuple[list[int], bool]:
+    """Run the best available sweep; fill result.method/stats; return (open ports, complete)."""
+    method = str(options.extra.get("scan_method", "auto"))
     concurrency = int(options.extra.get("scan_concurrency", 512))
     connect_timeout = float(options.extra.get("connect_timeout", 1.0))
+    rate = int(options.extra.get("scan_rate", DEFAULT_RATE))
+    retries = int(options.extra.get("scan_retries", DEFAULT_RETRIES))
 
     def sweep_progress(done: int, total: int) -> None:
         if progress:
             progress("sweep", {"host": host, "done": done, "total": total})
 
+    stats: dict[str, Any] = {"tcp_ports_requested": len(ports)}
+    if method in ("auto", "syn"):
+        try:
+            syn = syn_sweep(host, ports, rate=rate, retries=retries, cancel=cancel, deadline=deadline,
+                            progress=sweep_progress)
+        except SynUnavailable as exc:
+            stats["syn_unavailable"] = str(exc)
+            result.notes.append(f"SYN sweep not used ({exc}); used the TCP connect sweep instead")
+        else:
+            result.method = "syn-scan"
+            stats.update({"sweep_method": "syn-scan", "tcp_ports_scanned": syn.scanned, "open": len(syn.open_ports),
+                          "closed": syn.closed, "filtered": syn.filtered, "icmp_unreachable": syn.icmp_unreachable,
+                          "unreachable": 0, "sweep_seconds": round(syn.elapsed, 3), "packets_sent": syn.packets_sent,
+                          "retransmitted": syn.retransmitted, "answered_after_retransmit": syn.answered_after_retransmit,
+                          "rate_pps": syn.rate, "retries": syn.retries, "max_rtt_ms": round(syn.max_rtt * 1000, 2)})
+            result.stats.update(stats)
+            return syn.open_ports, syn.complete
     sw = sweep(host, ports, timeout=connect_timeout, concurrency=concurrency, cancel=cancel, deadline=deadline,
                progress=sweep_progress)
-    result.stats = {"tcp_ports_scanned": sw.scanned, "tcp_ports_requested": len(ports), "open": len(sw.open_ports),
-                    "closed": sw.closed, "filtered": sw.filtered, "unreachable": sw.unreachable,
-                    "sweep_seconds": round(sw.elapsed, 3)}
-    result.complete = sw.complete
-    if not sw.open_ports and sw.closed == 0:
-        # Nothing answered at all: either the host is down or it drops everything.
-        result.reachable = False
-        result.notes.append("no TCP port answered (open or closed): target unreachable or filtering everything")
-    if profile.udp_ports:
-        result.notes.append("UDP discovery is not implemented by the connect scanner; UDP services "
-                            f"{list(profile.udp_ports)} were not probed")
+    result.method = "connect-scan"
+    stats.update({"sweep_method": "connect-scan", "tcp_ports_scanned": sw.scanned, "open": len(sw.open_ports),
+                  "closed": sw.closed, "filtered": sw.filtered, "unreachable": sw.unreachable,
+                  "sweep_seconds": round(sw.elapsed, 3), "connect_timeout": connect_timeout,
+                  "concurrency": concurrency})
+    result.stats.update(stats)
+    return sw.open_ports, sw.complete
 
-    def stopped() -> bool:
-        return cancel.is_set() or (deadline is not None and time.monotonic() > deadline)
 
-    def identify(port: int) -> Service | None:
-        if stopped():
-            return _unidentified(host, port)
+def _identify_tcp(host: str, port: int, method: str, options: ScanOptions, store: EvidenceStore,
+                  limiter: DeviceLimiter, cancel: threading.Event, deadline: float | None) -> Service | None:
+    if _time_up(cancel, deadline):
+        return _unidentified(host, port, method)
+    try:
+        with limiter.slot(cancel):
+            f = fp.fingerprint(host, port, timeout=min(options.timeout, 3.0), deadline=deadline, cancel=cancel,
+                               track=limiter.tracked)
+    except Cancelled:
+        return _unidentified(host, port, method)
+    except OSError as exc:
+        if _time_up(cancel, deadline):
+            return _unidentified(host, port, method)
+        store.note(f"{host}:{port}/tcp was open during the sweep but not on identification: {exc}")
+        return None
+    if f.confidence == "port" and _time_up(cancel, deadline):  # cut short, not silent: say so
+        return _unidentified(host, port, method)
+    art = None
+    if f.banner:
+        art = store.add_artefact("banner", f"{host}:{port}/tcp {f.banner_kind}", f.banner[:options.max_read_bytes],
+                                 host=host, port=port)
+    return Service(host=host, port=port, transport="tcp", protocol=f.protocol, method=method,
+                   product=f.product, version=f.version, tls=f.tls, banner_artefact=art, confidence=f.confidence)
+
+
+def _unidentified(host: str, port: int, method: str) -> Service:
+    """An open port we had no time to identify: kept (nothing the sweep saw is lost), marked as a guess."""
+    return Service(host=host, port=port, transport="tcp", protocol=fp.identify.PORT_GUESS.get(port, "unknown"),
+                   method=f"{method}-unidentified", confidence="port")
+
+
+def _probe_udp(host: str, port: int, options: ScanOptions, store: EvidenceStore, limiter: DeviceLimiter,
+               cancel: threading.Event, deadline: float | None) -> tuple[udp_probe.UdpResult | None, Service | None]:
+    if _time_up(cancel, deadline):
+        return None, None
+    timeout = float(options.extra.get("udp_timeout", 1.0))
+    with limiter.slot(cancel):
+        r = udp_probe.probe_port(host, port, timeout=min(timeout, options.timeout))
+    if r.state != "open" or r.protocol is None:
+        return r, None
+    first_art = None
+    for ex in r.exchanges:
+        for i, reply in enumerate(ex.replies):
+            suffix = f" #{i + 1}" if len(ex.replies) > 1 else ""
+            art = store.add_artefact("banner", f"{host}:{port}/udp {ex.label} response{suffix}",
+                                     reply[:options.max_read_bytes], host=host, port=port)
+            first_art = first_art or art
+    if r.protocol == "snmp":
+        accepted = [k.split("_")[0] for k, v in r.detail.items() if k.endswith("_public") and v == "accepted"]
+        if accepted:
+            store.note(f"{host}:{port}/udp answered an SNMP GET with community 'public' "
+                       f"({', '.join(accepted)}): the community is accepted (discovery probe, artefact {first_art})")
+    return r, Service(host=host, port=port, transport="udp", protocol=r.protocol, method="udp-probe",
+                      product=r.product, version=r.version, tls=False, banner_artefact=first_art,
+                      confidence="handshake")
+
+
+def _nmap_enrich(host: str, services: list[Service], options: ScanOptions, store: EvidenceStore,
+                 limiter: DeviceLimiter, cancel: threading.Event, deadline: float | None, result: DiscoveryResult,
+                 progress: Progress | None) -> list[Service]:
+    """nmap -sV on the ports our own probes left unidentified or without product/version."""
+    candidates = [s for s in services if s.transport == "tcp" and not s.method.endswith("-unidentified")
+                  and nmap_scan.wanted(s.protocol, s.confidence, s.product, s.version)]
+    stats: dict[str, Any] = {"nmap": nmap_scan.available() or "not installed", "nmap_ports": [s.port for s in candidates]}
+    result.stats.update(stats)
+    if not candidates or nmap_scan.available() is None:
+        if candidates:
+            result.notes.append("nmap is not installed: ports our probes could not identify stay 'unknown' "
+                                f"({', '.join(str(s.port) for s in candidates)})")
+        return services
+    per_port = float(options.extra.get("nmap_timeout", nmap_scan.DEFAULT_PORT_TIMEOUT))
+    start = time.monotonic()
+    done = 0
+
+    def one(svc: Service) -> Service:
+        nonlocal done
+        if _time_up(cancel, deadline):
+            return svc
+        budget = per_port if deadline is None else max(1.0, min(per_port, deadline - time.monotonic()))
         try:
             with limiter.slot(cancel):
-                f = fp.fingerprint(host, port, timeout=min(options.timeout, 3.0), deadline=deadline, cancel=cancel,
-                                   track=limiter.tracked)
+                n = nmap_scan.scan_port(host, svc.port, timeout=budget, unidentified=svc.confidence == "port",
+                                        cancel=cancel)
         except Cancelled:
-            return _unidentified(host, port)
+            return svc
         except OSError as exc:
-            if stopped():
-                return _unidentified(host, port)
-            store.note(f"{host}:{port}/tcp was open during the sweep but not on identification: {exc}")
-            return None
-        if f.confidence == "port" and stopped():  # cut short, not silent: say so
-            return _unidentified(host, port)
+            store.note(f"{host}:{svc.port}/tcp nmap could not be run: {exc}")
+            return svc
+        done += 1
+        if progress:
+            progress("nmap", {"host": host, "done": done, "total": len(candidates)})
         art = None
-        if f.banner:
-            art = store.add_artefact("banner", f"{host}:{port}/tcp {f.banner_kind}", f.banner[:options.max_read_bytes],
-                                     host=host, port=port)
-        return Service(host=host, port=port, transport="tcp", protocol=f.protocol, method="connect-scan",
-                       product=f.product, version=f.version, tls=f.tls, banner_artefact=art,
-                       confidence=f.confidence)
+        if n.xml:
+            art = store.add_artefact("nmap-xml", f"{host}:{svc.port}/tcp nmap -sV", n.xml,
+                                     media_type="application/xml", host=host, port=svc.port)
+        if n.error:
+            store.note(f"{host}:{svc.port}/tcp nmap -sV gave no answer: {n.error}")
+            return svc
+        if svc.confidence == "port" and n.protocol:  # nmap identified what our probes could not
+            return dataclasses.replace(svc, protocol=n.protocol, product=n.product, version=n.version,
+                                       tls=n.tls or svc.tls, confidence="nmap",
+                                       banner_artefact=svc.banner_artefact or art)
+        if svc.confidence == "port" and n.method == "probed" and n.name:
+            # nmap recognised something outside our protocol vocabulary (e.g. smux): the protocol
+            # stays "unknown" (no check applies) but the inventory shows what nmap saw
+            return dataclasses.replace(svc, product=n.product or n.name, version=n.version, confidence="nmap",
+                                       banner_artefact=svc.banner_artefact or art)
+        if n.protocol == svc.protocol and (n.product or n.version):  # same protocol: fill what we lacked
+            if not svc.product:
+                return dataclasses.replace(svc, product=n.product, version=svc.version or n.version)
+            # what the device said about itself stays; nmap's version only if it names the same product
+            same = n.product and (n.product.lower() in svc.product.lower() or svc.product.lower() in n.product.lower())
+            if same and not svc.version and n.version:
+                return dataclasses.replace(svc, version=n.version)
+        return svc
 
+    by_port = {s.port: s for s in candidates}
     with ThreadPoolExecutor(max_workers=max(1, options.max_connections)) as pool:
-        for i, svc in enumerate(pool.map(identify, sw.open_ports), 1):
-            if svc is not None:
-                result.services.append(svc)
-                store.add_service(svc)
+        enriched = {s.port: s for s in pool.map(one, candidates)}
+    result.stats["nmap_seconds"] = round(time.monotonic() - start, 3)
+    result.stats["nmap_identified"] = sorted(p for p, s in enriched.items() if s != by_port[p])
+    return [enriched.get(s.port, s) if s.transport == "tcp" else s for s in services]
+
+
+def discover(host: str, profile: Profile, options: ScanOptions, store: EvidenceStore, limiter: DeviceLimiter,
+             cancel: threading.Event, deadline: float | None, progress: Progress | None = None) -> DiscoveryResult:
+    result = DiscoveryResult()
+    ports = options.extra.get("ports_override") or profile.tcp_ports
+    udp_ports = options.extra.get("udp_ports_override")
+    if udp_ports is None:
+        udp_ports = profile.udp_ports
+    open_ports, complete = _tcp_sweep(host, ports, options, result, cancel, deadline, progress)
+    result.complete = complete
+    method = result.method
+
+    services: list[Service] = []
+    udp_results: list[udp_probe.UdpResult] = []
+    total = len(open_ports) + len(udp_ports)
+    done = 0
+    lock = threading.Lock()
+
+    def tick() -> None:
+        nonlocal done
+        with lock:
+            done += 1
             if progress:
-                progress("identify", {"host": host, "done": i, "total": len(sw.open_ports)})
-    if any(s.method == "connect-scan-unidentified" for s in result.services) or (
-            len(result.services) < len(sw.open_ports) and stopped()):
+                progress("identify", {"host": host, "done": done, "total": total})
+
+    def tcp_job(port: int) -> None:
+        try:
+            svc = _identify_tcp(host, port, method, options, store, limiter, cancel, deadline)
+        except Cancelled:
+            svc = None
+        if svc is not None:
+            with lock:
+                services.append(svc)
+        tick()
+
+    def udp_job(port: int) -> None:
+        try:
+            r, svc = _probe_udp(host, port, options, store, limiter, cancel, deadline)
+        except Cancelled:
+            r, svc = None, None
+        except OSError as exc:
+            store.note(f"{host}:{port}/udp could not be probed: {exc}")
+            r, svc = None, None
+        with lock:
+            if r is not None:
+                udp_results.append(r)
+            if svc is not None:
+                services.append(svc)
+        tick()
+
+    udp_start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=max(1, options.max_connections)) as pool:
+        futures = [pool.submit(tcp_job, p) for p in open_ports] + [pool.submit(udp_job, p) for p in udp_ports]
+        for fut in futures:
+            fut.result()
+    services.sort(key=lambda s: (s.transport, s.port))
+
+    if options.use_nmap:
+        services = _nmap_enrich(host, services, options, store, limiter, cancel, deadline, result, progress)
+    else:
+        result.stats["nmap"] = "disabled (--no-nmap)"
+
+    udp_open = sorted(r.port for r in udp_results if r.state == "open")
+    result.stats.update({
+        "udp_ports_requested": len(udp_ports), "udp_open": udp_open,
+        "udp_closed": sorted(r.port for r in udp_results if r.state == "closed"),
+        "udp_no_answer": sorted(r.port for r in udp_results if r.state == "no-answer"),
+        "udp_unreachable": sorted(r.port for r in udp_results if r.state == "unreachable"),
+        "identify_seconds": round(time.monotonic() - udp_start, 3),
+        "root": os.geteuid() == 0,
+    })
+    if udp_results and any(r.state == "no-answer" for r in udp_results):
+        result.notes.append("UDP ports that did not answer our probe are open|filtered: UDP cannot tell a "
+                            "silent service from a dropped datagram")
+    for svc in services:
+        result.services.append(svc)
+        store.add_service(svc)
+
+    tcp_answered = result.stats.get("open", 0) + result.stats.get("closed", 0)
+    if tcp_answered == 0 and not udp_open and not result.stats["udp_closed"]:
+        # Nothing answered at all: either the host is down or it drops everything.
+        result.reachable = False
+        result.notes.insert(0, "no TCP port answered (open or closed) and no UDP probe was answered: target "
+                               "unreachable or filtering everything")
+    identified_tcp = sum(1 for s in services if s.transport == "tcp")
+    if any(s.method.endswith("-unidentified") for s in services) or (
+            (identified_tcp < len(open_ports) or len(udp_results) < len(udp_ports)) and _time_up(cancel, deadline)):
         result.complete = False
         result.notes.append("identification was cut short (interrupt or --max-time): some open ports are "
                             "listed with the protocol their port number suggests")
     return result
-
-
-def _unidentified(host: str, port: int) -> Service:
-    """An open port we had no time to identify: kept (nothing the sweep saw is lost), marked as a guess."""
-    return Service(host=host, port=port, transport="tcp", protocol=fp.identify.PORT_GUESS.get(port, "unknown"),
-                   method="connect-scan-unidentified", confidence="port")

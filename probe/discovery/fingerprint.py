@@ -1,8 +1,11 @@
 """Identify what runs on one open TCP port, with at most four short connections.
 
 Order: listen for a greeting (SSH, FTP, telnet speak first); if silent, send a TLS ClientHello;
-if not TLS, an HTTP request; if still nothing, an MQTT CONNECT. Every answer read is kept as an
-artefact so the identification itself is evidence.
+if not TLS, an HTTP request (an RTSP OPTIONS on the RTSP ports); if still nothing, an MQTT CONNECT;
+last, on port 53 or a port nothing else identified, a DNS version.bind query over TCP. Every answer
+read is kept as an artefact so the identification itself is evidence. Product and version come from
+what the service says (SSH software version, FTP greeting, HTTP/RTSP Server header, version.bind),
+never from the port number.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-from ..netio import ReadResult, read_some
+from ..netio import read_some
 from ..protocols.tlswrap import permissive_context
 from . import identify
 
@@ -31,7 +34,7 @@ class Fingerprint:
     version: str | None
     confidence: str  # banner | handshake | port
     banner: bytes  # first bytes the service sent (greeting or probe answer)
-    banner_kind: str  # greeting | tls-probe | http-probe | mqtt-probe | none
+    banner_kind: str  # greeting | tls-probe | http-probe | rtsp-probe | mqtt-probe | dns-probe | none
 
 
 def _client_hello() -> bytes:
@@ -56,6 +59,9 @@ def _client_hello() -> bytes:
 
 
 _MQTT_CONNECT = (b"\x10\x16\x00\x04MQTT\x04\x02\x00\x0a\x00\x0aprobe-disc")  # clean session, no auth
+_RTSP_PORTS = (554, 8554)
+_RTSP_OPTIONS = b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: probe\r\n\r\n"
+_HTTP_GET = b"GET / HTTP/1.0\r\nUser-Agent: probe\r\n\r\n"
 
 
 Track = Callable[[socket.socket], AbstractContextManager[socket.socket]]
@@ -95,80 +101,138 @@ class _Budget:
                 sock.close()
 
 
+_HTTP_FIRST_PORTS = frozenset({80, 1900, 2869, 5000, 7547, 8000, 8008, 8080, 8081, 8888, 49152, 49153, 49154})
+
+
+def probe_order(port: int) -> list[str]:
+    """Which probes to try after the greeting, most likely first, so a port costs 2-3 connections.
+
+    The port number only orders the probes; it never decides the protocol.
+    """
+    if port == 53:
+        order = ["dns", "tls", "http", "mqtt"]
+    elif port == 1883:
+        order = ["mqtt", "tls", "http"]
+    elif port in _RTSP_PORTS:
+        order = ["rtsp", "tls", "http"]
+    elif port in _HTTP_FIRST_PORTS:
+        order = ["http", "tls", "mqtt"]
+    else:
+        order = ["tls", "http", "mqtt"]
+        if port not in identify.PORT_GUESS:
+            order.append("dns")  # an unknown port may be a resolver (nmap asks the same question)
+    return order
+
+
 def fingerprint(host: str, port: int, *, timeout: float = 3.0, greeting_wait: float = 1.2,
                 max_bytes: int = 16384, deadline: float | None = None, cancel: threading.Event | None = None,
                 track: Track | None = None) -> Fingerprint:
     """Identify the service; raises OSError only if the port cannot be connected at all.
 
-    `deadline`/`cancel` bound the whole identification (a stalling port would otherwise cost four
-    full timeouts); when they cut it short, the port number's guess is returned. `track` registers
-    each socket (DeviceLimiter.tracked) so an interrupt can shut it down.
+    `deadline`/`cancel` bound the whole identification (a stalling port would otherwise cost every
+    probe's full timeout); when they cut it short, the port number's guess is returned. `track`
+    registers each socket (DeviceLimiter.tracked) so an interrupt can shut it down.
     """
     b = _Budget(timeout, deadline, cancel, track)
-    # 1. greeting
     with b.connect(host, port) as s:
         r = read_some(s, max_bytes=max_bytes, total_timeout=b.clip(greeting_wait), idle_timeout=0.3)
     if r.data:
         proto, product, version = identify.from_banner(r.data)
+        if proto == "ftp" and product:
+            product, version = identify.product_from_ftp(product)
         if proto:
             return Fingerprint(proto, False, product, version, "banner", r.data, "greeting")
     greeting = r.data
-    if b.stopped():
-        return _port_guess(port, greeting, None)
-    # 2. TLS
-    try:
-        with b.connect(host, port) as s:
-            s.sendall(_client_hello())
-            tr = read_some(s, max_bytes=max_bytes, total_timeout=b.clip(timeout), idle_timeout=0.5)
-    except OSError:
-        tr = None
-    if tr and identify.looks_like_tls_server_reply(tr.data):
-        proto = identify.TLS_PROTOCOL_FOR_PORT.get(port)
-        product = None
-        if proto is None:
-            proto, product = ("tls", None) if b.stopped() else _http_over_tls(host, port, b, max_bytes)
-        return Fingerprint(proto, True, product, None, "handshake", tr.data, "tls-probe")
-    if b.stopped():
-        return _port_guess(port, greeting, None)
-    # 3. HTTP (also RTSP servers answer an HTTP-style request with an RTSP status line)
-    try:
-        with b.connect(host, port) as s:
-            s.sendall(b"GET / HTTP/1.0\r\nUser-Agent: probe\r\n\r\n")
-            hr = read_some(s, max_bytes=max_bytes, total_timeout=b.clip(timeout), idle_timeout=0.5)
-    except OSError:
-        hr = None
-    if hr and hr.data:
-        proto, server = identify.from_http_response(hr.data)
-        if proto:
-            if proto == "http" and (port in (1900, 5000, 49152) or b"upnp" in hr.data[:2000].lower()):
-                proto = "upnp" if port != 80 else "http"
-            return Fingerprint(proto, False, server, None, "handshake", hr.data, "http-probe")
-    if b.stopped():
-        return _port_guess(port, greeting, hr)
-    # 4. MQTT
-    try:
-        with b.connect(host, port) as s:
-            s.sendall(_MQTT_CONNECT)
-            mr = read_some(s, max_bytes=64, total_timeout=b.clip(timeout), idle_timeout=0.5)
-            if identify.looks_like_mqtt_connack(mr.data):
-                s.sendall(b"\xe0\x00")  # DISCONNECT, so no session is left behind
-                return Fingerprint("mqtt", False, None, None, "handshake", mr.data, "mqtt-probe")
-    except OSError:
-        pass
-    return _port_guess(port, greeting, hr)
+    answers: list[bytes] = []
+    probes = {"tls": _probe_tls, "http": _probe_http, "rtsp": _probe_rtsp, "mqtt": _probe_mqtt, "dns": _probe_dns}
+    for name in probe_order(port):
+        if b.stopped():
+            break
+        try:
+            found, data = probes[name](host, port, b, max_bytes)
+        except OSError:
+            continue
+        if found is not None:
+            return found
+        if data:
+            answers.append(data)
+    return _port_guess(port, greeting, answers)
 
 
-def _port_guess(port: int, greeting: bytes, hr: ReadResult | None) -> Fingerprint:
+def _port_guess(port: int, greeting: bytes, answers: list[bytes]) -> Fingerprint:
     guess = identify.PORT_GUESS.get(port, "unknown")
-    data = greeting or (hr.data if hr else b"")
+    data = greeting or (answers[0] if answers else b"")
     return Fingerprint(guess, False, None, None, "port", data, "greeting" if greeting else "none")
+
+
+def _exchange(host: str, port: int, b: _Budget, request: bytes, max_bytes: int) -> bytes:
+    with b.connect(host, port) as s:
+        s.sendall(request)
+        return read_some(s, max_bytes=max_bytes, total_timeout=b.clip(b.timeout), idle_timeout=0.5).data
+
+
+def _probe_tls(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
+    data = _exchange(host, port, b, _client_hello(), max_bytes)
+    if not identify.looks_like_tls_server_reply(data):
+        return None, b""  # a plaintext service's complaint about our ClientHello is not evidence of anything
+    proto = identify.TLS_PROTOCOL_FOR_PORT.get(port)
+    product = version = None
+    if proto is None:
+        proto, server = ("tls", None) if b.stopped() else _http_over_tls(host, port, b, max_bytes)
+        product, version = identify.product_from_server(server)
+    return Fingerprint(proto, True, product, version, "handshake", data, "tls-probe"), data
+
+
+def _from_http_like(port: int, data: bytes, kind: str) -> Fingerprint | None:
+    proto, server = identify.from_http_response(data)
+    if not proto:
+        return None
+    if proto == "http" and (port in (1900, 5000, 49152) or b"upnp" in data[:2000].lower()):
+        proto = "upnp" if port != 80 else "http"
+    product, version = identify.product_from_server(server)
+    return Fingerprint(proto, False, product, version, "handshake", data, kind)
+
+
+def _probe_http(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
+    # RTSP servers also answer a GET with an RTSP status line, which from_http_response recognises
+    data = _exchange(host, port, b, _HTTP_GET, max_bytes)
+    return _from_http_like(port, data, "http-probe"), data
+
+
+def _probe_rtsp(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
+    data = _exchange(host, port, b, _RTSP_OPTIONS, max_bytes)
+    return _from_http_like(port, data, "rtsp-probe"), data
+
+
+def _probe_mqtt(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
+    with b.connect(host, port) as s:
+        s.sendall(_MQTT_CONNECT)
+        data = read_some(s, max_bytes=64, total_timeout=b.clip(b.timeout), idle_timeout=0.5).data
+        if identify.looks_like_mqtt_connack(data):
+            try:
+                s.sendall(b"\xe0\x00")  # DISCONNECT, so no session is left behind
+            except OSError:
+                pass
+            return Fingerprint("mqtt", False, None, None, "handshake", data, "mqtt-probe"), data
+    return None, data
+
+
+def _probe_dns(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
+    """DNS over TCP: version.bind CH TXT (a device's resolver or forwarder)."""
+    q = identify.dns_version_query()
+    data = _exchange(host, port, b, struct.pack("!H", len(q)) + q, 4096)
+    parsed = identify.from_dns_tcp_reply(data, q[:2])
+    if parsed is None:
+        return None, data
+    product, version = parsed
+    return Fingerprint("dns", False, product, version, "handshake", data, "dns-probe"), data
 
 
 def _http_over_tls(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[str, str | None]:
     ctx = permissive_context()
     try:
         with b.connect(host, port) as raw, ctx.wrap_socket(raw) as s:
-            s.sendall(b"GET / HTTP/1.0\r\nUser-Agent: probe\r\n\r\n")
+            s.sendall(_HTTP_GET)
             r = read_some(s, max_bytes=max_bytes, total_timeout=b.clip(b.timeout), idle_timeout=0.5)
     except (OSError, ssl.SSLError):
         return "tls", None

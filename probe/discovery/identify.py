@@ -6,7 +6,9 @@ Port numbers are only a last resort: devices move services around (admin UIs on 
 
 from __future__ import annotations
 
+import os
 import re
+import struct
 
 # Well-known ports, used only when a service stays silent and answers no probe.
 PORT_GUESS: dict[int, str] = {
@@ -64,3 +66,54 @@ def looks_like_tls_server_reply(data: bytes) -> bool:
 
 def looks_like_mqtt_connack(data: bytes) -> bool:
     return len(data) >= 4 and data[0] == 0x20 and data[1] == 0x02
+
+
+_PRODUCT_TOKEN = re.compile(r"([A-Za-z][\w.\-+]*)/v?(\d[\w.\-+]*)")
+_NOT_PRODUCTS = {"upnp", "http", "rtsp", "debian", "ubuntu", "linux", "unix", "posix"}
+_FTP_PRODUCT = re.compile(r"(?i)\b(vsftpd|proftpd|pure-ftpd|filezilla server|bftpd)[ /]?v?(\d[\w.\-]*)?")
+
+
+def product_from_server(server: str | None) -> tuple[str | None, str | None]:
+    """(product, version) from a Server header: 'lighttpd/1.4.69' -> ('lighttpd', '1.4.69').
+
+    UPnP servers say 'OS/ver UPnP/1.1 product/ver': the token that is not an OS or a protocol is
+    the product. Anything unparseable is kept whole as the product, with no version.
+    """
+    if not server:
+        return None, None
+    tokens = _PRODUCT_TOKEN.findall(server)
+    named = [(n, v) for n, v in tokens if n.lower() not in _NOT_PRODUCTS]
+    if named:
+        return named[-1] if "upnp" in server.lower() else named[0]
+    return server, None
+
+
+def product_from_ftp(greeting_text: str) -> tuple[str | None, str | None]:
+    """'(vsFTPd 3.0.3)' -> ('vsFTPd', '3.0.3'); otherwise the greeting text as product."""
+    m = _FTP_PRODUCT.search(greeting_text)
+    if m:
+        return m.group(1), m.group(2)
+    return greeting_text, None
+
+
+def dns_version_query() -> bytes:
+    """A DNS query for version.bind CH TXT (no recursion), with a random ID."""
+    qname = b"\x07version\x04bind\x00"
+    return os.urandom(2) + struct.pack("!HHHHH", 0, 1, 0, 0, 0) + qname + struct.pack("!HH", 16, 3)
+
+
+def from_dns_tcp_reply(data: bytes, qid: bytes) -> tuple[str | None, str | None] | None:
+    """(product, version) from a DNS-over-TCP answer to dns_version_query, None if not DNS."""
+    if len(data) < 14:
+        return None
+    length = struct.unpack_from("!H", data)[0]
+    msg = data[2:2 + length]
+    if len(msg) < 12 or msg[:2] != qid or not msg[2] & 0x80:
+        return None
+    from .udp_probe import parse_dns_response, _product_from_version_txt
+
+    parsed = parse_dns_response(msg, None) or {}
+    for rtype, text in parsed.get("answers", []):  # type: ignore[union-attr]
+        if rtype == 16 and text:
+            return _product_from_version_txt(text)
+    return None, None

@@ -1,0 +1,127 @@
+"""Discovery end to end against a hardened gateway built from real daemons in a namespace.
+
+The namespace runs lighttpd (HTTP + quiet HTTPS), dropbear, busybox telnetd, mosquitto, vsftpd,
+dnsmasq (TCP+UDP 53), snmpd (UDP 161, and TCP on 7161 as a service our probes cannot name) and
+miniupnpd (SSDP 1900 + its description server on 5000), behind an nftables DROP policy.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import devices
+import nslab
+from probe.context import DeviceLimiter, EvidenceStore, ScanOptions
+from probe.discovery import discover
+from probe.evidence import validate
+from probe.profile import Profile
+
+from conftest import run_cli
+
+pytestmark = [pytest.mark.skipif(nslab.available() is not None, reason=str(nslab.available())),
+              pytest.mark.slow]
+
+UNKNOWN_TCP = 7161  # snmpd over TCP: neither our probes nor nmap 7.93 name it
+EXPECTED_TCP = {21: "ftp", 22: "ssh", 23: "telnet", 53: "dns", 80: "http", 443: "https", 1883: "mqtt",
+                5000: "upnp", UNKNOWN_TCP: "unknown"}
+EXPECTED_UDP = {53: "dns", 161: "snmp", 1900: "ssdp"}
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[nslab.NetNS]:
+    tmp = tmp_path_factory.mktemp("gw")
+    with nslab.NetNS() as ns:
+        devices.gateway(ns, tmp)
+        conf = tmp / "snmpd-tcp.conf"
+        conf.write_text("rocommunity public\n")
+        ns.spawn(["snmpd", "-f", "-Lf", str(tmp / "snmpd-tcp.log"), "-M", "/nonexistent", "-C", "-c", str(conf),
+                  "-p", str(tmp / "snmpd-tcp.pid"), f"tcp:{ns.ip}:{UNKNOWN_TCP}"], log=str(tmp / "snmpd-tcp.out"))
+        ns.wait_tcp(UNKNOWN_TCP)
+        ns.drop_policy(allow_tcp=sorted(EXPECTED_TCP), allow_udp=[53, 161, 1900])
+        yield ns
+
+
+def _profile(tcp: tuple[int, ...], udp: tuple[int, ...] = (53, 161, 1900, 5353)) -> Profile:
+    return Profile("t", "", "home-gateway", ("cls",), tcp, udp, (), (), "test", {})
+
+
+def _discover(host: str, tcp: tuple[int, ...], **opts: object) -> tuple[object, EvidenceStore]:
+    extra = dict(opts.pop("extra", {}))  # type: ignore[call-overload]
+    options = ScanOptions(extra=extra, **opts)  # type: ignore[arg-type]
+    store = EvidenceStore()
+    res = discover(host, _profile(tcp), options, store, DeviceLimiter(options.max_connections), threading.Event(),
+                   None)
+    return res, store
+
+
+def test_cli_no_nmap_full_sweep_finds_every_service(gateway: nslab.NetNS, tmp_path: Path) -> None:
+    out = tmp_path / "ev.json"
+    t0 = time.monotonic()
+    r = run_cli("run", "--target", gateway.ip, "--profile", "home-gateway", "--no-nmap", "--no-credentials",
+                "--out", str(out), "--quiet", timeout=240)
+    elapsed = time.monotonic() - t0
+    assert out.exists(), r.stderr
+    doc = json.loads(out.read_text())
+    validate(doc)
+    disc = doc["discovery"][gateway.ip]
+    assert disc["method"] == "syn-scan" and disc["complete"] and disc["reachable"]
+    st = disc["stats"]
+    assert st["tcp_ports_scanned"] == 65535 and st["open"] == len(EXPECTED_TCP)
+    assert st["closed"] == 0 and st["filtered"] == 65535 - len(EXPECTED_TCP)
+    assert st["nmap"] == "disabled (--no-nmap)"
+    tcp = {s["port"]: s for s in doc["services"] if s["transport"] == "tcp"}
+    udp = {s["port"]: s for s in doc["services"] if s["transport"] == "udp"}
+    assert {p: s["protocol"] for p, s in tcp.items()} == EXPECTED_TCP
+    assert {p: s["protocol"] for p, s in udp.items()} == EXPECTED_UDP
+    assert all(s["method"] == "syn-scan" for s in tcp.values())
+    assert all(s["method"] == "udp-probe" for s in udp.values())
+    assert tcp[443]["tls"] is True and tcp[80]["tls"] is False
+    assert (tcp[21]["product"], tcp[21]["version"]) == ("vsFTPd", "3.0.3")
+    assert tcp[22]["product"] == "dropbear"
+    assert tcp[53]["product"] == "dnsmasq" and udp[53]["product"] == "dnsmasq"
+    assert tcp[5000]["product"] == "MiniUPnPd" and udp[1900]["product"] == "MiniUPnPd"
+    assert tcp[UNKNOWN_TCP]["confidence"] == "port"
+    arts = {a["id"]: a for a in doc["artefacts"]}
+    snmp_art = arts[udp[161]["banner_artefact"]]
+    assert "SNMPv2c" in snmp_art["name"] and "public" in snmp_art["name"]
+    assert any("community 'public'" in n for n in doc["notes"])
+    ssdp_art = arts[udp[1900]["banner_artefact"]]
+    assert "MiniUPnPd" in ssdp_art["content"] and gateway.ip in ssdp_art["content"]
+    assert not any("UDP discovery is not implemented" in n for n in disc["notes"])
+    assert st["udp_no_answer"] == [5353]
+    assert elapsed < 120, f"full --no-nmap run took {elapsed:.0f}s"
+
+
+@pytest.mark.skipif(shutil.which("nmap") is None, reason="nmap not installed")
+def test_nmap_runs_only_on_gaps_and_keeps_its_xml(gateway: nslab.NetNS) -> None:
+    res, store = _discover(gateway.ip, tuple(sorted(EXPECTED_TCP)) + (8081,), use_nmap=True)
+    st = res.stats  # type: ignore[attr-defined]
+    # never the HTTP(S)/UPnP ports (nmap lingers on them); always the unidentified one
+    assert set(st["nmap_ports"]) == {23, 1883, UNKNOWN_TCP}
+    xml = {a.port: a for a in store.artefacts.values() if a.kind == "nmap-xml"}
+    assert set(xml) == {23, 1883, UNKNOWN_TCP}
+    assert all(a.data.startswith(b"<?xml") and b"<nmaprun" in a.data for a in xml.values())
+    assert all(b' -n ' in a.data and b"-Pn" in a.data for a in xml.values())
+    svcs = {s.port: s for s in res.services if s.transport == "tcp"}  # type: ignore[attr-defined]
+    assert svcs[1883].protocol == "mqtt" and svcs[1883].product == "mosquitto"
+    assert svcs[1883].version and svcs[1883].version[0].isdigit()
+    assert svcs[UNKNOWN_TCP].protocol == "unknown"  # nmap could not name it either: stays unknown, honestly
+    assert set(svcs) == set(EXPECTED_TCP)
+
+
+def test_connect_sweep_finds_the_same_ports(gateway: nslab.NetNS) -> None:
+    ports = tuple(range(1, 1501)) + (1883, 5000, UNKNOWN_TCP)
+    syn, _ = _discover(gateway.ip, ports, use_nmap=False, extra={"udp_ports_override": ()})
+    con, _ = _discover(gateway.ip, ports, use_nmap=False, extra={"scan_method": "connect", "udp_ports_override": ()})
+    assert syn.method == "syn-scan" and con.method == "connect-scan"  # type: ignore[attr-defined]
+    syn_ports = {s.port: s.protocol for s in syn.services}  # type: ignore[attr-defined]
+    con_ports = {s.port: s.protocol for s in con.services}  # type: ignore[attr-defined]
+    assert syn_ports == con_ports == EXPECTED_TCP
+    assert con.stats["filtered"] == syn.stats["filtered"] == len(ports) - len(EXPECTED_TCP)  # type: ignore[attr-defined]

@@ -1,0 +1,63 @@
+"""Identification of real daemons on odd loopback ports (the port number must not decide)."""
+
+from __future__ import annotations
+
+import pytest
+
+from probe.discovery import fingerprint as fp
+from probe.discovery import identify
+
+from conftest import free_port
+
+
+def test_dnsmasq_over_tcp_on_odd_port(daemon, tmp_path) -> None:
+    port = free_port()
+    daemon(["dnsmasq", "-k", "-p", str(port), "--listen-address=127.0.0.1", "--bind-interfaces", "-C", "/dev/null",
+            "--no-resolv", "--no-hosts", f"--pid-file={tmp_path}/d.pid"], port)
+    f = fp.fingerprint("127.0.0.1", port)
+    assert (f.protocol, f.product, f.banner_kind) == ("dns", "dnsmasq", "dns-probe")
+    assert f.version and f.version[0].isdigit()
+
+
+def test_mosquitto_on_odd_port(daemon, tmp_path) -> None:
+    port = free_port()
+    conf = tmp_path / "m.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    daemon(["mosquitto", "-c", str(conf)], port)
+    f = fp.fingerprint("127.0.0.1", port)
+    assert (f.protocol, f.confidence, f.banner_kind) == ("mqtt", "handshake", "mqtt-probe")
+
+
+def test_lighttpd_on_odd_port_gives_product_and_version(daemon, tmp_path) -> None:
+    port = free_port()
+    (tmp_path / "www").mkdir()
+    conf = tmp_path / "l.conf"
+    conf.write_text(f'server.document-root = "{tmp_path}/www"\nserver.port = {port}\nserver.bind = "127.0.0.1"\n')
+    daemon(["lighttpd", "-D", "-f", str(conf)], port)
+    f = fp.fingerprint("127.0.0.1", port)
+    assert (f.protocol, f.product) == ("http", "lighttpd")
+    assert f.version and f.version[0].isdigit()
+
+
+@pytest.mark.parametrize("server,expected", [
+    ("lighttpd/1.4.69", ("lighttpd", "1.4.69")),
+    ("Debian/12 UPnP/1.1 MiniUPnPd/2.3.1", ("MiniUPnPd", "2.3.1")),
+    ("Apache/2.4.57 (Debian) OpenSSL/3.0.11", ("Apache", "2.4.57")),
+    ("GoAhead-Webs", ("GoAhead-Webs", None)),
+    (None, (None, None)),
+])
+def test_product_from_server(server, expected) -> None:
+    assert identify.product_from_server(server) == expected
+
+
+def test_rtsp_and_probe_order() -> None:
+    assert identify.from_http_response(b"RTSP/1.0 200 OK\r\nCSeq: 1\r\nServer: GStreamer RTSP server\r\n\r\n") == \
+        ("rtsp", "GStreamer RTSP server")
+    assert fp.probe_order(554)[0] == "rtsp" and fp.probe_order(53)[0] == "dns" and fp.probe_order(1883)[0] == "mqtt"
+    assert fp.probe_order(443)[0] == "tls" and fp.probe_order(8080)[0] == "http"
+    assert "dns" in fp.probe_order(40123)  # unknown ports also get the DNS question
+
+
+def test_ftp_product() -> None:
+    assert identify.product_from_ftp("(vsFTPd 3.0.3)") == ("vsFTPd", "3.0.3")
+    assert identify.product_from_ftp("Welcome") == ("Welcome", None)

@@ -1,0 +1,136 @@
+"""UDP discovery against real snmpd and dnsmasq on loopback (odd ports), and the parsers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from probe.discovery import udp_probe
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+    if shutil.which(argv[0]) is None:
+        pytest.fail(f"{argv[0]} is not installed: run scripts/setup-system.sh")
+    with open(log, "ab") as out:
+        return subprocess.Popen(argv, stdout=out, stderr=out, start_new_session=True)
+
+
+def _stop(p: subprocess.Popen[bytes]) -> None:
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, 9)
+        except ProcessLookupError:
+            pass
+    p.wait(timeout=10)
+
+
+def _wait_answer(port: int, probe: bytes) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.3)
+            try:
+                s.connect(("127.0.0.1", port))
+                s.send(probe)
+                if s.recv(4096):
+                    return
+            except OSError:
+                time.sleep(0.1)
+    raise RuntimeError(f"nothing answered on 127.0.0.1:{port}/udp")
+
+
+@pytest.fixture
+def snmpd(tmp_path: Path) -> Iterator[int]:
+    port = _free_udp_port()
+    conf = tmp_path / "snmpd.conf"
+    conf.write_text("rocommunity public 127.0.0.1\nsysDescr probe loopback test agent\n")
+    p = _start(["snmpd", "-f", "-Lf", str(tmp_path / "snmpd.log"), "-M", "/nonexistent", "-C", "-c", str(conf),
+                "-p", str(tmp_path / "snmpd.pid"), f"udp:127.0.0.1:{port}"], tmp_path / "snmpd.out")
+    try:
+        _wait_answer(port, udp_probe.snmp_get_request("public", 1, 7))
+        yield port
+    finally:
+        _stop(p)
+
+
+@pytest.fixture
+def dnsmasq(tmp_path: Path) -> Iterator[int]:
+    port = _free_udp_port()
+    p = _start(["dnsmasq", "-k", "-p", str(port), "--listen-address=127.0.0.1", "--bind-interfaces", "-C",
+                "/dev/null", "--no-resolv", "--no-hosts", f"--pid-file={tmp_path}/dnsmasq.pid"],
+               tmp_path / "dnsmasq.log")
+    try:
+        _wait_answer(port, udp_probe.dns_query(1, "version.bind", 16, 3))
+        yield port
+    finally:
+        _stop(p)
+
+
+def test_snmpd_found_on_odd_port_with_v1_and_v2c(snmpd: int) -> None:
+    r = udp_probe.probe_port("127.0.0.1", snmpd, timeout=1.0)
+    assert r.state == "open" and r.protocol == "snmp"
+    assert r.detail["snmpv2c_public"] == "accepted" and r.detail["snmpv1_public"] == "accepted"
+    assert r.detail["sysdescr"] == "probe loopback test agent"
+    labels = [e.label for e in r.exchanges]
+    assert any("SNMPv2c" in lbl for lbl in labels) and any("SNMPv1" in lbl for lbl in labels)
+    assert all(e.replies for e in r.exchanges)
+
+
+def test_dnsmasq_found_with_product_and_version(dnsmasq: int) -> None:
+    r = udp_probe.probe_port("127.0.0.1", dnsmasq, timeout=1.0)
+    assert r.state == "open" and r.protocol == "dns"
+    assert (r.product, r.version) == ("dnsmasq", subprocess.run(["dnsmasq", "--version"], capture_output=True,
+                                                                 text=True).stdout.split()[2])
+
+
+def test_closed_udp_port_is_closed_not_silent() -> None:
+    port = _free_udp_port()
+    r = udp_probe.probe_port("127.0.0.1", port, timeout=0.5)
+    assert r.state == "closed" and r.protocol is None
+
+
+# -- parsers (unit tests) -------------------------------------------------------------------------
+def test_snmp_request_encoding_is_ber() -> None:
+    req = udp_probe.snmp_get_request("public", 1, 0x1234)
+    assert req[0] == 0x30 and req[1] == len(req) - 2
+    assert b"\x04\x06public" in req and b"\x06\x08\x2b\x06\x01\x02\x01\x01\x01\x00\x05\x00" in req
+    assert req[req.index(b"\x04\x06public") + 8] == 0xA0  # GetRequest PDU
+
+
+def test_snmp_parser_rejects_garbage_and_truncation() -> None:
+    assert udp_probe.parse_snmp_response(b"") is None
+    assert udp_probe.parse_snmp_response(b"\x30\x84\xff\xff\xff\xff") is None
+    req = udp_probe.snmp_get_request("public", 1, 5)
+    assert udp_probe.parse_snmp_response(req) is None  # a GetRequest is not a response
+    resp = req.replace(b"\xa0", b"\xa2", 1)
+    parsed = udp_probe.parse_snmp_response(resp)
+    assert parsed is not None and parsed["request_id"] == 5 and parsed["community"] == "public"
+    assert udp_probe.parse_snmp_response(resp[:-3]) is None
+
+
+def test_dns_parser_bounded_on_pointer_loops() -> None:
+    # header (response, 1 answer) + answer name that points to itself
+    msg = bytes.fromhex("abcd81800000000100000000" "c00c" "000c0001000000000002c00c")
+    parsed = udp_probe.parse_dns_response(msg, 0xABCD)
+    assert parsed is not None  # parsed, not hung
+    assert udp_probe.parse_dns_response(msg, 0x1111) is None  # wrong id
+
+
+def test_ssdp_parser() -> None:
+    h = udp_probe.parse_ssdp_response(b"HTTP/1.1 200 OK\r\nSERVER: Linux/5 UPnP/1.1 MiniUPnPd/2.3.1\r\n"
+                                      b"LOCATION: http://10.0.0.1:5000/rootDesc.xml\r\n\r\n")
+    assert h and h["server"].endswith("MiniUPnPd/2.3.1") and h["location"].endswith("rootDesc.xml")
+    assert udp_probe.parse_ssdp_response(b"M-SEARCH * HTTP/1.1\r\n\r\n") is None
