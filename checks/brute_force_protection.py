@@ -80,6 +80,10 @@ class BruteForceProtection(Check):
                               f"The {svc.protocol} service on port {svc.port} offers no password login.",
                               reason=login.no_password)
             return
+        if login.throttled:
+            yield ctx.inconclusive("The device throttled the search for its login page.", login.throttled,
+                                   InconclusiveReason.CONNECTIVITY)
+            return
         if login.requires_auth is False and svc.protocol in ("http", "https") and not login.pages:
             yield ctx.inconclusive("No page could be fetched.", "every HTTP request failed",
                                    InconclusiveReason.CONNECTIVITY)

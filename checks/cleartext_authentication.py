@@ -111,6 +111,10 @@ class CleartextAuthentication(Check):
                                f"TLS and without a redirect to HTTPS: {note}.", artefacts=[art], severity="high",
                                details={"surface": surface.kind, "path": surface.path,
                                         "redirected_to_https": redirected})
+        throttled = found.throttle_reason()
+        if throttled:
+            return ctx.inconclusive("The device throttled the search for its login page.", throttled,
+                                    InconclusiveReason.CONNECTIVITY, artefacts=[art])
         if not redirected and all(getattr(r, "truncated", False) for r in found.pages.values()):
             # no page ever ended: a login form past our read cap cannot be ruled out, so no verdict
             return ctx.inconclusive("The web service never finished a response.",

@@ -52,6 +52,10 @@ class DefaultCredentials(Check):
         pre_id = ctx.artefact("transcript", f"{svc.protocol} login discovery", login.preflight.render()) \
             if login.preflight.events else None
         pre = [pre_id] if pre_id else []
+        if login.throttled:
+            yield ctx.inconclusive("The device throttled the search for its login page.", login.throttled,
+                                   InconclusiveReason.CONNECTIVITY, artefacts=pre)
+            return
         if login.requires_auth is False:
             yield self._no_login(ctx, login, pre)
             return

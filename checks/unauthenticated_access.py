@@ -65,6 +65,7 @@ class UnauthenticatedAccess(Check):
         protected: list[str] = []
         fetched = 0
         truncated = 0  # responses cut at the read cap (endless or oversized bodies)
+        throttled: list[str] = []  # 429/503: the device would not say what the page is
         for path in admin_paths():
             ctx.check_cancelled()
             try:
@@ -86,6 +87,9 @@ class UnauthenticatedAccess(Check):
             if resp.status in http_auth.AUTH_FAIL_STATUSES or http_auth.surface_from_response(path, resp):
                 protected.append(path)
                 continue
+            if resp.status in (429, 503):
+                throttled.append(path)
+                continue
             if resp.status != 200 or not resp.body.strip():
                 continue
             if catch_hash and hashlib.sha256(resp.body).hexdigest() == catch_hash:
@@ -99,7 +103,7 @@ class UnauthenticatedAccess(Check):
                                    "kind": "configuration file" if is_config else "management page"})
         art = ctx.artefact("transcript", f"{svc.protocol} admin/config paths without credentials", t.render())
         details = {"paths_probed": fetched, "protected_paths": protected, "open": open_pages,
-                   "tls_verified": False if tls else None}
+                   "throttled_paths": throttled, "tls_verified": False if tls else None}
         if fetched == 0:
             return ctx.inconclusive("No admin path could be fetched.", "every request failed",
                                     InconclusiveReason.CONNECTIVITY, artefacts=[art], details=details)
@@ -109,6 +113,10 @@ class UnauthenticatedAccess(Check):
                                     f"device misbehaved: all {fetched} responses were cut at the read cap "
                                     "(endless or oversized bodies)", InconclusiveReason.DEVICE_MISBEHAVED,
                                     artefacts=[art], details=details)
+        if not open_pages and throttled:
+            return ctx.inconclusive("The device throttled the requests.", f"{len(throttled)} path(s) answered "
+                                    "429/503 (throttling or lock-out), so what they serve without a login is unknown",
+                                    InconclusiveReason.CONNECTIVITY, artefacts=[art], details=details)
         if open_pages:
             listing = ", ".join(f"{p['path']} ({p['kind']})" for p in open_pages)
             return ctx.finding(Status.FAIL, "Management pages reachable without login",

@@ -37,6 +37,15 @@ class LoginPages:
     pages: dict[str, object]  # path -> response
     redirected_to_https: list[str]  # paths answered with a redirect to https://
     fetched: int
+    throttled: list[str] = field(default_factory=list)  # paths answered 429/503: the device refused to tell
+
+    def throttle_reason(self) -> str | None:
+        """Why "no login found" would not be trustworthy, or None."""
+        if self.surface or self.forms or not self.throttled:
+            return None
+        shown = ", ".join(self.throttled[:5]) + (" ..." if len(self.throttled) > 5 else "")
+        return (f"the device answered 429/503 (throttling or lock-out) on {len(self.throttled)} page(s) "
+                f"({shown}), so whether they ask for a login could not be seen")
 
 
 def _same_host_links(svc: Service, path: str, resp: object) -> list[str]:
@@ -78,6 +87,9 @@ def find_login_pages(ctx: CheckContext, svc: Service, client: http_auth.HttpClie
         loc = resp.header("Location") or ""
         if resp.status in (301, 302, 303, 307, 308) and loc.lower().startswith("https://"):
             found.redirected_to_https.append(path)
+            continue
+        if resp.status in (429, 503):
+            found.throttled.append(path)
             continue
         s = http_auth.surface_from_response(path, resp)
         if s and s.kind in ("basic", "digest"):
@@ -147,6 +159,7 @@ class ServiceLogin:
         self.requires_auth: bool | None = None  # None: not known before the first attempt
         self.unsupported: str | None = None
         self.no_password: str | None = None  # why no password login exists (key/cert only)
+        self.throttled: str | None = None  # HTTP: the login search met 429/503 and found nothing
         self.surface: http_auth.Surface | None = None
         self.control: http_auth.Attempt | None = None
         self.description = f"{service.protocol} login"
@@ -176,6 +189,7 @@ class ServiceLogin:
         if client.tls:
             self.preflight.note("https: certificate not verified (devices use self-signed certificates)")
         found = find_login_pages(self.ctx, self.svc, client, paths)
+        self.throttled = found.throttle_reason()
         self.pages.update(found.pages)
         self.surface = found.surface
         forms = found.forms

@@ -154,6 +154,10 @@ def _probe_udp(host: str, port: int, options: ScanOptions, store: EvidenceStore,
                       confidence="handshake")
 
 
+NMAP_SHARE = 0.2  # of the remaining --max-time budget
+NMAP_MAX_SECONDS = 90.0  # per device, all gap-filling nmap runs together
+
+
 def _nmap_enrich(host: str, services: list[Service], options: ScanOptions, store: EvidenceStore,
                  limiter: DeviceLimiter, cancel: threading.Event, deadline: float | None, result: DiscoveryResult,
                  progress: Progress | None) -> list[Service]:
@@ -169,13 +173,21 @@ def _nmap_enrich(host: str, services: list[Service], options: ScanOptions, store
         return services
     per_port = float(options.extra.get("nmap_timeout", nmap_scan.DEFAULT_PORT_TIMEOUT))
     start = time.monotonic()
+    # nmap -sV can spend a minute on one silent port, and the checks still have to run: it gets at
+    # most NMAP_MAX_SECONDS per device, and under --max-time at most NMAP_SHARE of what is left.
+    allowed = NMAP_MAX_SECONDS if deadline is None else min(NMAP_MAX_SECONDS, max(0.0, deadline - start) * NMAP_SHARE)
+    nmap_deadline = start + allowed
+    skipped: list[int] = []
     done = 0
 
     def one(svc: Service) -> Service:
         nonlocal done
         if _time_up(cancel, deadline):
             return svc
-        budget = per_port if deadline is None else max(1.0, min(per_port, deadline - time.monotonic()))
+        if nmap_deadline - time.monotonic() < 1.0:
+            skipped.append(svc.port)
+            return svc
+        budget = min(per_port, nmap_deadline - time.monotonic())
         try:
             with limiter.slot(cancel):
                 n = nmap_scan.scan_port(host, svc.port, timeout=budget, unidentified=svc.confidence == "port",
@@ -217,6 +229,11 @@ def _nmap_enrich(host: str, services: list[Service], options: ScanOptions, store
     with ThreadPoolExecutor(max_workers=max(1, options.max_connections)) as pool:
         enriched = {s.port: s for s in pool.map(one, candidates)}
     result.stats["nmap_seconds"] = round(time.monotonic() - start, 3)
+    if skipped:
+        result.stats["nmap_skipped"] = sorted(skipped)
+        result.notes.append(f"nmap -sV skipped on {', '.join(map(str, sorted(skipped)))}: its share "
+                            f"of the scan's time (at most {NMAP_MAX_SECONDS:g} s, or {NMAP_SHARE:.0%} of --max-time) "
+                            "was used up")
     result.stats["nmap_identified"] = sorted(p for p, s in enriched.items() if s != by_port[p])
     return [enriched.get(s.port, s) if s.transport == "tcp" else s for s in services]
 

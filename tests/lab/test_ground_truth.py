@@ -8,10 +8,13 @@ for that check, and a clause is compared only when every check mapped to it is i
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +23,12 @@ import yaml
 
 from probe.catalog import load_catalog
 from probe.evidence import validate
-from probe.lab import LabDevice
+from probe.lab import LabDevice, manager
 from probe.lab.variants import known_variants
 from probe.plugins import registry
 from probe.verdicts import network_result
+
+from .conftest import session_instance
 from probe.models import Finding, Status
 
 SCAN_TIMEOUT = 900
@@ -35,7 +40,22 @@ def _truth(dev: LabDevice) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def scans(lab: dict[str, LabDevice], tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+def truth_lab() -> Iterator[dict[str, LabDevice]]:
+    """A lab of its own: devices no other test has touched (e.g. locked out) before the scans."""
+    if os.geteuid() != 0:
+        pytest.skip("lab tests need root (network namespaces)")
+    inst = (session_instance() + 1) % 250 or 1
+    manager.down(inst)
+    atexit.register(manager.down, inst)
+    try:
+        yield {d.name: d for d in manager.up(known_variants(), inst)}
+    finally:
+        manager.down(inst)
+
+
+@pytest.fixture(scope="module")
+def scans(truth_lab: dict[str, LabDevice], tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    lab = truth_lab
     out_dir = tmp_path_factory.mktemp("truth-scans")
     procs = {}
     started = time.monotonic()
@@ -90,13 +110,13 @@ def test_scan_completes_with_valid_evidence(scans: dict[str, dict[str, Any]], va
 
 @pytest.mark.lab
 @pytest.mark.parametrize("variant", known_variants())
-def test_checks_match_ground_truth(lab: dict[str, LabDevice], scans: dict[str, dict[str, Any]], variant: str) -> None:
+def test_checks_match_ground_truth(truth_lab: dict[str, LabDevice], scans: dict[str, dict[str, Any]], variant: str) -> None:
     doc = scans[variant]["doc"]
     assert doc is not None
     installed = set(registry())
     mismatches = []
     compared = 0
-    for check_id, want in _truth(lab[variant])["checks"].items():
+    for check_id, want in _truth(truth_lab[variant])["checks"].items():
         if check_id not in installed or check_id not in doc["profile"]["checks"]:
             continue
         got = network_result(_findings(doc, check_id))
@@ -113,13 +133,13 @@ def test_checks_match_ground_truth(lab: dict[str, LabDevice], scans: dict[str, d
 
 @pytest.mark.lab
 @pytest.mark.parametrize("variant", known_variants())
-def test_clause_verdicts_match_ground_truth(lab: dict[str, LabDevice], scans: dict[str, dict[str, Any]],
+def test_clause_verdicts_match_ground_truth(truth_lab: dict[str, LabDevice], scans: dict[str, dict[str, Any]],
                                             variant: str) -> None:
     doc = scans[variant]["doc"]
     assert doc is not None
     catalog = load_catalog()
     installed = set(registry())
-    truth = _truth(lab[variant])["clauses"]
+    truth = _truth(truth_lab[variant])["clauses"]
     got = {c["id"]: c for c in doc["clauses"]}
     assert set(truth) == set(got), "the truth file and the scan disagree on the clauses in scope"
     mismatches = []
@@ -142,13 +162,13 @@ def _max_time(truth: dict[str, Any]) -> float | None:
 
 
 @pytest.mark.lab
-def test_hostile_scan_is_bounded_and_passes_no_broken_port(lab: dict[str, LabDevice],
+def test_hostile_scan_is_bounded_and_passes_no_broken_port(truth_lab: dict[str, LabDevice],
                                                            scans: dict[str, dict[str, Any]]) -> None:
     """The broken device: the run finishes inside its --max-time (plus the stop grace and the
     evidence write), every service is identified as what it pretends to be, and the only PASS is
     the one real, working daemon (OpenSSH on 222, whose banner is hostile but whose algorithms are
     fine)."""
-    dev, res = lab["hostile"], scans["hostile"]
+    dev, res = truth_lab["hostile"], scans["hostile"]
     doc = res["doc"]
     assert doc is not None, res["stderr"][-2000:]
     bound = _max_time(_truth(dev))
