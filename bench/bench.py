@@ -83,8 +83,10 @@ def ensure_anchor_venv() -> Path | None:
     return sslyze
 
 
-def probe_cmd(targets: list[str], out: Path) -> list[str]:
+def probe_cmd(targets: list[str], out: Path, ca_file: str | None = None) -> list[str]:
     argv = [sys.executable, "-m", "probe", "run", "--profile", "home-gateway", "--quiet", "--out", str(out)]
+    if ca_file:
+        argv += ["--ca-file", ca_file]
     for t in targets:
         argv += ["--target", t]
     return argv
@@ -159,6 +161,8 @@ def fmt(m: Measure) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3, help="runs per measurement; medians are reported (default 3)")
+    ap.add_argument("--nmap-runs", type=int, default=1,
+                    help="runs of each nmap -sV -p- anchor (default 1: each takes minutes; say so when quoting)")
     ap.add_argument("--variants", nargs="+", default=["weak-gateway", "hardened-gateway"])
     ap.add_argument("--skip-scaling", action="store_true")
     ap.add_argument("--skip-nmap", action="store_true", help="skip the (slow) nmap -sV anchors")
@@ -174,7 +178,8 @@ def main() -> int:
     creds = work / "creds.txt"
     write_creds(creds)
     lines = [f"# probe benchmark {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}", "",
-             f"Machine: {machine()}", f"Runs per measurement: {args.runs} (medians)", ""]
+             f"Machine: {machine()}",
+             f"Runs per measurement: {args.runs} (medians); nmap -sV -p- anchors: {args.nmap_runs} run(s) each", ""]
     table: list[str] = []
     ratios: list[str] = []
     try:
@@ -182,15 +187,15 @@ def main() -> int:
         for dev in devices:
             addr = dev.address
             ev = work / f"{dev.name}.json"
-            probe_runs = [measure(probe_cmd([addr], ev)) for _ in range(args.runs)]
+            probe_runs = [measure(probe_cmd([addr], ev, dev.ca_cert)) for _ in range(args.runs)]
             p = median(probe_runs)
             services = services_from(ev)
             results: dict[str, Measure] = {"probe run (home-gateway)": p}
             if not args.skip_nmap:
                 results["nmap -sV -p-"] = median([measure(["nmap", "-n", "-Pn", "-sV", "-p-", addr])
-                                                  for _ in range(args.runs)])
+                                                  for _ in range(args.nmap_runs)])
                 results["nmap -sV -p- -T4"] = median([measure(["nmap", "-n", "-Pn", "-sV", "-p-", "-T4", addr])
-                                                      for _ in range(args.runs)])
+                                                      for _ in range(args.nmap_runs)])
             for name, cmds in anchor_cmds(addr, services, sslyze, creds).items():
                 results[name] = median([run_group(cmds) for _ in range(args.runs)])
             table.append(f"\n## {dev.name} ({addr}): {len(services)} services found by probe\n")
