@@ -165,6 +165,7 @@ def main() -> int:
                     help="runs of each nmap -sV -p- anchor (default 1: each takes minutes; say so when quoting)")
     ap.add_argument("--variants", nargs="+", default=["weak-gateway", "hardened-gateway"])
     ap.add_argument("--skip-scaling", action="store_true")
+    ap.add_argument("--scaling-runs", type=int, default=1, help="runs per scaling size (default 1)")
     ap.add_argument("--skip-nmap", action="store_true", help="skip the (slow) nmap -sV anchors")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = ap.parse_args()
@@ -179,7 +180,8 @@ def main() -> int:
     write_creds(creds)
     lines = [f"# probe benchmark {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}", "",
              f"Machine: {machine()}",
-             f"Runs per measurement: {args.runs} (medians); nmap -sV -p- anchors: {args.nmap_runs} run(s) each", ""]
+             f"Runs per measurement: {args.runs} (medians); nmap -sV -p- anchors: {args.nmap_runs} run(s) each; "
+             f"scaling: {args.scaling_runs} run(s) per size", ""]
     table: list[str] = []
     ratios: list[str] = []
     try:
@@ -221,7 +223,7 @@ def main() -> int:
                 addrs: list[str] = []
                 for k in range(n):
                     addrs += [d.address for d in manager.up(["weak-gateway"], instance=BENCH_INSTANCE_BASE + 1 + k)]
-                m = median([measure(probe_cmd(addrs, work / f"scale{n}.json")) for _ in range(args.runs)])
+                m = median([measure(probe_cmd(addrs, work / f"scale{n}.json")) for _ in range(args.scaling_runs)])
                 base = base or m.wall
                 table.append(f"| {n} | {m.wall:.2f} | {m.cpu:.2f} | {m.peak_rss_mb:.1f} | {m.wall / base:.2f}x |")
                 print(f"scaling {n:2} devices: {fmt(m)}  ({m.wall / base:.2f}x one device)")

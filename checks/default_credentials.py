@@ -1,7 +1,9 @@
 """default_credentials: does any login service accept a publicly known default credential?
 
-Bounded (ctx.options.credential_budget attempts per service), most likely first, with
-ctx.options.credential_delay between attempts, stopping at the first success per account. PASS
+Bounded (ctx.options.credential_budget attempts per service), most likely first, stopping at the
+first success per account. Up to PARALLEL_ACCOUNTS accounts are tried at once (each account's
+candidates strictly in order), inside the device's connection cap, because devices delay every
+failed login by seconds; with ctx.options.credential_delay everything is sequential. PASS
 needs proof that the service really asked for credentials and rejected every one tried;
 a service that needs no login at all is NOT_APPLICABLE here (unauthenticated_access reports it).
 """
@@ -9,17 +11,81 @@ a service that needs no login at all is NOT_APPLICABLE here (unauthenticated_acc
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from probe.context import CheckContext
-from probe.credentials import for_service
+from probe.credentials import Credential, for_service
 from probe.logins import Attempt, Result, ServiceLogin, admin_paths
 from probe.models import Finding, InconclusiveReason, Status
 from probe.plugins import Check
 
 MAX_CONSECUTIVE_CONNECTIVITY = 2
 MAX_CONSECUTIVE_UNKNOWN = 3  # answers neither a rejection nor a login, in a row
+PARALLEL_ACCOUNTS = 4  # accounts tried at once on one service (as hydra -t 4); the device cap still holds
+STOPPERS = (Result.NO_AUTH, Result.UNSUPPORTED, Result.LOCKED, Result.NO_PASSWORD)
+
+
+def _account(protocol: str, cred: Credential) -> str:
+    return cred.password if protocol == "snmp" else cred.username  # a community is its own account
+
+
+def run_trials(ctx: CheckContext, login: ServiceLogin, creds: list[Credential],
+               budget: int) -> tuple[list[Attempt], Attempt | None]:
+    """Try credentials; returns the attempts (in list order) and the answer that stopped them, if any.
+
+    Stops an account at its first success, and the whole service at the budget, at an answer that
+    makes further tries pointless (no login asked, unsupported, locked out, no password login), or
+    when the device keeps dropping connections or answering nonsense.
+    """
+    assert ctx.service is not None
+    protocol = ctx.service.protocol
+    queues: dict[str, list[Credential]] = {}
+    for c in creds:
+        queues.setdefault(_account(protocol, c), []).append(c)
+    accounts = list(queues)  # in order of each account's most likely credential
+    position = {id(c): i for i, c in enumerate(creds)}
+    lock = threading.Lock()
+    attempts: list[Attempt] = []
+    shared = {"used": 0, "conn": 0, "unknown": 0}
+    stop: list[Attempt] = []
+    delay = ctx.options.credential_delay
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if stop or not accounts:
+                    return
+                account = accounts.pop(0)
+            for cred in queues[account]:
+                with lock:
+                    if stop or shared["used"] >= budget:
+                        return
+                    shared["used"] += 1
+                    later = shared["used"] > 1
+                ctx.check_cancelled()
+                if later and delay > 0:
+                    _sleep(ctx, delay)
+                a = login.attempt(cred)
+                with lock:
+                    attempts.append(a)
+                    shared["conn"] = shared["conn"] + 1 if a.result is Result.CONNECTIVITY else 0
+                    shared["unknown"] = shared["unknown"] + 1 if a.result is Result.UNKNOWN else 0
+                    if a.result in STOPPERS or shared["conn"] >= MAX_CONSECUTIVE_CONNECTIVITY \
+                            or shared["unknown"] >= MAX_CONSECUTIVE_UNKNOWN:
+                        stop.append(a)  # a device that stalls or babbles after the prompt won't start making sense
+                        return
+                if a.result is Result.SUCCESS:
+                    break  # next account
+
+    parallel = 1 if delay > 0 else max(1, min(PARALLEL_ACCOUNTS, ctx.options.max_connections, len(accounts)))
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        for fut in [pool.submit(worker) for _ in range(parallel)]:
+            fut.result()  # re-raises Cancelled and errors in this thread
+    attempts.sort(key=lambda a: position.get(id(a.credential), 0))
+    return attempts, (stop[0] if stop else None)
 
 
 def _sleep(ctx: CheckContext, seconds: float) -> None:
@@ -70,32 +136,7 @@ class DefaultCredentials(Check):
             return
 
         budget = max(0, ctx.options.credential_budget)
-        attempts: list[Attempt] = []
-        succeeded: set[str] = set()
-        consecutive_conn = 0
-        consecutive_unknown = 0
-        stop: Attempt | None = None
-        for cred in creds:
-            if len(attempts) >= budget:
-                break
-            account = cred.password if svc.protocol == "snmp" else cred.username  # a community is its own account
-            if account in succeeded:
-                continue
-            ctx.check_cancelled()
-            if attempts and ctx.options.credential_delay > 0:
-                _sleep(ctx, ctx.options.credential_delay)
-            a = login.attempt(cred)
-            attempts.append(a)
-            consecutive_conn = consecutive_conn + 1 if a.result is Result.CONNECTIVITY else 0
-            consecutive_unknown = consecutive_unknown + 1 if a.result is Result.UNKNOWN else 0
-            if a.result is Result.SUCCESS:
-                succeeded.add(account)
-            elif a.result in (Result.NO_AUTH, Result.UNSUPPORTED, Result.LOCKED, Result.NO_PASSWORD):
-                stop = a
-                break
-            elif consecutive_conn >= MAX_CONSECUTIVE_CONNECTIVITY or consecutive_unknown >= MAX_CONSECUTIVE_UNKNOWN:
-                stop = a  # a device that stalls or babbles after the prompt won't start making sense
-                break
+        attempts, stop = run_trials(ctx, login, creds, budget)
 
         log = "\n".join(a.transcript.text() for a in attempts)
         cap = max(1024, ctx.options.max_read_bytes)  # per service, whatever a flood sent per attempt

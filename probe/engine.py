@@ -46,6 +46,7 @@ class ScanState:
     complete: bool = True
     incomplete_reasons: list[str] = field(default_factory=list)
     declarations: dict[str, dict[str, Any]] = field(default_factory=dict)  # clause id -> declaration
+    timings: list[dict[str, Any]] = field(default_factory=list)  # per check job: host, check, port, seconds
     cancel: threading.Event = field(default_factory=threading.Event)
     deadline: float | None = None
 
@@ -100,6 +101,7 @@ def _run_job(state: ScanState, catalog: Catalog, cls: type[Check], host: str, se
                        store=state.store, limiter=limiter, cancel=state.cancel, deadline=state.deadline,
                        profile=state.profile.raw, discovery_complete=discovery_complete)
     produced: list[Finding] = []
+    started = time.monotonic()
     try:
         if state.cancel.is_set() or _time_up(state):
             raise Cancelled()
@@ -116,6 +118,10 @@ def _run_job(state: ScanState, catalog: Catalog, cls: type[Check], host: str, se
         produced.append(ctx.inconclusive(f"{meta.title}: the check failed inside probe.",
                                          f"tool error: {exc.__class__.__name__}: {exc}",
                                          InconclusiveReason.TOOL_ERROR, artefacts=[trace]))
+    timings = getattr(state, "timings", None)
+    if timings is not None:  # where a scan's time goes, for operators and the benchmark
+        timings.append({"host": host, "check": meta.id, "port": service.port if service else None,
+                        "seconds": round(time.monotonic() - started, 3)})
     if job is not None and not job.settle():
         return  # the engine gave up on this job after an interrupt and already recorded it
     for f in produced:

@@ -22,7 +22,7 @@ from .catalog import Catalog
 from .engine import ScanState
 from .errors import UserError
 
-SCHEMA_VERSION = "1.1.0"  # 1.1: structure of clauses[].declaration (additive)
+SCHEMA_VERSION = "1.2.0"  # 1.1: structure of clauses[].declaration; 1.2: run.timings (both additive)
 SCHEMA_ID = "https://probe.invalid/schema/evidence-1.json"
 
 
@@ -65,6 +65,7 @@ def build(state: ScanState, catalog: Catalog, *, run_id: str | None = None) -> d
             "complete": state.complete,
             "incomplete_reasons": list(state.incomplete_reasons),
             "options": _options_json(state),
+            "timings": sorted(state.timings, key=lambda t: -t["seconds"]),
         },
         "targets": list(state.targets),
         "profile": state.profile.to_json(),

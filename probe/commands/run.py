@@ -94,6 +94,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--allow-brute-force-test", action="store_true",
                    help="opt in to the bounded repeated-failed-login test (may lock accounts on the device)")
     b.add_argument("--no-nmap", action="store_true", help="never use nmap, even when it is installed")
+    b.add_argument("--nmap-versions", action="store_true",
+                   help="also ask nmap for product/version of services probe identified itself (slower: "
+                        "nmap -sV waits out login delays); by default nmap only looks at ports probe could "
+                        "not identify")
     c = p.add_argument_group("crypto policy (docs/crypto-policy.md)")
     c.add_argument("--ca-file", metavar="PEM",
                    help="CA certificate(s) the device's TLS certificates must chain to; without it, "
@@ -137,6 +141,7 @@ def options_from(args: argparse.Namespace) -> ScanOptions:
     if not 3 <= brute <= 30:
         raise UserError("--brute-force-attempts must be between 3 and 30")
     extra["brute_force_attempts"] = brute
+    extra["nmap_versions"] = bool(args.nmap_versions)
     if args.ports:
         extra["ports_override"] = parse_ports(args.ports, "--ports")
     if args.udp_ports:

@@ -163,7 +163,8 @@ def _nmap_enrich(host: str, services: list[Service], options: ScanOptions, store
                  progress: Progress | None) -> list[Service]:
     """nmap -sV on the ports our own probes left unidentified or without product/version."""
     candidates = [s for s in services if s.transport == "tcp" and not s.method.endswith("-unidentified")
-                  and nmap_scan.wanted(s.protocol, s.confidence, s.product, s.version)]
+                  and nmap_scan.wanted(s.protocol, s.confidence, s.product, s.version,
+                                   bool(options.extra.get("nmap_versions")))]
     stats: dict[str, Any] = {"nmap": nmap_scan.available() or "not installed", "nmap_ports": [s.port for s in candidates]}
     result.stats.update(stats)
     if not candidates or nmap_scan.available() is None:

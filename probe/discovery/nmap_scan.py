@@ -65,13 +65,19 @@ def available() -> str | None:
     return shutil.which("nmap")
 
 
-def wanted(protocol: str, confidence: str, product: str | None, version: str | None) -> bool:
-    """Should nmap look at this TCP service? (the policy documented in docs/discovery.md)"""
+def wanted(protocol: str, confidence: str, product: str | None, version: str | None,
+           fill_versions: bool = False) -> bool:
+    """Should nmap look at this TCP service? (the policy documented in docs/discovery.md)
+
+    By default only ports our own probes could not identify: no check depends on product/version,
+    and filling them costs nmap tens of seconds on services with login delays (telnet, FTP).
+    `fill_versions` (--nmap-versions) also asks for those.
+    """
     if protocol in NEVER:
         return False
     if confidence == "port":
         return True
-    return protocol in QUICK_FILL and (product is None or version is None)
+    return fill_versions and protocol in QUICK_FILL and (product is None or version is None)
 
 
 def nmap_argv(nmap: str, host: str, port: int, timeout: float, unidentified: bool) -> list[str]:

@@ -100,10 +100,22 @@ def test_cli_no_nmap_full_sweep_finds_every_service(gateway: nslab.NetNS, tmp_pa
 
 
 @pytest.mark.skipif(shutil.which("nmap") is None, reason="nmap not installed")
-def test_nmap_runs_only_on_gaps_and_keeps_its_xml(gateway: nslab.NetNS) -> None:
+def test_nmap_runs_only_on_unidentified_ports_by_default(gateway: nslab.NetNS) -> None:
     res, store = _discover(gateway.ip, tuple(sorted(EXPECTED_TCP)) + (8081,), use_nmap=True)
     st = res.stats  # type: ignore[attr-defined]
-    # never the HTTP(S)/UPnP ports (nmap lingers on them); always the unidentified one
+    # never the HTTP(S)/UPnP ports (nmap lingers on them), nor identified ones: only the unidentified port
+    assert set(st["nmap_ports"]) == {UNKNOWN_TCP}
+    xml = {a.port: a for a in store.artefacts.values() if a.kind == "nmap-xml"}
+    assert set(xml) == {UNKNOWN_TCP}
+    svcs = {s.port: s for s in res.services if s.transport == "tcp"}  # type: ignore[attr-defined]
+    assert svcs[UNKNOWN_TCP].protocol == "unknown"  # nmap could not name it either: stays unknown, honestly
+    assert set(svcs) == set(EXPECTED_TCP)
+
+
+def test_nmap_versions_fills_gaps_and_keeps_its_xml(gateway: nslab.NetNS) -> None:
+    res, store = _discover(gateway.ip, tuple(sorted(EXPECTED_TCP)) + (8081,), use_nmap=True,
+                           extra={"nmap_versions": True})
+    st = res.stats  # type: ignore[attr-defined]
     assert set(st["nmap_ports"]) == {23, 1883, UNKNOWN_TCP}
     xml = {a.port: a for a in store.artefacts.values() if a.kind == "nmap-xml"}
     assert set(xml) == {23, 1883, UNKNOWN_TCP}
@@ -112,7 +124,7 @@ def test_nmap_runs_only_on_gaps_and_keeps_its_xml(gateway: nslab.NetNS) -> None:
     svcs = {s.port: s for s in res.services if s.transport == "tcp"}  # type: ignore[attr-defined]
     assert svcs[1883].protocol == "mqtt" and svcs[1883].product == "mosquitto"
     assert svcs[1883].version and svcs[1883].version[0].isdigit()
-    assert svcs[UNKNOWN_TCP].protocol == "unknown"  # nmap could not name it either: stays unknown, honestly
+    assert svcs[UNKNOWN_TCP].protocol == "unknown"
     assert set(svcs) == set(EXPECTED_TCP)
 
 
