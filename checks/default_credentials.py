@@ -53,7 +53,23 @@ def run_trials(ctx: CheckContext, login: ServiceLogin, creds: list[Credential],
     stop: list[Attempt] = []
     delay = ctx.options.credential_delay
 
-    def worker() -> None:
+    # The first attempt runs alone: only when it is an ordinary answer (accepted or rejected) do
+    # more accounts join in, so a device that stalls or babbles is met by one connection at a time.
+    warm = threading.Event()
+    solo: list[bool] = []
+
+    def worker(first: bool) -> None:
+        if not first:
+            while not warm.wait(0.2):
+                ctx.check_cancelled()
+            if solo:
+                return
+        try:
+            _work()
+        finally:
+            warm.set()  # whatever happened to the first worker, the others stop waiting
+
+    def _work() -> None:
         while True:
             with lock:
                 if stop or not accounts:
@@ -68,9 +84,17 @@ def run_trials(ctx: CheckContext, login: ServiceLogin, creds: list[Credential],
                 ctx.check_cancelled()
                 if later and delay > 0:
                     _sleep(ctx, delay)
-                a = login.attempt(cred)
+                try:
+                    a = login.attempt(cred)
+                except BaseException:
+                    solo.append(True)
+                    raise
                 with lock:
                     attempts.append(a)
+                    if not warm.is_set():
+                        if a.result not in (Result.SUCCESS, Result.FAILURE):
+                            solo.append(True)
+                        warm.set()
                     shared["conn"] = shared["conn"] + 1 if a.result is Result.CONNECTIVITY else 0
                     shared["unknown"] = shared["unknown"] + 1 if a.result is Result.UNKNOWN else 0
                     if a.result in STOPPERS or shared["conn"] >= MAX_CONSECUTIVE_CONNECTIVITY \
@@ -82,7 +106,7 @@ def run_trials(ctx: CheckContext, login: ServiceLogin, creds: list[Credential],
 
     parallel = 1 if delay > 0 else max(1, min(PARALLEL_ACCOUNTS, ctx.options.max_connections, len(accounts)))
     with ThreadPoolExecutor(max_workers=parallel) as pool:
-        for fut in [pool.submit(worker) for _ in range(parallel)]:
+        for fut in [pool.submit(worker, i == 0) for i in range(parallel)]:
             fut.result()  # re-raises Cancelled and errors in this thread
     attempts.sort(key=lambda a: position.get(id(a.credential), 0))
     return attempts, (stop[0] if stop else None)
