@@ -12,7 +12,7 @@ import itertools
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,7 @@ class EvidenceStore:
         self.services: list[Service] = []
         self.notes: list[str] = []
         self._ids = itertools.count(1)
+        self._once: dict[object, tuple[threading.Lock, list[Any]]] = {}
 
     def next_id(self, prefix: str) -> str:
         with self._lock:
@@ -72,6 +73,19 @@ class EvidenceStore:
     def add_service(self, service: Service) -> None:
         with self._lock:
             self.services.append(service)
+
+    def once(self, key: object, compute: Callable[[], Any]) -> Any:
+        """compute() once per run for `key`; concurrent callers wait for the first and share its result.
+
+        For surveys several checks read (the update survey, UPnP descriptions): the device is asked
+        once, and every check cites the same artefacts.
+        """
+        with self._lock:
+            lock, box = self._once.setdefault(key, (threading.Lock(), []))
+        with lock:
+            if not box:
+                box.append(compute())
+            return box[0]
 
     def note(self, text: str) -> None:
         with self._lock:

@@ -16,8 +16,6 @@ import importlib.resources
 import json
 import re
 import secrets
-import threading
-import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +24,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from . import upnp, web
-from .context import CheckContext, EvidenceStore
+from .context import CheckContext
 from .models import Finding, InconclusiveReason, Service, Status
 
 _TEXT_VERSION = re.compile(r"(?i)(?:firmware|software|fw)[ _-]?(?:version|ver\.?)\s*[:=]?\s*(?:</?\w+[^>]*>\s*)*"
@@ -265,19 +263,9 @@ def _survey(ctx: CheckContext) -> Survey:
     return s
 
 
-_CACHE: weakref.WeakKeyDictionary[EvidenceStore, dict[str, tuple[threading.Lock, list[Survey]]]] = \
-    weakref.WeakKeyDictionary()
-_CACHE_LOCK = threading.Lock()
-
-
 def survey(ctx: CheckContext) -> Survey:
     """The update survey of ctx.host, made once per run."""
-    with _CACHE_LOCK:
-        lock, box = _CACHE.setdefault(ctx.store, {}).setdefault(ctx.host, (threading.Lock(), []))
-    with lock:
-        if not box:
-            box.append(_survey(ctx))
-        return box[0]
+    return ctx.store.once(("update-survey", ctx.host), lambda: _survey(ctx))
 
 
 def seen_json(items: list[Seen]) -> list[dict[str, Any]]:

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import importlib.resources
 import socket
-import threading
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin
@@ -26,7 +24,7 @@ import yaml
 from defusedxml import DefusedXmlException
 
 from . import web
-from .context import CheckContext, EvidenceStore
+from .context import CheckContext
 
 MAX_SSDP_RESPONSES = 32
 SSDP_LISTEN_SECONDS = 2.0
@@ -287,17 +285,6 @@ def _gather(ctx: CheckContext) -> UpnpInfo:
     return info
 
 
-_CACHE: weakref.WeakKeyDictionary[EvidenceStore, dict[str, tuple[threading.Lock, list[UpnpInfo]]]] = \
-    weakref.WeakKeyDictionary()
-_CACHE_LOCK = threading.Lock()
-
-
 def gather(ctx: CheckContext) -> UpnpInfo:
     """SSDP + descriptions for ctx.host, done once per run and shared by the checks that need it."""
-    with _CACHE_LOCK:
-        per_store = _CACHE.setdefault(ctx.store, {})
-        lock, box = per_store.setdefault(ctx.host, (threading.Lock(), []))
-    with lock:
-        if not box:
-            box.append(_gather(ctx))
-        return box[0]
+    return ctx.store.once(("upnp", ctx.host), lambda: _gather(ctx))
