@@ -77,7 +77,7 @@ class Survey:
         "Nothing seen" (NOT_APPLICABLE) is only honest when every place was read; checks that
         found nothing report these as INCONCLUSIVE instead.
         """
-        out = [f"{w.url}: {w.error or 'no answer'}" for w in self.services if not w.reachable]
+        out = [f"{w.url}: {w.error or 'no answer'}" for w in self.services if not w.reachable or w.error]
         if self.upnp:
             out += [f"{d.location}: {d.error}" for d in self.upnp.descriptions if d.error]
         return out
@@ -150,6 +150,12 @@ def _survey_service(ctx: CheckContext, svc: Service, s: Survey, cfg: dict[str, A
         ws.error = base.error
         return
     ws.reachable = True
+    if base.truncated:
+        # Even a path that cannot exist gets an answer longer than the read cap (endless or
+        # oversized): no page of this service can be told apart, and each request would only
+        # store another cut-off body. Unreadable, so checks say INCONCLUSIVE, never "nothing found".
+        ws.error = f"answers a path that cannot exist with a response cut at the {cap}-byte read cap"
+        return
     ws.baseline_status = base.status
     ws.baseline_digest = _digest(base.body)
 

@@ -270,7 +270,8 @@ def _read_response(ctx: CheckContext, conn: socket.socket, max_bytes: int) -> tu
     return bytes(buf), timed_out
 
 
-def _dechunk(data: bytes, cap: int) -> bytes:
+def _dechunk(data: bytes, cap: int) -> tuple[bytes, bool]:
+    """(body, complete): complete only when the terminating zero-size chunk was seen."""
     out = bytearray()
     i = 0
     for _ in range(10000):
@@ -282,12 +283,12 @@ def _dechunk(data: bytes, cap: int) -> bytes:
         except ValueError:
             break
         if size == 0:
-            break
+            return bytes(out[:cap]), True
         out += data[j + 2:j + 2 + size]
         i = j + 2 + size + 2
         if len(out) >= cap:
             break
-    return bytes(out[:cap])
+    return bytes(out[:cap]), False
 
 
 def _parse(url: str, method: str, raw: bytes, art: str | None, verified: bool | None, cert_art: str | None,
@@ -308,9 +309,10 @@ def _parse(url: str, method: str, raw: bytes, art: str | None, verified: bool | 
             k, v = line.split(":", 1)
             headers[k.strip().lower()] = v.strip()
     body = raw[end + 4:]
+    complete = True
     if "chunked" in headers.get("transfer-encoding", "").lower():
-        body = _dechunk(body, cap)
-    truncated = len(body) >= cap
+        body, complete = _dechunk(body, cap)
+    truncated = len(body) >= cap or not complete  # a chunked body that never ended is cut too
     return HttpResult(url, method, status, parts[2] if len(parts) > 2 else "", headers, body[:cap], truncated,
                       None, art, verified, cert_art)
 
