@@ -4,7 +4,7 @@
     sudo python3 bench/bench.py [--runs 3] [--skip-scaling] [--out bench/results]
 
 Brings up the device lab (network namespaces on 10.231.0.0/16, nothing leaves the machine),
-then for each gateway variant times, as child processes measured with wait4():
+then for each gateway variant times, as child processes measured through GNU time:
 
   probe     probe run --profile home-gateway (all TCP ports, UDP services, every safe check)
   nmap      nmap -n -Pn -sV -p-          and   nmap -n -Pn -sV -p- -T4
@@ -29,10 +29,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from probe.lab.measure import run_measured
 
 REPO = Path(__file__).resolve().parent.parent
 ANCHOR_VENV = REPO / "bench" / ".venv-anchors"
@@ -49,22 +50,13 @@ class Measure:
 
 
 def measure(argv: list[str], timeout: float = CMD_TIMEOUT) -> Measure:
-    """Run argv to completion; wall clock, user+sys CPU and peak RSS of the child (and its children)."""
-    start = time.monotonic()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = start + timeout
-    while True:
-        pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() > deadline:
-            os.killpg(proc.pid, 9)
-            pid, status, ru = os.wait4(proc.pid, 0)
-            break
-        time.sleep(0.02)
-    wall = time.monotonic() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return Measure(wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, proc.returncode)
+    """Run argv to completion; wall clock, user+sys CPU and the command's own peak RSS.
+
+    Through GNU time (probe.lab.measure): a plain wait4() here would report this driver's size
+    for every small child, which is how an earlier run showed probe and nmap at the same 62.6 MB.
+    """
+    m = run_measured(argv, timeout)
+    return Measure(m.wall, m.cpu, m.peak_rss_kb / 1024, m.returncode)
 
 
 def median(ms: list[Measure]) -> Measure:

@@ -21,6 +21,8 @@ PACKAGES=(
   iproute2 nftables iptables tcpdump procps psmisc
   # anchors for the benchmark and for discovery through nmap
   nmap ssh-audit hydra
+  # GNU time: measures a child's own peak memory (probe.lab.measure), for tests and the bench
+  time
   # headless browser for the HTML report test
   chromium
 )

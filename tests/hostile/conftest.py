@@ -3,7 +3,6 @@ to misbehave, and `probe run` as a real subprocess with its wall time and peak m
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 
 from probe.hostile import SERVERS, HostileServer, start_all
+from probe.lab.measure import run_measured
 
 REPO = Path(__file__).resolve().parents[2]
 ESC = "\x1b"
@@ -79,38 +79,26 @@ def probe_cmd(*args: str) -> list[str]:
 
 def run_probe(out: Path, *args: str, timeout: float = 120, env: dict[str, str] | None = None,
               prefix: list[str] | None = None) -> ProbeRun:
-    """`probe run ... --out out` as a subprocess; wall time and peak RSS (wait4) are measured."""
+    """`probe run ... --out out` as a subprocess; wall time and probe's own peak RSS are measured."""
     argv = (prefix or []) + probe_cmd("run", "--out", str(out), *args)
-    start = time.monotonic()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
-                            env=env, start_new_session=True)
     streams: dict[str, bytes] = {}
-    readers = [threading.Thread(target=lambda n=n, f=f: streams.__setitem__(n, f.read()), daemon=True)
-               for n, f in (("out", proc.stdout), ("err", proc.stderr))]
-    for r in readers:
-        r.start()
-    killed = threading.Event()
+    readers: list[threading.Thread] = []
 
-    def kill() -> None:
-        killed.set()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+    def read_pipes(proc: subprocess.Popen[bytes]) -> None:
+        for n, f in (("out", proc.stdout), ("err", proc.stderr)):
+            t = threading.Thread(target=lambda n=n, f=f: streams.__setitem__(n, f.read()), daemon=True)
+            t.start()
+            readers.append(t)
 
-    timer = threading.Timer(timeout, kill)
-    timer.start()
-    try:
-        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak memory, not the session's
-    finally:
-        timer.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    elapsed = time.monotonic() - start
+    m = run_measured(argv, timeout, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, env=env,
+                     on_start=read_pipes)
     for r in readers:
         r.join(10)
-    if killed.is_set():
+    if m.timed_out:
         raise AssertionError(f"probe run did not end within {timeout}s: {argv}")
     doc = json.loads(out.read_text()) if out.exists() else None
-    return ProbeRun(proc.returncode, streams.get("out", b"").decode("utf-8", "replace"),
-                    streams.get("err", b"").decode("utf-8", "replace"), elapsed, usage.ru_maxrss, doc)
+    return ProbeRun(m.returncode, streams.get("out", b"").decode("utf-8", "replace"),
+                    streams.get("err", b"").decode("utf-8", "replace"), m.wall, m.peak_rss_kb, doc)
 
 
 class Daemons:
