@@ -1,9 +1,14 @@
 """default_credentials: does any login service accept a publicly known default credential?
 
-Bounded (ctx.options.credential_budget attempts per service), most likely first, stopping at the
-first success per account. Up to PARALLEL_ACCOUNTS accounts are tried at once (each account's
-candidates strictly in order), inside the device's connection cap, because devices delay every
-failed login by seconds; with ctx.options.credential_delay everything is sequential. PASS
+Bounded (ctx.options.credential_budget attempts per service), most likely first. By default a
+service's trials stop at its first accepted credential: one proven default login is all the FAIL
+needs, and every further failed login costs the device (and the scan) the seconds of delay devices
+put on failures. With credential_scope "accounts" the other accounts are still tried, each until
+its own first success, to list every account with a default password. SNMP communities are always
+all tried: the list is short, answers are instant, and a write community is a different finding
+from a read one. Up to PARALLEL_ACCOUNTS accounts are tried at once (each account's candidates
+strictly in order), inside the device's connection cap; with ctx.options.credential_delay
+everything is sequential. PASS
 needs proof that the service really asked for credentials and rejected every one tried;
 a service that needs no login at all is NOT_APPLICABLE here (unauthenticated_access reports it).
 """
@@ -28,6 +33,12 @@ PARALLEL_ACCOUNTS = 4  # accounts tried at once on one service (as hydra -t 4); 
 STOPPERS = (Result.NO_AUTH, Result.UNSUPPORTED, Result.LOCKED, Result.NO_PASSWORD)
 
 
+def every_account(ctx: CheckContext) -> bool:
+    """Keep trying other accounts after a success? (see the module docstring for why SNMP always does)"""
+    assert ctx.service is not None
+    return ctx.options.credential_scope == "accounts" or ctx.service.protocol == "snmp"
+
+
 def _account(protocol: str, cred: Credential) -> str:
     return cred.password if protocol == "snmp" else cred.username  # a community is its own account
 
@@ -36,7 +47,8 @@ def run_trials(ctx: CheckContext, login: ServiceLogin, creds: list[Credential],
                budget: int) -> tuple[list[Attempt], Attempt | None]:
     """Try credentials; returns the attempts (in list order) and the answer that stopped them, if any.
 
-    Stops an account at its first success, and the whole service at the budget, at an answer that
+    Stops an account at its first success (the whole service, unless every account is wanted),
+    and the whole service at the budget, at an answer that
     makes further tries pointless (no login asked, unsupported, locked out, no password login), or
     when the device keeps dropping connections or answering nonsense.
     """
@@ -52,6 +64,8 @@ def run_trials(ctx: CheckContext, login: ServiceLogin, creds: list[Credential],
     shared = {"used": 0, "conn": 0, "unknown": 0}
     stop: list[Attempt] = []
     delay = ctx.options.credential_delay
+    all_accounts = every_account(ctx)
+    found: list[Attempt] = []
 
     # The first attempt runs alone: only when it is an ordinary answer (accepted or rejected) do
     # more accounts join in, so a device that stalls or babbles is met by one connection at a time.
@@ -72,12 +86,12 @@ def run_trials(ctx: CheckContext, login: ServiceLogin, creds: list[Credential],
     def _work() -> None:
         while True:
             with lock:
-                if stop or not accounts:
+                if stop or found or not accounts:
                     return
                 account = accounts.pop(0)
             for cred in queues[account]:
                 with lock:
-                    if stop or shared["used"] >= budget:
+                    if stop or found or shared["used"] >= budget:
                         return
                     shared["used"] += 1
                     later = shared["used"] > 1
@@ -101,6 +115,8 @@ def run_trials(ctx: CheckContext, login: ServiceLogin, creds: list[Credential],
                             or shared["unknown"] >= MAX_CONSECUTIVE_UNKNOWN:
                         stop.append(a)  # a device that stalls or babbles after the prompt won't start making sense
                         return
+                    if a.result is Result.SUCCESS and not all_accounts:
+                        found.append(a)  # the FAIL is proven: no more logins on this service
                 if a.result is Result.SUCCESS:
                     break  # next account
 
@@ -172,8 +188,9 @@ class DefaultCredentials(Check):
         table_id = ctx.artefact("measurements", f"{svc.protocol} attempts table",
                                 json.dumps(table, indent=2), media_type="application/json")
         base = pre + ([log_id] if log_id else []) + [table_id]
+        scope = "accounts" if every_account(ctx) else "first"
         details = {"login": login.description, "attempts": len(attempts), "budget": budget,
-                   "candidates": len(creds)}
+                   "candidates": len(creds), "scope": scope}
 
         wins = [a for a in attempts if a.result is Result.SUCCESS]
         if wins:
@@ -181,9 +198,12 @@ class DefaultCredentials(Check):
                                   a.transcript.render()) for a in wins]
             accounts = "; ".join(f"{a.credential.label()} ({a.detail})" for a in wins)
             what = "community" if svc.protocol == "snmp" else "credential"
+            rest = "" if scope == "accounts" else (
+                f" Trials stopped there after {len(attempts)} attempt(s); other accounts were not tried "
+                "(--credential-scope accounts lists every account with a default password).")
             yield ctx.finding(Status.FAIL, f"Default {what} accepted",
                               f"The {login.description} on port {svc.port} accepted {len(wins)} publicly known "
-                              f"default {what}(s): {accounts}.",
+                              f"default {what}(s): {accounts}.{rest}",
                               details={**details, "accepted": [a.row() for a in wins],
                                        "sources": sorted({a.credential.source for a in wins})},
                               artefacts=proof + base, severity="high")

@@ -30,6 +30,7 @@ class ScanOptions:
     allow_brute_force: bool = False  # run the opt-in repeated-failure test
     credential_budget: int = 20  # login attempts per service
     credential_delay: float = 0.0  # seconds between attempts on one service
+    credential_scope: str = "first"  # first: stop a service at its first accepted credential; accounts: every account
     max_read_bytes: int = 256 * 1024  # per service read cap
     use_nmap: bool = True
     extra: dict[str, Any] = field(default_factory=dict)

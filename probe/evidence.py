@@ -89,6 +89,7 @@ def _options_json(state: ScanState) -> dict[str, Any]:
         "max_connections": o.max_connections, "timeout": o.timeout, "max_time": o.max_time,
         "allow_credentials": o.allow_credentials, "allow_brute_force": o.allow_brute_force,
         "credential_budget": o.credential_budget, "credential_delay": o.credential_delay,
+        "credential_scope": o.credential_scope,
         "use_nmap": o.use_nmap,
     }
 

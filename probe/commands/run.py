@@ -86,6 +86,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="login attempts per service at most (default 20)")
     b.add_argument("--credential-delay", type=float, default=0.0, metavar="SEC",
                    help="pause between login attempts on one service (default 0)")
+    b.add_argument("--credential-scope", choices=("first", "accounts"), default="first",
+                   help="first (default): stop a service's trials at its first accepted default credential, "
+                        "which is all the FAIL needs and the fewest logins on the device; accounts: go on "
+                        "with the other accounts to list every one that has a default password (slower: "
+                        "devices delay each failed login). SNMP communities are always all tried")
     b.add_argument("--credentials", type=Path, default=None, metavar="FILE",
                    help="your own credential CSV (service,username,password[,source,rank]); tried before the "
                         "built-in default list, within --credential-budget, and redacted in the evidence")
@@ -152,6 +157,7 @@ def options_from(args: argparse.Namespace) -> ScanOptions:
     return ScanOptions(max_connections=min(args.max_connections, 64), timeout=args.timeout, max_time=args.max_time,
                        allow_credentials=not args.no_credentials, allow_brute_force=args.allow_brute_force_test,
                        credential_budget=args.credential_budget, credential_delay=args.credential_delay,
+                       credential_scope=args.credential_scope,
                        use_nmap=not args.no_nmap, extra=extra)
 
 
