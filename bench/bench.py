@@ -6,15 +6,20 @@
 Brings up the device lab (network namespaces on 10.231.0.0/16, nothing leaves the machine),
 then for each gateway variant times, as child processes measured through GNU time:
 
-  probe     probe run --profile home-gateway (all TCP ports, UDP services, every safe check)
+  probe     probe run --profile home-gateway (all TCP ports, UDP services, every safe check),
+            once as shipped (a service's credential trials stop at the first proven login) and
+            once with --credential-scope accounts (every account with a default password)
   nmap      nmap -n -Pn -sV -p-          and   nmap -n -Pn -sV -p- -T4
   sslyze    on every TLS port probe found (installed in its own venv: bench/.venv-anchors)
   ssh-audit on every SSH port
-  hydra     the same default-credential pairs probe tries, on the same login services
+  hydra     the same default-credential pairs probe tries, on the same login services: with -f
+            (stop at the first found pair, like probe's default) and without (all pairs, like
+            --credential-scope accounts)
 
 and prints wall time, CPU time and peak RSS (medians of --runs), the ratios probe/nmap and
-probe/(sum of anchors), then a scaling run (1, 4, 16 devices in one `probe run`). Results go to a
-dated Markdown file with the machine description. Absolute times depend on the machine; the
+probe/(sum of anchors) pairing each probe mode with the hydra mode that does the same work, each
+against issue 7's targets, then a scaling run (1, 4, 16 devices in one `probe run`). Results go
+to a dated Markdown file with the machine description. Absolute times depend on the machine; the
 README quotes ratios only.
 """
 
@@ -39,6 +44,10 @@ REPO = Path(__file__).resolve().parent.parent
 ANCHOR_VENV = REPO / "bench" / ".venv-anchors"
 BENCH_INSTANCE_BASE = 180  # lab instance numbers used by the bench (180..196)
 CMD_TIMEOUT = 900  # no single measured command may run longer
+PROBE = "probe run (home-gateway)"
+PROBE_ACCOUNTS = "probe run --credential-scope accounts"
+NMAP = "nmap -sV -p-"
+TARGET_VS_NMAP = {"weak-gateway": 0.5, "hardened-gateway": 0.25}  # issue 7
 
 
 @dataclass
@@ -75,8 +84,9 @@ def ensure_anchor_venv() -> Path | None:
     return sslyze
 
 
-def probe_cmd(targets: list[str], out: Path, ca_file: str | None = None) -> list[str]:
-    argv = [sys.executable, "-m", "probe", "run", "--profile", "home-gateway", "--quiet", "--out", str(out)]
+def probe_cmd(targets: list[str], out: Path, ca_file: str | None = None, scope: str = "first") -> list[str]:
+    argv = [sys.executable, "-m", "probe", "run", "--profile", "home-gateway", "--quiet", "--out", str(out),
+            "--credential-scope", scope]
     if ca_file:
         argv += ["--ca-file", ca_file]
     for t in targets:
@@ -88,13 +98,16 @@ def services_from(evidence: Path) -> list[dict]:
     return json.loads(evidence.read_text())["services"]
 
 
-def hydra_cmds(addr: str, services: list[dict], creds_file: Path) -> list[list[str]]:
+def hydra_cmds(addr: str, services: list[dict], creds_file: Path, first_only: bool) -> list[list[str]]:
+    """hydra per login service; first_only adds -f (stop at the first found pair), which is what
+    probe's default --credential-scope first does, so the two are compared like for like."""
     mods = {"ssh": "ssh", "telnet": "telnet", "ftp": "ftp", "http": "http-get"}
     cmds = []
     for s in services:
         mod = mods.get(s["protocol"])
         if mod and s["transport"] == "tcp":
-            argv = ["hydra", "-C", str(creds_file), "-s", str(s["port"]), "-t", "4", "-I", "-q", addr, mod]
+            argv = ["hydra", "-C", str(creds_file), "-s", str(s["port"]), "-t", "4", "-I", "-q",
+                    *(["-f"] if first_only else []), addr, mod]
             if mod == "http-get":
                 argv.append("/")
             cmds.append(argv)
@@ -110,7 +123,8 @@ def anchor_cmds(addr: str, services: list[dict], sslyze: Path | None, creds_file
     if shutil.which("ssh-audit") and ssh:
         out["ssh-audit"] = [["ssh-audit", "-n", "-p", str(s["port"]), addr] for s in ssh]
     if shutil.which("hydra"):
-        out["hydra"] = hydra_cmds(addr, services, creds_file)
+        out["hydra -f"] = hydra_cmds(addr, services, creds_file, first_only=True)
+        out["hydra (all pairs)"] = hydra_cmds(addr, services, creds_file, first_only=False)
     return out
 
 
@@ -181,13 +195,14 @@ def main() -> int:
         for dev in devices:
             addr = dev.address
             ev = work / f"{dev.name}.json"
-            probe_runs = [measure(probe_cmd([addr], ev, dev.ca_cert)) for _ in range(args.runs)]
-            p = median(probe_runs)
+            p = median([measure(probe_cmd([addr], ev, dev.ca_cert)) for _ in range(args.runs)])
             services = services_from(ev)
-            results: dict[str, Measure] = {"probe run (home-gateway)": p}
+            results: dict[str, Measure] = {PROBE: p}
+            results[PROBE_ACCOUNTS] = median([measure(probe_cmd([addr], work / "accounts.json", dev.ca_cert,
+                                                                 scope="accounts")) for _ in range(args.runs)])
             if not args.skip_nmap:
-                results["nmap -sV -p-"] = median([measure(["nmap", "-n", "-Pn", "-sV", "-p-", addr])
-                                                  for _ in range(args.nmap_runs)])
+                results[NMAP] = median([measure(["nmap", "-n", "-Pn", "-sV", "-p-", addr])
+                                        for _ in range(args.nmap_runs)])
                 results["nmap -sV -p- -T4"] = median([measure(["nmap", "-n", "-Pn", "-sV", "-p-", "-T4", addr])
                                                       for _ in range(args.nmap_runs)])
             for name, cmds in anchor_cmds(addr, services, sslyze, creds).items():
@@ -196,16 +211,21 @@ def main() -> int:
             table.append("| tool | wall s | CPU s | peak MB |\n|---|---|---|---|")
             for name, m in results.items():
                 table.append(f"| {name} | {m.wall:.2f} | {m.cpu:.2f} | {m.peak_rss_mb:.1f} |")
-                print(f"{dev.name:18} {name:26} {fmt(m)}")
-            anchors = [m for k, m in results.items() if k not in ("probe run (home-gateway)", "nmap -sV -p- -T4")]
-            if "nmap -sV -p-" in results:
-                r = p.wall / results["nmap -sV -p-"].wall
-                ratios.append(f"- {dev.name}: probe / nmap -sV -p- = **{r:.2f}**")
-                print(f"{dev.name}: probe/nmap = {r:.2f}")
-            if anchors:
-                r = p.wall / sum(m.wall for m in anchors)
-                ratios.append(f"- {dev.name}: probe / (sum of anchors: {', '.join(k for k in results if k.split()[0] != 'probe' and k != 'nmap -sV -p- -T4')}) = **{r:.2f}**")
-                print(f"{dev.name}: probe/sum(anchors) = {r:.2f}")
+                print(f"{dev.name:18} {name:40} {fmt(m)}")
+            limit = TARGET_VS_NMAP.get(dev.name)
+            if NMAP in results:
+                r = p.wall / results[NMAP].wall
+                verdict = f" (target ≤ {limit}: {'met' if r <= limit else 'NOT met'})" if limit else ""
+                ratios.append(f"- {dev.name}: probe / nmap -sV -p- = **{r:.2f}**{verdict}")
+            for probe_row, creds_row in ((PROBE, "hydra -f"), (PROBE_ACCOUNTS, "hydra (all pairs)")):
+                anchors = [k for k in results if k in (NMAP, "sslyze", "ssh-audit", creds_row)]
+                if anchors:
+                    r = results[probe_row].wall / sum(results[k].wall for k in anchors)
+                    ratios.append(f"- {dev.name}: {probe_row} / ({' + '.join(anchors)}) = **{r:.2f}** "
+                                  f"(target < 1: {'met' if r < 1 else 'NOT met'})")
+            ratios.append(f"- {dev.name}: probe peak memory {p.peak_rss_mb:.1f} MB (target < 200 MB: "
+                          f"{'met' if p.peak_rss_mb < 200 else 'NOT met'})")
+            print("\n".join(ratios[-4:]))
         manager.down(instance=BENCH_INSTANCE_BASE)
         if not args.skip_scaling:
             table.append("\n## Scaling: weak-gateway copies in one `probe run`\n")
@@ -219,6 +239,9 @@ def main() -> int:
                 base = base or m.wall
                 table.append(f"| {n} | {m.wall:.2f} | {m.cpu:.2f} | {m.peak_rss_mb:.1f} | {m.wall / base:.2f}x |")
                 print(f"scaling {n:2} devices: {fmt(m)}  ({m.wall / base:.2f}x one device)")
+                if n == 16:
+                    ratios.append(f"- 16 devices in one run: **{m.wall / base:.2f}x** one device (target ≤ 3: "
+                                  f"{'met' if m.wall / base <= 3 else 'NOT met'})")
                 for k in range(n):
                     manager.down(instance=BENCH_INSTANCE_BASE + 1 + k)
     finally:
