@@ -5,8 +5,9 @@ total time cap. Here every request goes through one of the device's connection s
 (`ctx.connection`), every read is capped in bytes and time, redirects are never followed
 automatically, and the raw response bytes are kept verbatim for the evidence.
 
-GET results are memoised per run (per `EvidenceStore`) so that several checks reading the same
-admin page cost the device one request, and all of them cite the same artefact.
+GET results are memoised per run (`EvidenceStore.once`) so that several checks reading the same
+admin page cost the device one request, and all of them cite the same artefact. The wire format
+itself (request, bounded read, parse) is protocols.http, shared with the login trials.
 """
 
 from __future__ import annotations
@@ -15,22 +16,18 @@ import ipaddress
 import socket
 import ssl
 import threading
-import time
-import weakref
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from . import __version__
-from .context import CheckContext, EvidenceStore
+from .context import CheckContext
 from .models import Service
-from .protocols.tlswrap import permissive_context
+from .protocols import http
 
-MAX_HEADER_BYTES = 16 * 1024
 DEFAULT_BODY_CAP = 128 * 1024
 STALL_LIMIT = 2  # silent read timeouts in a row after which the run stops asking a port
-USER_AGENT = f"probe/{__version__} (compliance evidence collector)"
+USER_AGENT = http.USER_AGENT
 
 
 @dataclass(frozen=True)
@@ -104,17 +101,6 @@ def split_target_url(url: str) -> tuple[str, int, bool, str]:
     return parts.hostname or "", port, tls, path
 
 
-def insecure_tls_context() -> ssl.SSLContext:
-    """For reading content from the device: old devices' TLS must not stop us seeing their pages.
-
-    This context judges nothing; certificate validation is done separately with
-    `verifying_tls_context` where a verdict depends on it.
-    """
-    c = permissive_context()
-    c.set_alpn_protocols(["http/1.1"])
-    return c
-
-
 def verifying_tls_context(ca_file: str | None) -> ssl.SSLContext:
     """The system trust store plus the operator's CA file; hostname (or IP SAN) checked."""
     c = ssl.create_default_context()
@@ -124,43 +110,27 @@ def verifying_tls_context(ca_file: str | None) -> ssl.SSLContext:
     return c
 
 
-class _Memo:
-    """Per-run GET memo with one lock per key, so concurrent checks never fetch twice."""
+class _StallCounter:
+    """Silent timeouts in a row per (host, port, tls), shared by every check of one run."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.results: dict[tuple[Any, ...], HttpResult] = {}
-        self.key_locks: dict[tuple[Any, ...], threading.Lock] = {}
-        self.silent: dict[tuple[Any, ...], int] = {}  # (host, port, tls) -> silent timeouts in a row
+        self.silent: dict[tuple[str, int, bool], int] = {}
 
-    def key_lock(self, key: tuple[Any, ...]) -> threading.Lock:
+    def get(self, where: tuple[str, int, bool]) -> int:
         with self.lock:
-            return self.key_locks.setdefault(key, threading.Lock())
+            return self.silent.get(where, 0)
 
-
-_MEMOS: weakref.WeakKeyDictionary[EvidenceStore, _Memo] = weakref.WeakKeyDictionary()
-_MEMOS_LOCK = threading.Lock()
-
-
-def _memo(store: EvidenceStore) -> _Memo:
-    with _MEMOS_LOCK:
-        m = _MEMOS.get(store)
-        if m is None:
-            m = _MEMOS[store] = _Memo()
-        return m
+    def record(self, where: tuple[str, int, bool], silent: bool) -> None:
+        with self.lock:
+            self.silent[where] = self.silent.get(where, 0) + 1 if silent else 0
 
 
 def get(ctx: CheckContext, port: int, path: str, *, tls: bool, max_bytes: int = DEFAULT_BODY_CAP) -> HttpResult:
-    """A memoised GET on the device (unverified TLS: for reading content only)."""
-    key = (ctx.host, port, tls, "GET", path)
-    memo = _memo(ctx.store)
-    with memo.key_lock(key):
-        hit = memo.results.get(key)
-        if hit is not None:
-            return hit
-        res = request(ctx, port, path, tls=tls, max_bytes=max_bytes)
-        memo.results[key] = res
-        return res
+    """A GET on the device (unverified TLS: for reading content only), asked once per run: every
+    check that reads the same page costs the device one request and cites the same artefact."""
+    return ctx.store.once(("web-get", ctx.host, port, tls, path),
+                          lambda: request(ctx, port, path, tls=tls, max_bytes=max_bytes))
 
 
 def request(ctx: CheckContext, port: int, path: str, *, tls: bool, method: str = "GET", body: bytes = b"",
@@ -172,24 +142,15 @@ def request(ctx: CheckContext, port: int, path: str, *, tls: bool, method: str =
     returned as `error` with `tls_verified=False` (not raised), because it is an observation.
     """
     url = base_url(ctx.host, port, tls) + path
-    hostport = base_url(ctx.host, port, tls).split("://", 1)[1]
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {hostport}", f"User-Agent: {USER_AGENT}", "Accept: */*",
-             "Connection: close"]
-    for k, v in (headers or {}).items():
-        lines.append(f"{k}: {v}")
-    if body or method in ("POST", "PUT"):
-        lines.append(f"Content-Length: {len(body)}")
-    req = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-    memo, where = _memo(ctx.store), (ctx.host, port, tls)
-    with memo.lock:
-        silent = memo.silent.get(where, 0)
-    if silent >= STALL_LIMIT:
+    req = http.build_request(method, ctx.host, port, path, headers, body, default_port=443 if tls else 80)
+    stalls: _StallCounter = ctx.store.once("web-stalls", _StallCounter)
+    where = (ctx.host, port, tls)
+    if (silent := stalls.get(where)) >= STALL_LIMIT:
         # Shared by every check of the run: a port that sent nothing to STALL_LIMIT requests in a
         # row is stalled, and each further request would cost a full read timeout for nothing.
         return HttpResult(url, method, error=f"not sent: the port gave no response to {silent} requests "
                                              "in a row (stalled)")
-    raw = bytearray()
-    timed_out = False
+    got = http.RawRead(b"", False)
     verified: bool | None = None
     cert_art: str | None = None
     error: str | None = None
@@ -197,7 +158,7 @@ def request(ctx: CheckContext, port: int, path: str, *, tls: bool, method: str =
         with ctx.connection(port) as sock:
             conn: socket.socket = sock
             if tls:
-                tctx = verify or insecure_tls_context()
+                tctx = verify or http.content_tls_context()
                 try:
                     conn = tctx.wrap_socket(sock, server_hostname=ctx.host if verify else None)
                 except ssl.SSLCertVerificationError as exc:
@@ -213,108 +174,23 @@ def request(ctx: CheckContext, port: int, path: str, *, tls: bool, method: str =
                     cert_art = ctx.artefact("certificate", f"{url} peer certificate (DER)", der,
                                             media_type="application/pkix-cert", port=port)
             conn.sendall(req)
-            got, timed_out = _read_response(ctx, conn, max_bytes)
-            raw += got
+            got = http.read_response(conn, method=method, max_bytes=max_bytes,
+                                     timeout=ctx.remaining(max(ctx.options.timeout * 2, 5.0)),
+                                     check_cancelled=ctx.check_cancelled)
     except (OSError, ssl.SSLError) as exc:
         error = f"connection failed: {exc.__class__.__name__}: {exc}"
-    with memo.lock:
-        memo.silent[where] = memo.silent.get(where, 0) + 1 if (not raw and timed_out) else 0
-    if not raw:
+    stalls.record(where, not got.data and got.timed_out)
+    if not got.data:
         return HttpResult(url, method, error=error or "no response", tls_verified=verified,
                           peer_cert_artefact=cert_art)
-    art = ctx.artefact("http-response", f"{method} {url}", bytes(raw), port=port) if record else None
-    return _parse(url, method, bytes(raw), art, verified, cert_art, max_bytes, error)
-
-
-def _read_response(ctx: CheckContext, conn: socket.socket, max_bytes: int) -> tuple[bytes, bool]:
-    """Read until the peer closes, the declared length arrives, or a cap (bytes/time) is hit.
-
-    Returns the bytes and whether the read ended on the time limit (rather than close or a cap).
-    """
-    deadline = time.monotonic() + ctx.remaining(max(ctx.options.timeout * 2, 5.0))
-    buf = bytearray()
-    limit = MAX_HEADER_BYTES + max_bytes
-    want: int | None = None
-    timed_out = False
-    while len(buf) < limit:
-        ctx.check_cancelled()
-        left = deadline - time.monotonic()
-        if left <= 0:
-            timed_out = True
-            break
-        conn.settimeout(min(left, ctx.remaining()))
-        try:
-            chunk = conn.recv(min(16384, limit - len(buf)))
-        except (socket.timeout, TimeoutError):
-            timed_out = True
-            break
-        except ssl.SSLError:
-            break
-        if not chunk:
-            break
-        buf += chunk
-        if want is None:
-            end = buf.find(b"\r\n\r\n")
-            if end >= 0:
-                head = bytes(buf[:end]).lower()
-                for line in head.split(b"\r\n")[1:]:
-                    if line.startswith(b"content-length:"):
-                        try:
-                            want = end + 4 + int(line.split(b":", 1)[1].strip())
-                        except ValueError:
-                            pass
-            elif len(buf) > MAX_HEADER_BYTES:
-                break
-        if want is not None and len(buf) >= want:
-            break
-    return bytes(buf), timed_out
-
-
-def _dechunk(data: bytes, cap: int) -> tuple[bytes, bool]:
-    """(body, complete): complete only when the terminating zero-size chunk was seen."""
-    out = bytearray()
-    i = 0
-    for _ in range(10000):
-        j = data.find(b"\r\n", i)
-        if j < 0:
-            break
-        try:
-            size = int(data[i:j].split(b";")[0].strip() or b"0", 16)
-        except ValueError:
-            break
-        if size == 0:
-            return bytes(out[:cap]), True
-        out += data[j + 2:j + 2 + size]
-        i = j + 2 + size + 2
-        if len(out) >= cap:
-            break
-    return bytes(out[:cap]), False
-
-
-def _parse(url: str, method: str, raw: bytes, art: str | None, verified: bool | None, cert_art: str | None,
-           cap: int, error: str | None) -> HttpResult:
-    end = raw.find(b"\r\n\r\n")
-    if not raw.startswith(b"HTTP/") or end < 0:
-        return HttpResult(url, method, error=error or "not an HTTP response", artefact=art, tls_verified=verified,
-                          peer_cert_artefact=cert_art)
-    head = raw[:end].decode("latin-1").split("\r\n")
-    parts = head[0].split(" ", 2)
+    art = ctx.artefact("http-response", f"{method} {url}", got.data, port=port) if record else None
     try:
-        status = int(parts[1])
-    except (IndexError, ValueError):
-        return HttpResult(url, method, error="malformed HTTP status line", artefact=art)
-    headers: dict[str, str] = {}
-    for line in head[1:200]:
-        if ":" in line:
-            k, v = line.split(":", 1)
-            headers[k.strip().lower()] = v.strip()
-    body = raw[end + 4:]
-    complete = True
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        body, complete = _dechunk(body, cap)
-    truncated = len(body) >= cap or not complete  # a chunked body that never ended is cut too
-    return HttpResult(url, method, status, parts[2] if len(parts) > 2 else "", headers, body[:cap], truncated,
-                      None, art, verified, cert_art)
+        r = http.parse_response(got.data, method, max_bytes, cut=got.timed_out)
+    except ValueError as exc:
+        return HttpResult(url, method, error=error or str(exc), artefact=art, tls_verified=verified,
+                          peer_cert_artefact=cert_art)
+    return HttpResult(url, method, r.status, r.reason, {k.lower(): v for k, v in r.headers}, r.body,
+                      r.truncated, None, art, verified, cert_art)
 
 
 class PageParser(HTMLParser):
