@@ -1,31 +1,52 @@
-"""--credential-scope against the weak gateway's real dropbear, where two accounts keep defaults.
+"""--credential-scope against the weak gateway's real daemons, where two system accounts keep
+their defaults (admin/admin, root/root on SSH, telnet, FTP) and the web UI has admin/admin.
 
-"first" (the default) must stop the service at its first proven login and say so; "accounts"
-must go on and list every account with a default password. Both must FAIL the same way.
+"first" (the default) must stop a service at its first proven login and say so; "accounts" must
+find every default credential the lab set on every login service, each with its own proof.
+The expected accounts come from what the lab published, not from a list in this file; for FTP an
+independent client (ftplib) first establishes which of them vsftpd accepts (it refuses root).
 """
 
 from __future__ import annotations
+
+import ftplib
+from typing import Any
 
 import pytest
 
 from probe.context import ScanOptions
 from probe.engine import run_single_check
 from probe.lab import LabDevice
-from probe.models import Service, Status
+from probe.models import Finding, Service, Status
 
 pytestmark = pytest.mark.lab
 
+# login services of the weak gateway -> which of the lab's published credentials apply there
+LOGIN_SERVICES = [(22, "ssh", "system"), (2222, "ssh", "system"), (23, "telnet", "system"), (21, "ftp", "system"),
+                  (80, "http", "web"), (8443, "https", "web")]
 
-def _scan(weak: LabDevice, scope: str):  # type: ignore[no-untyped-def]
-    svc = Service(weak.address, 22, "tcp", "ssh", "test")
-    findings, _ = run_single_check("default_credentials", weak.address, [svc],
-                                   ScanOptions(timeout=5.0, credential_scope=scope), service=svc)
+
+def _ftp_accepts(weak: LabDevice, user: str, password: str) -> bool:
+    ftp = ftplib.FTP(weak.address, timeout=10)
+    try:
+        ftp.login(user, password)
+        return True
+    except ftplib.error_perm:
+        return False
+    finally:
+        ftp.close()
+
+
+def _scan(weak: LabDevice, port: int, protocol: str, scope: str) -> tuple[Finding, Any]:
+    svc = Service(weak.address, port, "tcp", protocol, "test", tls=protocol == "https")
+    findings, store = run_single_check("default_credentials", weak.address, [svc],
+                                       ScanOptions(timeout=5.0, credential_scope=scope), service=svc)
     assert len(findings) == 1, findings
-    return findings[0]
+    return findings[0], store
 
 
 def test_first_scope_stops_at_the_first_proven_login(weak: LabDevice) -> None:
-    f = _scan(weak, "first")
+    f, _ = _scan(weak, 22, "ssh", "first")
     assert f.status is Status.FAIL
     assert f.details["scope"] == "first"
     assert [a["username"] for a in f.details["accepted"]] == ["admin"]
@@ -33,11 +54,20 @@ def test_first_scope_stops_at_the_first_proven_login(weak: LabDevice) -> None:
     assert "other accounts were not tried" in f.summary
 
 
-def test_accounts_scope_lists_every_account_with_a_default_password(weak: LabDevice) -> None:
-    f = _scan(weak, "accounts")
-    assert f.status is Status.FAIL
+@pytest.mark.parametrize("port,protocol,family", LOGIN_SERVICES)
+def test_accounts_scope_finds_every_default_credential_with_proof(weak: LabDevice, port: int, protocol: str,
+                                                                  family: str) -> None:
+    expected = {(c.user, c.password) for c in weak.credentials if c.service == family}
+    if protocol == "ftp":
+        expected = {(u, p) for u, p in expected if _ftp_accepts(weak, u, p)}
+    assert expected, weak.credentials
+    f, store = _scan(weak, port, protocol, "accounts")
+    assert f.status is Status.FAIL, f
     assert f.details["scope"] == "accounts"
-    users = {a["username"] for a in f.details["accepted"]}
-    assert {"admin", "root"} <= users, users
-    assert f.details["attempts"] > 1
+    found = {(a["username"], a["password"]) for a in f.details["accepted"]}
+    assert found == expected
     assert "not tried" not in f.summary
+    proofs = [store.artefacts[a] for a in f.artefacts if "(proof)" in store.artefacts[a].name]
+    assert len(proofs) == len(expected)
+    for user, _ in expected:
+        assert any(user.encode() in p.data for p in proofs), user
