@@ -96,6 +96,30 @@ def test_open_closed_filtered_classification(tmp_path: Path) -> None:
 
 
 @needs_root
+def test_concurrent_sweeps_share_one_loop_without_crosstalk(tmp_path: Path) -> None:
+    """Several devices swept at once (one run, many targets) go through one send/receive loop;
+    each must get exactly its own answers: one device drops, the other answers RST."""
+    with nslab.NetNS() as a, nslab.NetNS() as b:
+        a.spawn([sys.executable, "-m", "http.server", "--bind", a.ip, "8080"], cwd=str(tmp_path))
+        b.spawn([sys.executable, "-m", "http.server", "--bind", b.ip, "9090"], cwd=str(tmp_path))
+        a.wait_tcp(8080)
+        b.wait_tcp(9090)
+        a.drop_policy(allow_tcp=[8080])
+        ports = list(range(8000, 9200))
+        out: dict[str, object] = {}
+        threads = [threading.Thread(target=lambda ns=ns: out.__setitem__(ns.ip, syn_sweep(ns.ip, ports, rate=5000)))
+                   for ns in (a, b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        ra, rb = out[a.ip], out[b.ip]
+        assert ra.open_ports == [8080] and ra.closed == 0 and ra.filtered == len(ports) - 1  # type: ignore[attr-defined]
+        assert rb.open_ports == [9090] and rb.closed == len(ports) - 1 and rb.filtered == 0  # type: ignore[attr-defined]
+        assert ra.complete and rb.complete  # type: ignore[attr-defined]
+
+
+@needs_root
 def test_full_sweep_of_drop_policy_device_is_fast(tmp_path: Path) -> None:
     with nslab.NetNS() as ns:
         for port in (2222, 8080, 61000):
