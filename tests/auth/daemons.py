@@ -256,6 +256,49 @@ $HTTP["url"] =~ "^/digest" {{
         yield port
 
 
+FORM_LOGIN_CGI = """#!/bin/sh
+# The device's login handler: a form POST to a CGI script, as on many routers. lighttpd runs it.
+body=$(head -c "${{CONTENT_LENGTH:-0}}")
+field() {{ printf '%s' "$body" | tr '&' '\\n' | sed -n "s/^$1=//p" | head -n 1; }}
+printf 'Content-Type: text/html\\r\\n\\r\\n'
+if [ "$(field tok)" = "{token}" ] && [ "$(field username)" = "{user}" ] && [ "$(field password)" = "{password}" ]; then
+  printf '<html><body><h1>Router status</h1>Firmware 2.1.0 | WAN up | <a href="/reboot">Reboot</a></body></html>\\n'
+else
+  printf '<html><body><p>Invalid user name or password</p>{form}</body></html>\\n'
+fi
+"""
+LOGIN_FORM = ('<form method="post" action="/cgi-bin/login.cgi"><input type="hidden" name="tok" value="{token}">'
+              'User <input type="text" name="username"> Password <input type="password" name="password">'
+              '<input type="submit" value="Log in"></form>')
+
+
+@contextlib.contextmanager
+def lighttpd_form(tmp: Path, password: str = TEST_PASSWORD) -> Iterator[int]:
+    """A web UI whose root page is an HTML login form posting to a CGI handler (real lighttpd,
+    mod_cgi); the handler checks a hidden token too, so the form's hidden fields must be sent."""
+    token = "t0k3n"
+    form = LOGIN_FORM.format(token=token)
+    root = tmp / "www"
+    (root / "cgi-bin").mkdir(parents=True)
+    (root / "index.html").write_text(f"<html><body><h1>Router login</h1>{form}</body></html>\n")
+    cgi = root / "cgi-bin" / "login.cgi"
+    cgi.write_text(FORM_LOGIN_CGI.format(token=token, user=TEST_USER, password=password, form=form))
+    cgi.chmod(0o755)
+    port = free_port()
+    conf = tmp / "lighttpd.conf"
+    conf.write_text(f"""server.document-root = "{root}"
+server.bind = "127.0.0.1"
+server.port = {port}
+server.modules = ("mod_cgi")
+server.errorlog = "{tmp}/error.log"
+index-file.names = ("index.html")
+mimetype.assign = (".html" => "text/html")
+cgi.assign = (".cgi" => "/bin/sh")
+""")
+    with running(["lighttpd", "-D", "-f", str(conf)], port):
+        yield port
+
+
 @contextlib.contextmanager
 def mosquitto(tmp: Path, *, anonymous: bool, password: str = TEST_PASSWORD) -> Iterator[int]:
     port = free_port()

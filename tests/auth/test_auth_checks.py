@@ -63,6 +63,25 @@ def test_http_default_found_and_proven(tmp_path: Path, method: str) -> None:
         in proof
 
 
+def test_http_form_login_default_found_and_proven(tmp_path: Path) -> None:
+    with daemons.lighttpd_form(tmp_path) as port:
+        f, store = run_check("default_credentials", port, "http", credential_budget=3)
+    f = one(f)
+    assert f.status is Status.FAIL and "HTTP form" in f.summary, f
+    proof = store.artefacts[f.artefacts[0]].data.decode()
+    assert "POST /cgi-bin/login.cgi" in proof and "username=admin&password=admin" in proof.replace("tok=t0k3n&", "")
+    assert "Router status" in proof  # the page behind the login, which the wrong password never saw
+
+
+def test_http_form_login_strong_password_passes(tmp_path: Path) -> None:
+    with daemons.lighttpd_form(tmp_path, password=STRONG_PASSWORD) as port:
+        f, store = run_check("default_credentials", port, "http", credential_budget=3)
+    f = one(f)
+    assert f.status is Status.PASS, f
+    table = json.loads(store.artefacts[f.artefacts[-1]].data)
+    assert [a["result"] for a in table["attempts"]] == ["failure"] * 3
+
+
 def test_mqtt_default_found(tmp_path: Path) -> None:
     with daemons.mosquitto(tmp_path, anonymous=False) as port:
         f, _ = run_check("default_credentials", port, "mqtt", credential_budget=3)
