@@ -98,23 +98,37 @@ def services_from(evidence: Path) -> list[dict]:
     return json.loads(evidence.read_text())["services"]
 
 
-def hydra_cmds(addr: str, services: list[dict], creds_file: Path, first_only: bool) -> list[list[str]]:
+def web_logins(evidence: Path) -> dict[int, str]:
+    """port -> path of the HTTP Basic/Digest login probe found (hydra must be pointed at it)."""
+    out = {}
+    for f in json.loads(evidence.read_text())["findings"]:
+        d = f.get("details") or {}
+        if f["check_id"] == "default_credentials" and d.get("login_kind") in ("basic", "digest"):
+            out[f["port"]] = d["login_path"]
+    return out
+
+
+def hydra_cmds(addr: str, services: list[dict], logins: dict[int, str], creds_file: Path,
+               first_only: bool) -> list[list[str]]:
     """hydra per login service; first_only adds -f (stop at the first found pair), which is what
-    probe's default --credential-scope first does, so the two are compared like for like."""
-    mods = {"ssh": "ssh", "telnet": "telnet", "ftp": "ftp", "http": "http-get"}
+    probe's default --credential-scope first does, so the two are compared like for like. Web
+    ports go to hydra only where probe found an HTTP auth login, at that path (hydra cannot find it)."""
+    mods = {"ssh": "ssh", "telnet": "telnet", "ftp": "ftp", "http": "http-get", "https": "https-get"}
     cmds = []
     for s in services:
         mod = mods.get(s["protocol"])
-        if mod and s["transport"] == "tcp":
-            argv = ["hydra", "-C", str(creds_file), "-s", str(s["port"]), "-t", "4", "-I", "-q",
-                    *(["-f"] if first_only else []), addr, mod]
-            if mod == "http-get":
-                argv.append("/")
-            cmds.append(argv)
+        if not mod or s["transport"] != "tcp" or (mod.endswith("-get") and s["port"] not in logins):
+            continue
+        argv = ["hydra", "-C", str(creds_file), "-s", str(s["port"]), "-t", "4", "-I", "-q",
+                *(["-f"] if first_only else []), addr, mod]
+        if mod.endswith("-get"):
+            argv.append(logins[s["port"]])
+        cmds.append(argv)
     return cmds
 
 
-def anchor_cmds(addr: str, services: list[dict], sslyze: Path | None, creds_file: Path) -> dict[str, list[list[str]]]:
+def anchor_cmds(addr: str, services: list[dict], logins: dict[int, str], sslyze: Path | None,
+                creds_file: Path) -> dict[str, list[list[str]]]:
     out: dict[str, list[list[str]]] = {}
     tls = [s for s in services if s.get("tls")]
     if sslyze and tls:
@@ -123,8 +137,8 @@ def anchor_cmds(addr: str, services: list[dict], sslyze: Path | None, creds_file
     if shutil.which("ssh-audit") and ssh:
         out["ssh-audit"] = [["ssh-audit", "-n", "-p", str(s["port"]), addr] for s in ssh]
     if shutil.which("hydra"):
-        out["hydra -f"] = hydra_cmds(addr, services, creds_file, first_only=True)
-        out["hydra (all pairs)"] = hydra_cmds(addr, services, creds_file, first_only=False)
+        out["hydra -f"] = hydra_cmds(addr, services, logins, creds_file, first_only=True)
+        out["hydra (all pairs)"] = hydra_cmds(addr, services, logins, creds_file, first_only=False)
     return out
 
 
@@ -205,7 +219,7 @@ def main() -> int:
                                         for _ in range(args.nmap_runs)])
                 results["nmap -sV -p- -T4"] = median([measure(["nmap", "-n", "-Pn", "-sV", "-p-", "-T4", addr])
                                                       for _ in range(args.nmap_runs)])
-            for name, cmds in anchor_cmds(addr, services, sslyze, creds).items():
+            for name, cmds in anchor_cmds(addr, services, web_logins(ev), sslyze, creds).items():
                 results[name] = median([run_group(cmds) for _ in range(args.runs)])
             table.append(f"\n## {dev.name} ({addr}): {len(services)} services found by probe\n")
             table.append("| tool | wall s | CPU s | peak MB |\n|---|---|---|---|")

@@ -191,6 +191,9 @@ class DefaultCredentials(Check):
         scope = "accounts" if every_account(ctx) else "first"
         details = {"login": login.description, "attempts": len(attempts), "budget": budget,
                    "candidates": len(creds), "scope": scope}
+        if login.surface is not None:  # where the web login is, for anyone re-testing it by hand
+            details["login_path"] = login.surface.path
+            details["login_kind"] = login.surface.kind
 
         wins = [a for a in attempts if a.result is Result.SUCCESS]
         if wins:
