@@ -29,6 +29,7 @@ import socket
 import struct
 import threading
 import time
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -120,7 +121,7 @@ def source_address(host: str) -> str:
 class _Job:
     """One target's sweep: what to send, what came back. Driven by the shared _Mux thread."""
 
-    def __init__(self, host: str, src: str, ports: list[int], send: socket.socket, recv: socket.socket,
+    def __init__(self, host: str, src: str, ports: Sequence[int], send: socket.socket, recv: socket.socket,
                  icmp: socket.socket | None, rate: int, retries: int, cancel: threading.Event,
                  deadline: float | None, progress: Callable[[int, int], None] | None) -> None:
         rng = random.SystemRandom()
@@ -131,13 +132,15 @@ class _Job:
         self.base, self.mult = rng.getrandbits(32), rng.getrandbits(32) | 1
         self.src_b, self.target = socket.inet_aton(src), socket.inet_aton(host)
         _attach_filter(recv, _bpf_filter(self.target, self.sport))  # an optimisation: the parser checks again
+        # Per-port state lives in flat arrays, not lists of Python ints/floats: a run sweeping many
+        # devices at once holds one set per device (lists cost ~4 MB per device, arrays ~0.7 MB).
         self.ports = ports
-        self.order = list(ports)
+        self.order = array("H", ports)
         # spread probes over the port space, as a device's rate limiter would like; the order
         # needs no secrecy (the sequence numbers carry that), so a seeded PRNG, not os.urandom per swap
         random.Random(rng.getrandbits(64)).shuffle(self.order)
         self.states = bytearray(65536)
-        self.sent_at = [0.0] * 65536
+        self.sent_at = array("d", bytes(8 * 65536))
         self.res = SynSweepResult(rate=rate, retries=retries, source_port=self.sport)
         self.answered = self.icmp = 0
         self.max_rtt = 0.0
@@ -167,7 +170,7 @@ class _Job:
             self.settle_until = None
             if not self.first:
                 self.res.answered_after_retransmit += self.answered - self.answered_before_pass
-            todo = [p for p in self.order if not self.states[p]] if self.passes_left > 0 else []
+            todo = array("H", (p for p in self.order if not self.states[p])) if self.passes_left > 0 else array("H")
             if not todo:
                 return self._finish(True)
             self.passes_left -= 1
@@ -379,7 +382,7 @@ def syn_sweep(host: str, ports: Sequence[int], *, rate: int = DEFAULT_RATE, retr
                 s.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)  # SO_RCVBUFFORCE (root): replies arrive in bursts
             except OSError:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-        return _sweep(host, src, list(dict.fromkeys(ports)), send, recv, icmp, rate, retries, cancel, deadline,
+        return _sweep(host, src, array("H", dict.fromkeys(ports)), send, recv, icmp, rate, retries, cancel, deadline,
                       progress)
     except OSError as exc:
         raise SynUnavailable(f"raw socket error: {exc}") from None
@@ -389,7 +392,7 @@ def syn_sweep(host: str, ports: Sequence[int], *, rate: int = DEFAULT_RATE, retr
                 s.close()
 
 
-def _sweep(host: str, src: str, ports: list[int], send: socket.socket, recv: socket.socket,
+def _sweep(host: str, src: str, ports: Sequence[int], send: socket.socket, recv: socket.socket,
            icmp: socket.socket | None, rate: int, retries: int, cancel: threading.Event, deadline: float | None,
            progress: Callable[[int, int], None] | None) -> SynSweepResult:
     job = _Job(host, src, ports, send, recv, icmp, rate, retries, cancel, deadline, progress)
