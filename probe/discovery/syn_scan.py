@@ -134,7 +134,6 @@ class _Job:
         _attach_filter(recv, _bpf_filter(self.target, self.sport))  # an optimisation: the parser checks again
         # Per-port state lives in flat arrays, not lists of Python ints/floats: a run sweeping many
         # devices at once holds one set per device (lists cost ~4 MB per device, arrays ~0.7 MB).
-        self.ports = ports
         self.order = array("H", ports)
         # spread probes over the port space, as a device's rate limiter would like; the order
         # needs no secrecy (the sequence numbers carry that), so a seeded PRNG, not os.urandom per swap
@@ -328,9 +327,7 @@ class _Mux:
             for _ in range(512):  # drain what is queued without blocking, bounded per turn
                 try:
                     pkt = s.recv(256, socket.MSG_DONTWAIT)
-                except (BlockingIOError, InterruptedError):
-                    break
-                except OSError:
+                except OSError:  # nothing queued (BlockingIOError), or the socket is gone
                     break
                 if is_tcp:
                     job.on_tcp(pkt)
@@ -367,9 +364,9 @@ def syn_sweep(host: str, ports: Sequence[int], *, rate: int = DEFAULT_RATE, retr
     recv = icmp = None
     try:
         recv = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
-        # connect() makes the kernel match a raw socket's packets by source address before it
-        # copies them: without it, every TCP packet the host receives is cloned into every sweep's
-        # socket and only then dropped by the BPF filter (16 parallel sweeps cost 3x the CPU).
+        # connect(): the kernel then matches the raw socket's packets by source address before it
+        # copies them to the socket, instead of copying every TCP packet the host receives into every
+        # sweep's socket for the BPF filter to drop (a small saving: 16 threaded sweeps 41.6 -> 38.8 s).
         recv.connect((host, 0))
         try:
             icmp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)

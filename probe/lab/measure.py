@@ -15,6 +15,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -47,7 +48,7 @@ def _parse(report: str) -> tuple[int, float]:
 def run_measured(argv: list[str], timeout: float, *, stdout: int | IO[Any] | None = subprocess.DEVNULL,
                  stderr: int | IO[Any] | None = subprocess.DEVNULL, cwd: str | Path | None = None,
                  env: dict[str, str] | None = None,
-                 on_start: Any = None) -> Measured:
+                 on_start: Callable[[subprocess.Popen[bytes]], None] | None = None) -> Measured:
     """Run argv (in a session of its own) to completion or until timeout, then kill the session.
 
     on_start(proc) is called right after the start, so a caller can read the pipes it asked for.
