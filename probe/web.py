@@ -26,7 +26,6 @@ from .models import Service
 from .protocols import http
 
 DEFAULT_BODY_CAP = 128 * 1024
-STALL_LIMIT = 2  # silent read timeouts in a row after which the run stops asking a port
 USER_AGENT = http.USER_AGENT
 
 
@@ -145,7 +144,7 @@ def request(ctx: CheckContext, port: int, path: str, *, tls: bool, method: str =
     req = http.build_request(method, ctx.host, port, path, headers, body, default_port=443 if tls else 80)
     stalls: _StallCounter = ctx.store.once("web-stalls", _StallCounter)
     where = (ctx.host, port, tls)
-    if (silent := stalls.get(where)) >= STALL_LIMIT:
+    if (silent := stalls.get(where)) >= http.STALL_LIMIT:
         # Shared by every check of the run: a port that sent nothing to STALL_LIMIT requests in a
         # row is stalled, and each further request would cost a full read timeout for nothing.
         return HttpResult(url, method, error=f"not sent: the port gave no response to {silent} requests "

@@ -26,6 +26,7 @@ MAX_HEADER = 64 * 1024  # a response head bigger than this is not an HTTP respon
 MAX_CHUNKS = 10_000  # a chunked body split finer than this is cut (bounds the decode loop)
 USER_AGENT = f"probe/{__version__} (compliance evidence collector)"
 NO_RESPONSE = "no HTTP response"  # not one byte came back (clients count these as stalls)
+STALL_LIMIT = 2  # silent read timeouts in a row after which a port is not asked again
 
 
 @dataclass

@@ -30,7 +30,6 @@ from .transcript import Transcript
 
 Connect = Callable[[], contextlib.AbstractContextManager[Any]]
 AUTH_FAIL_STATUSES = (401, 403, 407)
-STALL_LIMIT = 2  # silent timeouts in a row after which a client stops asking a port
 _ITEM_RE = re.compile(r'\s*,?\s*([A-Za-z0-9][\w!#$%&\'*+.^`|~-]*)(?:\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*))?')
 
 
@@ -175,7 +174,7 @@ class HttpClient:
                 body: bytes = b"") -> http.Response:
         if self.check_cancelled:
             self.check_cancelled()
-        if self.silent >= STALL_LIMIT:
+        if self.silent >= http.STALL_LIMIT:
             # A port that said nothing to STALL_LIMIT requests in a row is stalled: asking it the
             # rest of a path list would cost a full timeout per path and answer nothing.
             self.transcript.note(f"{method} {path} not sent: no response to the last {self.silent} requests")
