@@ -21,6 +21,7 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..protocols import snmp
 
@@ -226,18 +227,28 @@ def probe_snmp(host: str, port: int, timeout: float, attempts: int) -> UdpResult
     return res
 
 
-def probe_dns(host: str, port: int, timeout: float, attempts: int) -> UdpResult:
+def _dns_question(host: str, port: int, name: str, qtype: int, qclass: int, protocol: str, label: str,
+                  timeout: float, attempts: int) -> tuple[UdpResult, dict[str, Any]]:
+    """Ask one DNS-format question (DNS and unicast mDNS share the wire format); the result is
+    open with the exchange recorded only when an answer to our query ID came back."""
     qid = int.from_bytes(os.urandom(2), "big")
-    req = dns_query(qid, "version.bind", 16, 3)
+    req = dns_query(qid, name, qtype, qclass)
     state, replies = _exchange(host, port, req, lambda d: parse_dns_response(d, qid) is not None,
                                timeout=timeout, attempts=attempts)
     res = UdpResult(port, state)
-    if state == "open":
-        res.protocol = "dns"
-        res.exchanges.append(UdpExchange("DNS version.bind CH TXT", req, replies))
-        parsed = parse_dns_response(replies[0], qid) or {}
+    if state != "open":
+        return res, {}
+    res.protocol = protocol
+    res.exchanges.append(UdpExchange(label, req, replies))
+    return res, parse_dns_response(replies[0], qid) or {}
+
+
+def probe_dns(host: str, port: int, timeout: float, attempts: int) -> UdpResult:
+    res, parsed = _dns_question(host, port, "version.bind", 16, 3, "dns", "DNS version.bind CH TXT",
+                                timeout, attempts)
+    if res.state == "open":
         res.detail["rcode"] = str(parsed.get("rcode"))
-        for rtype, text in parsed.get("answers", []):  # type: ignore[union-attr]
+        for rtype, text in parsed.get("answers", []):
             if rtype == 16:
                 res.detail["version.bind"] = text
                 res.product, res.version = _product_from_version_txt(text)
@@ -246,18 +257,11 @@ def probe_dns(host: str, port: int, timeout: float, attempts: int) -> UdpResult:
 
 
 def probe_mdns(host: str, port: int, timeout: float, attempts: int) -> UdpResult:
-    qid = int.from_bytes(os.urandom(2), "big")
-    req = dns_query(qid, "_services._dns-sd._udp.local", 12, 1)
-    state, replies = _exchange(host, port, req, lambda d: parse_dns_response(d, qid) is not None,
-                               timeout=timeout, attempts=attempts)
-    res = UdpResult(port, state)
-    if state == "open":
-        res.protocol = "mdns"
-        res.exchanges.append(UdpExchange("mDNS unicast _services._dns-sd._udp.local PTR", req, replies))
-        parsed = parse_dns_response(replies[0], qid) or {}
-        names = [t for rtype, t in parsed.get("answers", []) if rtype == 12]  # type: ignore[union-attr]
-        if names:
-            res.detail["service_types"] = ", ".join(names[:32])
+    res, parsed = _dns_question(host, port, "_services._dns-sd._udp.local", 12, 1, "mdns",
+                                "mDNS unicast _services._dns-sd._udp.local PTR", timeout, attempts)
+    names = [t for rtype, t in parsed.get("answers", []) if rtype == 12]
+    if names:
+        res.detail["service_types"] = ", ".join(names[:32])
     return res
 
 
