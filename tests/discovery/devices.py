@@ -7,27 +7,10 @@ kills them on close.
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import time
 from pathlib import Path
 
-from nslab import NetNS
-
-
-def _wait_udp(ns: NetNS, port: int, probe: bytes, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.settimeout(0.3)
-            try:
-                s.connect((ns.ip, port))
-                s.send(probe)
-                if s.recv(4096):
-                    return
-            except OSError:
-                time.sleep(0.1)
-    raise RuntimeError(f"nothing answering on {ns.ip}:{port}/udp after {timeout}s")
+from nslab import NetNS, wait_udp
 
 
 def cert(tmp: Path) -> tuple[Path, Path]:
@@ -108,7 +91,7 @@ def snmpd(ns: NetNS, tmp: Path, port: int = 161) -> None:
     ns.spawn(["snmpd", "-f", "-Lf", str(tmp / "snmpd.log"), "-M", "/nonexistent", "-C", "-c", str(conf),
               "-p", str(tmp / "snmpd.pid"), f"udp:{ns.ip}:{port}"], log=str(tmp / "snmpd.out"))
     from probe.discovery.udp_probe import snmp_get_request
-    _wait_udp(ns, port, snmp_get_request("public", 1, 1))
+    wait_udp(ns.ip, port, snmp_get_request("public", 1, 1))
 
 
 def miniupnpd(ns: NetNS, tmp: Path, http_port: int = 5000) -> None:

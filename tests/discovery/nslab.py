@@ -21,6 +21,22 @@ from types import TracebackType
 SAFETY_ROUTE = ["unreachable", "10.231.0.0/16", "metric", "4000"]
 
 
+def wait_udp(host: str, port: int, probe: bytes, timeout: float = 10.0) -> None:
+    """Until a UDP service on host:port answers `probe` (daemons bind a moment after they start)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.3)
+            try:
+                s.connect((host, port))
+                s.send(probe)
+                if s.recv(4096):
+                    return
+            except OSError:
+                time.sleep(0.1)
+    raise RuntimeError(f"nothing answering on {host}:{port}/udp after {timeout}s")
+
+
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["ip", *args], capture_output=True, text=True, check=check, timeout=20)
 

@@ -6,12 +6,12 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from nslab import wait_udp
 from probe.discovery import udp_probe
 
 
@@ -37,21 +37,6 @@ def _stop(p: subprocess.Popen[bytes]) -> None:
     p.wait(timeout=10)
 
 
-def _wait_answer(port: int, probe: bytes) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.settimeout(0.3)
-            try:
-                s.connect(("127.0.0.1", port))
-                s.send(probe)
-                if s.recv(4096):
-                    return
-            except OSError:
-                time.sleep(0.1)
-    raise RuntimeError(f"nothing answered on 127.0.0.1:{port}/udp")
-
-
 @pytest.fixture
 def snmpd(tmp_path: Path) -> Iterator[int]:
     port = _free_udp_port()
@@ -60,7 +45,7 @@ def snmpd(tmp_path: Path) -> Iterator[int]:
     p = _start(["snmpd", "-f", "-Lf", str(tmp_path / "snmpd.log"), "-M", "/nonexistent", "-C", "-c", str(conf),
                 "-p", str(tmp_path / "snmpd.pid"), f"udp:127.0.0.1:{port}"], tmp_path / "snmpd.out")
     try:
-        _wait_answer(port, udp_probe.snmp_get_request("public", 1, 7))
+        wait_udp("127.0.0.1", port, udp_probe.snmp_get_request("public", 1, 7))
         yield port
     finally:
         _stop(p)
@@ -73,7 +58,7 @@ def dnsmasq(tmp_path: Path) -> Iterator[int]:
                 "/dev/null", "--no-resolv", "--no-hosts", f"--pid-file={tmp_path}/dnsmasq.pid"],
                tmp_path / "dnsmasq.log")
     try:
-        _wait_answer(port, udp_probe.dns_query(1, "version.bind", 16, 3))
+        wait_udp("127.0.0.1", port, udp_probe.dns_query(1, "version.bind", 16, 3))
         yield port
     finally:
         _stop(p)
