@@ -34,9 +34,9 @@ sys.path.insert(0, str(REPO / "tests" / "discovery"))
 import devices  # noqa: E402
 import nslab  # noqa: E402
 
+from probe.compliance.profile import Profile  # noqa: E402
 from probe.context import DeviceLimiter, EvidenceStore, ScanOptions  # noqa: E402
 from probe.discovery import discover  # noqa: E402
-from probe.profile import Profile  # noqa: E402
 
 OPEN_TCP = [21, 22, 23, 53, 80, 443, 1883, 5000]
 

@@ -18,11 +18,11 @@ import statistics
 from collections.abc import Iterable
 
 from probe.context import CheckContext
-from probe.credentials import Credential
-from probe.logins import Attempt, Result, ServiceLogin, admin_paths
 from probe.models import Finding, InconclusiveReason, Status
 from probe.plugins import Check
 from probe.protocols.http_auth import AUTH_FAIL_STATUSES, random_password
+from probe.services.credentials import Credential
+from probe.services.logins import Attempt, Result, ServiceLogin, admin_paths
 
 DEFAULT_ATTEMPTS = 12
 MAX_ATTEMPTS = 30

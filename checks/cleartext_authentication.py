@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 from probe.context import CheckContext
 from probe.models import Finding, InconclusiveReason, Status
-from probe.netio import printable, read_some, read_until, ReadLimitExceeded, ReadTimeout
-from probe.logins import admin_paths, find_login_pages
 from probe.plugins import Check
 from probe.protocols import http_auth, mqtt
+from probe.protocols.netio import ReadLimitExceeded, ReadTimeout, printable, read_some, read_until
 from probe.protocols.transcript import Transcript
+from probe.services.logins import admin_paths, find_login_pages
 
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
 _PROMPT = re.compile(rb"(?i)(login|username|user name|password)\s*:\s*$")

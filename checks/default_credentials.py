@@ -22,10 +22,10 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from probe.context import CheckContext
-from probe.credentials import Credential, for_service
-from probe.logins import Attempt, Result, ServiceLogin, admin_paths
 from probe.models import Finding, InconclusiveReason, Status
 from probe.plugins import Check
+from probe.services.credentials import Credential, for_service
+from probe.services.logins import Attempt, Result, ServiceLogin, admin_paths
 
 MAX_CONSECUTIVE_CONNECTIVITY = 2
 MAX_CONSECUTIVE_UNKNOWN = 3  # answers neither a rejection nor a login, in a row

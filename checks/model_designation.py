@@ -6,12 +6,12 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from probe import updates, upnp
-from probe.protocols import snmp
-from probe.protocols.transcript import Transcript
 from probe.context import CheckContext
 from probe.models import Finding, InconclusiveReason, Status
 from probe.plugins import Check
+from probe.protocols import snmp
+from probe.protocols.transcript import Transcript
+from probe.services import updates, upnp
 
 # A model-like token: letters and digits together, e.g. RT-AX58U, DIR-615, TL-WR841N, C7.
 _MODEL_TOKEN = re.compile(r"\b(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9_-]{1,31}\b")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from probe import securitytxt, web
 from probe.context import CheckContext
 from probe.models import Finding, InconclusiveReason, Status
 from probe.plugins import Check
+from probe.protocols import securitytxt
+from probe.services import web
 
 PATHS = ("/.well-known/security.txt", "/security.txt")
 

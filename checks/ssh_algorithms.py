@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from probe.compliance.cryptopolicy import FAIL, judge_ssh, load_ssh_policy, option
 from probe.context import CheckContext
-from probe.cryptopolicy import FAIL, judge_ssh, load_ssh_policy, option
 from probe.models import Finding, InconclusiveReason, Status
 from probe.plugins import Check
 from probe.protocols import ssh_kexinit

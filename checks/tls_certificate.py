@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+from probe.compliance.cryptopolicy import judge_certificates, load_tls_policy, option
 from probe.context import CheckContext
-from probe.cryptopolicy import judge_certificates, load_tls_policy, option
 from probe.models import Finding, InconclusiveReason, Status
 from probe.plugins import Check
 from probe.protocols import tls_hello, x509
@@ -27,7 +27,7 @@ class TlsCertificate(Check):
         assert ctx.service is not None
         policy = load_tls_policy(option(ctx.options, "tls_policy"))
         port = ctx.service.port
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         cas = None
         ca_file = option(ctx.options, "ca_file")
         if ca_file:

@@ -1,6 +1,6 @@
 """tls_configuration: which TLS versions and suites a service accepts, judged against policy.
 
-Observation (probe.protocols.tls_hello) and judgement (probe.cryptopolicy) are separate; this
+Observation (probe.protocols.tls_hello) and judgement (probe.compliance.cryptopolicy) are separate; this
 module only wires them to the context, records evidence and picks the status.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from probe.compliance.cryptopolicy import judge_tls_configuration, load_tls_policy, option
 from probe.context import CheckContext
-from probe.cryptopolicy import judge_tls_configuration, load_tls_policy, option
 from probe.models import Finding, InconclusiveReason, Status
 from probe.plugins import Check
 from probe.protocols import tls_hello

@@ -15,13 +15,13 @@ from collections.abc import Iterable
 from urllib.parse import urljoin, urlsplit
 
 from probe.context import CheckContext
-from probe.credentials import for_service
-from probe.logins import admin_paths
 from probe.models import Finding, InconclusiveReason, Status
-from probe.netio import ReadTimeout
 from probe.plugins import Check
 from probe.protocols import ftp, http_auth, mqtt, rtsp, snmp, tlswrap
+from probe.protocols.netio import ReadTimeout
 from probe.protocols.transcript import Transcript
+from probe.services.credentials import for_service
+from probe.services.logins import admin_paths
 
 MANAGEMENT_WORDS = re.compile(
     rb"(?i)firmware|configuration|settings|factory reset|reboot|wireless|ssid|admin password|wan\b|"

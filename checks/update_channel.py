@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from probe import updates, web
 from probe.context import CheckContext
 from probe.models import Finding, InconclusiveReason, Status
 from probe.plugins import Check
-from probe.updates import no_web_service
-
+from probe.services import updates, web
+from probe.services.updates import no_web_service
 
 MAX_URLS = 10
 CLEARTEXT = ("http://", "ftp://", "tftp://")

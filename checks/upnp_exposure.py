@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from probe import upnp, web
 from probe.context import CheckContext
 from probe.models import Finding, InconclusiveReason, Status
 from probe.plugins import Check
+from probe.services import upnp, web
 
 
 class UpnpExposure(Check):
@@ -119,7 +119,7 @@ class UpnpExposure(Check):
                           details=details, artefacts=arts, severity="info")
 
 
-def _classify(r: "web.HttpResult", code: int | None, cfg: dict[str, Any]) -> str:
+def _classify(r: web.HttpResult, code: int | None, cfg: dict[str, Any]) -> str:
     if r.status is None:
         return "error"
     if r.status == 200 and b"Response" in r.body:

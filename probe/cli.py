@@ -11,9 +11,9 @@ import importlib
 import pkgutil
 import sys
 
-from . import __version__
-from .errors import UserError
-from .terminal import safe
+from probe import __version__
+from probe.errors import UserError
+from probe.output.terminal import safe
 
 EPILOG = """\
 typical use:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .models import Artefact, Finding, InconclusiveReason, Service, Status
+from probe.models import Artefact, Finding, InconclusiveReason, Service, Status
 
 
 @dataclass(frozen=True)
@@ -201,7 +201,7 @@ class CheckContext:
             try:
                 sock.settimeout(self.remaining(timeout))
                 if tls:
-                    from .protocols.tlswrap import wrap
+                    from probe.protocols.tlswrap import wrap
 
                     sock = wrap(sock, self.remaining(timeout), client_speaks_first=client_speaks_first)
                 with self.limiter.tracked(sock):  # the object in use (wrap() detaches the raw one)

@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .catalog import Catalog
-from .context import Cancelled, CheckContext, DeviceLimiter, EvidenceStore, ScanOptions
-from .discovery import DiscoveryResult, discover
-from .models import ClauseVerdict, Finding, InconclusiveReason, Intrusiveness, Service, Status
-from .plugins import Check, registry
-from .profile import Profile
-from .scope import Scope
-from .verdicts import clause_verdict
+from probe.compliance.catalog import Catalog
+from probe.compliance.profile import Profile
+from probe.compliance.scope import Scope
+from probe.compliance.verdicts import clause_verdict
+from probe.context import Cancelled, CheckContext, DeviceLimiter, EvidenceStore, ScanOptions
+from probe.discovery import DiscoveryResult, discover
+from probe.models import ClauseVerdict, Finding, InconclusiveReason, Intrusiveness, Service, Status
+from probe.plugins import Check, registry
 
 Progress = Callable[[str, dict[str, Any]], None]
 
@@ -284,7 +284,7 @@ def run_single_check(check_id: str, host: str, services: list[Service], options:
     Runs the check exactly as the engine does (same gating, same error envelope), without
     discovery, so a check can be exercised against a daemon a test started.
     """
-    from .catalog import load_catalog
+    from probe.compliance.catalog import load_catalog
 
     catalog = catalog or load_catalog()
     cls = registry()[check_id]

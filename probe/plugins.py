@@ -5,7 +5,7 @@ A check is a Python module `checks/<id>.py` holding one `Check` subclass whose `
 because check IDs are published in evidence and must never drift (Prowler's rule).
 
 Which clauses a check evidences is *not* written in the check: the scheme catalogs list, per
-clause, the checks that evidence it, and `probe.catalog` inverts that map. Adding a scheme is a
+clause, the checks that evidence it, and `probe.compliance.catalog` inverts that map. Adding a scheme is a
 data change.
 
 Third-party checks register under the entry-point group ``probe.checks``; the entry point names a
@@ -25,9 +25,9 @@ from typing import Any, ClassVar
 
 import yaml
 
-from .context import CheckContext
-from .errors import UserError
-from .models import Finding, Intrusiveness
+from probe.context import CheckContext
+from probe.errors import UserError
+from probe.models import Finding, Intrusiveness
 
 ENTRY_POINT_GROUP = "probe.checks"
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]{2,63}$")

@@ -10,8 +10,7 @@ import ipaddress
 import re
 import socket
 
-from .errors import UserError
-
+from probe.errors import UserError
 
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 THIS_NETWORK = ipaddress.IPv4Network("0.0.0.0/8")

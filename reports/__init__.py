@@ -7,7 +7,8 @@ evidence as saved and never rescan; see reports/model.py for what they share.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 FORMATS = ("html", "markdown", "sarif", "junit")
 

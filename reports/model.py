@@ -14,6 +14,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from probe.output.exitcodes import exit_code
+
 from .i18n import labels
 
 VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE", "NOT_APPLICABLE", "MANUAL")
@@ -45,7 +47,6 @@ def one_line(text: Any, limit: int = 0) -> str:
 
 def outcome(doc: dict[str, Any]) -> tuple[int, str]:
     """The exit code `probe run` returned for this evidence, and its one-word name."""
-    from probe.commands.run import exit_code
 
     code = exit_code(doc)
     return code, {0: "PASS", 1: "FAIL", 3: "INCOMPLETE", 4: "INCONCLUSIVE"}.get(code, str(code))

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from probe.catalog import load_catalog
+from probe.compliance.catalog import load_catalog
 from probe.errors import UserError
 from probe.models import Assessment
 from probe.plugins import registry

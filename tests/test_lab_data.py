@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from probe.catalog import load_catalog
+from probe.compliance.catalog import load_catalog
 from probe.errors import UserError
 from probe.lab import manager, netns
 from probe.lab.variants import known_variants, load_variant, render, templates_dir, variants_dir

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from probe.catalog import load_catalog
-from probe.errors import UserError
-from probe.recognition import load_moc, plan_path
-
 from conftest import run_cli
+
+from probe.compliance.catalog import load_catalog
+from probe.compliance.recognition import load_moc, plan_path
+from probe.errors import UserError
 
 MOC_DIR = Path(__file__).resolve().parent.parent / "probe" / "data" / "moc"
 

@@ -11,10 +11,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-
-from probe.evidence import validate
-
 from conftest import free_port, run_cli
+
+from probe.output.evidence import validate
 
 
 def _vsftpd_conf(tmp: Path, port: int, *, ssl_forced: bool = False) -> Path:
@@ -22,7 +21,7 @@ def _vsftpd_conf(tmp: Path, port: int, *, ssl_forced: bool = False) -> Path:
     empty.mkdir(exist_ok=True)
     conf = tmp / "vsftpd.conf"
     conf.write_text("\n".join([
-        "listen=YES", "listen_ipv6=NO", "background=NO", f"listen_address=127.0.0.1", f"listen_port={port}",
+        "listen=YES", "listen_ipv6=NO", "background=NO", "listen_address=127.0.0.1", f"listen_port={port}",
         "anonymous_enable=YES", "local_enable=YES", "write_enable=NO", f"secure_chroot_dir={empty}",
         f"anon_root={empty}", "seccomp_sandbox=NO", "pasv_enable=NO", "run_as_launching_user=NO",
         "xferlog_enable=NO",

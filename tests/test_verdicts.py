@@ -2,9 +2,9 @@
 
 import pytest
 
-from probe.catalog import load_catalog
+from probe.compliance.catalog import load_catalog
+from probe.compliance.verdicts import clause_verdict
 from probe.models import Finding, Status
-from probe.verdicts import clause_verdict
 
 
 def f(status: Status, check: str = "cleartext_authentication") -> Finding:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..catalog import SCHEMES, Catalog, load_catalog
-from ..plugins import registry
-from ..profile import Profile, builtin_profiles, load_profile
-from ..recognition import HOLDINGS, load_moc
-from ..scope import Scope, compute_scope
+from probe.compliance.catalog import SCHEMES, Catalog, load_catalog
+from probe.compliance.profile import Profile, builtin_profiles, load_profile
+from probe.compliance.recognition import HOLDINGS, load_moc
+from probe.compliance.scope import Scope, compute_scope
+from probe.plugins import registry
 
 
 def add_scope_options(p: argparse.ArgumentParser) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..catalog import load_catalog
-from ..plugins import registry
-from ..terminal import safe
+from probe.compliance.catalog import load_catalog
+from probe.output.terminal import safe
+from probe.plugins import registry
 
 
 def register(sub: argparse._SubParsersAction) -> None:

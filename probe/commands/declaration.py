@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..catalog import load_catalog
-from ..declaration import TEMPLATE, clause_statements, load_declaration, load_map
+from probe.compliance.catalog import load_catalog
+from probe.compliance.declaration import TEMPLATE, clause_statements, load_declaration, load_map
 
 HELP = """\
 The manufacturer declaration states what a network scan cannot see (disclosure policy, support

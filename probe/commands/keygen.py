@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..signing import keygen
+from probe.output.signing import keygen
 
 HELP = """\
 Make an Ed25519 signing key pair: KEYBASE.key (private, PKCS#8 PEM, mode 0600) and KEYBASE.pub

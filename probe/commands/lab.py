@@ -6,8 +6,8 @@ import argparse
 import json
 import textwrap
 
-from ..lab import manager
-from ..lab.variants import known_variants, load_variant
+from probe.lab import manager
+from probe.lab.variants import known_variants, load_variant
 
 HELP = """\
 The device lab: emulated IoT devices and home gateways made of REAL Debian daemons (dropbear,

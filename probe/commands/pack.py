@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..pack import is_archive, load_evidence, write_pack
-from ..signing import fingerprint, load_private
+from probe.output.pack import is_archive, load_evidence, write_pack
+from probe.output.signing import fingerprint, load_private
 
 HELP = """\
 Write an evidence pack from an evidence file saved by `probe run`: the evidence JSON, every raw

@@ -6,9 +6,9 @@ import argparse
 import json
 from typing import Any
 
-from ..plugins import registry
-from ..terminal import safe
-from ._common import add_scope_options, load_scope
+from probe.commands._common import add_scope_options, load_scope
+from probe.output.terminal import safe
+from probe.plugins import registry
 
 HELP = """\
 Print the clauses in scope for a device class and recognition path, the checks that will run for

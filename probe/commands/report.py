@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..evidence import write_atomic
-from ..pack import PackInvalid, load_evidence
-from ..reports import FORMATS, render
-from ..reports.i18n import LANGS
-from ..terminal import safe
+from probe.output.evidence import write_atomic
+from probe.output.pack import PackInvalid, load_evidence
+from probe.output.terminal import safe
+from probe.reports import FORMATS, render
+from probe.reports.i18n import LANGS
 
 EXIT_OK, EXIT_PACK_INVALID, EXIT_USAGE = 0, 1, 2
 

@@ -8,24 +8,25 @@ import signal
 import sys
 import threading
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from ..context import ScanOptions
-from ..declaration import attach, load_declaration
-from ..web import check_ca_file
-from ..engine import ScanState, run_scan
-from ..errors import UserError
-from ..evidence import build, canonical_bytes, check_writable, write_atomic
-from ..pack import check_destination, write_pack
-from ..profile import parse_ports
-from ..signing import fingerprint, load_private
-from ..targets import read_targets_file, resolve_target
-from ..terminal import Progress, clause_table, safe
-from ._common import add_scope_options, load_scope
-
-EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INCONCLUSIVE = 0, 1, 2, 3, 4
+from probe.commands._common import add_scope_options, load_scope
+from probe.compliance.declaration import attach, load_declaration
+from probe.compliance.profile import parse_ports
+from probe.context import ScanOptions
+from probe.engine import ScanState, run_scan
+from probe.errors import UserError
+from probe.output.evidence import build, canonical_bytes, check_writable, write_atomic
+from probe.output.exitcodes import EXIT_INCOMPLETE, exit_code
+from probe.output.pack import check_destination, write_pack
+from probe.output.signing import fingerprint, load_private
+from probe.output.terminal import Progress, clause_table, safe
+from probe.services.declared_urls import fetch_all
+from probe.services.web import check_ca_file
+from probe.targets import read_targets_file, resolve_target
 
 HELP = """\
 Scan one or more devices: discover open services, run the profile's checks (only those that
@@ -138,7 +139,7 @@ def options_from(args: argparse.Namespace) -> ScanOptions:
     extra: dict[str, Any] = {"scan_concurrency": args.scan_concurrency, "scan_method": args.scan_method,
                              "scan_rate": args.scan_rate}
     if getattr(args, "credentials", None) is not None:
-        from ..credentials import load_user_file
+        from probe.services.credentials import load_user_file
 
         load_user_file(args.credentials)  # a malformed file is a usage error before any packet is sent
         extra["credentials_file"] = str(args.credentials)
@@ -163,8 +164,8 @@ def options_from(args: argparse.Namespace) -> ScanOptions:
 
 def _crypto_options(args: argparse.Namespace) -> dict[str, Any]:
     """Validate the crypto policy inputs up front: a bad file is a usage error, not a scan result."""
-    from ..cryptopolicy import load_ssh_policy, load_tls_policy
-    from ..protocols.x509 import load_ca_bundle
+    from probe.compliance.cryptopolicy import load_ssh_policy, load_tls_policy
+    from probe.protocols.x509 import load_ca_bundle
 
     out: dict[str, Any] = {}
     if getattr(args, "ca_file", None):
@@ -199,17 +200,6 @@ class _Interrupts:
         self.state.cancel.set()
 
 
-def exit_code(doc: dict[str, Any]) -> int:
-    if not doc["run"]["complete"]:
-        return EXIT_INCOMPLETE
-    verdicts = {c["verdict"] for c in doc["clauses"]}
-    if "FAIL" in verdicts:
-        return EXIT_FAIL
-    if "INCONCLUSIVE" in verdicts:
-        return EXIT_INCONCLUSIVE
-    return EXIT_PASS
-
-
 def run(args: argparse.Namespace) -> int:
     raw_targets = list(args.target) + (read_targets_file(args.targets_file) if args.targets_file else [])
     if not raw_targets:
@@ -230,8 +220,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--fetch-declared-urls needs --declaration FILE")
     if args.declaration:
         decl = load_declaration(args.declaration, catalog)
-        state.declarations = attach(decl, state.store, catalog, fetch_urls=args.fetch_declared_urls,
-                                    timeout=options.timeout)
+        fetch = (partial(fetch_all, add_artefact=state.store.add_artefact, timeout=options.timeout)
+                 if args.fetch_declared_urls else None)
+        state.declarations = attach(decl, state.store.add_artefact, catalog, fetch=fetch)
     handler = _Interrupts(state)
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..evidence import load_schema
+from probe.output.evidence import load_schema
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..pack import verify_pack
-from ..signing import load_public
-from ..terminal import safe
+from probe.output.pack import verify_pack
+from probe.output.signing import load_public
+from probe.output.terminal import safe
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

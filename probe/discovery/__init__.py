@@ -26,13 +26,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..context import Cancelled, DeviceLimiter, EvidenceStore, ScanOptions
-from ..models import Service
-from ..profile import Profile
-from . import fingerprint as fp
-from . import nmap_scan, udp_probe
-from .syn_scan import DEFAULT_RATE, DEFAULT_RETRIES, SynUnavailable, syn_sweep
-from .tcp_connect import sweep
+from probe.compliance.profile import Profile
+from probe.context import Cancelled, DeviceLimiter, EvidenceStore, ScanOptions
+from probe.discovery import fingerprint as fp
+from probe.discovery import nmap_scan, udp_probe
+from probe.discovery.syn_scan import DEFAULT_RATE, DEFAULT_RETRIES, SynUnavailable, syn_sweep
+from probe.discovery.tcp_connect import sweep
+from probe.models import Service
 
 Progress = Callable[[str, dict[str, Any]], None]
 SCAN_METHODS = ("auto", "syn", "connect")

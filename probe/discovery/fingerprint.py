@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-from ..netio import read_some
-from ..protocols.tlswrap import permissive_context
-from . import identify
+from probe.discovery import identify
+from probe.protocols.netio import read_some
+from probe.protocols.tlswrap import permissive_context
 
 
 @dataclass

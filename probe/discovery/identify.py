@@ -110,7 +110,7 @@ def from_dns_tcp_reply(data: bytes, qid: bytes) -> tuple[str | None, str | None]
     msg = data[2:2 + length]
     if len(msg) < 12 or msg[:2] != qid or not msg[2] & 0x80:
         return None
-    from .udp_probe import parse_dns_response, _product_from_version_txt
+    from probe.discovery.udp_probe import _product_from_version_txt, parse_dns_response
 
     parsed = parse_dns_response(msg, None) or {}
     for rtype, text in parsed.get("answers", []):  # type: ignore[union-attr]

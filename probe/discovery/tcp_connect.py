@@ -32,7 +32,7 @@ async def _probe(host: str, port: int, timeout: float, sem: asyncio.Semaphore,
             return port, "skipped"
         try:
             _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return port, "filtered"
         except ConnectionRefusedError:
             return port, "closed"
@@ -43,7 +43,7 @@ async def _probe(host: str, port: int, timeout: float, sem: asyncio.Semaphore,
         writer.close()
         try:
             await asyncio.wait_for(writer.wait_closed(), 0.5)
-        except (asyncio.TimeoutError, OSError):
+        except (TimeoutError, OSError):
             pass
         return port, "open"
 

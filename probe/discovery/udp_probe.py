@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..protocols import snmp
+from probe.protocols import snmp
 
 MAX_DATAGRAM = 65535
 MAX_REPLIES = 16  # SSDP ssdp:all may answer once per device/service type; keep a bounded number
@@ -275,7 +275,7 @@ def probe_ssdp(host: str, port: int, timeout: float, attempts: int) -> UdpResult
         res.exchanges.append(UdpExchange("SSDP unicast M-SEARCH ssdp:all", req, replies))
         headers = parse_ssdp_response(replies[0]) or {}
         if headers.get("server"):
-            from .identify import product_from_server
+            from probe.discovery.identify import product_from_server
 
             res.product, res.version = product_from_server(headers["server"][:200])
             res.detail["server"] = headers["server"]

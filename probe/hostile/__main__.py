@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 
-from .servers import BY_NAME, SERVERS, start_all
+from probe.hostile.servers import BY_NAME, SERVERS, start_all
 
 
 def main(argv: list[str] | None = None) -> int:

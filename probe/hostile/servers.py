@@ -107,7 +107,7 @@ class HostileServer:
         while not self._stop.is_set():
             try:
                 conn, _ = self._listener.accept()
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -143,7 +143,7 @@ class HostileServer:
             try:
                 if not conn.recv(4096):
                     return
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
 
     def stall(self, conn: socket.socket) -> None:
@@ -175,7 +175,7 @@ class HostileServer:
         while end not in buf and len(buf) < limit and not self._stop.is_set():
             try:
                 chunk = conn.recv(4096)
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 break
             if not chunk:
                 break

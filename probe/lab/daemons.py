@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import UserError
-from .sysexec import run
-from .variants import ServiceSpec, Variant, render, templates_dir
+from probe.errors import UserError
+from probe.lab.sysexec import run
+from probe.lab.variants import ServiceSpec, Variant, render, templates_dir
 
 
 @dataclass
@@ -187,7 +187,7 @@ def start_hostile(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
     # own recorded PID, log and liveness: a server that dies at start names itself. The runner
     # refuses a non-loopback bind unless told; here the address is the device's, inside the
     # namespace the lab created, which is exactly what --allow-non-loopback is for.
-    from ..hostile.servers import BY_NAME
+    from probe.hostile.servers import BY_NAME
     server = str(svc.options.get("server", svc.id))
     if server not in BY_NAME:
         raise UserError(f"probe lab: {dev.variant.source.name}: service {svc.id}: unknown hostile server "

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from .sysexec import run
+from probe.lab.sysexec import run
 
 NETNS_ETC = Path("/etc/netns")
 NOLOGIN = "/usr/sbin/nologin"

@@ -23,11 +23,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
-from . import identity, netns, pki, state
-from .daemons import BINARIES, STARTERS, DeviceRuntime
-from .sysexec import ns_cmd, require_binaries, require_root, run
-from .variants import Variant, known_variants, load_variant, render, templates_dir, variants_dir
+from probe.errors import UserError
+from probe.lab import identity, netns, pki, state
+from probe.lab.daemons import BINARIES, STARTERS, DeviceRuntime
+from probe.lab.sysexec import ns_cmd, require_binaries, require_root, run
+from probe.lab.variants import Variant, known_variants, load_variant, render, templates_dir, variants_dir
 
 READY_TIMEOUT = 10.0  # seconds for all daemons of a device to accept connections
 

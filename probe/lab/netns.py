@@ -15,7 +15,7 @@ import signal
 import time
 from pathlib import Path
 
-from .sysexec import run
+from probe.lab.sysexec import run
 
 LAB_PREFIX = "10.231.0.0/16"
 SAFETY_ROUTE = ["unreachable", LAB_PREFIX, "metric", "4000"]

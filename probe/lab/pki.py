@@ -27,7 +27,7 @@ class Issued:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _write(path: Path, cert: x509.Certificate, key: PrivateKey) -> Issued:

@@ -62,7 +62,7 @@ def main() -> int:
         try:
             if sock.recv(4096) == b"":
                 return 0
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             continue
         except OSError:
             return 0

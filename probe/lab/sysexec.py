@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from collections.abc import Iterable, Sequence
 
-from ..errors import UserError
+from probe.errors import UserError
 
 DEFAULT_TIMEOUT = 15.0
 SETUP_HINT = "run scripts/setup-system.sh (as root) to install the lab's daemons"

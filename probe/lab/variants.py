@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import UserError
+from probe.errors import UserError
 
 KNOWN_DAEMONS = ("dropbear", "openssh", "telnetd", "lighttpd", "vsftpd", "mosquitto", "snmpd",
                  "miniupnpd", "dnsmasq", "rtsp", "rtsp-source", "hostile")

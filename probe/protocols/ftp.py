@@ -1,7 +1,7 @@
 """A raw FTP client for login attempts (RFC 959 USER/PASS), recording every reply.
 
 Raw rather than ftplib so that the transcript holds exactly the bytes exchanged and every read
-is bounded by probe.netio. Only the control connection is used: no data connection is opened
+is bounded by probe.protocols.netio. Only the control connection is used: no data connection is opened
 and nothing is listed, read or written on the device.
 """
 
@@ -12,9 +12,9 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..netio import ReadTimeout
-from .lines import LineReader
-from .transcript import Transcript
+from probe.protocols.lines import LineReader
+from probe.protocols.netio import ReadTimeout
+from probe.protocols.transcript import Transcript
 
 ANONYMOUS_PASSWORD = "probe@example.invalid"
 

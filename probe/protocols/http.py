@@ -1,6 +1,6 @@
 """The one HTTP/1.1 wire implementation: build a request, read one bounded response, parse it.
 
-Both HTTP users sit on top of it: probe.web (memoised page reads for the update, UPnP and model
+Both HTTP users sit on top of it: probe.services.web (memoised page reads for the update, UPnP and model
 checks) and protocols.http_auth (login trials with transcripts). Why not http.client: it reads
 without a total time limit (a device dripping one byte per second holds it forever). Here one
 request goes over one connection with `Connection: close`, every read is bounded in bytes and
@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .. import __version__
-from .tlswrap import permissive_context
+from probe import __version__
+from probe.protocols.tlswrap import permissive_context
 
 MAX_HEADER = 64 * 1024  # a response head bigger than this is not an HTTP response we will read
 MAX_CHUNKS = 10_000  # a chunked body split finer than this is cut (bounds the decode loop)
@@ -162,7 +162,7 @@ def read_response(sock: socket.socket, *, method: str, timeout: float, max_bytes
         sock.settimeout(min(left, 1.0) if check_cancelled is not None else left)
         try:
             chunk = sock.recv(65536)
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             continue  # the deadline above decides; short waits only to notice cancellation
         except (ssl.SSLError, OSError):
             return RawRead(bytes(buf), False)

@@ -25,8 +25,8 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from . import http
-from .transcript import Transcript
+from probe.protocols import http
+from probe.protocols.transcript import Transcript
 
 Connect = Callable[[], contextlib.AbstractContextManager[Any]]
 AUTH_FAIL_STATUSES = (401, 403, 407)
@@ -53,7 +53,7 @@ def parse_challenges(values: list[str]) -> list[tuple[str, dict[str, str]]]:
 
 
 def basic_header(username: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode("utf-8")).decode("ascii")
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
 
 
 def digest_header(challenge: dict[str, str], username: str, password: str, method: str, uri: str,

@@ -1,11 +1,11 @@
-"""Line-oriented reads (FTP replies, HTTP headers) on top of probe.netio's bounded reads."""
+"""Line-oriented reads (FTP replies, HTTP headers) on top of probe.protocols.netio's bounded reads."""
 
 from __future__ import annotations
 
 import socket
 import time
 
-from ..netio import ReadTimeout, read_some
+from probe.protocols.netio import ReadTimeout, read_some
 
 
 class LineReader:

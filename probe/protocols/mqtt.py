@@ -13,8 +13,8 @@ import socket
 import struct
 from dataclasses import dataclass
 
-from ..netio import ReadTimeout, read_exact
-from .transcript import Transcript
+from probe.protocols.netio import ReadTimeout, read_exact
+from probe.protocols.transcript import Transcript
 
 CONNACK_CODES = {
     0: "connection accepted",

@@ -9,8 +9,8 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
-from ..netio import ReadLimitExceeded, ReadTimeout, read_exact, read_until
-from .transcript import Transcript
+from probe.protocols.netio import ReadLimitExceeded, ReadTimeout, read_exact, read_until
+from probe.protocols.transcript import Transcript
 
 MAX_HEADER = 16 * 1024
 MAX_BODY = 64 * 1024

@@ -13,7 +13,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from .transcript import Transcript
+from probe.protocols.transcript import Transcript
 
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
 SYS_CONTACT = "1.3.6.1.2.1.1.4.0"
@@ -206,7 +206,7 @@ class Client:
                 for _ in range(8):  # a few stray datagrams at most
                     try:
                         data, _addr = s.recvfrom(65535)
-                    except (TimeoutError, socket.timeout):
+                    except TimeoutError:
                         break
                     except OSError as exc:  # ICMP port unreachable
                         self.t.note(f"no answer: {exc}")
@@ -248,7 +248,7 @@ def agent_answers_v3(host: str, port: int, t: Transcript, timeout: float = 2.0) 
         s.sendto(msg, (host, port))
         try:
             data, _ = s.recvfrom(65535)
-        except (TimeoutError, socket.timeout, OSError):
+        except (TimeoutError, OSError):
             t.note("no SNMPv3 answer")
             return False
         t.received(data)

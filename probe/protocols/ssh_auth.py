@@ -20,7 +20,7 @@ from enum import StrEnum
 
 import paramiko
 
-from .transcript import Transcript
+from probe.protocols.transcript import Transcript
 
 logging.getLogger("paramiko").setLevel(logging.CRITICAL)  # failures are reported as results
 

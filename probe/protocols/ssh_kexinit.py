@@ -73,7 +73,7 @@ class _Reader:
         self.sock.settimeout(remaining)
         try:
             chunk = self.sock.recv(4096)
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise SSHStall("server stalled (time limit reached)") from None
         if not chunk:
             raise ConnectionResetError("server closed the connection")

@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from ..netio import read_some
-from .transcript import Transcript
+from probe.protocols.netio import read_some
+from probe.protocols.transcript import Transcript
 
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
 OPT_ECHO, OPT_SGA = 1, 3

@@ -35,7 +35,7 @@ from functools import lru_cache
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from ..netio import ReadTimeout, read_exact
+from probe.protocols.netio import ReadTimeout, read_exact
 
 # -- constants from RFC 5246 / RFC 8446 ----------------------------------------------------------
 VERSIONS: dict[str, int] = {"SSLv3": 0x0300, "TLSv1.0": 0x0301, "TLSv1.1": 0x0302, "TLSv1.2": 0x0303,
@@ -586,7 +586,7 @@ def fetch_certificates_with_ssl(connect: Connect, *, timeout: float = 5.0) -> Ss
                                 version=version)
     except ssl.SSLError as exc:
         return SslFetch([], "", f"local TLS stack could not complete the handshake: {exc}", MISBEHAVED)
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return SslFetch([], "", "handshake timed out", MISBEHAVED)
     except OSError as exc:
         return SslFetch([], "", f"connection failed: {exc}", CONNECTIVITY)

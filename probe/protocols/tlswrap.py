@@ -46,7 +46,7 @@ def wrap(sock: socket.socket, timeout: float, *, client_speaks_first: bool = Fal
         tls.settimeout(ALERT_WAIT)
         try:
             early = tls.recv(1)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             early = None
         tls.settimeout(timeout)
         if early == b"":

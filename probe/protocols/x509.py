@@ -1,6 +1,6 @@
 """Certificate facts with `cryptography`: what the key, signature, dates and names are.
 
-Observations only; `probe.cryptopolicy` judges them. Parsing never raises for a device's bytes:
+Observations only; `probe.compliance.cryptopolicy` judges them. Parsing never raises for a device's bytes:
 a certificate `cryptography` cannot read becomes a CertInfo with `parse_error` set.
 
 Chain validation uses `cryptography.x509.verification` (PolicyBuilder, the WebPKI profile) when

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from probe.credentials import builtin, for_service, parse
 from probe.errors import UserError
 from probe.protocols import http, http_auth, mqtt, snmp, telnet
 from probe.protocols.transcript import Transcript, escape
+from probe.services.credentials import builtin, for_service, parse
 
 IAC, DO, WILL, SB, SE = 255, 253, 251, 250, 240
 

@@ -97,7 +97,7 @@ def write_pem(path: Path, cert: x509.Certificate, key) -> tuple[Path, Path]:
 def build_cert(subject: str, key, *, issuer: tuple[x509.Certificate, object] | None = None,
                days: tuple[int, int] = (-1, 90), ca: bool = False, ip: str | None = HOST,
                hash_alg=None) -> x509.Certificate:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     issuer_name = issuer[0].subject if issuer else _name(subject)
     signing_key = issuer[1] if issuer else key
     b = (x509.CertificateBuilder().subject_name(_name(subject)).issuer_name(issuer_name)

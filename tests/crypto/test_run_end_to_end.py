@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from probe.evidence import validate
+from probe.output.evidence import validate
 
 from .conftest import LEGACY_SSH, LEGACY_SSH_KEYS, s_server, sshd
 

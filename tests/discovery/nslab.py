@@ -80,7 +80,7 @@ class NetNS:
         self._up = False
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def __enter__(self) -> "NetNS":
+    def __enter__(self) -> NetNS:
         try:
             self.up()
         except BaseException:
@@ -146,7 +146,7 @@ class NetNS:
     def spawn(self, argv: Sequence[str], log: str | None = None, **kw: object) -> subprocess.Popen[bytes]:
         """Start a daemon inside the namespace; output goes to `log` (a file) or nowhere, never a pipe
         that could fill up and stall the daemon."""
-        out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
+        out = open(log, "ab") if log else subprocess.DEVNULL
         try:
             p = subprocess.Popen(["ip", "netns", "exec", self.name, *argv], stdout=out, stderr=out,
                                  start_new_session=True, **kw)  # type: ignore[call-overload]

@@ -14,16 +14,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 import devices
 import nslab
+import pytest
+from conftest import run_cli
+
+from probe.compliance.profile import Profile
 from probe.context import DeviceLimiter, EvidenceStore, ScanOptions
 from probe.discovery import discover
-from probe.evidence import validate
-from probe.profile import Profile
-
-from conftest import run_cli
+from probe.output.evidence import validate
 
 pytestmark = [pytest.mark.skipif(nslab.available() is not None, reason=str(nslab.available())),
               pytest.mark.slow]

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from conftest import free_port
 
 from probe.discovery import fingerprint as fp
 from probe.discovery import identify
-
-from conftest import free_port
 
 
 def test_dnsmasq_over_tcp_on_odd_port(daemon, tmp_path) -> None:

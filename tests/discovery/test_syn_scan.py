@@ -16,9 +16,9 @@ import threading
 import time
 from pathlib import Path
 
+import nslab
 import pytest
 
-import nslab
 from probe.discovery.syn_scan import SynUnavailable, build_syn, syn_sweep
 from probe.discovery.tcp_connect import sweep
 
@@ -158,7 +158,7 @@ def test_not_root_falls_back_to_connect_and_says_so() -> None:
         "import json, threading\n"
         "from probe.discovery import discover\n"
         "from probe.context import ScanOptions, EvidenceStore, DeviceLimiter\n"
-        "from probe.profile import Profile\n"
+        "from probe.compliance.profile import Profile\n"
         f"p = Profile('t', '', 'general-iot', ('cls',), ({port},), (), (), (), 'x', {{}})\n"
         "r = discover('127.0.0.1', p, ScanOptions(use_nmap=False), EvidenceStore(), DeviceLimiter(2),"
         " threading.Event(), None)\n"

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from nslab import wait_udp
+
 from probe.discovery import udp_probe
 
 

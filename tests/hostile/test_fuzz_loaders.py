@@ -17,9 +17,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from probe import credentials, declaration
-from probe.catalog import load_catalog
+from probe.compliance import declaration
+from probe.compliance.catalog import load_catalog
 from probe.errors import UserError
+from probe.services import credentials
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FILES = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

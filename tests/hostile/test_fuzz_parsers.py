@@ -19,18 +19,17 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from probe import netio
-from probe.catalog import load_catalog
+from probe.checks.cleartext_authentication import DO, DONT, IAC, WILL, WONT, parse_telnet
+from probe.compliance.catalog import load_catalog
+from probe.compliance.profile import parse_ports, parse_profile
+from probe.compliance.recognition import load_moc
 from probe.discovery import identify
 from probe.errors import UserError
 from probe.models import Artefact
+from probe.output.terminal import safe
 from probe.plugins import registry
-from probe.profile import parse_ports, parse_profile
-from probe.recognition import load_moc
+from probe.protocols import netio
 from probe.targets import read_targets_file, resolve_target
-from probe.terminal import safe
-
-from probe.checks.cleartext_authentication import DO, DONT, IAC, WILL, WONT, parse_telnet
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FILES = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

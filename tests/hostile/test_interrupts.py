@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from probe.engine import STOP_GRACE
-from probe.evidence import validate
+from probe.output.evidence import validate
 
 from .conftest import REPO, probe_cmd, run_probe
 

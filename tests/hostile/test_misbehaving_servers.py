@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from probe.context import ScanOptions
-from probe.evidence import validate
 from probe.hostile import SERVERS
+from probe.output.evidence import validate
 
 from .conftest import ESC, ProbeRun, run_probe
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from probe.evidence import validate
 from probe.hostile.servers import ESCAPES, MARKUP, UPNP_DESCRIPTION
-from probe.terminal import Progress, clause_table, safe
+from probe.output.evidence import validate
+from probe.output.terminal import Progress, clause_table, safe
 
 from .conftest import ESC, REPO, free_port, run_probe
 

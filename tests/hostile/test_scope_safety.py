@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from probe.evidence import validate
+from probe.output.evidence import validate
 
 from .conftest import REPO
 

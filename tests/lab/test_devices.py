@@ -217,7 +217,7 @@ def test_hardened_security_txt_and_https_update_check(hardened: LabDevice) -> No
     text = body.decode()
     assert status == 200 and re.search(r"(?m)^Contact: mailto:", text) and "Policy:" in text
     expires = re.search(r"(?m)^Expires: (\S+)$", text)
-    assert expires and dt.datetime.fromisoformat(expires.group(1).replace("Z", "+00:00")) > dt.datetime.now(dt.timezone.utc)
+    assert expires and dt.datetime.fromisoformat(expires.group(1).replace("Z", "+00:00")) > dt.datetime.now(dt.UTC)
     status, _, body = http_get(f"https://{hardened.address}/api/update-check", context=ctx)
     assert status == 200 and json.loads(body)["image_url"].startswith("https://")
 

@@ -21,15 +21,15 @@ from typing import Any
 import pytest
 import yaml
 
-from probe.catalog import load_catalog
-from probe.evidence import validate
+from probe.compliance.catalog import load_catalog
+from probe.compliance.verdicts import network_result
 from probe.lab import LabDevice, manager
 from probe.lab.variants import known_variants
+from probe.models import Finding, Status
+from probe.output.evidence import validate
 from probe.plugins import registry
-from probe.verdicts import network_result
 
 from .conftest import session_instance
-from probe.models import Finding, Status
 
 SCAN_TIMEOUT = 900
 

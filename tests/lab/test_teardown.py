@@ -8,13 +8,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from probe.lab.variants import load_variant
 from probe.lab import manager, netns, state
 from probe.lab.identity import NETNS_ETC
+from probe.lab.variants import load_variant
 
 from .conftest import session_instance
 

@@ -25,7 +25,7 @@ def recv_until(sock: socket.socket, token: bytes, limit: int = 65536, seconds: f
         sock.settimeout(max(0.05, deadline - time.monotonic()))
         try:
             data = sock.recv(4096)
-        except socket.timeout:
+        except TimeoutError:
             break
         if not data:
             break
@@ -42,7 +42,7 @@ def recv_exact(sock: socket.socket, n: int, seconds: float = TIMEOUT) -> bytes:
         sock.settimeout(max(0.05, deadline - time.monotonic()))
         try:
             chunk = sock.recv(n - len(buf))
-        except socket.timeout:
+        except TimeoutError:
             break
         if not chunk:
             break
@@ -82,7 +82,7 @@ def telnet_read(sock: socket.socket, token: bytes, seconds: float = TIMEOUT) -> 
         sock.settimeout(max(0.05, deadline - time.monotonic()))
         try:
             data = sock.recv(1024)
-        except socket.timeout:
+        except TimeoutError:
             break
         if not data:
             break

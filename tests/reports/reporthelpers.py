@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import REPO, Daemon, free_port, run_cli
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
 
-from probe.evidence import validate
-
-from conftest import REPO, Daemon, free_port, run_cli
+from probe.output.evidence import validate
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(2)>'

@@ -12,13 +12,12 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-
-from probe import pack
-from probe.signing import keygen, load_private, load_public
-
 from conftest import run_cli
+from cryptography import x509
 from reporthelpers import hostile_doc, real_run
+
+from probe.output import pack
+from probe.output.signing import keygen, load_private, load_public
 
 SIGNED_AT = "2026-02-03T04:05:06+00:00"
 

@@ -14,12 +14,11 @@ from pathlib import Path
 import jsonschema
 import junitparser
 import pytest
+from conftest import run_cli
+from reporthelpers import SARIF_SCHEMA, chromium, hostile_doc, png_pixels, real_run
 
 from probe.reports import markdown
 from probe.reports.model import visible
-
-from conftest import run_cli
-from reporthelpers import HOSTILE, SARIF_SCHEMA, chromium, hostile_doc, png_pixels, real_run
 
 EXPECTED_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "table", "tr", "th", "td",
                  "span", "p", "br", "b", "div", "ul", "li", "details", "summary", "pre", "a", "tbody"}
@@ -31,10 +30,10 @@ class _Tags(HTMLParser):
         self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
         self.text: list[str] = []
 
-    def handle_starttag(self, tag, attrs):  # noqa: ANN001
+    def handle_starttag(self, tag, attrs):
         self.tags.append((tag, attrs))
 
-    def handle_data(self, data):  # noqa: ANN001
+    def handle_data(self, data):
         self.text.append(data)
 
 

@@ -6,13 +6,12 @@ import hashlib
 import json
 
 import pytest
-
-from probe.catalog import load_catalog
-from probe.declaration import load_declaration, load_map
-from probe.evidence import validate
-
 from conftest import free_port, run_cli
 from upd_fixtures import admin_ui, lighttpd  # noqa: F401
+
+from probe.compliance.catalog import load_catalog
+from probe.compliance.declaration import load_declaration, load_map
+from probe.output.evidence import validate
 
 
 def test_template_round_trip(tmp_path) -> None:

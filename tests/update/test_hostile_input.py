@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probe import securitytxt, upnp, web
-from probe.protocols import http
+from probe.protocols import http, securitytxt
+from probe.services import upnp, web
 
 
 @settings(max_examples=300, deadline=None)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import socket
 
 import pytest
+from conftest import free_port
+from upd_fixtures import admin_ui, lighttpd  # noqa: F401
 
 from probe.engine import run_single_check
 from probe.models import Service
-
-from conftest import Daemon, free_port
-from upd_fixtures import admin_ui, lighttpd  # noqa: F401
 
 
 def _udp_port() -> int:

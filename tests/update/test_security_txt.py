@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from probe import securitytxt
+from upd_fixtures import lighttpd, make_ca  # noqa: F401
+
 from probe.engine import run_single_check
 from probe.models import Service
-
-from upd_fixtures import lighttpd, make_ca  # noqa: F401
+from probe.protocols import securitytxt
 
 FUTURE = (datetime.now(UTC) + timedelta(days=90)).strftime("%Y-%m-%dT%H:%M:%SZ")
 PAST = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")

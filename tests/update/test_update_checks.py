@@ -6,13 +6,12 @@ import json
 import socket
 
 import pytest
+from conftest import free_port
+from upd_fixtures import admin_ui, lighttpd, make_ca  # noqa: F401  (fixture imported for pytest)
 
 from probe.context import ScanOptions
 from probe.engine import run_single_check
 from probe.models import Service
-
-from conftest import free_port
-from upd_fixtures import admin_ui, lighttpd, make_ca  # noqa: F401  (fixture imported for pytest)
 
 
 def web(port: int, proto: str = "http") -> Service:

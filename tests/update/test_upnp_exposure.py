@@ -20,10 +20,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from probe import upnp
 from probe.context import ScanOptions
 from probe.engine import run_single_check
 from probe.models import Service
+from probe.services import upnp
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("miniupnpd"),
                                 reason="needs root, iproute2 and miniupnpd (scripts/setup-system.sh)")
@@ -147,7 +147,7 @@ class _FakeSsdp:
         while not self.stop.is_set():
             try:
                 data, addr = self.sock.recvfrom(4096)
-            except (socket.timeout, TimeoutError):
+            except TimeoutError:
                 continue
             if data.startswith(b"M-SEARCH"):
                 self.sock.sendto(("HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\nUSN: uuid:x::upnp:rootdevice\r\n"

@@ -16,7 +16,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UserError
+from probe.errors import UserError
 
 COLUMNS = ("service", "username", "password", "source", "rank")
 SERVICES = ("*", "ssh", "telnet", "ftp", "http", "https", "mqtt", "snmp")

@@ -6,7 +6,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from .netio import printable
+from probe.protocols.netio import printable
 
 _COLOURS = {"PASS": "32", "FAIL": "31", "INCONCLUSIVE": "33", "NOT_APPLICABLE": "36", "MANUAL": "35"}
 

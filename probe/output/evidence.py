@@ -17,10 +17,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from . import TOOL_NAME, __version__
-from .catalog import Catalog
-from .engine import ScanState
-from .errors import UserError
+from probe import TOOL_NAME, __version__
+from probe.compliance.catalog import Catalog
+from probe.engine import ScanState
+from probe.errors import UserError
 
 SCHEMA_VERSION = "1.2.0"  # 1.1: structure of clauses[].declaration; 1.2: run.timings (both additive)
 SCHEMA_ID = "https://probe.invalid/schema/evidence-1.json"

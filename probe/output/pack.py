@@ -30,9 +30,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from . import signing
-from .errors import UserError
-from .evidence import canonical_bytes
+from probe.errors import UserError
+from probe.output import signing
+from probe.output.evidence import canonical_bytes
 
 FORMAT = "probe-evidence-pack"
 FORMAT_VERSION = 1
@@ -252,7 +252,7 @@ def write_pack(doc: dict[str, Any], dest: Path, *, key: Ed25519PrivateKey | None
     files = build_pack(doc, key=key, signed_at=signed_at)
     parent = dest.parent if str(dest.parent) else Path(".")
     if is_archive(dest):
-        from .evidence import write_atomic
+        from probe.output.evidence import write_atomic
 
         write_atomic(dest, archive_bytes(files, _mtime(doc), gz=not dest.name.endswith(".tar")))
         return dest
@@ -489,7 +489,7 @@ def _strict_b64(value: Any) -> bool:
 
 def _check_consistency(files: dict[str, bytes], manifest: dict[str, Any], v: Verification) -> None:
     """Digests all match; now make sure the manifest and the evidence tell the same story."""
-    from .evidence import validate
+    from probe.output.evidence import validate
 
     ev_name = manifest.get("evidence")
     if ev_name != EVIDENCE_NAME or EVIDENCE_NAME not in files:
@@ -498,7 +498,7 @@ def _check_consistency(files: dict[str, bytes], manifest: dict[str, Any], v: Ver
     try:
         doc = json.loads(files[EVIDENCE_NAME].decode("utf-8"))
         validate(doc)
-    except Exception as exc:  # noqa: BLE001 - any failure here means the evidence is unusable
+    except Exception as exc:
         v.problems.append(f"inconsistent: {EVIDENCE_NAME} is not a valid evidence document "
                           f"({str(exc).splitlines()[0][:200]})")
         return
@@ -536,7 +536,7 @@ def load_evidence(path: Path) -> tuple[dict[str, Any], Verification | None]:
             raise PackInvalid(path, ver)
         files, _ = read_pack(path)
         return json.loads(files[EVIDENCE_NAME].decode("utf-8")), ver
-    from .evidence import validate
+    from probe.output.evidence import validate
 
     try:
         doc = json.loads(path.read_bytes().decode("utf-8"))

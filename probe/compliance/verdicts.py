@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .catalog import Clause
-from .models import Assessment, ClauseVerdict, Finding, Status
+from probe.compliance.catalog import Clause
+from probe.models import Assessment, ClauseVerdict, Finding, Status
 
 
 def network_result(findings: Iterable[Finding]) -> Status | None:

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from .errors import UserError
-from .models import Assessment
+from probe.errors import UserError
+from probe.models import Assessment
 
 SCHEMES = ("jc-star", "cls", "uk-psti")
 DEVICE_CLASSES = ("general-iot", "home-gateway")

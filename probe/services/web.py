@@ -21,9 +21,9 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from .context import CheckContext
-from .models import Service
-from .protocols import http
+from probe.context import CheckContext
+from probe.models import Service
+from probe.protocols import http
 
 DEFAULT_BODY_CAP = 128 * 1024
 USER_AGENT = http.USER_AGENT
@@ -260,7 +260,7 @@ def resolve_link(page_url: str, href: str) -> str | None:
 
 def check_ca_file(path: str) -> str:
     """The operator's CA file must load as PEM now, not fail quietly mid-scan."""
-    from .errors import UserError
+    from probe.errors import UserError
 
     try:
         ssl.create_default_context().load_verify_locations(cafile=path)

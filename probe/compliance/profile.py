@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from .catalog import DEVICE_CLASSES, SCHEMES
-from .errors import UserError
+from probe.compliance.catalog import DEVICE_CLASSES, SCHEMES
+from probe.errors import UserError
 
 MAX_PORT = 65535
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from .catalog import DEVICE_CLASSES, SCHEMES, Catalog
-from .errors import UserError
+from probe.compliance.catalog import DEVICE_CLASSES, SCHEMES, Catalog
+from probe.errors import UserError
 
 STATUSES = ("full", "partial", "none")
 HOLDINGS = ("none", *SCHEMES)

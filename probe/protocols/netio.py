@@ -63,7 +63,7 @@ def read_some(
         sock.settimeout(min(idle_timeout if buf else remaining, remaining))
         try:
             chunk = sock.recv(min(4096, max_bytes - len(buf)))
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             timed_out = not buf or time.monotonic() >= deadline
             break
         except OSError:
@@ -99,7 +99,7 @@ def read_until(
         sock.settimeout(remaining)
         try:
             chunk = sock.recv(4096)
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise ReadTimeout(bytes(buf), total_timeout) from None
         if not chunk:
             raise ConnectionResetError("peer closed the connection")
@@ -120,7 +120,7 @@ def read_exact(sock: socket.socket, n: int, *, total_timeout: float = DEFAULT_TI
         sock.settimeout(remaining)
         try:
             chunk = sock.recv(n - len(buf))
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise ReadTimeout(bytes(buf), total_timeout) from None
         if not chunk:
             raise ConnectionResetError("peer closed the connection")

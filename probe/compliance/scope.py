@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .catalog import Catalog, Clause
-from .errors import UserError
-from .profile import Profile
-from .recognition import MocData, RecognitionPath, all_paths, plan_path
+from probe.compliance.catalog import Catalog, Clause
+from probe.compliance.profile import Profile
+from probe.compliance.recognition import MocData, RecognitionPath, all_paths, plan_path
+from probe.errors import UserError
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ import defusedxml.ElementTree as SafeET
 import yaml
 from defusedxml import DefusedXmlException
 
-from . import web
-from .context import CheckContext
+from probe.context import CheckContext
+from probe.services import web
 
 MAX_SSDP_RESPONSES = 32
 SSDP_LISTEN_SECONDS = 2.0
@@ -181,7 +181,7 @@ def msearch(ctx: CheckContext, port: int) -> tuple[list[bytes], str | None]:
                 sock.settimeout(min(left, 0.5))
                 try:
                     pkt, addr = sock.recvfrom(8192)
-                except (socket.timeout, TimeoutError):
+                except TimeoutError:
                     if not answers and not resent:  # UDP may be lost once; one retry, no more
                         sock.sendto(msg, (ctx.host, port))
                         resent = True
@@ -210,7 +210,7 @@ def soap_call(ctx: CheckContext, control_url: str, service_type: str, action: st
             '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
             's:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body>'
             f'<u:{action} xmlns:u="{service_type}">{inner}</u:{action}>'
-            "</s:Body></s:Envelope>\r\n").encode("utf-8")
+            "</s:Body></s:Envelope>\r\n").encode()
     return web.request(ctx, port, path, tls=tls, method="POST", body=body, max_bytes=64 * 1024,
                        headers={"Content-Type": 'text/xml; charset="utf-8"',
                                 "SOAPAction": f'"{service_type}#{action}"'})

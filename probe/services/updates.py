@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from . import upnp, web
-from .context import CheckContext
-from .models import Finding, InconclusiveReason, Service, Status
+from probe.context import CheckContext
+from probe.models import Finding, InconclusiveReason, Service, Status
+from probe.services import upnp, web
 
 _TEXT_VERSION = re.compile(r"(?i)(?:firmware|software|fw)[ _-]?(?:version|ver\.?)\s*[:=]?\s*(?:</?\w+[^>]*>\s*)*"
                            r"v?([0-9][0-9A-Za-z._\-]{0,40})")

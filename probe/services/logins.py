@@ -9,19 +9,17 @@ Connections always go through the check context, so the per-device cap and the t
 from __future__ import annotations
 
 import importlib.resources
-import socket
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from .context import CheckContext
-from .credentials import Credential
-from .models import Service
-
-from . import web
-from .protocols import ftp, http_auth, mqtt, snmp, ssh_auth, ssh_kexinit, telnet, tlswrap
-from .protocols.transcript import Transcript
+from probe.context import CheckContext
+from probe.models import Service
+from probe.protocols import ftp, http_auth, mqtt, snmp, ssh_auth, ssh_kexinit, telnet, tlswrap
+from probe.protocols.transcript import Transcript
+from probe.services import web
+from probe.services.credentials import Credential
 
 LOGIN_PROTOCOLS = ("ssh", "telnet", "ftp", "http", "https", "mqtt", "snmp")
 MAX_LINKED_PAGES = 8  # extra pages followed from the device's own links when looking for a login
@@ -235,7 +233,7 @@ class ServiceLogin:
         except (ConnectionRefusedError, ConnectionResetError, BrokenPipeError) as exc:
             t.note(f"connection problem: {exc}")
             result, detail, seen, latency, extra = Result.CONNECTIVITY, f"connection problem: {exc}", False, None, {}
-        except (TimeoutError, socket.timeout, OSError) as exc:
+        except (TimeoutError, OSError) as exc:
             t.note(f"connection problem: {exc}")
             if tlswrap.needs_client_certificate(exc):
                 self.no_password = tlswrap.CLIENT_CERT_REASON

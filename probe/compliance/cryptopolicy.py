@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
-from .errors import UserError
-from .protocols.tls_hello import TLSScan, suite_name
-from .protocols.x509 import CertInfo, ChainCheck
+from probe.errors import UserError
+from probe.protocols.tls_hello import TLSScan, suite_name
+from probe.protocols.x509 import CertInfo, ChainCheck
 
 FAIL, WARN = "fail", "warn"
 TLS_VERSIONS = ("SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")

@@ -14,23 +14,19 @@ with a line, not a crash inside the YAML constructor.
 from __future__ import annotations
 
 import hashlib
-import http.client
 import importlib.resources
 import json
-import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import yaml
 
-from .catalog import Catalog
-from .context import EvidenceStore
-from .errors import UserError
+from probe.compliance.catalog import Catalog
+from probe.errors import UserError
 
 MAX_DECLARATION_BYTES = 1024 * 1024
-MAX_FETCH_BYTES = 2 * 1024 * 1024
 URL_FIELDS = ("vulnerability_disclosure_policy_url", "support_period_url")
 
 
@@ -234,7 +230,7 @@ def load_declaration(path: Path, catalog: Catalog | None = None) -> Declaration:
         line = raw[:exc.start].count(b"\n") + 1
         raise UserError(f"{path}:{line}: not UTF-8 text") from None
     if catalog is None:
-        from .catalog import load_catalog
+        from probe.compliance.catalog import load_catalog
         catalog = load_catalog()
     data, lines = parse(text, str(path), catalog)
     return Declaration(str(path), raw, data, lines)
@@ -253,49 +249,23 @@ def clause_statements(decl: Declaration, fmap: dict[str, list[str]]) -> dict[str
     return out
 
 
-def fetch_url(url: str, timeout: float) -> tuple[dict[str, Any], bytes]:
-    """GET one declared URL (operator opt-in): status, final headers, body sha256. No redirects followed."""
-    parts = urlsplit(url)
-    result: dict[str, Any] = {"url": url, "status": None, "sha256": None, "size": None, "location": None,
-                              "error": None}
-    tls = parts.scheme == "https"
-    host = parts.hostname or ""
-    try:
-        conn: http.client.HTTPConnection
-        if tls:
-            conn = http.client.HTTPSConnection(host, parts.port or 443, timeout=timeout,
-                                               context=ssl.create_default_context())
-        else:
-            conn = http.client.HTTPConnection(host, parts.port or 80, timeout=timeout)
-        try:
-            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            conn.request("GET", path, headers={"User-Agent": "probe (declared URL check)"})
-            resp = conn.getresponse()
-            body = resp.read(MAX_FETCH_BYTES)
-            result.update(status=resp.status, sha256=hashlib.sha256(body).hexdigest(), size=len(body),
-                          location=resp.getheader("Location"), content_type=resp.getheader("Content-Type"))
-            return result, body
-        finally:
-            conn.close()
-    except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
-        result["error"] = f"{exc.__class__.__name__}: {exc}"
-        return result, b""
+def declared_urls(decl: Declaration) -> list[str]:
+    """The URLs the declaration names (policy, support period, per-clause), each once, in order."""
+    urls = [decl.data[f] for f in URL_FIELDS if f in decl.data]
+    urls += [e["url"] for e in (decl.data.get("clauses") or {}).values() if e.get("url")]
+    return list(dict.fromkeys(urls))
 
 
-def attach(decl: Declaration, store: EvidenceStore, catalog: Catalog, *, fetch_urls: bool = False,
-           timeout: float = 10.0) -> dict[str, dict[str, Any]]:
-    """Record the declaration as an artefact and build ScanState.declarations (clause id -> declaration)."""
-    art = store.add_artefact("declaration", Path(decl.path).name, decl.raw, media_type="application/yaml")
-    fetched: dict[str, dict[str, Any]] = {}
-    if fetch_urls:
-        urls = [decl.data[f] for f in URL_FIELDS if f in decl.data]
-        urls += [e["url"] for e in (decl.data.get("clauses") or {}).values() if e.get("url")]
-        for url in dict.fromkeys(urls):
-            res, body = fetch_url(url, timeout)
-            if body or res["status"] is not None:
-                res["artefact"] = store.add_artefact("declared-url", f"GET {url}", body,
-                                                     media_type=res.get("content_type") or "application/octet-stream")
-            fetched[url] = res
+def attach(decl: Declaration, add_artefact: Callable[..., str], catalog: Catalog, *,
+           fetch: Callable[[list[str]], dict[str, dict[str, Any]]] | None = None) -> dict[str, dict[str, Any]]:
+    """Record the declaration as an artefact and build ScanState.declarations (clause id -> declaration).
+
+    `add_artefact(kind, name, data, media_type=...)` stores raw evidence and returns its id;
+    `fetch`, given only when the operator opted in, fetches the declared URLs (this module has no
+    network code: probe.services.declared_urls does that) and returns url -> fetch result.
+    """
+    art = add_artefact("declaration", Path(decl.path).name, decl.raw, media_type="application/yaml")
+    fetched = fetch(declared_urls(decl)) if fetch else {}
     out: dict[str, dict[str, Any]] = {}
     for cid, statements in clause_statements(decl, load_map(catalog)).items():
         urls = {s["value"] for s in statements if isinstance(s["value"], str) and s["value"] in fetched}

@@ -1,0 +1,1 @@
+"""The compliance rules: scheme catalogs, profiles, recognition paths, scope, clause verdicts, declarations, crypto policy. No network code lives here."""
