@@ -23,7 +23,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -34,20 +33,18 @@ sys.path.insert(0, str(REPO / "tests" / "discovery"))
 import devices  # noqa: E402
 import nslab  # noqa: E402
 
-from probe.compliance.profile import Profile  # noqa: E402
-from probe.context import DeviceLimiter, EvidenceStore, ScanOptions  # noqa: E402
 from probe.discovery import discover  # noqa: E402
+from probe.options import DiscoveryOptions, ScanOptions  # noqa: E402
+from probe.session import TargetSession  # noqa: E402
+from probe.store import EvidenceStore  # noqa: E402
 
 OPEN_TCP = [21, 22, 23, 53, 80, 443, 1883, 5000]
 
 
 def run_probe(ip: str, use_nmap: bool) -> tuple[float, list[str], dict[str, object]]:
-    profile = Profile("bench", "", "home-gateway", ("cls",), tuple(range(1, 65536)), (53, 161, 1900, 5353), (), (),
-                      "bench", {})
-    options = ScanOptions(use_nmap=use_nmap)
+    session = TargetSession(ip, ScanOptions(discovery=DiscoveryOptions(use_nmap=use_nmap)), EvidenceStore())
     t0 = time.monotonic()
-    res = discover(ip, profile, options, EvidenceStore(), DeviceLimiter(options.max_connections), threading.Event(),
-                   None)
+    res = discover(session, tuple(range(1, 65536)), (53, 161, 1900, 5353))
     elapsed = time.monotonic() - t0
     found = [f"{s.port}/{s.transport} {s.protocol}" + (f" {s.product}" if s.product else "")
              + (f" {s.version}" if s.version else "") for s in res.services]

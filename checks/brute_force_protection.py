@@ -1,7 +1,7 @@
 """brute_force_protection: does a login service slow down or stop repeated wrong passwords?
 
-Only with the operator's opt-in (ctx.options.allow_brute_force): it can lock real accounts.
-The series is bounded (ctx.options.extra["brute_force_attempts"], default 12, cap 30) and
+Only with the operator's opt-in (ctx.options.credentials.brute_force): it can lock real accounts.
+The series is bounded (ctx.options.credentials.brute_force_attempts, default 12, at most 30) and
 uses a random wrong password for a plausible user, so it can never log in by accident. The
 verdict rests on the measurements, which are attached as a JSON table:
 - lock-out: after at least one ordinary rejection, the device refuses, closes, answers
@@ -17,9 +17,9 @@ import json
 import statistics
 from collections.abc import Iterable
 
-from probe.context import CheckContext
+from probe.context import ServiceContext
 from probe.models import Finding, InconclusiveReason, Status
-from probe.plugins import Check
+from probe.plugins import ServiceCheck
 from probe.protocols.http_auth import AUTH_FAIL_STATUSES, random_password
 from probe.services.credentials import Credential
 from probe.services.logins import Attempt, Result, ServiceLogin, admin_paths
@@ -57,18 +57,17 @@ def analyse(attempts: list[Attempt], prior_rejection: bool = False) -> tuple[str
                  f"was refused{constant}"
 
 
-class BruteForceProtection(Check):
+class BruteForceProtection(ServiceCheck):
     check_id = "brute_force_protection"
 
-    def run(self, ctx: CheckContext) -> Iterable[Finding]:
+    def run_service(self, ctx: ServiceContext) -> Iterable[Finding]:
         svc = ctx.service
-        assert svc is not None
-        if not ctx.options.allow_brute_force:
+        if not ctx.options.credentials.brute_force:
             yield ctx.inconclusive("The repeated-failed-login test was not run.",
                                    "brute-force test not run: it needs the operator's opt-in "
                                    "(--allow-brute-force-test)", InconclusiveReason.NOT_OPTED_IN)
             return
-        n = min(MAX_ATTEMPTS, max(3, int(ctx.options.extra.get("brute_force_attempts", DEFAULT_ATTEMPTS))))
+        n = min(MAX_ATTEMPTS, max(3, ctx.options.credentials.brute_force_attempts))
         login = ServiceLogin(ctx, svc)
         try:
             login.prepare(admin_paths())

@@ -6,9 +6,9 @@ import re
 import time
 from collections.abc import Iterator
 
-from probe.context import CheckContext
+from probe.context import ServiceContext
 from probe.models import Finding, InconclusiveReason, Status
-from probe.plugins import Check
+from probe.plugins import ServiceCheck
 from probe.protocols import http_auth, mqtt
 from probe.protocols.netio import ReadLimitExceeded, ReadTimeout, printable, read_some, read_until
 from probe.protocols.transcript import Transcript
@@ -70,11 +70,10 @@ def _strip_and_refuse(data: bytes) -> tuple[bytes, bytes]:
     return text, reply
 
 
-class CleartextAuthentication(Check):
+class CleartextAuthentication(ServiceCheck):
     check_id = "cleartext_authentication"
 
-    def run(self, ctx: CheckContext) -> Iterator[Finding]:
-        assert ctx.service is not None
+    def run_service(self, ctx: ServiceContext) -> Iterator[Finding]:
         if ctx.service.protocol == "telnet":
             yield self._telnet(ctx)
         elif ctx.service.protocol == "ftp":
@@ -84,13 +83,12 @@ class CleartextAuthentication(Check):
         elif ctx.service.protocol == "mqtt" and not ctx.service.tls:
             yield self._mqtt(ctx)
 
-    def _http(self, ctx: CheckContext) -> Finding:
+    def _http(self, ctx: ServiceContext) -> Finding:
         """A login surface (Basic, Digest, form) on plain HTTP, not redirected to HTTPS.
 
         Only unauthenticated GETs are sent (no password, not even a wrong one).
         """
         svc = ctx.service
-        assert svc is not None
         t = Transcript("http", ctx.host, svc.port)
         client = http_auth.HttpClient(lambda: ctx.connection(svc.port), ctx.host, svc.port, False, t,
                                       timeout=ctx.remaining(), check_cancelled=ctx.check_cancelled)
@@ -131,10 +129,9 @@ class CleartextAuthentication(Check):
                            reason="no HTTP login surface (Basic, Digest or form) found on this plain-HTTP port",
                            artefacts=[art])
 
-    def _mqtt(self, ctx: CheckContext) -> Finding:
+    def _mqtt(self, ctx: ServiceContext) -> Finding:
         """A plain-MQTT broker that requires a user name and password: they would travel in the clear."""
         svc = ctx.service
-        assert svc is not None
         t = Transcript("mqtt", ctx.host, svc.port)
         try:
             with ctx.connection(svc.port) as sock:
@@ -158,10 +155,10 @@ class CleartextAuthentication(Check):
         return ctx.inconclusive("Unexpected CONNACK.", f"CONNACK {code}: {mqtt.CONNACK_CODES.get(code, 'unknown')}",
                                 InconclusiveReason.DEVICE_MISBEHAVED, artefacts=[art])
 
-    def _telnet(self, ctx: CheckContext) -> Finding:
+    def _telnet(self, ctx: ServiceContext) -> Finding:
         transcript = bytearray()
         seen = bytearray()
-        budget = min(ctx.options.max_read_bytes, MAX_TELNET_BYTES)  # bytes we accept from this service
+        budget = min(ctx.options.safety.max_read_bytes, MAX_TELNET_BYTES)  # bytes we accept from this service
         received = 0
         endless = False  # negotiation still going when the rounds or the byte budget ran out
         pending = b""  # a telnet command split across two reads
@@ -214,7 +211,7 @@ class CleartextAuthentication(Check):
                            "travels in cleartext (no login prompt was seen within the time allowed)",
                            artefacts=[art], severity="high")
 
-    def _ftp(self, ctx: CheckContext) -> Finding:
+    def _ftp(self, ctx: ServiceContext) -> Finding:
         transcript = bytearray()
         try:
             with ctx.connection() as sock:

@@ -1,13 +1,13 @@
 """default_credentials: does any login service accept a publicly known default credential?
 
-Bounded (ctx.options.credential_budget attempts per service), most likely first. By default a
+Bounded (ctx.options.credentials.budget attempts per service), most likely first. By default a
 service's trials stop at its first accepted credential: one proven default login is all the FAIL
 needs, and every further failed login costs the device (and the scan) the seconds of delay devices
 put on failures. With credential_scope "accounts" the other accounts are still tried, each until
 its own first success, to list every account with a default password. SNMP communities are always
 all tried: the list is short, answers are instant, and a write community is a different finding
 from a read one. Up to PARALLEL_ACCOUNTS accounts are tried at once (each account's candidates
-strictly in order), inside the device's connection cap; with ctx.options.credential_delay
+strictly in order), inside the device's connection cap; with ctx.options.credentials.delay
 everything is sequential. PASS
 needs proof that the service really asked for credentials and rejected every one tried;
 a service that needs no login at all is NOT_APPLICABLE here (unauthenticated_access reports it).
@@ -21,9 +21,10 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
-from probe.context import CheckContext
+from probe.context import ServiceContext
 from probe.models import Finding, InconclusiveReason, Status
-from probe.plugins import Check
+from probe.options import CredentialScope
+from probe.plugins import ServiceCheck
 from probe.services.credentials import Credential, for_service
 from probe.services.logins import Attempt, Result, ServiceLogin, admin_paths
 
@@ -33,17 +34,16 @@ PARALLEL_ACCOUNTS = 4  # accounts tried at once on one service (as hydra -t 4); 
 STOPPERS = (Result.NO_AUTH, Result.UNSUPPORTED, Result.LOCKED, Result.NO_PASSWORD)
 
 
-def every_account(ctx: CheckContext) -> bool:
+def every_account(ctx: ServiceContext) -> bool:
     """Keep trying other accounts after a success? (see the module docstring for why SNMP always does)"""
-    assert ctx.service is not None
-    return ctx.options.credential_scope == "accounts" or ctx.service.protocol == "snmp"
+    return ctx.options.credentials.scope is CredentialScope.ACCOUNTS or ctx.service.protocol == "snmp"
 
 
 def _account(protocol: str, cred: Credential) -> str:
     return cred.password if protocol == "snmp" else cred.username  # a community is its own account
 
 
-def run_trials(ctx: CheckContext, login: ServiceLogin, creds: list[Credential],
+def run_trials(ctx: ServiceContext, login: ServiceLogin, creds: list[Credential],
                budget: int) -> tuple[list[Attempt], Attempt | None]:
     """Try credentials; returns the attempts (in list order) and the answer that stopped them, if any.
 
@@ -52,7 +52,6 @@ def run_trials(ctx: CheckContext, login: ServiceLogin, creds: list[Credential],
     makes further tries pointless (no login asked, unsupported, locked out, no password login), or
     when the device keeps dropping connections or answering nonsense.
     """
-    assert ctx.service is not None
     protocol = ctx.service.protocol
     queues: dict[str, list[Credential]] = {}
     for c in creds:
@@ -63,7 +62,7 @@ def run_trials(ctx: CheckContext, login: ServiceLogin, creds: list[Credential],
     attempts: list[Attempt] = []
     shared = {"used": 0, "conn": 0, "unknown": 0}
     stop: list[Attempt] = []
-    delay = ctx.options.credential_delay
+    delay = ctx.options.credentials.delay
     all_accounts = every_account(ctx)
     found: list[Attempt] = []
 
@@ -120,7 +119,7 @@ def run_trials(ctx: CheckContext, login: ServiceLogin, creds: list[Credential],
                 if a.result is Result.SUCCESS:
                     break  # next account
 
-    parallel = 1 if delay > 0 else max(1, min(PARALLEL_ACCOUNTS, ctx.options.max_connections, len(accounts)))
+    parallel = 1 if delay > 0 else max(1, min(PARALLEL_ACCOUNTS, ctx.options.safety.max_connections, len(accounts)))
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         for fut in [pool.submit(worker, i == 0) for i in range(parallel)]:
             fut.result()  # re-raises Cancelled and errors in this thread
@@ -128,25 +127,24 @@ def run_trials(ctx: CheckContext, login: ServiceLogin, creds: list[Credential],
     return attempts, (stop[0] if stop else None)
 
 
-def _sleep(ctx: CheckContext, seconds: float) -> None:
+def _sleep(ctx: ServiceContext, seconds: float) -> None:
     end = time.monotonic() + seconds
     while (left := end - time.monotonic()) > 0:
         ctx.check_cancelled()
         time.sleep(min(left, 0.2))
 
 
-class DefaultCredentials(Check):
+class DefaultCredentials(ServiceCheck):
     check_id = "default_credentials"
 
-    def run(self, ctx: CheckContext) -> Iterable[Finding]:
+    def run_service(self, ctx: ServiceContext) -> Iterable[Finding]:
         svc = ctx.service
-        assert svc is not None
-        if not ctx.options.allow_credentials:
+        if not ctx.options.credentials.enabled:
             yield ctx.inconclusive("Default credentials were not tried: the operator did not allow credential "
                                    "attempts.", "credential attempts are disabled for this run",
                                    InconclusiveReason.NOT_OPTED_IN)
             return
-        creds = for_service(svc.protocol, ctx.options.extra.get("credentials_file"))
+        creds = for_service(svc.protocol, ctx.options.credentials.user_file)
         login = ServiceLogin(ctx, svc)
         try:
             login.prepare(admin_paths())
@@ -175,11 +173,11 @@ class DefaultCredentials(Check):
                                    InconclusiveReason.CONNECTIVITY, artefacts=pre)
             return
 
-        budget = max(0, ctx.options.credential_budget)
+        budget = max(0, ctx.options.credentials.budget)
         attempts, stop = run_trials(ctx, login, creds, budget)
 
         log = "\n".join(a.transcript.text() for a in attempts)
-        cap = max(1024, ctx.options.max_read_bytes)  # per service, whatever a flood sent per attempt
+        cap = max(1024, ctx.options.safety.max_read_bytes)  # per service, whatever a flood sent per attempt
         if len(log) > cap:
             log = log[:cap - 100] + f"\n...[{len(log) - cap + 100} more characters of attempt transcripts not kept]"
         log_id = ctx.artefact("transcript", f"{svc.protocol} default-credential attempts", log) if attempts else None
@@ -264,9 +262,8 @@ class DefaultCredentials(Check):
                                f"{odd[-1].detail}", InconclusiveReason.DEVICE_MISBEHAVED, details=details,
                                artefacts=base)
 
-    def _no_login(self, ctx: CheckContext, login: ServiceLogin, pre: list[str]) -> Finding:
+    def _no_login(self, ctx: ServiceContext, login: ServiceLogin, pre: list[str]) -> Finding:
         svc = ctx.service
-        assert svc is not None
         if svc.protocol in ("http", "https"):
             bodies = b"".join(getattr(r, "body", b"") for r in login.pages.values())
             if not login.pages:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from probe.compliance.cryptopolicy import FAIL, judge_ssh, load_ssh_policy, option
-from probe.context import CheckContext
+from probe.compliance.cryptopolicy import FAIL, judge_ssh, load_ssh_policy
+from probe.context import ServiceContext
 from probe.models import Finding, InconclusiveReason, Status
-from probe.plugins import Check
+from probe.plugins import ServiceCheck
 from probe.protocols import ssh_kexinit
 
 _CODES = {ssh_kexinit.CONNECTIVITY: InconclusiveReason.CONNECTIVITY,
@@ -15,16 +15,15 @@ _CODES = {ssh_kexinit.CONNECTIVITY: InconclusiveReason.CONNECTIVITY,
           ssh_kexinit.UNSUPPORTED: InconclusiveReason.UNSUPPORTED}
 
 
-class SshAlgorithms(Check):
+class SshAlgorithms(ServiceCheck):
     check_id = "ssh_algorithms"
 
-    def run(self, ctx: CheckContext) -> Iterable[Finding]:
-        assert ctx.service is not None
-        policy = load_ssh_policy(option(ctx.options, "ssh_policy"))
+    def run_service(self, ctx: ServiceContext) -> Iterable[Finding]:
+        policy = load_ssh_policy(ctx.options.crypto.ssh_policy)
         port = ctx.service.port
         connect = lambda: ctx.connection(port)  # noqa: E731
         scan = ssh_kexinit.scan(connect, timeout=ctx.remaining(), check_cancelled=ctx.check_cancelled,
-                                max_bytes=ctx.options.max_read_bytes)
+                                max_bytes=ctx.options.safety.max_read_bytes)
         arts: list[str] = []
         if scan.transcript:
             arts.append(ctx.artefact("banner", f"ssh-server-bytes-{port}.bin", scan.transcript))

@@ -10,26 +10,25 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from probe.compliance.cryptopolicy import judge_certificates, load_tls_policy, option
-from probe.context import CheckContext
+from probe.compliance.cryptopolicy import judge_certificates, load_tls_policy
+from probe.context import ServiceContext
 from probe.models import Finding, InconclusiveReason, Status
-from probe.plugins import Check
+from probe.plugins import ServiceCheck
 from probe.protocols import tls_hello, x509
 
 _CODES = {tls_hello.CONNECTIVITY: InconclusiveReason.CONNECTIVITY,
           tls_hello.MISBEHAVED: InconclusiveReason.DEVICE_MISBEHAVED}
 
 
-class TlsCertificate(Check):
+class TlsCertificate(ServiceCheck):
     check_id = "tls_certificate"
 
-    def run(self, ctx: CheckContext) -> Iterable[Finding]:
-        assert ctx.service is not None
-        policy = load_tls_policy(option(ctx.options, "tls_policy"))
+    def run_service(self, ctx: ServiceContext) -> Iterable[Finding]:
+        policy = load_tls_policy(ctx.options.crypto.tls_policy)
         port = ctx.service.port
         now = dt.datetime.now(dt.UTC)
         cas = None
-        ca_file = option(ctx.options, "ca_file")
+        ca_file = ctx.options.crypto.ca_file
         if ca_file:
             try:
                 cas = x509.load_ca_bundle(str(ca_file))
@@ -76,7 +75,7 @@ class TlsCertificate(Check):
                           details=details, artefacts=arts, severity="high")
 
     @staticmethod
-    def _read_chain(ctx: CheckContext, port: int) -> tuple[list[bytes], str, bool, list[str],
+    def _read_chain(ctx: ServiceContext, port: int) -> tuple[list[bytes], str, bool, list[str],
                                                            tuple[str, InconclusiveReason]]:
         """Own handshake first (TLS 1.2 down to SSL 3.0), then the local TLS stack for TLS 1.3."""
         arts: list[str] = []
@@ -87,7 +86,7 @@ class TlsCertificate(Check):
             ctx.check_cancelled()
             v = tls_hello.VERSIONS[name]
             att = tls_hello.hello(connect, v, tls_hello.suites_for(v, include_anon=False), timeout=ctx.remaining(),
-                                  want_certificate=True, max_bytes=ctx.options.max_read_bytes)
+                                  want_certificate=True, max_bytes=ctx.options.safety.max_read_bytes)
             if att.outcome == tls_hello.ACCEPTED and att.certificates:
                 arts.append(ctx.artefact("tls-handshake", f"tls-{name}-first-flight-{port}.bin", att.received))
                 return att.certificates, f"{name} handshake (Certificate message)", False, arts, ("", code)

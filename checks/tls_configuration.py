@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from probe.compliance.cryptopolicy import judge_tls_configuration, load_tls_policy, option
-from probe.context import CheckContext
+from probe.compliance.cryptopolicy import judge_tls_configuration, load_tls_policy
+from probe.context import ServiceContext
 from probe.models import Finding, InconclusiveReason, Status
-from probe.plugins import Check
+from probe.plugins import ServiceCheck
 from probe.protocols import tls_hello
 
 MAX_CONNECTIONS = 60
@@ -40,17 +40,16 @@ def _transcript(scan: tls_hello.TLSScan) -> str:
     return json.dumps({"attempts": rows, "summary": scan.to_json()}, indent=1)
 
 
-class TlsConfiguration(Check):
+class TlsConfiguration(ServiceCheck):
     check_id = "tls_configuration"
 
-    def run(self, ctx: CheckContext) -> Iterable[Finding]:
-        assert ctx.service is not None
-        policy = load_tls_policy(option(ctx.options, "tls_policy"))
+    def run_service(self, ctx: ServiceContext) -> Iterable[Finding]:
+        policy = load_tls_policy(ctx.options.crypto.tls_policy)
         port = ctx.service.port
-        budget = int(option(ctx.options, "tls_max_connections") or MAX_CONNECTIONS)
+        budget = ctx.options.crypto.tls_max_connections
         scan = tls_hello.scan(lambda: ctx.connection(port), max_connections=min(budget, MAX_CONNECTIONS),
                               timeout=ctx.remaining(), check_cancelled=ctx.check_cancelled,
-                              max_bytes=ctx.options.max_read_bytes)
+                              max_bytes=ctx.options.safety.max_read_bytes)
         transcript = ctx.artefact("transcript", f"tls-handshakes-{port}.json", _transcript(scan),
                                   media_type="application/json")
         details = {"scan": scan.to_json(),
@@ -98,7 +97,7 @@ class TlsConfiguration(Check):
                           f"{policy['name']}", details=details, artefacts=[transcript], severity="high")
 
     @staticmethod
-    def _raw_evidence(ctx: CheckContext, scan: tls_hello.TLSScan, violations: list, port: int) -> list[str]:
+    def _raw_evidence(ctx: ServiceContext, scan: tls_hello.TLSScan, violations: list, port: int) -> list[str]:
         """The server's raw reply for each attempt that showed a violation (capped)."""
         wanted_versions = {v.item for v in violations if v.rule == "protocols.allowed"}
         wanted_suites = {(v.rule.split(".", 1)[1], v.item) for v in violations if v.rule.startswith("cipher_suites.")}

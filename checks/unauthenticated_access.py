@@ -14,9 +14,9 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urljoin, urlsplit
 
-from probe.context import CheckContext
+from probe.context import ServiceContext
 from probe.models import Finding, InconclusiveReason, Status
-from probe.plugins import Check
+from probe.plugins import ServiceCheck
 from probe.protocols import ftp, http_auth, mqtt, rtsp, snmp, tlswrap
 from probe.protocols.netio import ReadTimeout
 from probe.protocols.transcript import Transcript
@@ -34,20 +34,18 @@ def rtsp_paths() -> list[str]:
     return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
 
 
-class UnauthenticatedAccess(Check):
+class UnauthenticatedAccess(ServiceCheck):
     check_id = "unauthenticated_access"
 
-    def run(self, ctx: CheckContext) -> Iterable[Finding]:
+    def run_service(self, ctx: ServiceContext) -> Iterable[Finding]:
         svc = ctx.service
-        assert svc is not None
         handler = {"http": self._http, "https": self._http, "ftp": self._ftp, "mqtt": self._mqtt,
                    "mqtts": self._mqtt, "snmp": self._snmp, "rtsp": self._rtsp}[svc.protocol]
         yield handler(ctx)
 
     # -- HTTP ------------------------------------------------------------------------------
-    def _http(self, ctx: CheckContext) -> Finding:
+    def _http(self, ctx: ServiceContext) -> Finding:
         svc = ctx.service
-        assert svc is not None
         t = Transcript(svc.protocol, ctx.host, svc.port)
         tls = svc.protocol == "https" or svc.tls
         if tls:
@@ -128,9 +126,8 @@ class UnauthenticatedAccess(Check):
                            "this list are not covered.", artefacts=[art], details=details, severity="info")
 
     # -- FTP -------------------------------------------------------------------------------
-    def _ftp(self, ctx: CheckContext) -> Finding:
+    def _ftp(self, ctx: ServiceContext) -> Finding:
         svc = ctx.service
-        assert svc is not None
         t = Transcript("ftp", ctx.host, svc.port)
         try:
             with ctx.connection(svc.port) as sock:
@@ -151,9 +148,8 @@ class UnauthenticatedAccess(Check):
         return ctx.inconclusive("Anonymous FTP could not be tested.", r.detail, code, artefacts=[art])
 
     # -- MQTT ------------------------------------------------------------------------------
-    def _mqtt(self, ctx: CheckContext) -> Finding:
+    def _mqtt(self, ctx: ServiceContext) -> Finding:
         svc = ctx.service
-        assert svc is not None
         tls = svc.tls or svc.protocol == "mqtts"
         t = Transcript("mqtt", ctx.host, svc.port)
         topic = mqtt.probe_topic()
@@ -196,10 +192,9 @@ class UnauthenticatedAccess(Check):
                            artefacts=[art], details=details, severity="medium")
 
     # -- RTSP ------------------------------------------------------------------------------
-    def _rtsp(self, ctx: CheckContext) -> Finding:
+    def _rtsp(self, ctx: ServiceContext) -> Finding:
         """DESCRIBE on common stream paths: an SDP answer without credentials is open video."""
         svc = ctx.service
-        assert svc is not None
         t = Transcript("rtsp", ctx.host, svc.port)
         base = f"rtsp://{ctx.host}:{svc.port}"
         answers: dict[str, int] = {}
@@ -241,11 +236,10 @@ class UnauthenticatedAccess(Check):
                                 details=details, artefacts=[art])
 
     # -- SNMP ------------------------------------------------------------------------------
-    def _snmp(self, ctx: CheckContext) -> Finding:
+    def _snmp(self, ctx: ServiceContext) -> Finding:
         svc = ctx.service
-        assert svc is not None
         t = Transcript("snmp", ctx.host, svc.port)
-        communities = [c for c in for_service("snmp", ctx.options.extra.get("credentials_file"))][:8]
+        communities = [c for c in for_service("snmp", ctx.options.credentials.user_file)][:8]
         readable: list[str] = []
         with ctx.slot():
             client = snmp.Client(ctx.host, svc.port, t, timeout=ctx.remaining(2.0))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 from probe.context import CheckContext
 from probe.models import Finding, InconclusiveReason, Status
@@ -44,17 +45,18 @@ class UpdateChannel(Check):
                               reason="no update URL visible over the network",
                               details={"firmware_versions": versions, "update_pages": updates.seen_json(s.update_pages)})
             return
-        ca_file = ctx.options.extra.get("ca_file")
+        ca_file = ctx.options.crypto.ca_file
         for item in s.update_urls[:MAX_URLS]:
             ctx.check_cancelled()
             yield self._judge(ctx, item, versions, ca_file)
 
     def _judge(self, ctx: CheckContext, item: updates.Seen, versions: list[dict[str, object]],
-               ca_file: str | None) -> Finding:
+               ca_file: Path | None) -> Finding:
         url = item.value
         on_device = web.same_host(url, ctx.host)
         details: dict[str, object] = {"update_url": url, "found_in": item.source, "found_as": item.how,
-                                      "on_target": on_device, "firmware_versions": versions, "ca_file": ca_file}
+                                      "on_target": on_device, "firmware_versions": versions,
+                                      "ca_file": str(ca_file) if ca_file else None}
         arts = [item.artefact] if item.artefact else []
         low = url.lower()
         if low.startswith(CLEARTEXT):
@@ -75,7 +77,7 @@ class UpdateChannel(Check):
                 InconclusiveReason.UNSUPPORTED, title="Update URL on another host (not contacted)",
                 details=details, artefacts=arts)
         _h, port, _tls, path = web.split_target_url(url)
-        res = web.request(ctx, port, path, tls=True, method="GET", verify=web.verifying_tls_context(ca_file),
+        res = web.request(ctx, port, path, tls=True, method="GET", verify=web.verifying_tls_context(str(ca_file) if ca_file else None),
                           max_bytes=16 * 1024)
         if res.artefact:
             arts.append(res.artefact)

@@ -8,180 +8,75 @@ slots, so that the per-device cap holds whatever the plugins do, and every socke
 from __future__ import annotations
 
 import contextlib
-import itertools
 import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-from probe.models import Artefact, Finding, InconclusiveReason, Service, Status
+from probe.models import Finding, InconclusiveReason, Service, Status
+from probe.options import ScanOptions
+from probe.session import Cancelled, DeviceLimiter, TargetSession
+from probe.store import EvidenceStore
 
-
-@dataclass(frozen=True)
-class ScanOptions:
-    """Operator choices that bound what a scan may do to a device."""
-
-    max_connections: int = 4  # concurrent connections per device, checks included
-    timeout: float = 5.0  # per socket operation
-    max_time: float | None = None  # whole-run budget in seconds
-    allow_credentials: bool = True  # try default credentials (bounded by credential_budget)
-    allow_brute_force: bool = False  # run the opt-in repeated-failure test
-    credential_budget: int = 20  # login attempts per service
-    credential_delay: float = 0.0  # seconds between attempts on one service
-    credential_scope: str = "first"  # first: stop a service at its first accepted credential; accounts: every account
-    max_read_bytes: int = 256 * 1024  # per service read cap
-    use_nmap: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-class Cancelled(Exception):
-    """Raised inside a check when the run was interrupted or ran out of time."""
-
-
-class EvidenceStore:
-    """Thread-safe home of everything a run has gathered so far.
-
-    It is what gets written when a run is interrupted, so it must always hold a consistent view:
-    artefacts are added before the findings that cite them.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.artefacts: dict[str, Artefact] = {}
-        self.findings: list[Finding] = []
-        self.services: list[Service] = []
-        self.notes: list[str] = []
-        self._ids = itertools.count(1)
-        self._once: dict[object, tuple[threading.Lock, list[Any]]] = {}
-
-    def next_id(self, prefix: str) -> str:
-        with self._lock:
-            return f"{prefix}-{next(self._ids):04d}"
-
-    def add_artefact(self, kind: str, name: str, data: bytes, *, media_type: str = "application/octet-stream",
-                     host: str | None = None, port: int | None = None) -> str:
-        art = Artefact(self.next_id("a"), kind, name, bytes(data), media_type, host, port)
-        with self._lock:
-            self.artefacts[art.id] = art
-        return art.id
-
-    def add_finding(self, finding: Finding) -> None:
-        with self._lock:
-            self.findings.append(finding)
-
-    def add_service(self, service: Service) -> None:
-        with self._lock:
-            self.services.append(service)
-
-    def once(self, key: object, compute: Callable[[], Any]) -> Any:
-        """compute() once per run for `key`; concurrent callers wait for the first and share its result.
-
-        For surveys several checks read (the update survey, UPnP descriptions): the device is asked
-        once, and every check cites the same artefacts.
-        """
-        with self._lock:
-            lock, box = self._once.setdefault(key, (threading.Lock(), []))
-        with lock:
-            if not box:
-                box.append(compute())
-            return box[0]
-
-    def note(self, text: str) -> None:
-        with self._lock:
-            self.notes.append(text)
-
-    def snapshot(self) -> tuple[list[Service], list[Finding], dict[str, Artefact]]:
-        with self._lock:
-            return list(self.services), list(self.findings), dict(self.artefacts)
-
-
-class DeviceLimiter:
-    """The per-device connection cap, shared by discovery's follow-ups and every check.
-
-    It also knows every socket opened through it, so that after an interrupt the engine can shut
-    them down (`abort_sockets`) and wake threads blocked in a read on a device that stalls.
-    """
-
-    def __init__(self, max_connections: int) -> None:
-        self._sem = threading.BoundedSemaphore(max(1, max_connections))
-        self._socks: set[socket.socket] = set()
-        self._socks_lock = threading.Lock()
-
-    @contextlib.contextmanager
-    def tracked(self, sock: socket.socket) -> Iterator[socket.socket]:
-        with self._socks_lock:
-            self._socks.add(sock)
-        try:
-            yield sock
-        finally:
-            with self._socks_lock:
-                self._socks.discard(sock)
-
-    def abort_sockets(self) -> int:
-        """Shut down every open socket: blocked recv()/send() return at once. Returns how many."""
-        with self._socks_lock:
-            socks = list(self._socks)
-        for s in socks:
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-        return len(socks)
-
-    @contextlib.contextmanager
-    def slot(self, cancel: threading.Event) -> Iterator[None]:
-        while not self._sem.acquire(timeout=0.2):
-            if cancel.is_set():
-                raise Cancelled()
-        try:
-            yield
-        finally:
-            self._sem.release()
+__all__ = ["Cancelled", "CheckContext", "ServiceContext"]
 
 
 class CheckContext:
-    """Per-(check, target[, service]) view handed to `Check.run`."""
+    """Per-(check, target[, service]) view handed to `Check.run`; built by the engine only."""
 
-    def __init__(self, *, check_id: str, host: str, services: list[Service], service: Service | None,
-                 options: ScanOptions, store: EvidenceStore, limiter: DeviceLimiter,
-                 cancel: threading.Event, deadline: float | None, declaration: dict[str, Any] | None = None,
-                 profile: dict[str, Any] | None = None, discovery_complete: bool = True) -> None:
+    def __init__(self, session: TargetSession, check_id: str, *, services: list[Service] | None = None,
+                 service: Service | None = None, profile: dict[str, Any] | None = None,
+                 discovery_complete: bool = True, declaration: dict[str, Any] | None = None) -> None:
+        self.session = session
         self.check_id = check_id
-        self.host = host
-        self.services = services
-        self.service = service
-        self.options = options
-        self.store = store
-        self.limiter = limiter
-        self.cancel = cancel
-        self.deadline = deadline
-        self.declaration = declaration
+        self.services = services or []
+        self._service = service
         self.profile = profile or {}
         # False when the port sweep was cut short: absence of a service then proves nothing.
         self.discovery_complete = discovery_complete
+        self.declaration = declaration
+
+    @property
+    def service(self) -> Service | None:
+        """The service this job is about; None for device-scoped checks."""
+        return self._service
+
+    @property
+    def host(self) -> str:
+        return self.session.host
+
+    @property
+    def options(self) -> ScanOptions:
+        return self.session.options
+
+    @property
+    def store(self) -> EvidenceStore:
+        return self.session.store
+
+    @property
+    def limiter(self) -> DeviceLimiter:
+        return self.session.limiter
 
     # -- time and cancellation -------------------------------------------------------------
     def cancelled(self) -> bool:
-        return self.cancel.is_set() or (self.deadline is not None and time.monotonic() > self.deadline)
+        return self.session.clock.up()
 
     def check_cancelled(self) -> None:
         """Call inside every loop: bounded loops stop promptly on Ctrl-C or --max-time."""
-        if self.cancelled():
-            raise Cancelled()
+        self.session.clock.check()
 
     def remaining(self, wanted: float | None = None) -> float:
         """A timeout that never outlives the run's budget."""
-        wanted = self.options.timeout if wanted is None else wanted
-        if self.deadline is None:
-            return wanted
-        return max(0.05, min(wanted, self.deadline - time.monotonic()))
+        return self.session.clock.remaining(self.options.safety.timeout if wanted is None else wanted)
+
+    def once(self, key: object, compute: Callable[[], Any]) -> Any:
+        """Ask the device once per target (see TargetSession.once)."""
+        return self.session.once(key, compute)
 
     # -- connections -----------------------------------------------------------------------
     @contextlib.contextmanager
     def slot(self) -> Iterator[None]:
         """Hold one of the device's connection slots (for clients that make their own socket)."""
-        self.check_cancelled()
-        with self.limiter.slot(self.cancel):
+        with self.session.slot():
             yield
 
     @contextlib.contextmanager
@@ -251,3 +146,18 @@ class CheckContext:
     def inconclusive(self, summary: str, reason: str, code: InconclusiveReason, **kw: Any) -> Finding:
         return self.finding(Status.INCONCLUSIVE, kw.pop("title", "Could not be tested"), summary,
                             reason=reason, reason_code=code, **kw)
+
+
+class ServiceContext(CheckContext):
+    """The context of a service-scoped check: `service` is the one service the job is about."""
+
+    def __init__(self, session: TargetSession, check_id: str, *, service: Service,
+                 services: list[Service] | None = None, profile: dict[str, Any] | None = None,
+                 discovery_complete: bool = True, declaration: dict[str, Any] | None = None) -> None:
+        super().__init__(session, check_id, services=services, service=service, profile=profile,
+                         discovery_complete=discovery_complete, declaration=declaration)
+        self._one_service = service
+
+    @property
+    def service(self) -> Service:
+        return self._one_service

@@ -12,7 +12,7 @@ import dataclasses
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,10 +22,13 @@ from probe.compliance.catalog import Catalog
 from probe.compliance.profile import Profile
 from probe.compliance.scope import Scope
 from probe.compliance.verdicts import clause_verdict
-from probe.context import Cancelled, CheckContext, DeviceLimiter, EvidenceStore, ScanOptions
+from probe.context import CheckContext, ServiceContext
 from probe.discovery import DiscoveryResult, discover
 from probe.models import ClauseVerdict, Finding, InconclusiveReason, Intrusiveness, Service, Status
-from probe.plugins import Check, registry
+from probe.options import ScanOptions
+from probe.plugins import Check, CheckMetadata, registry
+from probe.session import Cancelled, RunClock, TargetSession
+from probe.store import EvidenceStore
 
 Progress = Callable[[str, dict[str, Any]], None]
 
@@ -47,8 +50,7 @@ class ScanState:
     incomplete_reasons: list[str] = field(default_factory=list)
     declarations: dict[str, dict[str, Any]] = field(default_factory=dict)  # clause id -> declaration
     timings: list[dict[str, Any]] = field(default_factory=list)  # per check job: host, check, port, seconds
-    cancel: threading.Event = field(default_factory=threading.Event)
-    deadline: float | None = None
+    clock: RunClock = field(default_factory=RunClock)
 
     def mark_incomplete(self, why: str) -> None:
         self.complete = False
@@ -56,17 +58,27 @@ class ScanState:
             self.incomplete_reasons.append(why)
 
 
-def _time_up(state: ScanState) -> bool:
-    return state.deadline is not None and time.monotonic() > state.deadline
-
-
-def _gate(meta: Any, options: ScanOptions) -> str | None:
+def _gate(meta: CheckMetadata, options: ScanOptions) -> str | None:
     """Why an intrusive check may not run without the operator's opt-in, or None."""
-    if meta.intrusiveness is Intrusiveness.BRUTE_FORCE and not options.allow_brute_force:
+    if meta.intrusiveness is Intrusiveness.BRUTE_FORCE and not options.credentials.brute_force:
         return "brute-force test not run: it needs the operator's opt-in (--allow-brute-force-test)"
-    if meta.intrusiveness is Intrusiveness.CREDENTIALS and not options.allow_credentials:
+    if meta.intrusiveness is Intrusiveness.CREDENTIALS and not options.credentials.enabled:
         return "credential trials disabled by --no-credentials"
     return None
+
+
+def make_context(session: TargetSession, meta: CheckMetadata, service: Service | None = None,
+                 services: list[Service] | None = None, profile: dict[str, Any] | None = None,
+                 discovery_complete: bool = True) -> CheckContext:
+    """The one place a check context is built: a ServiceContext when the job is about one service."""
+    if service is not None:
+        return ServiceContext(session, meta.id, service=service, services=services, profile=profile,
+                              discovery_complete=discovery_complete)
+    return CheckContext(session, meta.id, services=services, profile=profile, discovery_complete=discovery_complete)
+
+
+def _with_clauses(finding: Finding, clause_map: dict[str, tuple[str, ...]]) -> Finding:
+    return dataclasses.replace(finding, clauses=clause_map.get(finding.check_id, ()))
 
 
 # After an interrupt or --max-time, how long running checks get to notice and finish on their own
@@ -93,39 +105,36 @@ class _Job:
             return True
 
 
-def _run_job(state: ScanState, catalog: Catalog, cls: type[Check], host: str, services: list[Service],
-             service: Service | None, limiter: DeviceLimiter, discovery_complete: bool = True,
-             job: _Job | None = None) -> None:
+def _run_job(session: TargetSession, clause_map: dict[str, tuple[str, ...]], cls: type[Check],
+             services: list[Service], service: Service | None, *, profile: dict[str, Any] | None = None,
+             discovery_complete: bool = True, job: _Job | None = None,
+             timings: list[dict[str, Any]] | None = None) -> None:
     meta = cls.metadata
-    ctx = CheckContext(check_id=meta.id, host=host, services=services, service=service, options=state.options,
-                       store=state.store, limiter=limiter, cancel=state.cancel, deadline=state.deadline,
-                       profile=state.profile.raw, discovery_complete=discovery_complete)
+    ctx = make_context(session, meta, service, services, profile, discovery_complete)
     produced: list[Finding] = []
     started = time.monotonic()
     try:
-        if state.cancel.is_set() or _time_up(state):
-            raise Cancelled()
+        session.clock.check()
         for f in cls().run(ctx) or ():
             produced.append(f)
         if not produced:
             produced.append(ctx.inconclusive("The check returned no finding.", "check produced no result",
                                              InconclusiveReason.TOOL_ERROR))
     except Cancelled:
-        why = "run interrupted" if state.cancel.is_set() else "--max-time reached"
-        produced.append(ctx.inconclusive(f"{meta.title}: not completed.", why, InconclusiveReason.INTERRUPTED))
+        produced.append(ctx.inconclusive(f"{meta.title}: not completed.", session.clock.why(),
+                                         InconclusiveReason.INTERRUPTED))
     except Exception as exc:  # a plugin bug must never become a PASS, nor kill the run
         trace = ctx.artefact("trace", f"{meta.id} traceback", traceback.format_exc())
         produced.append(ctx.inconclusive(f"{meta.title}: the check failed inside probe.",
                                          f"tool error: {exc.__class__.__name__}: {exc}",
                                          InconclusiveReason.TOOL_ERROR, artefacts=[trace]))
-    timings = getattr(state, "timings", None)
     if timings is not None:  # where a scan's time goes, for operators and the benchmark
-        timings.append({"host": host, "check": meta.id, "port": service.port if service else None,
+        timings.append({"host": session.host, "check": meta.id, "port": service.port if service else None,
                         "seconds": round(time.monotonic() - started, 3)})
     if job is not None and not job.settle():
         return  # the engine gave up on this job after an interrupt and already recorded it
     for f in produced:
-        state.store.add_finding(dataclasses.replace(f, clauses=catalog.clauses_for_check.get(f.check_id, ())))
+        session.store.add_finding(_with_clauses(f, clause_map))
 
 
 def service_matches(wanted: tuple[str, ...], svc: Service) -> bool:
@@ -134,19 +143,18 @@ def service_matches(wanted: tuple[str, ...], svc: Service) -> bool:
     return svc.protocol in wanted or (svc.tls and "tls" in wanted)
 
 
-def _jobs_for_target(state: ScanState, host: str, services: list[Service], disc: DiscoveryResult,
-                     catalog: Catalog, limiter: DeviceLimiter) -> list[_Job]:
+def _jobs_for_target(state: ScanState, session: TargetSession, services: list[Service], disc: DiscoveryResult,
+                     clause_map: dict[str, tuple[str, ...]]) -> list[_Job]:
     reg = registry()
     jobs: list[_Job] = []
     for check_id in state.scope.checks:
         cls = reg[check_id]
         meta = cls.metadata
-        ctx = CheckContext(check_id=meta.id, host=host, services=services, service=None, options=state.options,
-                           store=state.store, limiter=limiter, cancel=state.cancel, deadline=state.deadline)
+        ctx = make_context(session, meta, services=services)
         blocked = _gate(meta, state.options)
         if blocked:
             f = ctx.inconclusive(f"{meta.title}: not run.", blocked, InconclusiveReason.NOT_OPTED_IN)
-            state.store.add_finding(dataclasses.replace(f, clauses=catalog.clauses_for_check.get(check_id, ())))
+            session.store.add_finding(_with_clauses(f, clause_map))
             continue
         if meta.scope == "device":
             jobs.append(_Job(cls, None, disc.complete and disc.reachable))
@@ -162,7 +170,7 @@ def _jobs_for_target(state: ScanState, host: str, services: list[Service], disc:
                                      f"{'/'.join(meta.services)} services is not proven",
                                      InconclusiveReason.CONNECTIVITY if not disc.reachable
                                      else InconclusiveReason.INTERRUPTED)
-            state.store.add_finding(dataclasses.replace(f, clauses=catalog.clauses_for_check.get(check_id, ())))
+            session.store.add_finding(_with_clauses(f, clause_map))
             continue
         for svc in matching:
             jobs.append(_Job(cls, svc))
@@ -170,10 +178,11 @@ def _jobs_for_target(state: ScanState, host: str, services: list[Service], disc:
 
 
 def _scan_target(state: ScanState, catalog: Catalog, host: str, progress: Progress) -> None:
-    limiter = DeviceLimiter(state.options.max_connections)
+    session = TargetSession(host, state.options, state.store, state.clock)
     progress("target-start", {"host": host})
-    disc = discover(host, state.profile, state.options, state.store, limiter, state.cancel, state.deadline,
-                    progress)
+    ports = state.options.discovery.tcp_ports or state.profile.tcp_ports
+    udp_ports = state.options.discovery.udp_ports
+    disc = discover(session, ports, state.profile.udp_ports if udp_ports is None else udp_ports, progress)
     state.discovery[host] = disc
     if not disc.reachable:
         state.mark_incomplete(f"{host}: {disc.notes[0]}")
@@ -181,14 +190,16 @@ def _scan_target(state: ScanState, catalog: Catalog, host: str, progress: Progre
         state.mark_incomplete(f"{host}: discovery did not complete")
     services = [s for s in state.store.snapshot()[0] if s.host == host]
     progress("discovered", {"host": host, "services": [s.key() + " " + s.protocol for s in services]})
-    jobs = _jobs_for_target(state, host, services, disc, catalog, limiter)
+    clause_map = catalog.clauses_for_check
+    jobs = _jobs_for_target(state, session, services, disc, clause_map)
     total = len(jobs)
     done = 0
     lock = threading.Lock()
 
     def run(job: _Job) -> None:
         nonlocal done
-        _run_job(state, catalog, job.cls, host, services, job.service, limiter, job.discovery_complete, job)
+        _run_job(session, clause_map, job.cls, services, job.service, profile=state.profile.raw,
+                 discovery_complete=job.discovery_complete, job=job, timings=state.timings)
         with lock:
             done += 1
             progress("check", {"host": host, "done": done, "total": total})
@@ -197,18 +208,18 @@ def _scan_target(state: ScanState, catalog: Catalog, host: str, progress: Progre
     # they provoke must not spoil credential trials or other checks running beside them.
     for phase in (False, True):
         batch = [j for j in jobs if (j.cls.metadata.intrusiveness is Intrusiveness.BRUTE_FORCE) is phase]
-        pool = ThreadPoolExecutor(max_workers=max(1, state.options.max_connections))
+        pool = ThreadPoolExecutor(max_workers=state.options.safety.max_connections)
         try:
             futures = [pool.submit(run, job) for job in batch]
-            _wait_or_give_up(state, catalog, host, futures, batch, limiter)
+            _wait_or_give_up(session, clause_map, futures, batch)
         finally:
             # never block on a worker stuck in a device read: unfinished jobs are already recorded
             pool.shutdown(wait=False, cancel_futures=True)
     progress("target-done", {"host": host})
 
 
-def _wait_or_give_up(state: ScanState, catalog: Catalog, host: str, futures: list[Any], jobs: list[_Job],
-                     limiter: DeviceLimiter) -> None:
+def _wait_or_give_up(session: TargetSession, clause_map: dict[str, tuple[str, ...]], futures: list[Any],
+                     jobs: list[_Job]) -> None:
     """Wait for the jobs; after an interrupt or --max-time, wait STOP_GRACE more, then give up.
 
     A job given up on gets an INCONCLUSIVE (interrupted) finding, and its sockets are shut down so
@@ -219,24 +230,23 @@ def _wait_or_give_up(state: ScanState, catalog: Catalog, host: str, futures: lis
         pending = [f for f in futures if not f.done()]
         if not pending:
             return
-        if stop_at is None and (state.cancel.is_set() or _time_up(state)):
+        if stop_at is None and session.clock.up():
             stop_at = time.monotonic() + STOP_GRACE
         if stop_at is not None and time.monotonic() >= stop_at:
             break
         wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-    why = "run interrupted" if state.cancel.is_set() else "--max-time reached"
-    for job, fut in zip(jobs, futures):
+    why = session.clock.why()
+    for job, fut in zip(jobs, futures, strict=True):
         if fut.done() or not job.settle():
             continue
         meta = job.cls.metadata
-        ctx = CheckContext(check_id=meta.id, host=host, services=[], service=job.service, options=state.options,
-                           store=state.store, limiter=limiter, cancel=state.cancel, deadline=state.deadline)
+        ctx = make_context(session, meta, job.service)
         f = ctx.inconclusive(f"{meta.title}: not completed.", f"{why} (the check was still running)",
                              InconclusiveReason.INTERRUPTED)
-        state.store.add_finding(dataclasses.replace(f, clauses=catalog.clauses_for_check.get(meta.id, ())))
-    aborted = limiter.abort_sockets()
+        session.store.add_finding(_with_clauses(f, clause_map))
+    aborted = session.limiter.abort_sockets()
     if aborted:
-        state.store.note(f"{host}: {aborted} connection(s) still open after the interrupt were shut down")
+        session.store.note(f"{session.host}: {aborted} connection(s) still open after the interrupt were shut down")
 
 
 def compute_verdicts(state: ScanState, catalog: Catalog) -> list[ClauseVerdict]:
@@ -255,8 +265,7 @@ def run_scan(state: ScanState, catalog: Catalog, progress: Progress | None = Non
              parallel_targets: int = 16) -> ScanState:
     """Scan every target; always returns the state, complete or not (never raises on device trouble)."""
     progress = progress or (lambda _e, _d: None)
-    if state.options.max_time:
-        state.deadline = time.monotonic() + state.options.max_time
+    state.clock = RunClock.starting_now(state.options.safety.max_time, state.clock.cancel)
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(parallel_targets, len(state.targets)))) as pool:
             futures = [pool.submit(_scan_target, state, catalog, h, progress) for h in state.targets]
@@ -268,50 +277,36 @@ def run_scan(state: ScanState, catalog: Catalog, progress: Progress | None = Non
                     except TimeoutError:
                         continue
     finally:
-        if state.cancel.is_set():
+        if state.clock.interrupted():
             state.mark_incomplete("interrupted by the operator (SIGINT/SIGTERM)")
-        elif _time_up(state):
-            state.mark_incomplete(f"--max-time {state.options.max_time:g}s reached")
+        elif state.clock.out_of_time():
+            state.mark_incomplete(f"--max-time {state.options.safety.max_time:g}s reached")
         state.verdicts = compute_verdicts(state, catalog)
         state.finished = datetime.now(UTC)
     return state
 
 
 def run_single_check(check_id: str, host: str, services: list[Service], options: ScanOptions | None = None,
-                     service: Service | None = None, catalog: Catalog | None = None) -> tuple[list[Finding], EvidenceStore]:
+                     service: Service | None = None,
+                     catalog: Catalog | None = None) -> tuple[list[Finding], EvidenceStore]:
     """Run one check against given services (for tests and for plugin authors).
 
-    Runs the check exactly as the engine does (same gating, same error envelope), without
-    discovery, so a check can be exercised against a daemon a test started.
+    Runs the check exactly as the engine does (same gating, same error envelope, a real target
+    session), without discovery, so a check can be exercised against a daemon a test started.
     """
     from probe.compliance.catalog import load_catalog
 
-    catalog = catalog or load_catalog()
+    clause_map = (catalog or load_catalog()).clauses_for_check
     cls = registry()[check_id]
-    options = options or ScanOptions()
-    store = EvidenceStore()
-    state_like = _MiniState(options, store)
-    limiter = DeviceLimiter(options.max_connections)
-    targets: Iterable[Service | None] = [service] if service or cls.metadata.scope == "device" else \
+    session = TargetSession(host, options or ScanOptions(), EvidenceStore())
+    targets: list[Service | None] = [service] if service or cls.metadata.scope == "device" else \
         [s for s in services if service_matches(cls.metadata.services, s)]
-    blocked = _gate(cls.metadata, options)
+    blocked = _gate(cls.metadata, session.options)
     for svc in targets:
         if blocked:
-            ctx = CheckContext(check_id=check_id, host=host, services=services, service=svc, options=options,
-                               store=store, limiter=limiter, cancel=state_like.cancel, deadline=None)
-            store.add_finding(ctx.inconclusive("not run", blocked, InconclusiveReason.NOT_OPTED_IN))
+            ctx = make_context(session, cls.metadata, svc, services)
+            session.store.add_finding(_with_clauses(ctx.inconclusive("not run", blocked,
+                                                                     InconclusiveReason.NOT_OPTED_IN), clause_map))
             continue
-        _run_job(state_like, catalog, cls, host, services, svc, limiter)  # type: ignore[arg-type]
-    return store.snapshot()[1], store
-
-
-@dataclass
-class _MiniState:
-    options: ScanOptions
-    store: EvidenceStore
-    cancel: threading.Event = field(default_factory=threading.Event)
-    deadline: float | None = None
-    profile: Any = None
-
-    def __post_init__(self) -> None:
-        self.profile = type("P", (), {"raw": {}})()
+        _run_job(session, clause_map, cls, services, svc)
+    return session.store.snapshot()[1], session.store

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import yaml
 
-from probe.context import CheckContext
+from probe.context import CheckContext, ServiceContext
 from probe.errors import UserError
 from probe.models import Finding, Intrusiveness
 
@@ -96,6 +96,22 @@ class Check:
         raise NotImplementedError
 
 
+class ServiceCheck(Check):
+    """Base class for a check that runs once per matching service (metadata `scope: service`).
+
+    Implement `run_service(ctx)`: its context's `service` is the service the job is about,
+    typed as present, so the check never has to assert it.
+    """
+
+    def run(self, ctx: CheckContext) -> Iterable[Finding]:
+        if not isinstance(ctx, ServiceContext):
+            raise TypeError(f"{self.check_id}: a service check needs a service context (engine bug)")
+        return self.run_service(ctx)
+
+    def run_service(self, ctx: ServiceContext) -> Iterable[Finding]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
 def _load_builtin() -> dict[str, type[Check]]:
     import probe.checks as pkg
 
@@ -123,9 +139,18 @@ def _load_builtin() -> dict[str, type[Check]]:
         meta = CheckMetadata.from_dict(raw, where=f"checks/{mod.name}.yaml", source="builtin")
         if meta.id != mod.name:
             raise UserError(f"checks/{mod.name}.yaml: id {meta.id!r} does not match the file name")
+        _check_scope(cls, meta, where)
         cls.metadata = meta
         found[meta.id] = cls
     return found
+
+
+def _check_scope(cls: type[Check], meta: CheckMetadata, where: str) -> None:
+    """A service-scoped check must be a ServiceCheck (it is handed a ServiceContext), and only it."""
+    if (meta.scope == "service") != issubclass(cls, ServiceCheck):
+        raise UserError(f"{where}: scope {meta.scope!r} needs a "
+                        f"{'ServiceCheck' if meta.scope == 'service' else 'Check'} subclass "
+                        f"(probe.api.{'ServiceCheck' if meta.scope == 'service' else 'Check'})")
 
 
 def _load_entry_points(known: dict[str, type[Check]]) -> dict[str, type[Check]]:
@@ -141,6 +166,7 @@ def _load_entry_points(known: dict[str, type[Check]]) -> dict[str, type[Check]]:
             raise UserError(f"{where}: entry point name, check_id and metadata id must agree")
         if meta.id in known or meta.id in found:
             raise UserError(f"{where}: check id {meta.id!r} is already taken")
+        _check_scope(cls, meta, where)
         cls.metadata = meta
         found[meta.id] = cls
     return found

@@ -11,19 +11,29 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from probe.commands._common import add_scope_options, load_scope
+from probe.compliance.cryptopolicy import load_ssh_policy, load_tls_policy
 from probe.compliance.declaration import attach, load_declaration
 from probe.compliance.profile import parse_ports
-from probe.context import ScanOptions
 from probe.engine import ScanState, run_scan
 from probe.errors import UserError
+from probe.options import (
+    CredentialOptions,
+    CredentialScope,
+    CryptoOptions,
+    DiscoveryOptions,
+    SafetyOptions,
+    ScanMethod,
+    ScanOptions,
+)
 from probe.output.evidence import build, canonical_bytes, check_writable, write_atomic
 from probe.output.exitcodes import EXIT_INCOMPLETE, exit_code
 from probe.output.pack import check_destination, write_pack
 from probe.output.signing import fingerprint, load_private
 from probe.output.terminal import Progress, clause_table, safe
+from probe.protocols.x509 import load_ca_bundle
+from probe.services.credentials import load_user_file
 from probe.services.declared_urls import fetch_all
 from probe.services.web import check_ca_file
 from probe.targets import read_targets_file, resolve_target
@@ -67,7 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--quiet", action="store_true", help="no progress and no clause table")
     b = p.add_argument_group("how gently (defaults suit fragile embedded devices)")
     b.add_argument("--max-connections", type=int, default=4, metavar="N",
-                   help="concurrent connections per device, all checks together (default 4)")
+                   help="concurrent connections per device, all checks together (default 4, at most 64)")
     b.add_argument("--timeout", type=float, default=5.0, metavar="SEC", help="per socket operation (default 5)")
     b.add_argument("--max-time", type=float, default=None, metavar="SEC",
                    help="overall time budget; when reached, unfinished work is INCONCLUSIVE and the run exits 3")
@@ -123,64 +133,46 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _positive(name: str, value: float | int | None, *, allow_zero: bool = False) -> None:
-    if value is not None and (value < 0 or (value == 0 and not allow_zero)):
-        raise UserError(f"{name} must be {'0 or more' if allow_zero else 'greater than 0'}")
-
-
 def options_from(args: argparse.Namespace) -> ScanOptions:
-    _positive("--max-connections", args.max_connections)
-    _positive("--timeout", args.timeout)
-    _positive("--max-time", args.max_time)
-    _positive("--scan-concurrency", args.scan_concurrency)
-    _positive("--credential-budget", args.credential_budget, allow_zero=True)
-    _positive("--credential-delay", args.credential_delay, allow_zero=True)
-    _positive("--scan-rate", args.scan_rate)
-    extra: dict[str, Any] = {"scan_concurrency": args.scan_concurrency, "scan_method": args.scan_method,
-                             "scan_rate": args.scan_rate}
+    """The typed options from the command line; every bad value is a one-line usage error here,
+    before any packet is sent (ScanOptions validates ranges, this adds the files it must read)."""
+    user_file = None
     if getattr(args, "credentials", None) is not None:
-        from probe.services.credentials import load_user_file
-
         load_user_file(args.credentials)  # a malformed file is a usage error before any packet is sent
-        extra["credentials_file"] = str(args.credentials)
-    brute = getattr(args, "brute_force_attempts", 12)
-    if not 3 <= brute <= 30:
-        raise UserError("--brute-force-attempts must be between 3 and 30")
-    extra["brute_force_attempts"] = brute
-    extra["nmap_versions"] = bool(args.nmap_versions)
-    if args.ports:
-        extra["ports_override"] = parse_ports(args.ports, "--ports")
-    if args.udp_ports:
-        extra["udp_ports_override"] = () if args.udp_ports == "none" else parse_ports(args.udp_ports, "--udp-ports")
-    extra.update(_crypto_options(args))
-    if extra.get("ca_file"):
-        check_ca_file(extra["ca_file"])  # update_channel hands it to Python's ssl: it must load there too
-    return ScanOptions(max_connections=min(args.max_connections, 64), timeout=args.timeout, max_time=args.max_time,
-                       allow_credentials=not args.no_credentials, allow_brute_force=args.allow_brute_force_test,
-                       credential_budget=args.credential_budget, credential_delay=args.credential_delay,
-                       credential_scope=args.credential_scope,
-                       use_nmap=not args.no_nmap, extra=extra)
+        user_file = args.credentials
+    return ScanOptions(
+        safety=SafetyOptions(max_connections=args.max_connections, timeout=args.timeout, max_time=args.max_time),
+        discovery=DiscoveryOptions(
+            method=ScanMethod(args.scan_method), rate=args.scan_rate, concurrency=args.scan_concurrency,
+            tcp_ports=parse_ports(args.ports, "--ports") if args.ports else None,
+            udp_ports=(() if args.udp_ports == "none" else parse_ports(args.udp_ports, "--udp-ports"))
+            if args.udp_ports else None,
+            use_nmap=not args.no_nmap, nmap_versions=bool(args.nmap_versions)),
+        credentials=CredentialOptions(
+            enabled=not args.no_credentials, budget=args.credential_budget, delay=args.credential_delay,
+            scope=CredentialScope(args.credential_scope), user_file=user_file,
+            brute_force=args.allow_brute_force_test, brute_force_attempts=args.brute_force_attempts),
+        crypto=_crypto_options(args),
+    )
 
 
-def _crypto_options(args: argparse.Namespace) -> dict[str, Any]:
+def _crypto_options(args: argparse.Namespace) -> CryptoOptions:
     """Validate the crypto policy inputs up front: a bad file is a usage error, not a scan result."""
-    from probe.compliance.cryptopolicy import load_ssh_policy, load_tls_policy
-    from probe.protocols.x509 import load_ca_bundle
-
-    out: dict[str, Any] = {}
-    if getattr(args, "ca_file", None):
+    ca_file = tls_policy = ssh_policy = None
+    if args.ca_file:
         try:
             load_ca_bundle(args.ca_file)
         except (OSError, ValueError) as exc:
             raise UserError(f"--ca-file: {exc}") from None
-        out["ca_file"] = os.path.abspath(args.ca_file)
-    if getattr(args, "tls_policy", None):
+        check_ca_file(args.ca_file)  # update_channel hands it to Python's ssl: it must load there too
+        ca_file = Path(args.ca_file).absolute()
+    if args.tls_policy:
         load_tls_policy(args.tls_policy)
-        out["tls_policy"] = os.path.abspath(args.tls_policy)
-    if getattr(args, "ssh_policy", None):
+        tls_policy = Path(args.tls_policy).absolute()
+    if args.ssh_policy:
         load_ssh_policy(args.ssh_policy)
-        out["ssh_policy"] = os.path.abspath(args.ssh_policy)
-    return out
+        ssh_policy = Path(args.ssh_policy).absolute()
+    return CryptoOptions(ca_file=ca_file, tls_policy=tls_policy, ssh_policy=ssh_policy)
 
 
 class _Interrupts:
@@ -197,7 +189,7 @@ class _Interrupts:
             os._exit(EXIT_INCOMPLETE)
         os.write(2, b"\nprobe: interrupted; finishing up and writing the evidence gathered so far "
                     b"(interrupt again to quit at once)\n")
-        self.state.cancel.set()
+        self.state.clock.cancel.set()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -220,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--fetch-declared-urls needs --declaration FILE")
     if args.declaration:
         decl = load_declaration(args.declaration, catalog)
-        fetch = (partial(fetch_all, add_artefact=state.store.add_artefact, timeout=options.timeout)
+        fetch = (partial(fetch_all, add_artefact=state.store.add_artefact, timeout=options.safety.timeout)
                  if args.fetch_declared_urls else None)
         state.declarations = attach(decl, state.store.add_artefact, catalog, fetch=fetch)
     handler = _Interrupts(state)
@@ -239,7 +231,8 @@ def run(args: argparse.Namespace) -> int:
         clause_table(doc)
         print(f"\nevidence: {safe(out, 400)}", file=sys.stdout)
         if args.pack:
-            print(f"pack: {safe(args.pack, 400)}" + (f" (signed, key {fingerprint(key.public_key())})" if key else " (unsigned)"))
+            signed = f" (signed, key {fingerprint(key.public_key())})" if key else " (unsigned)"
+            print(f"pack: {safe(args.pack, 400)}{signed}")
     code = exit_code(doc)
     if not doc["run"]["complete"]:
         _leave_without_stragglers(code)

@@ -12,6 +12,7 @@ import datetime as dt
 import fnmatch
 import importlib.resources
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -35,14 +36,14 @@ class Violation:
         return {"rule": self.rule, "item": self.item, "severity": self.severity, "message": self.message}
 
 
-def _load(name: str, path: str | None) -> dict[str, Any]:
+def _load(name: str, path: str | Path | None) -> dict[str, Any]:
     if path:
         try:
             with open(path, encoding="utf-8") as fh:
                 text = fh.read()
         except OSError as exc:
             raise UserError(f"{path}: cannot read policy file ({exc.strerror})") from None
-        where = path
+        where = str(path)
     else:
         text = (importlib.resources.files("probe") / "data" / "policies" / f"{name}.yaml").read_text("utf-8")
         where = f"probe/data/policies/{name}.yaml"
@@ -59,7 +60,7 @@ def _load(name: str, path: str | None) -> dict[str, Any]:
     return data
 
 
-def load_tls_policy(path: str | None = None) -> dict[str, Any]:
+def load_tls_policy(path: str | Path | None = None) -> dict[str, Any]:
     pol = _load("tls", path)
     where = pol["_where"]
     try:
@@ -78,7 +79,7 @@ def load_tls_policy(path: str | None = None) -> dict[str, Any]:
     return pol
 
 
-def load_ssh_policy(path: str | None = None) -> dict[str, Any]:
+def load_ssh_policy(path: str | Path | None = None) -> dict[str, Any]:
     pol = _load("ssh", path)
     for section in ("kex", "host_key_algorithms", "ciphers", "macs"):
         sec = pol.get(section)
@@ -238,11 +239,3 @@ def judge_ssh(*, protocol: str, lists: dict[str, list[str]] | None, host_keys: l
         elif ktype.startswith("ecdsa-") and bits < hk.get("min_ecdsa_bits", 0):
             out.append(Violation("host_keys.min_ecdsa_bits", ktype, FAIL, f"ECDSA host key of {bits} bits"))
     return out
-
-
-def option(options: Any, name: str) -> Any:
-    """An operator option that may be a ScanOptions field (once the CLI wires it) or in `extra`."""
-    value = getattr(options, name, None)
-    if value is None:
-        value = (getattr(options, "extra", None) or {}).get(name)
-    return value

@@ -26,13 +26,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from probe.compliance.profile import Profile
-from probe.context import Cancelled, DeviceLimiter, EvidenceStore, ScanOptions
 from probe.discovery import fingerprint as fp
 from probe.discovery import nmap_scan, udp_probe
-from probe.discovery.syn_scan import DEFAULT_RATE, DEFAULT_RETRIES, SynUnavailable, syn_sweep
+from probe.discovery.syn_scan import SynUnavailable, syn_sweep
 from probe.discovery.tcp_connect import sweep
 from probe.models import Service
+from probe.options import ScanMethod
+from probe.session import Cancelled, TargetSession
 
 Progress = Callable[[str, dict[str, Any]], None]
 SCAN_METHODS = ("auto", "syn", "connect")
@@ -52,28 +52,21 @@ class DiscoveryResult:
                 "stats": self.stats, "notes": self.notes}
 
 
-def _time_up(cancel: threading.Event, deadline: float | None) -> bool:
-    return cancel.is_set() or (deadline is not None and time.monotonic() > deadline)
-
-
-def _tcp_sweep(host: str, ports: tuple[int, ...] | list[int], options: ScanOptions, result: DiscoveryResult,
-               cancel: threading.Event, deadline: float | None, progress: Progress | None) -> tuple[list[int], bool]:
+def _tcp_sweep(session: TargetSession, ports: tuple[int, ...], result: DiscoveryResult,
+               progress: Progress | None) -> tuple[list[int], bool]:
     """Run the best available sweep; fill result.method/stats; return (open ports, complete)."""
-    method = str(options.extra.get("scan_method", "auto"))
-    concurrency = int(options.extra.get("scan_concurrency", 512))
-    connect_timeout = float(options.extra.get("connect_timeout", 1.0))
-    rate = int(options.extra.get("scan_rate", DEFAULT_RATE))
-    retries = int(options.extra.get("scan_retries", DEFAULT_RETRIES))
+    host, opts, clock = session.host, session.options.discovery, session.clock
+    method, concurrency, connect_timeout = opts.method, opts.concurrency, opts.connect_timeout
 
     def sweep_progress(done: int, total: int) -> None:
         if progress:
             progress("sweep", {"host": host, "done": done, "total": total})
 
     stats: dict[str, Any] = {"tcp_ports_requested": len(ports)}
-    if method in ("auto", "syn"):
+    if method in (ScanMethod.AUTO, ScanMethod.SYN):
         try:
-            syn = syn_sweep(host, ports, rate=rate, retries=retries, cancel=cancel, deadline=deadline,
-                            progress=sweep_progress)
+            syn = syn_sweep(host, ports, rate=opts.rate, retries=opts.retries, cancel=clock.cancel,
+                            deadline=clock.deadline, progress=sweep_progress)
         except SynUnavailable as exc:
             stats["syn_unavailable"] = str(exc)
             result.notes.append(f"SYN sweep not used ({exc}); used the TCP connect sweep instead")
@@ -82,12 +75,13 @@ def _tcp_sweep(host: str, ports: tuple[int, ...] | list[int], options: ScanOptio
             stats.update({"sweep_method": "syn-scan", "tcp_ports_scanned": syn.scanned, "open": len(syn.open_ports),
                           "closed": syn.closed, "filtered": syn.filtered, "icmp_unreachable": syn.icmp_unreachable,
                           "unreachable": 0, "sweep_seconds": round(syn.elapsed, 3), "packets_sent": syn.packets_sent,
-                          "retransmitted": syn.retransmitted, "answered_after_retransmit": syn.answered_after_retransmit,
+                          "retransmitted": syn.retransmitted,
+                          "answered_after_retransmit": syn.answered_after_retransmit,
                           "rate_pps": syn.rate, "retries": syn.retries, "max_rtt_ms": round(syn.max_rtt * 1000, 2)})
             result.stats.update(stats)
             return syn.open_ports, syn.complete
-    sw = sweep(host, ports, timeout=connect_timeout, concurrency=concurrency, cancel=cancel, deadline=deadline,
-               progress=sweep_progress)
+    sw = sweep(host, ports, timeout=connect_timeout, concurrency=concurrency, cancel=clock.cancel,
+               deadline=clock.deadline, progress=sweep_progress)
     result.method = "connect-scan"
     stats.update({"sweep_method": "connect-scan", "tcp_ports_scanned": sw.scanned, "open": len(sw.open_ports),
                   "closed": sw.closed, "filtered": sw.filtered, "unreachable": sw.unreachable,
@@ -97,27 +91,27 @@ def _tcp_sweep(host: str, ports: tuple[int, ...] | list[int], options: ScanOptio
     return sw.open_ports, sw.complete
 
 
-def _identify_tcp(host: str, port: int, method: str, options: ScanOptions, store: EvidenceStore,
-                  limiter: DeviceLimiter, cancel: threading.Event, deadline: float | None) -> Service | None:
-    if _time_up(cancel, deadline):
+def _identify_tcp(session: TargetSession, port: int, method: str) -> Service | None:
+    host, store, clock = session.host, session.store, session.clock
+    if clock.up():
         return _unidentified(host, port, method)
     try:
-        with limiter.slot(cancel):
-            f = fp.fingerprint(host, port, timeout=min(options.timeout, 3.0), deadline=deadline, cancel=cancel,
-                               track=limiter.tracked)
+        with session.slot():
+            f = fp.fingerprint(host, port, timeout=min(session.options.safety.timeout, 3.0), deadline=clock.deadline,
+                               cancel=clock.cancel, track=session.limiter.tracked)
     except Cancelled:
         return _unidentified(host, port, method)
     except OSError as exc:
-        if _time_up(cancel, deadline):
+        if clock.up():
             return _unidentified(host, port, method)
         store.note(f"{host}:{port}/tcp was open during the sweep but not on identification: {exc}")
         return None
-    if f.confidence == "port" and _time_up(cancel, deadline):  # cut short, not silent: say so
+    if f.confidence == "port" and clock.up():  # cut short, not silent: say so
         return _unidentified(host, port, method)
     art = None
     if f.banner:
-        art = store.add_artefact("banner", f"{host}:{port}/tcp {f.banner_kind}", f.banner[:options.max_read_bytes],
-                                 host=host, port=port)
+        art = store.add_artefact("banner", f"{host}:{port}/tcp {f.banner_kind}",
+                                 f.banner[:session.options.safety.max_read_bytes], host=host, port=port)
     return Service(host=host, port=port, transport="tcp", protocol=f.protocol, method=method,
                    product=f.product, version=f.version, tls=f.tls, banner_artefact=art, confidence=f.confidence)
 
@@ -128,13 +122,12 @@ def _unidentified(host: str, port: int, method: str) -> Service:
                    method=f"{method}-unidentified", confidence="port")
 
 
-def _probe_udp(host: str, port: int, options: ScanOptions, store: EvidenceStore, limiter: DeviceLimiter,
-               cancel: threading.Event, deadline: float | None) -> tuple[udp_probe.UdpResult | None, Service | None]:
-    if _time_up(cancel, deadline):
+def _probe_udp(session: TargetSession, port: int) -> tuple[udp_probe.UdpResult | None, Service | None]:
+    host, store, options = session.host, session.store, session.options
+    if session.clock.up():
         return None, None
-    timeout = float(options.extra.get("udp_timeout", 1.0))
-    with limiter.slot(cancel):
-        r = udp_probe.probe_port(host, port, timeout=min(timeout, options.timeout))
+    with session.slot():
+        r = udp_probe.probe_port(host, port, timeout=min(options.discovery.udp_timeout, options.safety.timeout))
     if r.state != "open" or r.protocol is None:
         return r, None
     first_art = None
@@ -142,7 +135,7 @@ def _probe_udp(host: str, port: int, options: ScanOptions, store: EvidenceStore,
         for i, reply in enumerate(ex.replies):
             suffix = f" #{i + 1}" if len(ex.replies) > 1 else ""
             art = store.add_artefact("banner", f"{host}:{port}/udp {ex.label} response{suffix}",
-                                     reply[:options.max_read_bytes], host=host, port=port)
+                                     reply[:options.safety.max_read_bytes], host=host, port=port)
             first_art = first_art or art
     if r.protocol == "snmp":
         accepted = [k.split("_")[0] for k, v in r.detail.items() if k.endswith("_public") and v == "accepted"]
@@ -158,21 +151,22 @@ NMAP_SHARE = 0.2  # of the remaining --max-time budget
 NMAP_MAX_SECONDS = 90.0  # per device, all gap-filling nmap runs together
 
 
-def _nmap_enrich(host: str, services: list[Service], options: ScanOptions, store: EvidenceStore,
-                 limiter: DeviceLimiter, cancel: threading.Event, deadline: float | None, result: DiscoveryResult,
+def _nmap_enrich(session: TargetSession, services: list[Service], result: DiscoveryResult,
                  progress: Progress | None) -> list[Service]:
     """nmap -sV on the ports our own probes left unidentified or without product/version."""
+    host, store, clock, opts = session.host, session.store, session.clock, session.options.discovery
+    deadline = clock.deadline
     candidates = [s for s in services if s.transport == "tcp" and not s.method.endswith("-unidentified")
-                  and nmap_scan.wanted(s.protocol, s.confidence, s.product, s.version,
-                                   bool(options.extra.get("nmap_versions")))]
-    stats: dict[str, Any] = {"nmap": nmap_scan.available() or "not installed", "nmap_ports": [s.port for s in candidates]}
+                  and nmap_scan.wanted(s.protocol, s.confidence, s.product, s.version, opts.nmap_versions)]
+    stats: dict[str, Any] = {"nmap": nmap_scan.available() or "not installed",
+                             "nmap_ports": [s.port for s in candidates]}
     result.stats.update(stats)
     if not candidates or nmap_scan.available() is None:
         if candidates:
             result.notes.append("nmap is not installed: ports our probes could not identify stay 'unknown' "
                                 f"({', '.join(str(s.port) for s in candidates)})")
         return services
-    per_port = float(options.extra.get("nmap_timeout", nmap_scan.DEFAULT_PORT_TIMEOUT))
+    per_port = opts.nmap_timeout
     start = time.monotonic()
     # nmap -sV can spend a minute on one silent port, and the checks still have to run: it gets at
     # most NMAP_MAX_SECONDS per device, and under --max-time at most NMAP_SHARE of what is left.
@@ -183,16 +177,16 @@ def _nmap_enrich(host: str, services: list[Service], options: ScanOptions, store
 
     def one(svc: Service) -> Service:
         nonlocal done
-        if _time_up(cancel, deadline):
+        if clock.up():
             return svc
         if nmap_deadline - time.monotonic() < 1.0:
             skipped.append(svc.port)
             return svc
         budget = min(per_port, nmap_deadline - time.monotonic())
         try:
-            with limiter.slot(cancel):
+            with session.slot():
                 n = nmap_scan.scan_port(host, svc.port, timeout=budget, unidentified=svc.confidence == "port",
-                                        cancel=cancel)
+                                        cancel=clock.cancel)
         except Cancelled:
             return svc
         except OSError as exc:
@@ -227,7 +221,7 @@ def _nmap_enrich(host: str, services: list[Service], options: ScanOptions, store
         return svc
 
     by_port = {s.port: s for s in candidates}
-    with ThreadPoolExecutor(max_workers=max(1, options.max_connections)) as pool:
+    with ThreadPoolExecutor(max_workers=session.options.safety.max_connections) as pool:
         enriched = {s.port: s for s in pool.map(one, candidates)}
     result.stats["nmap_seconds"] = round(time.monotonic() - start, 3)
     if skipped:
@@ -239,14 +233,12 @@ def _nmap_enrich(host: str, services: list[Service], options: ScanOptions, store
     return [enriched.get(s.port, s) if s.transport == "tcp" else s for s in services]
 
 
-def discover(host: str, profile: Profile, options: ScanOptions, store: EvidenceStore, limiter: DeviceLimiter,
-             cancel: threading.Event, deadline: float | None, progress: Progress | None = None) -> DiscoveryResult:
+def discover(session: TargetSession, tcp_ports: tuple[int, ...], udp_ports: tuple[int, ...],
+             progress: Progress | None = None) -> DiscoveryResult:
+    """Sweep `tcp_ports`, identify what answers, probe `udp_ports`; services go to the session's store."""
+    host, store = session.host, session.store
     result = DiscoveryResult()
-    ports = options.extra.get("ports_override") or profile.tcp_ports
-    udp_ports = options.extra.get("udp_ports_override")
-    if udp_ports is None:
-        udp_ports = profile.udp_ports
-    open_ports, complete = _tcp_sweep(host, ports, options, result, cancel, deadline, progress)
+    open_ports, complete = _tcp_sweep(session, tcp_ports, result, progress)
     result.complete = complete
     method = result.method
 
@@ -265,7 +257,7 @@ def discover(host: str, profile: Profile, options: ScanOptions, store: EvidenceS
 
     def tcp_job(port: int) -> None:
         try:
-            svc = _identify_tcp(host, port, method, options, store, limiter, cancel, deadline)
+            svc = _identify_tcp(session, port, method)
         except Cancelled:
             svc = None
         if svc is not None:
@@ -275,7 +267,7 @@ def discover(host: str, profile: Profile, options: ScanOptions, store: EvidenceS
 
     def udp_job(port: int) -> None:
         try:
-            r, svc = _probe_udp(host, port, options, store, limiter, cancel, deadline)
+            r, svc = _probe_udp(session, port)
         except Cancelled:
             r, svc = None, None
         except OSError as exc:
@@ -289,14 +281,14 @@ def discover(host: str, profile: Profile, options: ScanOptions, store: EvidenceS
         tick()
 
     udp_start = time.monotonic()
-    with ThreadPoolExecutor(max_workers=max(1, options.max_connections)) as pool:
+    with ThreadPoolExecutor(max_workers=session.options.safety.max_connections) as pool:
         futures = [pool.submit(tcp_job, p) for p in open_ports] + [pool.submit(udp_job, p) for p in udp_ports]
         for fut in futures:
             fut.result()
     services.sort(key=lambda s: (s.transport, s.port))
 
-    if options.use_nmap:
-        services = _nmap_enrich(host, services, options, store, limiter, cancel, deadline, result, progress)
+    if session.options.discovery.use_nmap:
+        services = _nmap_enrich(session, services, result, progress)
     else:
         result.stats["nmap"] = "disabled (--no-nmap)"
 
@@ -324,7 +316,7 @@ def discover(host: str, profile: Profile, options: ScanOptions, store: EvidenceS
                                "unreachable or filtering everything")
     identified_tcp = sum(1 for s in services if s.transport == "tcp")
     if any(s.method.endswith("-unidentified") for s in services) or (
-            (identified_tcp < len(open_ports) or len(udp_results) < len(udp_ports)) and _time_up(cancel, deadline)):
+            (identified_tcp < len(open_ports) or len(udp_results) < len(udp_ports)) and session.clock.up()):
         result.complete = False
         result.notes.append("identification was cut short (interrupt or --max-time): some open ports are "
                             "listed with the protocol their port number suggests")

@@ -22,7 +22,7 @@ from probe.compliance.catalog import Catalog
 from probe.engine import ScanState
 from probe.errors import UserError
 
-SCHEMA_VERSION = "1.2.0"  # 1.1: structure of clauses[].declaration; 1.2: run.timings (both additive)
+SCHEMA_VERSION = "1.3.0"  # 1.1: clauses[].declaration; 1.2: run.timings; 1.3: run.options by group
 SCHEMA_ID = "https://probe.invalid/schema/evidence-1.json"
 
 
@@ -64,7 +64,7 @@ def build(state: ScanState, catalog: Catalog, *, run_id: str | None = None) -> d
             "finished": state.finished.isoformat(timespec="seconds") if state.finished else None,
             "complete": state.complete,
             "incomplete_reasons": list(state.incomplete_reasons),
-            "options": _options_json(state),
+            "options": state.options.to_json(),
             "timings": sorted(state.timings, key=lambda t: -t["seconds"]),
         },
         "targets": list(state.targets),
@@ -80,17 +80,6 @@ def build(state: ScanState, catalog: Catalog, *, run_id: str | None = None) -> d
         "artefacts": [a.to_json() for a in artefacts.values()],
         "notes": list(state.store.notes),
         "summary": {k: counts.get(k, 0) for k in ("PASS", "FAIL", "INCONCLUSIVE", "NOT_APPLICABLE", "MANUAL")},
-    }
-
-
-def _options_json(state: ScanState) -> dict[str, Any]:
-    o = state.options
-    return {
-        "max_connections": o.max_connections, "timeout": o.timeout, "max_time": o.max_time,
-        "allow_credentials": o.allow_credentials, "allow_brute_force": o.allow_brute_force,
-        "credential_budget": o.credential_budget, "credential_delay": o.credential_delay,
-        "credential_scope": o.credential_scope,
-        "use_nmap": o.use_nmap,
     }
 
 

@@ -271,7 +271,7 @@ def _survey(ctx: CheckContext) -> Survey:
 
 def survey(ctx: CheckContext) -> Survey:
     """The update survey of ctx.host, made once per run."""
-    return ctx.store.once(("update-survey", ctx.host), lambda: _survey(ctx))
+    return ctx.once(("update-survey", ctx.host), lambda: _survey(ctx))
 
 
 def seen_json(items: list[Seen]) -> list[dict[str, Any]]:

@@ -232,9 +232,9 @@ def upnp_error_code(body: bytes) -> int | None:
 
 def ssdp_ports(ctx: CheckContext) -> list[int]:
     ports = sorted({s.port for s in ctx.services if s.protocol == "ssdp" and s.transport == "udp"})
-    override = ctx.options.extra.get("ssdp_port")
-    if override:
-        return [int(override)]
+    override = ctx.options.discovery.ssdp_port
+    if override is not None:
+        return [override]
     return ports or [1900]
 
 
@@ -287,4 +287,4 @@ def _gather(ctx: CheckContext) -> UpnpInfo:
 
 def gather(ctx: CheckContext) -> UpnpInfo:
     """SSDP + descriptions for ctx.host, done once per run and shared by the checks that need it."""
-    return ctx.store.once(("upnp", ctx.host), lambda: _gather(ctx))
+    return ctx.once(("upnp", ctx.host), lambda: _gather(ctx))

@@ -5,7 +5,7 @@ total time cap. Here every request goes through one of the device's connection s
 (`ctx.connection`), every read is capped in bytes and time, redirects are never followed
 automatically, and the raw response bytes are kept verbatim for the evidence.
 
-GET results are memoised per run (`EvidenceStore.once`) so that several checks reading the same
+GET results are memoised per target (`TargetSession.once`) so that several checks reading the same
 admin page cost the device one request, and all of them cite the same artefact. The wire format
 itself (request, bounded read, parse) is protocols.http, shared with the login trials.
 """
@@ -126,9 +126,9 @@ class _StallCounter:
 
 
 def get(ctx: CheckContext, port: int, path: str, *, tls: bool, max_bytes: int = DEFAULT_BODY_CAP) -> HttpResult:
-    """A GET on the device (unverified TLS: for reading content only), asked once per run: every
+    """A GET on the device (unverified TLS: for reading content only), asked once per target: every
     check that reads the same page costs the device one request and cites the same artefact."""
-    return ctx.store.once(("web-get", ctx.host, port, tls, path),
+    return ctx.once(("web-get", ctx.host, port, tls, path),
                           lambda: request(ctx, port, path, tls=tls, max_bytes=max_bytes))
 
 
@@ -142,7 +142,7 @@ def request(ctx: CheckContext, port: int, path: str, *, tls: bool, method: str =
     """
     url = base_url(ctx.host, port, tls) + path
     req = http.build_request(method, ctx.host, port, path, headers, body, default_port=443 if tls else 80)
-    stalls: _StallCounter = ctx.store.once("web-stalls", _StallCounter)
+    stalls: _StallCounter = ctx.once("web-stalls", _StallCounter)
     where = (ctx.host, port, tls)
     if (silent := stalls.get(where)) >= http.STALL_LIMIT:
         # Shared by every check of the run: a port that sent nothing to STALL_LIMIT requests in a
@@ -174,7 +174,7 @@ def request(ctx: CheckContext, port: int, path: str, *, tls: bool, method: str =
                                             media_type="application/pkix-cert", port=port)
             conn.sendall(req)
             got = http.read_response(conn, method=method, max_bytes=max_bytes,
-                                     timeout=ctx.remaining(max(ctx.options.timeout * 2, 5.0)),
+                                     timeout=ctx.remaining(max(ctx.options.safety.timeout * 2, 5.0)),
                                      check_cancelled=ctx.check_cancelled)
     except (OSError, ssl.SSLError) as exc:
         error = f"connection failed: {exc.__class__.__name__}: {exc}"

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from probe.context import EvidenceStore, ScanOptions
 from probe.engine import run_single_check
 from probe.models import Finding, Service
+from probe.options import CredentialOptions, SafetyOptions, ScanOptions
+from probe.store import EvidenceStore
 
 
 def run_check(check_id: str, port: int, protocol: str, *, transport: str = "tcp",
-              **options: Any) -> tuple[list[Finding], EvidenceStore]:
+              credentials: CredentialOptions | None = None) -> tuple[list[Finding], EvidenceStore]:
     svc = Service("127.0.0.1", port, transport, protocol, "test", tls=protocol in ("https", "mqtts"))
-    opts = ScanOptions(timeout=options.pop("timeout", 3.0), **options)
+    opts = ScanOptions(safety=SafetyOptions(timeout=3.0), credentials=credentials or CredentialOptions())
     return run_single_check(check_id, "127.0.0.1", [svc], opts, service=svc)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from probe.models import InconclusiveReason, Status
+from probe.options import CredentialOptions
 
 from . import daemons
 from .daemons import STRONG_PASSWORD
@@ -27,7 +28,7 @@ def one(findings: list) -> object:  # type: ignore[type-arg]
 
 def test_telnet_default_found_with_transcript(tmp_path: Path) -> None:
     with daemons.telnetd(tmp_path) as port:
-        f, store = run_check("default_credentials", port, "telnet", credential_budget=3)
+        f, store = run_check("default_credentials", port, "telnet", credentials=CredentialOptions(budget=3))
     f = one(f)
     assert f.status is Status.FAIL and "admin / admin" in f.summary
     proof = store.artefacts[f.artefacts[0]].data.decode()
@@ -36,7 +37,7 @@ def test_telnet_default_found_with_transcript(tmp_path: Path) -> None:
 
 def test_ssh_default_found_and_session_opened(tmp_path: Path) -> None:
     with daemons.dropbear(tmp_path) as port:
-        f, store = run_check("default_credentials", port, "ssh", credential_budget=3)
+        f, store = run_check("default_credentials", port, "ssh", credentials=CredentialOptions(budget=3))
     f = one(f)
     assert f.status is Status.FAIL and "admin / admin" in f.summary
     proof = store.artefacts[f.artefacts[0]].data.decode()
@@ -45,7 +46,7 @@ def test_ssh_default_found_and_session_opened(tmp_path: Path) -> None:
 
 def test_ftp_default_found(tmp_path: Path) -> None:
     with daemons.vsftpd(tmp_path, anonymous=False) as port:
-        f, store = run_check("default_credentials", port, "ftp", credential_budget=3)
+        f, store = run_check("default_credentials", port, "ftp", credentials=CredentialOptions(budget=3))
     f = one(f)
     assert f.status is Status.FAIL
     proof = store.artefacts[f.artefacts[0]].data.decode()
@@ -55,7 +56,7 @@ def test_ftp_default_found(tmp_path: Path) -> None:
 @pytest.mark.parametrize("method", ["basic", "digest"])
 def test_http_default_found_and_proven(tmp_path: Path, method: str) -> None:
     with daemons.lighttpd(tmp_path, admin_method=method) as port:
-        f, store = run_check("default_credentials", port, "http", credential_budget=2)
+        f, store = run_check("default_credentials", port, "http", credentials=CredentialOptions(budget=2))
     f = one(f)
     assert f.status is Status.FAIL and f"HTTP {method}" in f.summary and "401 without credentials" in f.summary
     proof = store.artefacts[f.artefacts[0]].data.decode()
@@ -65,7 +66,7 @@ def test_http_default_found_and_proven(tmp_path: Path, method: str) -> None:
 
 def test_http_form_login_default_found_and_proven(tmp_path: Path) -> None:
     with daemons.lighttpd_form(tmp_path) as port:
-        f, store = run_check("default_credentials", port, "http", credential_budget=3)
+        f, store = run_check("default_credentials", port, "http", credentials=CredentialOptions(budget=3))
     f = one(f)
     assert f.status is Status.FAIL and "HTTP form" in f.summary, f
     proof = store.artefacts[f.artefacts[0]].data.decode()
@@ -75,7 +76,7 @@ def test_http_form_login_default_found_and_proven(tmp_path: Path) -> None:
 
 def test_http_form_login_strong_password_passes(tmp_path: Path) -> None:
     with daemons.lighttpd_form(tmp_path, password=STRONG_PASSWORD) as port:
-        f, store = run_check("default_credentials", port, "http", credential_budget=3)
+        f, store = run_check("default_credentials", port, "http", credentials=CredentialOptions(budget=3))
     f = one(f)
     assert f.status is Status.PASS, f
     table = json.loads(store.artefacts[f.artefacts[-1]].data)
@@ -84,7 +85,7 @@ def test_http_form_login_strong_password_passes(tmp_path: Path) -> None:
 
 def test_mqtt_default_found(tmp_path: Path) -> None:
     with daemons.mosquitto(tmp_path, anonymous=False) as port:
-        f, _ = run_check("default_credentials", port, "mqtt", credential_budget=3)
+        f, _ = run_check("default_credentials", port, "mqtt", credentials=CredentialOptions(budget=3))
     f = one(f)
     assert f.status is Status.FAIL and "CONNACK 0" in f.summary
 
@@ -101,7 +102,7 @@ def test_snmp_public_and_private_found(tmp_path: Path) -> None:
 
 def test_telnet_strong_password_passes(tmp_path: Path) -> None:
     with daemons.telnetd(tmp_path, password=STRONG_PASSWORD) as port:
-        f, store = run_check("default_credentials", port, "telnet", credential_budget=4)
+        f, store = run_check("default_credentials", port, "telnet", credentials=CredentialOptions(budget=4))
     f = one(f)
     assert f.status is Status.PASS and f.details["attempts"] == 4
     table = json.loads(store.artefacts[f.artefacts[-1]].data)
@@ -110,13 +111,13 @@ def test_telnet_strong_password_passes(tmp_path: Path) -> None:
 
 def test_ssh_strong_password_passes(tmp_path: Path) -> None:
     with daemons.dropbear(tmp_path, password=STRONG_PASSWORD) as port:
-        f, _ = run_check("default_credentials", port, "ssh", credential_budget=3)
+        f, _ = run_check("default_credentials", port, "ssh", credentials=CredentialOptions(budget=3))
     assert one(f).status is Status.PASS
 
 
 def test_http_strong_password_passes(tmp_path: Path) -> None:
     with daemons.lighttpd(tmp_path, password=STRONG_PASSWORD) as port:
-        f, _ = run_check("default_credentials", port, "http", credential_budget=2)
+        f, _ = run_check("default_credentials", port, "http", credentials=CredentialOptions(budget=2))
     assert one(f).status is Status.PASS
 
 
@@ -147,19 +148,19 @@ def test_mqtt_anonymous_broker_is_not_applicable(tmp_path: Path) -> None:
 
 def test_no_service_is_inconclusive_never_pass(tmp_path: Path) -> None:
     port = daemons.free_port()
-    f, _ = run_check("default_credentials", port, "telnet", credential_budget=3)
+    f, _ = run_check("default_credentials", port, "telnet", credentials=CredentialOptions(budget=3))
     f = one(f)
     assert f.status is Status.INCONCLUSIVE and f.reason_code is InconclusiveReason.CONNECTIVITY
 
 
 def test_not_opted_in(tmp_path: Path) -> None:
-    f, _ = run_check("default_credentials", 1, "telnet", allow_credentials=False)
+    f, _ = run_check("default_credentials", 1, "telnet", credentials=CredentialOptions(enabled=False))
     assert one(f).reason_code is InconclusiveReason.NOT_OPTED_IN
 
 
 def test_legacy_ssh_is_unsupported_with_offer(tmp_path: Path) -> None:
     with daemons.legacy_sshd(tmp_path) as port:
-        f, _ = run_check("default_credentials", port, "ssh", credential_budget=2)
+        f, _ = run_check("default_credentials", port, "ssh", credentials=CredentialOptions(budget=2))
     f = one(f)
     assert f.status is Status.INCONCLUSIVE and f.reason_code is InconclusiveReason.UNSUPPORTED
     assert "diffie-hellman-group1-sha1" in f.reason and "ssh-rsa" in f.reason
@@ -170,8 +171,7 @@ def test_operator_credentials_tried_first_and_redacted(tmp_path: Path) -> None:
     creds.write_text(f"service,username,password\ntelnet,admin,{STRONG_PASSWORD}\n")
     (tmp_path / "d").mkdir()
     with daemons.telnetd(tmp_path / "d", password=STRONG_PASSWORD) as port:
-        f, store = run_check("default_credentials", port, "telnet", credential_budget=2,
-                             extra={"credentials_file": str(creds)})
+        f, store = run_check("default_credentials", port, "telnet", credentials=CredentialOptions(budget=2, user_file=creds))
     f = one(f)
     assert f.status is Status.FAIL and "operator-supplied" in f.summary
     assert STRONG_PASSWORD not in artefact_text(store, f)
@@ -262,8 +262,7 @@ def test_brute_force_needs_opt_in(tmp_path: Path) -> None:
 
 def test_brute_force_without_rate_limit_fails(tmp_path: Path) -> None:
     with daemons.telnetd(tmp_path) as port:
-        f, store = run_check("brute_force_protection", port, "telnet", allow_brute_force=True,
-                             extra={"brute_force_attempts": 6})
+        f, store = run_check("brute_force_protection", port, "telnet", credentials=CredentialOptions(brute_force=True, brute_force_attempts=6))
     f = one(f)
     assert f.status is Status.FAIL
     table = json.loads(store.artefacts[f.artefacts[0]].data)
@@ -272,8 +271,7 @@ def test_brute_force_without_rate_limit_fails(tmp_path: Path) -> None:
 
 def test_brute_force_lighttpd_fails_with_measurements(tmp_path: Path) -> None:
     with daemons.lighttpd(tmp_path) as port:
-        f, store = run_check("brute_force_protection", port, "http", allow_brute_force=True,
-                             extra={"brute_force_attempts": 4})
+        f, store = run_check("brute_force_protection", port, "http", credentials=CredentialOptions(brute_force=True, brute_force_attempts=4))
     f = one(f)
     assert f.status is Status.FAIL and "constant per-attempt delay" in f.details["analysis"]
     assert len(json.loads(store.artefacts[f.artefacts[0]].data)["attempts"]) == 4
@@ -281,6 +279,6 @@ def test_brute_force_lighttpd_fails_with_measurements(tmp_path: Path) -> None:
 
 def test_brute_force_lockout_passes(tmp_path: Path) -> None:
     with daemons.telnetd(tmp_path, mode="lockout") as port:
-        f, _ = run_check("brute_force_protection", port, "telnet", allow_brute_force=True)
+        f, _ = run_check("brute_force_protection", port, "telnet", credentials=CredentialOptions(brute_force=True))
     f = one(f)
     assert f.status is Status.PASS and f.details["defence"] == "lockout"

@@ -21,8 +21,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from probe.context import CheckContext, DeviceLimiter, EvidenceStore, ScanOptions
+from probe.context import ServiceContext
 from probe.models import Service
+from probe.options import CryptoOptions, SafetyOptions, ScanOptions
+from probe.session import TargetSession
+from probe.store import EvidenceStore
 
 HOST = "127.0.0.1"
 
@@ -65,14 +68,15 @@ def running(cmd: list[str], port: int, *, cwd: Path | None = None, probe_port: b
             proc.stdout.close()
 
 
-def make_ctx(port: int, protocol: str, *, host: str = HOST, tls: bool = False, **extra) -> CheckContext:
+def make_ctx(port: int, protocol: str, *, host: str = HOST, tls: bool = False,
+             ca_file: str | None = None) -> ServiceContext:
     svc = Service(host=host, port=port, transport="tcp", protocol=protocol, method="connect-scan", tls=tls)
-    return CheckContext(check_id="test", host=host, services=[svc], service=svc,
-                        options=ScanOptions(timeout=3.0, extra=extra), store=EvidenceStore(),
-                        limiter=DeviceLimiter(4), cancel=threading.Event(), deadline=None)
+    options = ScanOptions(safety=SafetyOptions(timeout=3.0),
+                          crypto=CryptoOptions(ca_file=Path(ca_file) if ca_file else None))
+    return ServiceContext(TargetSession(host, options, EvidenceStore()), "test", service=svc, services=[svc])
 
 
-def run_check(check_cls, ctx: CheckContext):
+def run_check(check_cls, ctx: ServiceContext):
     ctx.check_id = check_cls.check_id
     return list(check_cls().run(ctx))
 

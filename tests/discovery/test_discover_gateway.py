@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import devices
 import nslab
 import pytest
 from conftest import run_cli
 
-from probe.compliance.profile import Profile
-from probe.context import DeviceLimiter, EvidenceStore, ScanOptions
-from probe.discovery import discover
+from probe.discovery import DiscoveryResult, discover
+from probe.options import DiscoveryOptions, ScanOptions
 from probe.output.evidence import validate
+from probe.session import TargetSession
+from probe.store import EvidenceStore
 
 pytestmark = [pytest.mark.skipif(nslab.available() is not None, reason=str(nslab.available())),
               pytest.mark.slow]
@@ -47,17 +48,11 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[nslab.NetNS]:
         yield ns
 
 
-def _profile(tcp: tuple[int, ...], udp: tuple[int, ...] = (53, 161, 1900, 5353)) -> Profile:
-    return Profile("t", "", "home-gateway", ("cls",), tcp, udp, (), (), "test", {})
-
-
-def _discover(host: str, tcp: tuple[int, ...], **opts: object) -> tuple[object, EvidenceStore]:
-    extra = dict(opts.pop("extra", {}))  # type: ignore[call-overload]
-    options = ScanOptions(extra=extra, **opts)  # type: ignore[arg-type]
+def _discover(host: str, tcp: tuple[int, ...], udp: tuple[int, ...] = (53, 161, 1900, 5353),
+              **discovery: Any) -> tuple[DiscoveryResult, EvidenceStore]:
     store = EvidenceStore()
-    res = discover(host, _profile(tcp), options, store, DeviceLimiter(options.max_connections), threading.Event(),
-                   None)
-    return res, store
+    session = TargetSession(host, ScanOptions(discovery=DiscoveryOptions(**discovery)), store)
+    return discover(session, tcp, udp), store
 
 
 def test_cli_no_nmap_full_sweep_finds_every_service(gateway: nslab.NetNS, tmp_path: Path) -> None:
@@ -101,26 +96,26 @@ def test_cli_no_nmap_full_sweep_finds_every_service(gateway: nslab.NetNS, tmp_pa
 @pytest.mark.skipif(shutil.which("nmap") is None, reason="nmap not installed")
 def test_nmap_runs_only_on_unidentified_ports_by_default(gateway: nslab.NetNS) -> None:
     res, store = _discover(gateway.ip, tuple(sorted(EXPECTED_TCP)) + (8081,), use_nmap=True)
-    st = res.stats  # type: ignore[attr-defined]
+    st = res.stats
     # never the HTTP(S)/UPnP ports (nmap lingers on them), nor identified ones: only the unidentified port
     assert set(st["nmap_ports"]) == {UNKNOWN_TCP}
     xml = {a.port: a for a in store.artefacts.values() if a.kind == "nmap-xml"}
     assert set(xml) == {UNKNOWN_TCP}
-    svcs = {s.port: s for s in res.services if s.transport == "tcp"}  # type: ignore[attr-defined]
+    svcs = {s.port: s for s in res.services if s.transport == "tcp"}
     assert svcs[UNKNOWN_TCP].protocol == "unknown"  # nmap could not name it either: stays unknown, honestly
     assert set(svcs) == set(EXPECTED_TCP)
 
 
 def test_nmap_versions_fills_gaps_and_keeps_its_xml(gateway: nslab.NetNS) -> None:
     res, store = _discover(gateway.ip, tuple(sorted(EXPECTED_TCP)) + (8081,), use_nmap=True,
-                           extra={"nmap_versions": True})
-    st = res.stats  # type: ignore[attr-defined]
+                           nmap_versions=True)
+    st = res.stats
     assert set(st["nmap_ports"]) == {23, 1883, UNKNOWN_TCP}
     xml = {a.port: a for a in store.artefacts.values() if a.kind == "nmap-xml"}
     assert set(xml) == {23, 1883, UNKNOWN_TCP}
     assert all(a.data.startswith(b"<?xml") and b"<nmaprun" in a.data for a in xml.values())
     assert all(b' -n ' in a.data and b"-Pn" in a.data for a in xml.values())
-    svcs = {s.port: s for s in res.services if s.transport == "tcp"}  # type: ignore[attr-defined]
+    svcs = {s.port: s for s in res.services if s.transport == "tcp"}
     assert svcs[1883].protocol == "mqtt" and svcs[1883].product == "mosquitto"
     assert svcs[1883].version and svcs[1883].version[0].isdigit()
     assert svcs[UNKNOWN_TCP].protocol == "unknown"
@@ -129,10 +124,10 @@ def test_nmap_versions_fills_gaps_and_keeps_its_xml(gateway: nslab.NetNS) -> Non
 
 def test_connect_sweep_finds_the_same_ports(gateway: nslab.NetNS) -> None:
     ports = tuple(range(1, 1501)) + (1883, 5000, UNKNOWN_TCP)
-    syn, _ = _discover(gateway.ip, ports, use_nmap=False, extra={"udp_ports_override": ()})
-    con, _ = _discover(gateway.ip, ports, use_nmap=False, extra={"scan_method": "connect", "udp_ports_override": ()})
-    assert syn.method == "syn-scan" and con.method == "connect-scan"  # type: ignore[attr-defined]
-    syn_ports = {s.port: s.protocol for s in syn.services}  # type: ignore[attr-defined]
-    con_ports = {s.port: s.protocol for s in con.services}  # type: ignore[attr-defined]
+    syn, _ = _discover(gateway.ip, ports, (), use_nmap=False)
+    con, _ = _discover(gateway.ip, ports, (), use_nmap=False, method="connect")
+    assert syn.method == "syn-scan" and con.method == "connect-scan"
+    syn_ports = {s.port: s.protocol for s in syn.services}
+    con_ports = {s.port: s.protocol for s in con.services}
     assert syn_ports == con_ports == EXPECTED_TCP
-    assert con.stats["filtered"] == syn.stats["filtered"] == len(ports) - len(EXPECTED_TCP)  # type: ignore[attr-defined]
+    assert con.stats["filtered"] == syn.stats["filtered"] == len(ports) - len(EXPECTED_TCP)

@@ -155,13 +155,13 @@ def test_not_root_falls_back_to_connect_and_says_so() -> None:
     socks = _listeners(1)
     port = socks[0].getsockname()[1]
     code = (
-        "import json, threading\n"
+        "import json\n"
         "from probe.discovery import discover\n"
-        "from probe.context import ScanOptions, EvidenceStore, DeviceLimiter\n"
-        "from probe.compliance.profile import Profile\n"
-        f"p = Profile('t', '', 'general-iot', ('cls',), ({port},), (), (), (), 'x', {{}})\n"
-        "r = discover('127.0.0.1', p, ScanOptions(use_nmap=False), EvidenceStore(), DeviceLimiter(2),"
-        " threading.Event(), None)\n"
+        "from probe.options import DiscoveryOptions, ScanOptions\n"
+        "from probe.session import TargetSession\n"
+        "from probe.store import EvidenceStore\n"
+        "s = TargetSession('127.0.0.1', ScanOptions(discovery=DiscoveryOptions(use_nmap=False)), EvidenceStore())\n"
+        f"r = discover(s, ({port},), ())\n"
         "print(json.dumps({'method': r.method, 'stats': r.stats, 'ports': [s.port for s in r.services],"
         " 'smethods': [s.method for s in r.services]}))\n"
     )

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from probe.context import ScanOptions
 from probe.hostile import SERVERS
+from probe.options import SafetyOptions
 from probe.output.evidence import validate
 
 from .conftest import ESC, ProbeRun, run_probe
 
 MAX_TIME = 40
-CAP = ScanOptions().max_read_bytes
+CAP = SafetyOptions().max_read_bytes
 MISBEHAVED = {"device-misbehaved"}
 BROKEN = {"device-misbehaved", "connectivity"}
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from probe.context import ScanOptions
 from probe.engine import run_single_check
 from probe.lab import LabDevice
 from probe.models import Finding, Service, Status
+from probe.options import CredentialOptions, CredentialScope, SafetyOptions, ScanOptions
 
 pytestmark = pytest.mark.lab
 
@@ -39,8 +39,9 @@ def _ftp_accepts(weak: LabDevice, user: str, password: str) -> bool:
 
 def _scan(weak: LabDevice, port: int, protocol: str, scope: str) -> tuple[Finding, Any]:
     svc = Service(weak.address, port, "tcp", protocol, "test", tls=protocol == "https")
-    findings, store = run_single_check("default_credentials", weak.address, [svc],
-                                       ScanOptions(timeout=5.0, credential_scope=scope), service=svc)
+    options = ScanOptions(safety=SafetyOptions(timeout=5.0),
+                          credentials=CredentialOptions(scope=CredentialScope(scope)))
+    findings, store = run_single_check("default_credentials", weak.address, [svc], options, service=svc)
     assert len(findings) == 1, findings
     return findings[0], store
 

@@ -9,9 +9,9 @@ import pytest
 from conftest import free_port
 from upd_fixtures import admin_ui, lighttpd, make_ca  # noqa: F401  (fixture imported for pytest)
 
-from probe.context import ScanOptions
 from probe.engine import run_single_check
 from probe.models import Service
+from probe.options import CryptoOptions, ScanOptions
 
 
 def web(port: int, proto: str = "http") -> Service:
@@ -53,7 +53,7 @@ def test_https_update_url_on_device_passes_only_with_the_ca(lighttpd, tmp_path) 
     port = lighttpd(admin_ui(f"https://127.0.0.1:{tls_port}/fw/latest.json", firmware_link=False))
     svc = [web(port)]
     with_ca, store = run_single_check("update_channel", "127.0.0.1", svc,
-                                      options=ScanOptions(extra={"ca_file": str(pki["ca"])}))
+                                      options=ScanOptions(crypto=CryptoOptions(ca_file=pki["ca"])))
     f = _one(with_ca)
     assert f.status == "PASS", f.summary
     kinds = {store.artefacts[a].kind for a in f.artefacts}

@@ -20,9 +20,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from probe.context import ScanOptions
 from probe.engine import run_single_check
 from probe.models import Service
+from probe.options import DiscoveryOptions, ScanOptions
 from probe.services import upnp
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("miniupnpd"),
@@ -168,7 +168,7 @@ def test_foreign_location_is_recorded_never_fetched() -> None:
     fake = _FakeSsdp(loc)
     try:
         findings, _ = run_single_check("upnp_exposure", "127.0.0.1", [],
-                                       options=ScanOptions(extra={"ssdp_port": fake.port}))
+                                       options=ScanOptions(discovery=DiscoveryOptions(ssdp_port=fake.port)))
         f = findings[0]
         assert f.details["foreign_locations_not_fetched"] == [loc]
         assert f.details["ssdp_answered"] is True
@@ -184,5 +184,6 @@ def test_no_upnp_is_not_applicable() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         silent = s.getsockname()[1]
-    findings, _ = run_single_check("upnp_exposure", "127.0.0.1", [], options=ScanOptions(extra={"ssdp_port": silent}))
+    findings, _ = run_single_check("upnp_exposure", "127.0.0.1", [],
+                                   options=ScanOptions(discovery=DiscoveryOptions(ssdp_port=silent)))
     assert findings[0].status == "NOT_APPLICABLE"

@@ -1,0 +1,179 @@
+"""The operator's choices for a scan, typed and validated once.
+
+Every option that bounds what probe may do to a device lives here, in four frozen groups, so a
+check reads `ctx.options.credentials.budget` instead of a string key with a cast, and a wrong
+value is refused when the options are built (by the CLI, a test or a plugin author), never in
+the middle of a scan. `to_json()` is what the evidence records under `run.options`: every
+choice that shaped the result, so an assessor can reproduce the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from probe.errors import UserError
+
+MAX_PORT = 65535
+
+
+class ScanMethod(StrEnum):
+    AUTO = "auto"  # SYN sweep over raw sockets when root, else connect()
+    SYN = "syn"
+    CONNECT = "connect"
+
+
+class CredentialScope(StrEnum):
+    FIRST = "first"  # stop a service's trials at its first proven default login
+    ACCOUNTS = "accounts"  # go on to list every account that has a default password
+
+
+def _not_negative(name: str, value: float) -> None:
+    if value < 0:
+        raise UserError(f"{name} must be 0 or more")
+
+
+def _positive(name: str, value: float | None, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if value is None or value <= 0:
+        raise UserError(f"{name} must be greater than 0")
+
+
+def _ports(name: str, ports: tuple[int, ...] | None) -> None:
+    if ports is not None and any(not 1 <= p <= MAX_PORT for p in ports):
+        raise UserError(f"{name}: ports must be between 1 and {MAX_PORT}")
+
+
+@dataclass(frozen=True)
+class SafetyOptions:
+    """How hard probe may lean on one device, whatever the checks do."""
+
+    max_connections: int = 4  # concurrent connections per device, discovery and checks included
+    timeout: float = 5.0  # per socket operation
+    max_time: float | None = None  # whole-run budget in seconds
+    max_read_bytes: int = 256 * 1024  # what probe accepts from one service in one exchange
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_connections <= 64:
+            raise UserError("--max-connections must be between 1 and 64")
+        _positive("--timeout", self.timeout)
+        _positive("--max-time", self.max_time, allow_none=True)
+        _positive("max_read_bytes", self.max_read_bytes)
+
+
+@dataclass(frozen=True)
+class DiscoveryOptions:
+    """How open ports are found and identified."""
+
+    method: ScanMethod = ScanMethod.AUTO
+    rate: int = 10_000  # SYN sweep packets per second
+    retries: int = 1  # unanswered SYN probes are sent once more
+    concurrency: int = 512  # connect() sweep: connects in flight
+    connect_timeout: float = 1.0  # connect() sweep: per port
+    tcp_ports: tuple[int, ...] | None = None  # instead of the profile's ports (--ports)
+    udp_ports: tuple[int, ...] | None = None  # instead of the profile's (--udp-ports; () = none)
+    udp_timeout: float = 1.0
+    use_nmap: bool = True  # nmap -sV on ports probe's own probes could not identify
+    nmap_versions: bool = False  # also on identified ports lacking product/version
+    nmap_timeout: float = 60.0  # per port
+    ssdp_port: int | None = None  # where SSDP is asked instead of the ports discovery found (else 1900)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "method", ScanMethod(self.method))
+        _positive("--scan-rate", self.rate)
+        _not_negative("scan retries", self.retries)
+        _positive("--scan-concurrency", self.concurrency)
+        _positive("connect timeout", self.connect_timeout)
+        _positive("UDP timeout", self.udp_timeout)
+        _positive("nmap timeout", self.nmap_timeout)
+        _ports("--ports", self.tcp_ports)
+        if self.tcp_ports is not None and not self.tcp_ports:
+            raise UserError("--ports lists no port")
+        _ports("--udp-ports", self.udp_ports)
+        _ports("ssdp_port", None if self.ssdp_port is None else (self.ssdp_port,))
+
+
+@dataclass(frozen=True)
+class CredentialOptions:
+    """Default-credential trials and the opt-in brute-force test."""
+
+    enabled: bool = True  # try default credentials at all (--no-credentials)
+    budget: int = 20  # login attempts per service at most
+    delay: float = 0.0  # seconds between attempts on one service
+    scope: CredentialScope = CredentialScope.FIRST
+    user_file: Path | None = None  # the operator's own CSV, tried first, redacted in the evidence
+    brute_force: bool = False  # the opt-in repeated-failed-login test
+    brute_force_attempts: int = 12
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scope", CredentialScope(self.scope))
+        _not_negative("--credential-budget", self.budget)
+        _not_negative("--credential-delay", self.delay)
+        if not 3 <= self.brute_force_attempts <= 30:
+            raise UserError("--brute-force-attempts must be between 3 and 30")
+
+
+@dataclass(frozen=True)
+class CryptoOptions:
+    """What TLS and SSH are judged against."""
+
+    ca_file: Path | None = None  # CA(s) the device's certificates must chain to
+    tls_policy: Path | None = None  # instead of the built-in policy file
+    ssh_policy: Path | None = None
+    tls_max_connections: int = 60  # per TLS service, versions then suites
+
+    def __post_init__(self) -> None:
+        _positive("tls_max_connections", self.tls_max_connections)
+
+
+def _path_or_none(p: Path | None) -> str | None:
+    return str(p) if p is not None else None
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """Everything the operator chose; the defaults suit a fragile embedded device."""
+
+    safety: SafetyOptions = field(default_factory=SafetyOptions)
+    discovery: DiscoveryOptions = field(default_factory=DiscoveryOptions)
+    credentials: CredentialOptions = field(default_factory=CredentialOptions)
+    crypto: CryptoOptions = field(default_factory=CryptoOptions)
+
+    def to_json(self) -> dict[str, Any]:
+        s, d, c, k = self.safety, self.discovery, self.credentials, self.crypto
+        return {
+            "safety": {"max_connections": s.max_connections, "timeout": s.timeout, "max_time": s.max_time,
+                       "max_read_bytes": s.max_read_bytes},
+            "discovery": {"method": str(d.method), "rate": d.rate, "retries": d.retries,
+                          "concurrency": d.concurrency, "connect_timeout": d.connect_timeout,
+                          "tcp_ports": _port_spec(d.tcp_ports), "udp_ports": _port_spec(d.udp_ports),
+                          "udp_timeout": d.udp_timeout, "use_nmap": d.use_nmap, "nmap_versions": d.nmap_versions,
+                          "nmap_timeout": d.nmap_timeout, "ssdp_port": d.ssdp_port},
+            "credentials": {"enabled": c.enabled, "budget": c.budget, "delay": c.delay, "scope": str(c.scope),
+                            # the file's name only: its contents are the operator's secrets
+                            "user_file": c.user_file.name if c.user_file else None,
+                            "brute_force": c.brute_force, "brute_force_attempts": c.brute_force_attempts},
+            "crypto": {"ca_file": _path_or_none(k.ca_file), "tls_policy": _path_or_none(k.tls_policy),
+                       "ssh_policy": _path_or_none(k.ssh_policy), "tls_max_connections": k.tls_max_connections},
+        }
+
+
+def _port_spec(ports: tuple[int, ...] | None) -> str | None:
+    """A compact, exact rendering of a port set ('1-1024,8080'), or None for "the profile's"."""
+    if ports is None:
+        return None
+    out: list[str] = []
+    start = prev = None
+    for p in sorted(set(ports)):
+        if prev is not None and p == prev + 1:
+            prev = p
+            continue
+        if start is not None:
+            out.append(str(start) if start == prev else f"{start}-{prev}")
+        start = prev = p
+    if start is not None:
+        out.append(str(start) if start == prev else f"{start}-{prev}")
+    return ",".join(out)

@@ -1,0 +1,136 @@
+"""One target's scan: its host, its connection cap, the run's clock, its caches.
+
+Discovery and every check on a target share one `TargetSession`. It is the single place that
+knows whether time is up (`RunClock`), how many connections the device may have open
+(`DeviceLimiter`), and what has already been asked of the device (`once`), so that a stall
+counter or a survey several checks read is per device, not per check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from probe.options import ScanOptions
+from probe.store import EvidenceStore
+
+
+class Cancelled(Exception):
+    """Raised inside discovery or a check when the run was interrupted or ran out of time."""
+
+
+@dataclass(frozen=True)
+class RunClock:
+    """The run's one notion of "stop now": an operator interrupt or the --max-time deadline."""
+
+    cancel: threading.Event = field(default_factory=threading.Event)
+    deadline: float | None = None  # time.monotonic() value, or None for no budget
+
+    @classmethod
+    def starting_now(cls, max_time: float | None, cancel: threading.Event | None = None) -> RunClock:
+        return cls(cancel or threading.Event(), time.monotonic() + max_time if max_time else None)
+
+    def interrupted(self) -> bool:
+        return self.cancel.is_set()
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
+
+    def up(self) -> bool:
+        """True once the run was interrupted or its budget is spent."""
+        return self.interrupted() or self.out_of_time()
+
+    def check(self) -> None:
+        """Call inside every loop: bounded loops stop promptly on Ctrl-C or --max-time."""
+        if self.up():
+            raise Cancelled()
+
+    def why(self) -> str:
+        return "run interrupted" if self.interrupted() else "--max-time reached"
+
+    def remaining(self, wanted: float) -> float:
+        """A timeout that never outlives the run's budget."""
+        if self.deadline is None:
+            return wanted
+        return max(0.05, min(wanted, self.deadline - time.monotonic()))
+
+
+class DeviceLimiter:
+    """The per-device connection cap, shared by discovery's follow-ups and every check.
+
+    It also knows every socket opened through it, so that after an interrupt the engine can shut
+    them down (`abort_sockets`) and wake threads blocked in a read on a device that stalls.
+    """
+
+    def __init__(self, max_connections: int) -> None:
+        self._sem = threading.BoundedSemaphore(max(1, max_connections))
+        self._socks: set[socket.socket] = set()
+        self._socks_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def tracked(self, sock: socket.socket) -> Iterator[socket.socket]:
+        with self._socks_lock:
+            self._socks.add(sock)
+        try:
+            yield sock
+        finally:
+            with self._socks_lock:
+                self._socks.discard(sock)
+
+    def abort_sockets(self) -> int:
+        """Shut down every open socket: blocked recv()/send() return at once. Returns how many."""
+        with self._socks_lock:
+            socks = list(self._socks)
+        for s in socks:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+        return len(socks)
+
+    @contextlib.contextmanager
+    def slot(self, cancel: threading.Event) -> Iterator[None]:
+        while not self._sem.acquire(timeout=0.2):
+            if cancel.is_set():
+                raise Cancelled()
+        try:
+            yield
+        finally:
+            self._sem.release()
+
+
+class TargetSession:
+    """What every piece of work on one target shares."""
+
+    def __init__(self, host: str, options: ScanOptions, store: EvidenceStore, clock: RunClock | None = None) -> None:
+        self.host = host
+        self.options = options
+        self.store = store
+        self.clock = clock or RunClock()
+        self.limiter = DeviceLimiter(options.safety.max_connections)
+        self._lock = threading.Lock()
+        self._once: dict[object, tuple[threading.Lock, list[Any]]] = {}
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one of the device's connection slots."""
+        self.clock.check()
+        with self.limiter.slot(self.clock.cancel):
+            yield
+
+    def once(self, key: object, compute: Callable[[], Any]) -> Any:
+        """compute() once per target for `key`; concurrent callers wait for the first and share its result.
+
+        For surveys several checks read (the update survey, UPnP descriptions, a web page) and for
+        per-device bookkeeping (stall counters): the device is asked once, and every check cites
+        the same artefacts.
+        """
+        with self._lock:
+            lock, box = self._once.setdefault(key, (threading.Lock(), []))
+        with lock:
+            if not box:
+                box.append(compute())
+            return box[0]
