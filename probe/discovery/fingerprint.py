@@ -22,6 +22,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from probe.discovery import identify
+from probe.protocols import dns
 from probe.protocols.netio import read_some
 from probe.protocols.tlswrap import permissive_context
 
@@ -219,9 +220,9 @@ def _probe_mqtt(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Finge
 
 def _probe_dns(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
     """DNS over TCP: version.bind CH TXT (a device's resolver or forwarder)."""
-    q = identify.dns_version_query()
-    data = _exchange(host, port, b, struct.pack("!H", len(q)) + q, 4096)
-    parsed = identify.from_dns_tcp_reply(data, q[:2])
+    qid, q = identify.dns_version_query()
+    data = _exchange(host, port, b, dns.tcp_frame(q), 4096)
+    parsed = identify.from_dns_tcp_reply(data, qid)
     if parsed is None:
         return None, data
     product, version = parsed
