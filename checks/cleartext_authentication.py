@@ -9,9 +9,10 @@ from collections.abc import Iterator
 from probe.context import CheckContext
 from probe.models import Finding, InconclusiveReason, Status
 from probe.plugins import Check
-from probe.protocols import http_auth, mqtt
+from probe.protocols import mqtt
 from probe.protocols.netio import ReadLimitExceeded, ReadTimeout, printable, read_some, read_until
 from probe.protocols.transcript import Transcript
+from probe.services import web
 from probe.services.logins import admin_paths, find_login_pages
 
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
@@ -92,8 +93,7 @@ class CleartextAuthentication(Check):
         svc = ctx.service
         assert svc is not None
         t = Transcript("http", ctx.host, svc.port)
-        client = http_auth.HttpClient(lambda: ctx.connection(svc.port), ctx.host, svc.port, False, t,
-                                      timeout=ctx.remaining(), check_cancelled=ctx.check_cancelled)
+        client = web.client(ctx, svc, t)
         found = find_login_pages(ctx, svc, client, admin_paths())
         surface = found.surface or (found.forms[0] if found.forms else None)
         redirected, fetched = found.redirected_to_https, found.fetched
