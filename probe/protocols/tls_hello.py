@@ -130,12 +130,14 @@ def _u16_list(values: tuple[int, ...] | list[int]) -> bytes:
 
 
 def build_client_hello(version: int, suites: list[int], *, random: bytes | None = None,
-                       x25519_public: bytes | None = None) -> bytes:
+                       x25519_public: bytes | None = None, also: tuple[int, ...] = ()) -> bytes:
     """One TLS record holding a ClientHello whose highest version is `version`.
 
     For TLS 1.3 the legacy version is 1.2 and the real one is in supported_versions, with an
     x25519 key share (a server preferring another group answers HelloRetryRequest, which still
     tells us it accepted TLS 1.3 and which suite it chose). SSL 3.0 hellos carry no extensions.
+    `also`: lower versions listed after 1.3 in supported_versions, for a hello that any TLS
+    server answers (discovery's "is this TLS at all?"); the audit offers one version per hello.
     """
     random = random if random is not None else os.urandom(32)
     tls13 = version == VERSIONS["TLSv1.3"]
@@ -156,7 +158,8 @@ def build_client_hello(version: int, suites: list[int], *, random: bytes | None 
         if version >= VERSIONS["TLSv1.2"]:
             exts += _ext(13, _u16_list(TLS13_SIGALGS if tls13 else SIGALGS))  # signature_algorithms
         if tls13:
-            exts += _ext(43, b"\x02\x03\x04")  # supported_versions: TLS 1.3 only
+            offered_versions = struct.pack(f"!{1 + len(also)}H", version, *also)
+            exts += _ext(43, bytes([len(offered_versions)]) + offered_versions)  # supported_versions
             exts += _ext(45, b"\x01\x01")  # psk_key_exchange_modes: psk_dhe_ke (harmless, expected)
             pub = x25519_public or X25519PrivateKey.generate().public_key().public_bytes(
                 Encoding.Raw, PublicFormat.Raw)

@@ -25,6 +25,7 @@ import yaml
 
 from probe.context import CheckContext
 from probe.models import Finding, InconclusiveReason, Service, Status
+from probe.protocols import html
 from probe.services import upnp, web
 
 _TEXT_VERSION = re.compile(r"(?i)(?:firmware|software|fw)[ _-]?(?:version|ver\.?)\s*[:=]?\s*(?:</?\w+[^>]*>\s*)*"
@@ -205,7 +206,7 @@ def _survey_service(ctx: CheckContext, svc: Service, s: Survey, cfg: dict[str, A
                 queue.append(nxt)
             continue
         text = res.text()
-        page = web.parse_page(text) if "html" in res.headers.get("content-type", "html") else None
+        page = html.parse(text) if "html" in res.headers.get("content-type", "html") else None
         title = page.title if page else ""
         s.add(s.pages, Seen(f"{res.status} {title}".strip(), url, "crawl", res.artefact))
         if res.status in (401, 403) and _is_update_word(path, cfg):
