@@ -26,6 +26,13 @@ def test_template_round_trip(tmp_path) -> None:
     assert decl.data["support_period_end"] == "2030-12-31"  # kept as text, validated as a date
     assert decl.data["automatic_updates_default"] is True
     assert decl.lines["model"] == next(i for i, ln in enumerate(r.stdout.splitlines(), 1) if ln.startswith("model:"))
+    # the held label (issue 11 §3): shown by --check, its example values flagged like the others
+    assert "held label: jc-star ★1 label EXAMPLE-0001, valid 2025-04-01 to 2027-03-31; obtained via: own-assessment" \
+        in c.stdout
+    assert "held_label.identifier" in c.stdout and "held_label.public_url" in c.stdout
+    assert decl.data["held_label"]["valid_until"] == "2027-03-31"
+    assert decl.lines["held_label.obtained_via"] == next(
+        i for i, ln in enumerate(r.stdout.splitlines(), 1) if ln.strip().startswith("obtained_via:"))
 
 
 def test_declaration_map_names_only_known_clauses() -> None:
@@ -46,6 +53,19 @@ BASE = "declaration_version: 1\nmanufacturer: ACME\nmodel: EX-GW1000\n"
     ("clauses:\n  cls:5.3-8:\n    document: only a document\n", 5, "statement"),
     ("clauses:\n  cls:9.9-9:\n    statement: x\n", 5, "unknown clause"),
     ("update_signing: [unclosed\nfoo: 1\n", 5, "not valid YAML"),
+    ("held_label:\n  scheme: jc-star\n  identifier: JC-1\n  valid_until: 2027-01-01\n", 4,
+     "held_label: 'level' is a required property"),
+    ("held_label:\n  scheme: jc-star\n  identifier: JC-1\n  level: 1\n", 4, "'valid_until' is a required"),
+    ("held_label:\n  scheme: uk-psti\n  identifier: SoC-1\n", 4, "'public_url' is a required property"),
+    ("held_label:\n  scheme: psti\n  identifier: x\n", 5, "held_label.scheme"),
+    ("held_label:\n  scheme: cls\n  identifier: C-1\n  level: 5\n  valid_until: 2027-01-01\n", 7,
+     "held_label.level"),
+    ("held_label:\n  scheme: cls\n  identifier: C-1\n  level: 1\n  valid_from: 2027-02-01\n"
+     "  valid_until: 2027-01-01\n", 8, "valid_from 2027-02-01 is after valid_until 2027-01-01"),
+    ("held_label:\n  scheme: cls\n  identifier: C-1\n  level: 1\n  valid_until: 2027-01-01\n"
+     "  obtained_via: cls\n", 9, "use own-assessment"),
+    ("held_label:\n  scheme: cls\n  identifier: C-1\n  level: 1\n  valid_until: 2027-01-01\n"
+     "  valid_for: ever\n", 9, "unknown field"),
 ])
 def test_malformed_declaration_is_one_line_with_the_line_number(tmp_path, extra, line, needle) -> None:
     f = tmp_path / "bad.yaml"
@@ -158,3 +178,4 @@ def test_without_fetch_opt_in_declared_urls_are_not_contacted(tmp_path) -> None:
             site.accept()
     finally:
         site.close()
+
