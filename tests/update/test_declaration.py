@@ -179,3 +179,31 @@ def test_without_fetch_opt_in_declared_urls_are_not_contacted(tmp_path) -> None:
     finally:
         site.close()
 
+
+def test_held_label_is_evidence_of_the_path(tmp_path) -> None:
+    """`--holding` takes the label from the declaration: the evidence records it as declared (file,
+    line, sha256 of the kept artefact), its validity on the run date, the answered third-party
+    question, the path's basis and its MANUAL items; an empty gap set says what recognises it."""
+    decl = tmp_path / "decl.yaml"
+    decl.write_text(BASE + "held_label:\n  scheme: jc-star\n  identifier: JC-0042\n  level: 1\n"
+                    "  valid_until: 2099-12-31\n  obtained_via: own-assessment\n")
+    out = tmp_path / "ev.json"
+    r = run_cli("run", "--target", "127.0.0.1", "--holding", "jc-star", "--apply-for", "uk-psti", "--profile",
+                "general-iot", "--declaration", str(decl), "--ports", str(free_port()), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "recognition path: holding jc-star → applying for uk-psti" in r.stdout and "gap set: empty" in r.stdout
+    doc = json.loads(out.read_text())
+    validate(doc)
+    rec = doc["recognition"]
+    assert rec["as_of_source"] == "run date" and rec["as_of"] == doc["run"]["started"][:10]
+    held = rec["held_label"]
+    art = next(a for a in doc["artefacts"] if a["kind"] == "declaration")
+    assert held["declared_in"] == {"file": str(decl), "line": 4, "sha256": art["sha256"]}
+    assert (held["identifier"], held["level"], held["valid_until"], held["valid_on_date"]) == \
+        ("JC-0042", 1, "2099-12-31", True)
+    path = rec["chosen_path"]
+    assert path["gap_set"] == [] and doc["clauses"] == [] and "recognised in full by" in path["explanation"]
+    assert {b["instrument"] for b in path["bases"] if b["applies"]} == {"japan-uk", "uk-psti-regulations"}
+    assert path["questions"][0]["answer"] == "own-assessment" and path["questions"][0]["line"] == 9
+    (item,) = path["manual_items"]
+    assert item["basis"] == "declared" and item["declared"]["line"] == 4 and "JC-0042" in item["declared"]["value"]
