@@ -93,7 +93,8 @@ def recognition_view(doc: dict[str, Any], lang: str = "en") -> dict[str, Any]:
                    "declared": visible((i.get("declared") or {}).get("value") or "")}
                   for i in path.get("manual_items") or []],
         "notes": [visible(n) for n in path.get("notes") or []],
-        "pending": [visible(f"{g.get('id')} ({g.get('status')})") for g in path.get("pending_gap_set") or []],
+        "pending": ([visible(f"refused: {path['pending_refusal']}")] if path.get("pending_refusal") else
+                    [visible(f"{g.get('id')} ({g.get('status')})") for g in path.get("pending_gap_set") or []]),
         "wording": {g.get("id"): visible(g.get(wording_key) or g.get("wording") or "")
                     for g in path.get("gap_set") or []},
         "summaries": [path_summary(p) for p in rec.get("paths") or []],

@@ -369,3 +369,19 @@ def test_refusals_and_bad_dates_are_one_line_exit_2(tmp_path: Path, args: list[s
         assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
         assert needle in r.stderr, r.stderr
         assert not (tmp_path / "ev.json").exists()  # refused before anything is sent
+
+
+def test_not_yet_in_force_with_a_chained_label_says_it_will_still_be_refused() -> None:
+    """Before 2026-06-01 a chained JC-STAR label is a full assessment now and refused later: the plan
+    must not present the empty pending gap set as 'recognised in full'."""
+    p = path("jc-star", "cls", on=dt.date(2026, 5, 1), held=label(obtained_via="uk-psti"))
+    assert p.status == "not-in-force" and p.pending_gap == ()
+    assert p.pending_refusal and "chained recognition" in p.pending_refusal
+    assert p.to_json()["pending_refusal"] == p.pending_refusal
+
+
+def test_plan_notes_a_declared_label_when_holding_is_none(tmp_path: Path) -> None:
+    r = run_cli("plan", "--profile", "general-iot", "--holding", "none", "--apply-for", "cls",
+                "--declaration", str(_decl(tmp_path)))
+    assert r.returncode == 0, r.stderr
+    assert "status: no label held" in r.stdout and "give --holding jc-star for the simplified path" in r.stdout

@@ -124,6 +124,7 @@ class RecognitionPath:
     questions: tuple[Question, ...] = ()
     in_force_from: dt.date | None = None  # not yet in force: the date the simplified path starts
     pending_gap: tuple[GapEntry, ...] = ()  # ... and the gap set it will have then
+    pending_refusal: str | None = None  # ... or why the held label will not carry it then either
 
     def gap_ids(self) -> list[str]:
         return [g.clause_id for g in self.gap]
@@ -146,6 +147,7 @@ class RecognitionPath:
             "questions": [q.to_json() for q in self.questions],
             "in_force_from": self.in_force_from.isoformat() if self.in_force_from else None,
             "pending_gap_set": [g.to_json() for g in self.pending_gap],
+            "pending_refusal": self.pending_refusal,
         }
 
 
@@ -291,17 +293,18 @@ def plan_path(catalog: Catalog, moc: MocData, holding: str, apply_for: str, devi
         if refused and held is not None:
             raise UserError(_refusal(moc, held, holding, apply_for, device_class, refused))
         start = min(t.in_force for t in tables)
+        refusal = None
         try:
             pending = plan_path(catalog, moc, holding, apply_for, device_class, on=start, held=held).gap
-        except UserError:
-            pending = ()
+        except UserError as exc:  # e.g. a chained label: refused then as well, and the plan says so
+            pending, refusal = (), str(exc)
         names = ", ".join(dict.fromkeys(f"{t.instrument.name} from {t.in_force}" for t in tables))
         return RecognitionPath(
             holding, apply_for, device_class, (), everything, (),
             f"holding {holding}, applying for {apply_for} ({device_class}), on {on}: recognition is NOT IN FORCE "
             f"yet ({names}): until then every {apply_for} clause is assessed",
             full_assessment=True, status="not-in-force", as_of=on, bases=tuple(bases), in_force_from=start,
-            pending_gap=tuple(pending))
+            pending_gap=tuple(pending), pending_refusal=refusal)
     groups: dict[str, list[MocTable]] = {}
     for t in applied:
         groups.setdefault(t.instrument.id, []).append(t)

@@ -81,10 +81,16 @@ def path_lines(recognition: dict[str, Any]) -> list[str]:
         out.append("  " + _held_line(held))
     elif path["holding"] != "none":
         out.append("  held label: not declared (give --declaration FILE with held_label: identifier, level, validity)")
-    if status == "not-in-force":
+    if status == "not-in-force" and path.get("pending_refusal"):
+        out.append(f"  from {path.get('in_force_from')} the path would still be refused: "
+                   f"{safe(path['pending_refusal'], 400)}")
+    elif status == "not-in-force":
         pending = path.get("pending_gap_set") or []
         ids = ", ".join(f"{g['id']} ({g['status']})" for g in pending) or "none (recognised in full)"
         out.append(f"  from {path.get('in_force_from')} the gap set will be: {ids}")
+    if held and path["holding"] == "none":
+        out.append(f"  note: a {safe(held['scheme'])} label is declared but --holding is none: give --holding "
+                   f"{safe(held['scheme'])} for the simplified path")
     for q in path.get("questions") or []:
         out.append(f"  question ({'; '.join(safe(r) for r in q['refs'])}): {safe(q['text'], 400)}")
         answer = (f"{safe(q['answer'])} ({_where(held.get('declared_in') if held else None, q.get('line'))})"
