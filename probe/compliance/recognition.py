@@ -267,6 +267,26 @@ def _basis_summary(tables: list[MocTable]) -> str:
     return "; ".join(parts)
 
 
+def _not_yet_in_force(catalog: Catalog, moc: MocData, holding: str, apply_for: str, device_class: str,
+                      on: dt.date, held: HeldLabel | None, bases: list[Basis],
+                      everything: tuple[GapEntry, ...]) -> RecognitionPath:
+    """No basis in force on `on`: a full assessment now, and what the path will be once it is."""
+    tables = [b.table for b in bases]
+    start = min(t.in_force for t in tables)
+    refusal = None
+    try:
+        pending = plan_path(catalog, moc, holding, apply_for, device_class, on=start, held=held).gap
+    except UserError as exc:  # e.g. a chained label: refused then as well, and the plan says so
+        pending, refusal = (), str(exc)
+    names = ", ".join(dict.fromkeys(f"{t.instrument.name} from {t.in_force}" for t in tables))
+    return RecognitionPath(
+        holding, apply_for, device_class, (), everything, (),
+        f"holding {holding}, applying for {apply_for} ({device_class}), on {on}: recognition is NOT IN FORCE "
+        f"yet ({names}): until then every {apply_for} clause is assessed",
+        full_assessment=True, status="not-in-force", as_of=on, bases=tuple(bases), in_force_from=start,
+        pending_gap=tuple(pending), pending_refusal=refusal)
+
+
 def plan_path(catalog: Catalog, moc: MocData, holding: str, apply_for: str, device_class: str, *,
               on: dt.date | None = None, held: HeldLabel | None = None) -> RecognitionPath:
     """The gap set and its basis for one (holding, apply_for, device class) on date `on`."""
@@ -286,25 +306,16 @@ def plan_path(catalog: Catalog, moc: MocData, holding: str, apply_for: str, devi
         return RecognitionPath(holding, apply_for, device_class, (), everything, (),
                                f"no recognition arrangement from {holding} to {apply_for} in the MoC data: "
                                "full assessment", full_assessment=True, status="no-arrangement", as_of=on)
-    bases = [Basis(t, why is None, why) for t in tables for why in [_accepts(t, on, held)]]
+    bases = []
+    for t in tables:
+        why = _accepts(t, on, held)
+        bases.append(Basis(t, why is None, why))
     applied = [b.table for b in bases if b.applies]
     if not applied:
-        refused = [b for b in bases if b.table.in_force <= on]
+        refused = [b for b in bases if b.table.in_force <= on]  # in force, but not for this label
         if refused and held is not None:
             raise UserError(_refusal(moc, held, holding, apply_for, device_class, refused))
-        start = min(t.in_force for t in tables)
-        refusal = None
-        try:
-            pending = plan_path(catalog, moc, holding, apply_for, device_class, on=start, held=held).gap
-        except UserError as exc:  # e.g. a chained label: refused then as well, and the plan says so
-            pending, refusal = (), str(exc)
-        names = ", ".join(dict.fromkeys(f"{t.instrument.name} from {t.in_force}" for t in tables))
-        return RecognitionPath(
-            holding, apply_for, device_class, (), everything, (),
-            f"holding {holding}, applying for {apply_for} ({device_class}), on {on}: recognition is NOT IN FORCE "
-            f"yet ({names}): until then every {apply_for} clause is assessed",
-            full_assessment=True, status="not-in-force", as_of=on, bases=tuple(bases), in_force_from=start,
-            pending_gap=tuple(pending), pending_refusal=refusal)
+        return _not_yet_in_force(catalog, moc, holding, apply_for, device_class, on, held, bases, everything)
     groups: dict[str, list[MocTable]] = {}
     for t in applied:
         groups.setdefault(t.instrument.id, []).append(t)
