@@ -303,7 +303,7 @@ def test_plan_text_shows_basis_partial_vs_none_wording_notes_and_the_question(tm
     assert 'recognition: Partial — MoC: "Partial Compliance with CLS is required to be assessed."' in out
     assert 'recognition: None — MoC: "None"' in out
     assert "3 Partial, 3 None" in out
-    assert "note: For a home gateway, Annex B adds" in out
+    assert "note: Annex A covers general IoT products; for a home gateway Annex B adds" in out
     assert "question (Japan–Singapore MoC para 3.4)" in out and "NOT ANSWERED" in out
     assert "show-held-label" in out and "held label: not declared" in out
     # with the declaration: the held label is shown and the question answered, citing the file's lines

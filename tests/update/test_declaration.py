@@ -103,7 +103,7 @@ data_deletion: Factory reset erases user data.
 """
 
 
-def test_gap_set_run_with_declaration_has_every_clause(lighttpd, tmp_path) -> None:
+def test_gap_set_run_with_declaration_has_every_clause(lighttpd, tmp_path) -> None:  # noqa: F811 (fixture)
     """Acceptance: holding JC-STAR, applying for CLS, home gateway: nothing in the gap set is missing."""
     port = free_port()
     lighttpd(admin_ui(f"http://127.0.0.1:{port}/fw/check.json"), port=port)
@@ -130,13 +130,14 @@ def test_gap_set_run_with_declaration_has_every_clause(lighttpd, tmp_path) -> No
         assert clauses[cid]["verdict"] == "FAIL" and clauses[cid]["basis"] == "tested"
         assert clauses[cid]["declaration"] is not None  # the declaration is still cited
     art = next(a for a in doc["artefacts"] if a["kind"] == "declaration")
-    assert art["sha256"] == hashlib.sha256(decl.read_bytes()).hexdigest() == clauses["cls:5.3-6"]["declaration"]["sha256"]
+    assert art["sha256"] == hashlib.sha256(decl.read_bytes()).hexdigest() \
+        == clauses["cls:5.3-6"]["declaration"]["sha256"]
     assert art["id"] == clauses["cls:5.3-6"]["declaration"]["artefact"]
     fail = next(f for f in doc["findings"] if f["check_id"] == "update_channel")
     assert fail["status"] == "FAIL" and fail["id"] in clauses["cls:5.3-7"]["findings"]
 
 
-def test_fetch_declared_urls_records_status_and_hash(lighttpd, tmp_path) -> None:
+def test_fetch_declared_urls_records_status_and_hash(lighttpd, tmp_path) -> None:  # noqa: F811 (fixture)
     policy = "<html><title>ACME vulnerability disclosure policy</title></html>"
     site = lighttpd({"/vdp.html": policy})  # a loopback stand-in for the manufacturer's web site
     decl = tmp_path / "decl.yaml"
