@@ -16,12 +16,14 @@ from typing import Any
 import jinja2
 
 from .model import VERDICTS, clause_title, context, location, visible
+from .path_view import recognition_view
 
 
 def _anchor(value: Any, prefix: str) -> str:
     """An HTML id derived from an evidence id: only [A-Za-z0-9_-], unique by a short digest."""
     s = str(value)
-    return f"{prefix}-{re.sub(r'[^A-Za-z0-9_-]', '_', s)[:40]}-{hashlib.sha256(s.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
+    digest = hashlib.sha256(s.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{prefix}-{re.sub(r'[^A-Za-z0-9_-]', '_', s)[:40]}-{digest}"
 
 
 def _env(lang: str) -> jinja2.Environment:
@@ -40,4 +42,5 @@ def _env(lang: str) -> jinja2.Environment:
 
 
 def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -> str:
-    return _env(lang).get_template("report.html.j2").render(**context(doc, lang, verification))
+    return _env(lang).get_template("report.html.j2").render(**context(doc, lang, verification),
+                                                           rec=recognition_view(doc, lang))

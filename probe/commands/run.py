@@ -30,6 +30,7 @@ from probe.options import (
 from probe.output.evidence import build, canonical_bytes, check_writable, write_atomic
 from probe.output.exitcodes import EXIT_INCOMPLETE, exit_code
 from probe.output.pack import check_destination, write_pack
+from probe.output.path_text import path_lines
 from probe.output.signing import fingerprint, load_private
 from probe.output.terminal import Progress, clause_table, safe
 from probe.protocols.x509 import load_ca_bundle
@@ -49,6 +50,8 @@ and ordered most-likely first; the brute-force protection test runs only with --
 examples:
   probe run --target 10.0.0.1 --profile home-gateway --out gw.json
   probe run --target 10.0.0.1 --holding jc-star --apply-for cls       (only the MoC gap set)
+  probe run --target 10.0.0.1 --holding jc-star --apply-for cls --declaration decl.yaml
+        (the held label, as declared in held_label:, is recorded with the path's basis)
   probe run --targets-file devices.txt --profile general-iot --max-time 600
   probe run --target 10.0.0.1 --out gw.json --pack gw-pack.tar --sign lab.key   (signed evidence pack)
 
@@ -198,7 +201,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("no target: give --target HOST (repeatable) or --targets-file FILE")
     targets = list(dict.fromkeys(resolve_target(t) for t in raw_targets))
     options = options_from(args)
-    catalog, profile, scope = load_scope(args)
+    if args.fetch_declared_urls and not args.declaration:
+        raise UserError("--fetch-declared-urls needs --declaration FILE")
+    decl = load_declaration(args.declaration) if args.declaration else None  # its held_label is the path's label
+    catalog, profile, scope = load_scope(args, decl, default_source="run date")
     out = args.out or Path(f"probe-evidence-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json")
     check_writable(out)
     if args.sign and not args.pack:
@@ -208,10 +214,7 @@ def run(args: argparse.Namespace) -> int:
         check_destination(args.pack)
 
     state = ScanState(targets=targets, profile=profile, scope=scope, options=options)
-    if args.fetch_declared_urls and not args.declaration:
-        raise UserError("--fetch-declared-urls needs --declaration FILE")
-    if args.declaration:
-        decl = load_declaration(args.declaration, catalog)
+    if decl is not None:
         fetch = (partial(fetch_all, add_artefact=state.store.add_artefact, timeout=options.safety.timeout)
                  if args.fetch_declared_urls else None)
         state.declarations = attach(decl, state.store.add_artefact, catalog, fetch=fetch)
@@ -228,6 +231,8 @@ def run(args: argparse.Namespace) -> int:
         write_pack(doc, args.pack, key=key)
     if not args.quiet:
         print()
+        if scope.path is not None:
+            print("\n".join(path_lines(doc["recognition"])) + "\n")
         clause_table(doc)
         print(f"\nevidence: {safe(out, 400)}", file=sys.stdout)
         if args.pack:
