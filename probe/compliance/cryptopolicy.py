@@ -18,7 +18,8 @@ from typing import Any
 import yaml
 
 from probe.errors import UserError
-from probe.protocols.tls_hello import TLSScan, suite_name
+from probe.options import SSH_POLICY_PRESETS
+from probe.protocols.tls_hello import TLSScan, named_groups, suite_name
 from probe.protocols.x509 import CertInfo, ChainCheck
 
 FAIL, WARN = "fail", "warn"
@@ -37,6 +38,8 @@ class Violation:
 
 
 def _load(name: str, path: str | Path | None) -> dict[str, Any]:
+    if isinstance(path, str) and path in SSH_POLICY_PRESETS and name == "ssh":
+        name, path = f"ssh-{path}", None  # a preset shipped as data
     if path:
         try:
             with open(path, encoding="utf-8") as fh:
@@ -68,6 +71,15 @@ def load_tls_policy(path: str | Path | None = None) -> dict[str, Any]:
         suites = {v: list(s) for v, s in pol["cipher_suites"].items()}
         cert = pol["certificate"]
         on = cert["verdicts"]
+        kex = pol.setdefault("key_exchange", {})
+        if not isinstance(kex, dict):
+            raise TypeError("key_exchange must be a mapping")
+        for key in ("min_dh_bits", "min_ecdh_bits"):
+            if not isinstance(kex.get(key, 0), int):
+                raise TypeError(f"key_exchange.{key} must be a number of bits")
+        unknown = [g for g in kex.get("groups") or [] if g not in {n.name for n in named_groups().values()}]
+        if unknown:
+            raise TypeError(f"key_exchange.groups names unknown groups {unknown}")
     except (KeyError, TypeError) as exc:
         raise UserError(f"{where}: missing or malformed section ({exc})") from None
     bad = [v for v in allowed + list(suites) if v not in TLS_VERSIONS]
@@ -99,29 +111,104 @@ class TLSJudgement:
         return any(v.severity == FAIL for v in self.violations)
 
 
+def off_policy_groups(policy: dict[str, Any], version: str) -> list[int]:
+    """The EC groups a server should refuse under the policy, to offer on their own (the scan's
+    group probe). Empty when the policy names no group list. Post-quantum hybrids are not probed."""
+    allowed = set(policy.get("key_exchange", {}).get("groups") or [])
+    if not allowed:
+        return []
+    from probe.protocols.tls_hello import GROUPS, TLS13_GROUPS
+
+    table = named_groups()
+    if version == "TLSv1.3":
+        pool = [c for c, g in table.items() if g.tls13 and g.kind == "ec"]
+        pool.sort(key=lambda c: (c not in TLS13_GROUPS, c))
+    else:
+        pool = [c for c in GROUPS if table[c].kind == "ec"]
+    return [c for c in pool if table[c].name not in allowed]
+
+
 def judge_tls_configuration(scan: TLSScan, policy: dict[str, Any]) -> TLSJudgement:
+    """Violations in headline order: protocol versions, then key exchange groups, then suites."""
     allowed = set(policy["protocols"]["allowed"])
     allowed_suites: dict[str, set[str]] = {v: set(s) for v, s in policy["cipher_suites"].items()}
-    out: list[Violation] = []
+    kpol = policy.get("key_exchange", {})
+    allowed_groups = set(kpol.get("groups") or [])
+    versions: list[Violation] = []
+    kex: list[Violation] = []
+    suites: list[Violation] = []
     undetermined: list[str] = []
     for name, vr in scan.versions.items():
         if vr.accepted and name not in allowed:
-            out.append(Violation("protocols.allowed", name, FAIL,
-                                 f"{name} is accepted; the policy allows only {', '.join(sorted(allowed))}"))
+            versions.append(Violation("protocols.allowed", name, FAIL,
+                                      f"{name} is accepted; the policy allows only {', '.join(sorted(allowed))}"))
         elif vr.accepted is None and name not in allowed:
             undetermined.append(f"whether {name} is accepted ({vr.reason or 'no answer'})")
-        if vr.accepted and name in allowed:
-            permitted = allowed_suites.get(name)
-            if permitted is None:
-                continue  # the policy does not restrict suites for this version
-            for code in vr.suites:
-                n = suite_name(code)
-                if n not in permitted:
-                    out.append(Violation(f"cipher_suites.{name}", n, FAIL,
-                                         f"{name} accepts {n} (0x{code:04X}), not in the policy's list"))
-            if not vr.suites_complete:
-                undetermined.append(f"the full {name} suite list ({vr.suites_note or 'enumeration incomplete'})")
-    return TLSJudgement(out, undetermined)
+        if not (vr.accepted and name in allowed):
+            continue
+        seen: set[str] = set()
+        observed = [(suite_name(code), k) for code, k in vr.key_exchange]
+        observed += [("", _group_info(code)) for code in vr.groups_accepted]
+        for via, k in observed:
+            key = f"{k.kind}:{k.group}:{k.bits}"
+            if key in seen:
+                continue
+            seen.add(key)
+            where = f" ({via})" if via else ""
+            if k.kind == "DHE" or k.group.startswith("ffdhe"):
+                if kpol.get("min_dh_bits") and k.bits < kpol["min_dh_bits"]:
+                    kex.append(Violation("key_exchange.min_dh_bits", f"{name} DH {k.bits}", FAIL,
+                                         f"{name} key exchange uses a {k.bits}-bit DH group{where}; the policy "
+                                         f"requires at least {kpol['min_dh_bits']} bits"))
+                continue
+            if kpol.get("min_ecdh_bits") and k.bits and k.bits < kpol["min_ecdh_bits"]:
+                kex.append(Violation("key_exchange.min_ecdh_bits", f"{name} {k.group}", FAIL,
+                                     f"{name} key exchange uses {k.group} ({k.bits} bits){where}; the policy "
+                                     f"requires at least {kpol['min_ecdh_bits']} bits"))
+            elif allowed_groups and k.group not in allowed_groups:
+                kex.append(Violation("key_exchange.groups", f"{name} {k.group}", FAIL,
+                                     f"{name} accepts the group {k.group}{where}; the policy allows "
+                                     f"{', '.join(sorted(allowed_groups))}"))
+        if vr.groups_probed and not vr.groups_complete:
+            undetermined.append(f"which key exchange groups {name} accepts ({vr.groups_note or 'probe incomplete'})")
+        permitted = allowed_suites.get(name)
+        if permitted is None:
+            continue  # the policy does not restrict suites for this version
+        for code in vr.suites:
+            n = suite_name(code)
+            if n not in permitted:
+                suites.append(Violation(f"cipher_suites.{name}", n, FAIL,
+                                        f"{name} accepts {n} (0x{code:04X}), not in the policy's list"))
+        if not vr.suites_complete:
+            undetermined.append(f"the full {name} suite list ({vr.suites_note or 'enumeration incomplete'})")
+    return TLSJudgement(versions + kex + suites, undetermined)
+
+
+def _group_info(code: int) -> Any:
+    from probe.protocols.tls_hello import named_kex
+
+    return named_kex("ECDHE", code)
+
+
+def headline(violations: list[Violation], limit: int = 6) -> list[str]:
+    """Readable summary lines, most serious class first: one line per rule and version, listing
+    the items (so forty weak suites read as one line, after the old protocol versions)."""
+    groups: dict[tuple[str, str], list[Violation]] = {}
+    for v in violations:
+        groups.setdefault((v.rule, v.severity), []).append(v)
+    lines: list[str] = []
+    for (rule, _sev), vs in groups.items():
+        if rule == "protocols.allowed":
+            names = ", ".join(v.item for v in vs)
+            lines.append(f"accepts {names}, which the policy does not allow")
+        elif rule.startswith("cipher_suites."):
+            version = rule.split(".", 1)[1]
+            shown = ", ".join(v.item for v in vs[:limit]) + (f" and {len(vs) - limit} more" if len(vs) > limit else "")
+            lines.append(f"{version} accepts {len(vs)} cipher suite{'s' if len(vs) > 1 else ''} outside the "
+                         f"policy: {shown}")
+        else:
+            lines.extend(v.message for v in vs)
+    return lines
 
 
 # -- certificates ---------------------------------------------------------------------------------
@@ -136,18 +223,23 @@ class CertJudgement:
 
 
 def judge_certificates(chain: list[CertInfo], policy: dict[str, Any], *, target_ip: str, now: dt.datetime,
-                       trust: ChainCheck | None, leaf_only: bool = False) -> CertJudgement:
+                       trust: ChainCheck | None, leaf_only: bool = False,
+                       hostname: str | None = None) -> CertJudgement:
     """Judge the served chain: every certificate's key, hash and dates; the leaf's trust and name.
 
     A self-signed root in the chain is not judged on its own signature hash (clients never check
-    a trust anchor's self-signature), but a self-signed *leaf* is.
+    a trust anchor's self-signature), but a self-signed *leaf* is. The name rule checks the leaf's
+    subject alternative names against `hostname` (the name users reach the device by, --hostname)
+    or else the scanned address; with a CA file a mismatch weighs like an untrusted chain
+    (`name_mismatch_with_ca_file`), without one it is `name_mismatch` (a warning by default).
     """
     cpol = policy["certificate"]
     on = cpol["verdicts"]
     out: list[Violation] = []
     notes: list[str] = []
     if leaf_only:
-        notes.append("only the leaf certificate could be read (TLS 1.3-only server, Python < 3.13)")
+        notes.append("only the leaf certificate could be read (probe's own handshakes failed and this Python's "
+                     "ssl module returns the leaf alone)")
     for i, c in enumerate(chain):
         label = "leaf" if i == 0 else f"chain[{i}]"
         who = f"{label} ({c.subject or 'unreadable'})"
@@ -182,7 +274,7 @@ def judge_certificates(chain: list[CertInfo], policy: dict[str, Any], *, target_
         if trust is not None and trust.trusted is not None:
             if not trust.trusted:
                 out.append(Violation("certificate.untrusted_with_ca_file", "leaf", on["untrusted_with_ca_file"],
-                                     f"chain not trusted by the operator's CA file: {trust.detail}"))
+                                     f"the chain does not validate against the CA file: {trust.detail}"))
             else:
                 notes.append(trust.detail)
         else:
@@ -192,10 +284,18 @@ def judge_certificates(chain: list[CertInfo], policy: dict[str, Any], *, target_
                                      "self-signed certificate; no CA file given, so trust was not assessed"))
             else:
                 notes.append("no CA file given: chain trust not assessed")
-        if not leaf.matches_ip(target_ip):
+        wanted = hostname or target_ip
+        matched = leaf.matches_hostname(hostname) if hostname else leaf.matches_ip(target_ip)
+        if not matched:
             names = ", ".join(leaf.ip_addresses + leaf.dns_names) or "none"
-            out.append(Violation("certificate.name_mismatch", "leaf", on["name_mismatch"],
-                                 f"{target_ip} is not among the certificate's subject alternative names ({names})"))
+            with_ca = trust is not None and trust.trusted is not None
+            rule = "name_mismatch_with_ca_file" if with_ca else "name_mismatch"
+            cn = leaf.common_name
+            cn_note = (f"; its subject CN {cn} would match, but clients ignore the CN when checking names"
+                       if cn and cn.lower() == wanted.lower() else "")
+            out.append(Violation(f"certificate.{rule}", "leaf", on.get(rule, on["name_mismatch"]),
+                                 f"the certificate is not issued for {wanted}: its subject alternative names "
+                                 f"are {names}{cn_note}"))
     return CertJudgement(out, notes)
 
 

@@ -481,7 +481,7 @@ def scan(connect: Connect, *, timeout: float = 5.0, max_host_key_attempts: int =
     if result.kexinit is None:
         return result
     families = host_key_families(result.kexinit.get("server_host_key_algorithms"))
-    for i, (family, alg) in enumerate(families.items()):
+    for i, alg in enumerate(families.values()):
         if i >= max_host_key_attempts:
             result.host_key_errors[alg] = "attempt budget exhausted"
             continue

@@ -905,13 +905,24 @@ def _probe_groups(result: TLSScan, name: str, groups: list[int],
         suites = [s for s in (vr.suites or suites_for(v)) if cipher_suites()[s].key_exchange == "ECDHE"]
     if not suites:
         return
+    # In TLS <= 1.2 supported_groups also constrains an ECDSA certificate's curve (RFC 8422 5.1), so
+    # a server with only ECDSA suites refuses a list without its own curve. Then the other groups
+    # follow the probed ones, least preferred: a server choosing by the client's order (OpenSSL's
+    # default) still picks a probed group when it accepts one.
+    tail: tuple[int, ...] = ()
+    if name != "TLSv1.3":
+        rsa = [s for s in suites if "_ECDHE_ECDSA_" not in cipher_suites()[s].name]
+        if rsa:
+            suites = rsa
+        else:
+            tail = tuple(g for g in GROUPS if g not in groups and named_groups()[g].kind == "ec")
     remaining = list(groups)
     vr.groups_probed = list(groups)
     for _ in range(len(groups) + 1):
         if not remaining:
             vr.groups_complete = True
             return
-        att = attempt(v, suites, False, tuple(remaining))
+        att = attempt(v, suites, False, tuple(remaining) + tail)
         if att is None:
             vr.groups_note = "connection budget exhausted before every group was tried"
             return
