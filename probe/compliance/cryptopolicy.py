@@ -304,13 +304,28 @@ def _match(name: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
+_SECTION_WORDS = {"kex": "key exchange", "host_key_algorithms": "host key signature algorithm",
+                  "ciphers": "cipher", "macs": "MAC"}
+# Names that are signals, not algorithms (RFC 8308 extension negotiation, the Terrapin strict-kex
+# markers): never judged as key exchanges.
+_PSEUDO = ("ext-info-c", "ext-info-s", "kex-strict-c-v00@openssh.com", "kex-strict-s-v00@openssh.com")
+
+
 def judge_ssh(*, protocol: str, lists: dict[str, list[str]] | None, host_keys: list[dict[str, Any]],
-              policy: dict[str, Any]) -> list[Violation]:
-    """Judge an SSH server from its identification protocol, KEXINIT lists and host keys."""
+              policy: dict[str, Any], terrapin: dict[str, Any] | None = None,
+              gex: list[dict[str, Any]] | None = None) -> list[Violation]:
+    """Judge an SSH server from its identification protocol, KEXINIT lists, host keys, its Terrapin
+    exposure and the DH group-exchange moduli it hands out. Violations come in headline order."""
     out: list[Violation] = []
+    reasons: dict[str, str] = policy.get("reasons") or {}
     if protocol.startswith("1."):
         out.append(Violation("protocol_1", f"SSH-{protocol}", policy.get("protocol_1", FAIL),
                              f"the server offers SSH protocol 1 (identification SSH-{protocol})"))
+    if terrapin and terrapin.get("vulnerable") and policy.get("terrapin"):
+        out.append(Violation("terrapin", "CVE-2023-48795", policy["terrapin"],
+                             "vulnerable to the Terrapin attack (CVE-2023-48795): it offers "
+                             + " and ".join(terrapin["because"]) + " without strict key exchange "
+                             "(kex-strict-s-v00@openssh.com)"))
     if lists:
         sections = (("kex", ("kex_algorithms",)),
                     ("host_key_algorithms", ("server_host_key_algorithms",)),
@@ -320,22 +335,70 @@ def judge_ssh(*, protocol: str, lists: dict[str, list[str]] | None, host_keys: l
             seen: set[str] = set()
             for key in keys:
                 for alg in lists.get(key, []):
-                    if alg in seen:
+                    if alg in seen or alg in _PSEUDO:
                         continue
                     seen.add(alg)
                     for sev in (FAIL, WARN):
                         if _match(alg, policy[section].get(sev, [])):
+                            why = next((r for pat, r in reasons.items() if fnmatch.fnmatchcase(alg, pat)), "")
                             out.append(Violation(f"{section}.{sev}", alg, sev,
-                                                 f"{section}: {alg} is offered ({sev} under the policy)"))
+                                                 f"{_SECTION_WORDS[section]} {alg} is offered"
+                                                 + (f" ({why})" if why else "")))
                             break
+    gpol = policy.get("gex") or {}
+    for probe in gex or []:
+        bits = probe.get("modulus_bits")
+        if not bits:
+            continue
+        req = probe["request"]
+        what = (f"{probe['algorithm']} hands out a {bits}-bit modulus for a request of "
+                f"{req['min']}/{req['preferred']}/{req['max']} bits")
+        if gpol.get("min_modulus_bits") and bits < gpol["min_modulus_bits"]:
+            out.append(Violation("gex.min_modulus_bits", f"{probe['algorithm']} {bits}", FAIL,
+                                 f"{what} (the policy requires at least {gpol['min_modulus_bits']})"))
+        elif gpol.get("warn_below_bits") and bits < gpol["warn_below_bits"]:
+            out.append(Violation("gex.warn_below_bits", f"{probe['algorithm']} {bits}", WARN,
+                                 f"{what} (below {gpol['warn_below_bits']} bits)"))
     hk = policy.get("host_keys", {})
     for key in host_keys:
         ktype, bits = key["key_type"], key["bits"]
         if ktype in hk.get("disallowed_types", []):
-            out.append(Violation("host_keys.disallowed_types", ktype, FAIL, f"host key of type {ktype}"))
+            out.append(Violation("host_keys.disallowed_types", ktype, FAIL, f"a {ktype} host key is served"))
         elif ktype == "ssh-rsa" and bits < hk.get("min_rsa_bits", 0):
             out.append(Violation("host_keys.min_rsa_bits", ktype, FAIL,
-                                 f"RSA host key of {bits} bits (< {hk['min_rsa_bits']})"))
+                                 f"the RSA host key has {bits} bits (the policy requires at least "
+                                 f"{hk['min_rsa_bits']})"))
+        elif ktype == "ssh-rsa" and bits < hk.get("warn_below_rsa_bits", 0):
+            out.append(Violation("host_keys.warn_below_rsa_bits", ktype, WARN,
+                                 f"the RSA host key has {bits} bits (below {hk['warn_below_rsa_bits']})"))
         elif ktype.startswith("ecdsa-") and bits < hk.get("min_ecdsa_bits", 0):
-            out.append(Violation("host_keys.min_ecdsa_bits", ktype, FAIL, f"ECDSA host key of {bits} bits"))
+            out.append(Violation("host_keys.min_ecdsa_bits", ktype, FAIL, f"the ECDSA host key has {bits} bits"))
+    order = ("protocol_1", "terrapin", "kex", "gex", "host_key_algorithms", "host_keys", "ciphers", "macs")
+    return sorted(out, key=lambda v: order.index(v.rule.split(".")[0]) if v.rule.split(".")[0] in order else 99)
+
+
+def ssh_headline(violations: list[Violation], limit: int = 6) -> list[str]:
+    """One line per algorithm list ("key exchange: a, b, c are offered"), other rules as they are."""
+    lines: list[str] = []
+    groups: dict[str, list[Violation]] = {}
+    for v in violations:
+        section = v.rule.split(".")[0]
+        if section in _SECTION_WORDS:
+            if section not in groups:
+                groups[section] = []
+                lines.append(section)  # placeholder keeps the order
+            groups[section].append(v)
+        else:
+            lines.append(v.message)
+    out: list[str] = []
+    for line in lines:
+        if line in groups:
+            vs = groups[line]
+            if len(vs) == 1:
+                out.append(vs[0].message)
+                continue
+            shown = ", ".join(v.item for v in vs[:limit]) + (f" and {len(vs) - limit} more" if len(vs) > limit else "")
+            out.append(f"{_SECTION_WORDS[line]}s offered outside the policy: {shown}")
+        else:
+            out.append(line)
     return out
