@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from probe import yamlfile
 from probe.errors import UserError
 from probe.options import SSH_POLICY_PRESETS
 from probe.protocols.tls_hello import TLSScan, named_groups, suite_name
@@ -51,7 +52,7 @@ def _load(name: str, path: str | Path | None) -> dict[str, Any]:
         text = (importlib.resources.files("probe") / "data" / "policies" / f"{name}.yaml").read_text("utf-8")
         where = f"probe/data/policies/{name}.yaml"
     try:
-        data = yaml.safe_load(text)
+        data = yamlfile.safe_load(text)
     except yaml.YAMLError as exc:
         raise UserError(f"{where}: not valid YAML ({exc})") from None
     if not isinstance(data, dict):

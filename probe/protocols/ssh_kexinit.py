@@ -585,37 +585,57 @@ def _kex_reply_host_key(sock: socket.socket, reader: _Reader, kex: str) -> bytes
 
 def scan(connect: Connect, *, timeout: float = 5.0, max_host_key_attempts: int = 6,
          check_cancelled: Callable[[], None] = lambda: None, max_bytes: int = 256 * 1024,
-         gex: bool = True) -> SSHScan:
+         gex: bool = True, parallel: int = 1, on_kexinit: Callable[[], None] | None = None) -> SSHScan:
     """KEXINIT first; then one partial key exchange per distinct host key type (bounded); then, when
     DH group exchange is offered, one GEX request per entry of GEX_REQUESTS to read the modulus size."""
     result = read_kexinit(connect, timeout=timeout, max_bytes=max_bytes)
     if result.kexinit is None:
         return result
-    families = host_key_families(result.kexinit.get("server_host_key_algorithms"))
-    for i, alg in enumerate(families.values()):
-        if i >= max_host_key_attempts:
-            result.host_key_errors[alg] = "attempt budget exhausted"
-            continue
+    if on_kexinit is not None:
+        on_kexinit()  # the caller may start its own work on this server now (it speaks SSH-2)
+    kexinit = result.kexinit
+    families = list(host_key_families(kexinit.get("server_host_key_algorithms")).values())
+    for alg in families[max_host_key_attempts:]:
+        result.host_key_errors[alg] = "attempt budget exhausted"
+
+    def host_key(alg: str) -> HostKey | str:
         check_cancelled()
-        result.connections += 1
         try:
-            hk = fetch_host_key(connect, result.kexinit, alg, timeout=timeout, max_bytes=max_bytes)
-            hk.signature_algorithms = signature_algorithms_for(
-                hk.key_type, result.kexinit.get("server_host_key_algorithms"))
-            result.host_keys.append(hk)
+            hk = fetch_host_key(connect, kexinit, alg, timeout=timeout, max_bytes=max_bytes)
         except LookupError as exc:
-            result.host_key_errors[alg] = str(exc)
+            return str(exc)
         except (SSHProtocolError, SSHStall) as exc:
-            result.host_key_errors[alg] = f"device misbehaved: {exc}"
+            return f"device misbehaved: {exc}"
         except OSError as exc:
-            result.host_key_errors[alg] = f"connection problem: {exc}"
-    gex_alg = next((a for a in _GEX if a in result.kexinit.get("kex_algorithms")), None)
-    if gex_alg is not None and gex:
-        for request in GEX_REQUESTS:  # bounded: two connections, one algorithm (the moduli are shared)
-            check_cancelled()
-            result.connections += 1
-            result.gex.append(gex_group(connect, result.kexinit, gex_alg, request, timeout=timeout,
-                                        max_bytes=max_bytes))
+            return f"connection problem: {exc}"
+        hk.signature_algorithms = signature_algorithms_for(hk.key_type, kexinit.get("server_host_key_algorithms"))
+        return hk
+
+    gex_alg = next((a for a in _GEX if a in kexinit.get("kex_algorithms")), None)
+    requests = list(GEX_REQUESTS) if gex_alg is not None and gex else []  # one algorithm: the moduli are shared
+
+    def gex_job(request: tuple[int, int, int]) -> GexProbe:
+        check_cancelled()
+        return gex_group(connect, kexinit, gex_alg or "", request, timeout=timeout, max_bytes=max_bytes)
+
+    # Independent connections: run up to `parallel` at once (the caller's connection cap still holds,
+    # since every socket comes from `connect`). Results keep their order.
+    algs = families[:max_host_key_attempts]
+    jobs: list[Callable[[], Any]] = [lambda a=a: host_key(a) for a in algs] + [lambda r=r: gex_job(r) for r in requests]
+    result.connections += len(jobs)
+    if parallel > 1 and len(jobs) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(parallel, len(jobs))) as pool:
+            outcomes = list(pool.map(lambda job: job(), jobs))
+    else:
+        outcomes = [job() for job in jobs]
+    for alg, got in zip(algs, outcomes[:len(algs)], strict=True):
+        if isinstance(got, HostKey):
+            result.host_keys.append(got)
+        else:
+            result.host_key_errors[alg] = got
+    result.gex = outcomes[len(algs):]
     return result
 
 
