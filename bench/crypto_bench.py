@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -284,6 +285,7 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
     sa_v = subprocess.run(["ssh-audit", "-h"], capture_output=True, text=True).stdout.split("\n")[0] \
         if shutil.which("ssh-audit") else ""
+    sa_v = re.sub(r"\x1b\[[0-9;]*m", "", sa_v)  # it colours its banner even when not on a terminal
     lines = [f"# probe crypto benchmark {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}", "",
              f"Machine: {machine()}", f"Runs per measurement: {args.runs} (medians). Peers: sslyze "
              f"({_sslyze_version(sslyze)}), ssh-audit ({sa_v.strip('# ').strip() or 'not installed'}).",
@@ -301,8 +303,8 @@ def main() -> int:
 def _sslyze_version(sslyze: Path | None) -> str:
     if not sslyze:
         return "not installed"
-    r = subprocess.run([str(sslyze.parent / "python"), "-c", "import sslyze; print(sslyze.__version__)"],
-                       capture_output=True, text=True)
+    r = subprocess.run([str(sslyze.parent / "python"), "-c",
+                        "import importlib.metadata as m; print(m.version('sslyze'))"], capture_output=True, text=True)
     return r.stdout.strip() or "unknown version"
 
 
