@@ -237,6 +237,12 @@ def main() -> int:
         print("crypto_bench: needs root (OpenSSH privilege separation)", file=sys.stderr)
         return 2
     sslyze = ensure_anchor_venv()
+    # Start probe as an installed package would: with its bytecode compiled (pip does this at
+    # install time; an editable tree under PYTHONDONTWRITEBYTECODE=1 would recompile every start).
+    # The lab's templates are data copied to devices, not code: left alone.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "-x", r"[/\\]templates[/\\]",
+                    *(str(REPO / d) for d in ("probe", "checks", "reports", "profiles", "bench"))],
+                   check=False, capture_output=True)
     work = Path(tempfile.mkdtemp(prefix="probe-crypto-bench-"))
     keys = pki(work)
     (work / "tls.yaml").write_text(TLS_PROFILE)
