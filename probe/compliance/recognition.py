@@ -95,7 +95,8 @@ def load_moc(catalog: Catalog, moc_dir: Path | None = None) -> MocData:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f" line {mark.line + 1}:" if mark else ""
-            raise UserError(f"{where}:{line} not valid YAML ({getattr(exc, 'problem', None) or 'syntax error'})") from None
+            problem = getattr(exc, "problem", None) or "syntax error"
+            raise UserError(f"{where}:{line} not valid YAML ({problem})") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("tables"), list):
             raise UserError(f"{where}: must be a mapping with a 'tables' list")
         for key in ("arrangement", "source"):

@@ -187,7 +187,7 @@ def msearch(ctx: CheckContext, port: int) -> tuple[list[bytes], str | None]:
                         resent = True
                     continue
                 except ConnectionRefusedError:
-                    return answers, "ICMP port unreachable: nothing listens on udp/%d" % port
+                    return answers, f"ICMP port unreachable: nothing listens on udp/{port}"
                 if addr[0] == ctx.host:
                     answers.append(pkt)
         except OSError as exc:
