@@ -19,6 +19,7 @@ from probe.compliance.profile import parse_ports
 from probe.engine import ScanState, run_scan
 from probe.errors import UserError
 from probe.options import (
+    SSH_POLICY_PRESETS,
     CredentialOptions,
     CredentialScope,
     CryptoOptions,
@@ -124,8 +125,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "for update URLs served by the device (update_channel)")
     c.add_argument("--tls-policy", metavar="YAML", help="TLS policy file instead of the built-in "
                    "(Mozilla intermediate 5.7; same shape as probe/data/policies/tls.yaml)")
-    c.add_argument("--ssh-policy", metavar="YAML", help="SSH policy file instead of the built-in "
-                   "(same shape as probe/data/policies/ssh.yaml)")
+    c.add_argument("--ssh-policy", metavar="YAML|PRESET", help="SSH policy file instead of the built-in "
+                   "(same shape as probe/data/policies/ssh.yaml), or the preset 'ssh-audit' (ssh-audit 3.x's "
+                   "fail/warn classes; docs/crypto-policy.md lists how it differs from the built-in)")
+    c.add_argument("--hostname", metavar="NAME",
+                   help="the name users reach the device by: sent as TLS SNI and checked against the "
+                        "certificate's subject alternative names instead of the scanned address (a mismatch "
+                        "FAILs with --ca-file, warns without)")
     u = p.add_argument_group("manufacturer declaration")
     u.add_argument("--declaration", default=None, type=Path, metavar="FILE",
                    help="manufacturer declaration YAML (`probe declaration --template`): attached to the clauses "
@@ -161,7 +167,8 @@ def options_from(args: argparse.Namespace) -> ScanOptions:
 
 def _crypto_options(args: argparse.Namespace) -> CryptoOptions:
     """Validate the crypto policy inputs up front: a bad file is a usage error, not a scan result."""
-    ca_file = tls_policy = ssh_policy = None
+    ca_file = tls_policy = None
+    ssh_policy: Path | str | None = None
     if args.ca_file:
         try:
             load_ca_bundle(args.ca_file)
@@ -174,8 +181,9 @@ def _crypto_options(args: argparse.Namespace) -> CryptoOptions:
         tls_policy = Path(args.tls_policy).absolute()
     if args.ssh_policy:
         load_ssh_policy(args.ssh_policy)
-        ssh_policy = Path(args.ssh_policy).absolute()
-    return CryptoOptions(ca_file=ca_file, tls_policy=tls_policy, ssh_policy=ssh_policy)
+        ssh_policy = args.ssh_policy if args.ssh_policy in SSH_POLICY_PRESETS else Path(args.ssh_policy).absolute()
+    return CryptoOptions(ca_file=ca_file, tls_policy=tls_policy, ssh_policy=ssh_policy,
+                         hostname=getattr(args, "hostname", None))
 
 
 class _Interrupts:

@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from probe import yamlfile
 from probe.compliance.catalog import Catalog
 from probe.errors import UserError
 
@@ -60,7 +61,7 @@ def load_schema() -> dict[str, Any]:
 def load_map(catalog: Catalog | None = None) -> dict[str, list[str]]:
     """declaration field -> clause ids, checked against the catalogs."""
     text = (importlib.resources.files("probe") / "data" / "declaration_map.yaml").read_text("utf-8")
-    fields = yaml.safe_load(text)["fields"]
+    fields = yamlfile.safe_load(text)["fields"]
     if catalog is not None:
         for name, clauses in fields.items():
             for cid in clauses:

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from probe import yamlfile
 from probe.compliance.catalog import DEVICE_CLASSES, SCHEMES, Catalog
 from probe.errors import UserError
 
@@ -233,7 +234,7 @@ def load_moc(catalog: Catalog, moc_dir: Path | None = None) -> MocData:
             continue
         where = f"probe/data/moc/{entry.name}" if moc_dir is None else str(entry)
         try:
-            doc = yaml.safe_load(entry.read_text("utf-8"))
+            doc = yamlfile.safe_load(entry.read_text("utf-8"))
         except (OSError, UnicodeDecodeError) as exc:
             raise UserError(f"{where}: cannot read ({exc.__class__.__name__})") from None
         except yaml.YAMLError as exc:

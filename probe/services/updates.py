@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
+from probe import yamlfile
 from probe.context import CheckContext
 from probe.models import Finding, InconclusiveReason, Service, Status
 from probe.protocols import html
@@ -35,7 +34,7 @@ _URL_IN_TEXT = re.compile(r"https?://[^\s\"'<>\\]{3,300}")
 
 def config() -> dict[str, Any]:
     text = (importlib.resources.files("probe") / "data" / "update_paths.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return yamlfile.safe_load(text)
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from urllib.parse import urljoin
 from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeET
-import yaml
 from defusedxml import DefusedXmlException
 
+from probe import yamlfile
 from probe.context import CheckContext
 from probe.protocols import ssdp
 from probe.services import web
@@ -33,7 +33,7 @@ MAX_SERVICES = 64
 
 def data() -> dict[str, Any]:
     text = (importlib.resources.files("probe") / "data" / "upnp.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return yamlfile.safe_load(text)
 
 
 @dataclass

@@ -49,7 +49,8 @@ def wait_port(port: int, proc: subprocess.Popen | None = None, timeout: float = 
 
 
 @contextlib.contextmanager
-def running(cmd: list[str], port: int, *, cwd: Path | None = None, probe_port: bool = True) -> Iterator[subprocess.Popen]:
+def running(cmd: list[str], port: int, *, cwd: Path | None = None,
+            probe_port: bool = True) -> Iterator[subprocess.Popen]:
     proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         if probe_port:
@@ -154,7 +155,8 @@ def s_server(cert: Path, key: Path, *args: str) -> Iterator[int]:
 
 
 # -- SSH ----------------------------------------------------------------------------------------
-LEGACY_SSH = ["KexAlgorithms +diffie-hellman-group1-sha1,diffie-hellman-group14-sha1,diffie-hellman-group-exchange-sha1",
+LEGACY_SSH = ["KexAlgorithms +diffie-hellman-group1-sha1,diffie-hellman-group14-sha1,"
+              "diffie-hellman-group-exchange-sha1",
               "Ciphers +3des-cbc,aes128-cbc", "MACs +hmac-md5,hmac-sha1-96", "HostKeyAlgorithms +ssh-rsa,ssh-dss"]
 LEGACY_SSH_KEYS = [("rsa", "rsa:1024"), ("dsa", "dsa"), ("ecdsa", "ecdsa:256"), ("ed", "ed25519")]
 

@@ -73,7 +73,8 @@ def test_modern_openssh_passes_and_lists_auth_methods(tmp_path):
     with sshd(tmp_path, MODERN + ["PasswordAuthentication no"], MODERN_KEYS) as port:
         [f] = run_check(registry()["ssh_algorithms"], make_ctx(port, "ssh"))
     assert f.status is Status.PASS, f.summary
-    assert {(k["key_type"], k["bits"]) for k in f.details["scan"]["host_keys"]} == {("ssh-ed25519", 256), ("ssh-rsa", 3072)}
+    keys = {(k["key_type"], k["bits"]) for k in f.details["scan"]["host_keys"]}
+    assert keys == {("ssh-ed25519", 256), ("ssh-rsa", 3072)}
     assert "password" not in f.details["auth_methods"] and "publickey" in f.details["auth_methods"]
 
 
@@ -86,7 +87,8 @@ def test_legacy_only_openssh_auth_methods_unlisted_with_reason(tmp_path):
         [f] = run_check(registry()["ssh_algorithms"], make_ctx(port, "ssh"))
     assert f.status is Status.FAIL
     assert f.details["scan"]["host_keys"] == [{"algorithm": "ssh-rsa", "key_type": "ssh-rsa", "bits": 2048,
-                                               "kex": "diffie-hellman-group14-sha1"}]
+                                               "kex": "diffie-hellman-group14-sha1",
+                                               "signature_algorithms": ["ssh-rsa"]}]
     assert f.details["auth_methods"] is None
     assert "could not negotiate" in f.details["auth_methods_note"]
 

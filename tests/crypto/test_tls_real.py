@@ -6,6 +6,8 @@ import re
 import subprocess
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from probe.models import InconclusiveReason, Status
 from probe.plugins import registry
@@ -62,7 +64,8 @@ def test_legacy_server_checks_fail_with_evidence(pki):
     assert {"certificate.min_rsa_bits", "certificate.disallowed_signature_hashes",
             "certificate.self_signed_without_ca_file", "certificate.name_mismatch"} <= rules
     leaf = cert.details["chain"][0]
-    assert (leaf["key_type"], leaf["key_size"], leaf["signature_hash"], leaf["self_signed"]) == ("RSA", 1024, "sha1", True)
+    assert (leaf["key_type"], leaf["key_size"], leaf["signature_hash"], leaf["self_signed"]) == \
+        ("RSA", 1024, "sha1", True)
 
 
 INTERMEDIATE_12 = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305")
@@ -86,7 +89,8 @@ def test_modern_server_passes_and_chains_to_operator_ca(pki):
     assert cert.status is Status.PASS, cert.summary
     assert cert.details["trust"]["trusted"] is True
     assert cert.details["chain"][0]["ip_addresses"] == ["127.0.0.1"]
-    assert cert_no_ca.status is Status.PASS and "no CA file given: chain trust not assessed" in cert_no_ca.details["notes"]
+    assert cert_no_ca.status is Status.PASS
+    assert "no CA file given: chain trust not assessed" in cert_no_ca.details["notes"]
 
 
 def test_untrusted_by_operator_ca_fails(pki, tmp_path):
@@ -109,15 +113,14 @@ def test_disallowed_suite_in_tls12_fails(pki):
     assert any(v["rule"] == "certificate.expired" for v in cert.details["violations"])
 
 
-def test_tls13_only_server_certificate_via_python_ssl(pki):
+def test_tls13_only_server_certificate_decrypted_by_probe(pki):
+    """TLS 1.3 encrypts the Certificate message: probe derives the handshake keys and reads it."""
     with s_server(pki["modern_crt"], pki["modern_key"], "-tls1_3") as port:
         scan = tls_hello.scan(connector(port), timeout=3)
-        [cert] = run_check(registry()["tls_certificate"], make_ctx(port, "mqtts", tls=True))
     assert scan.accepted_versions == ["TLSv1.3"]
-    assert scan.certificates == []  # encrypted in TLS 1.3: not readable from our own hello
-    assert cert.status is Status.PASS, cert.summary
-    assert "Python ssl" in cert.details["source"]
-    assert cert.details["chain"][0]["key_type"] == "EC"
+    assert scan.certificates == [x509.load_pem_x509_certificate(pki["modern_crt"].read_bytes())
+                                 .public_bytes(serialization.Encoding.DER)]
+    assert "decrypted" in scan.certificate_source
 
 
 def test_connection_budget_is_respected(pki):
