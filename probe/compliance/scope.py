@@ -8,6 +8,7 @@ from typing import Any
 from probe.compliance.catalog import Catalog, Clause
 from probe.compliance.profile import Profile
 from probe.compliance.recognition import MocData, RecognitionPath, all_paths, plan_path
+from probe.compliance.roles import observers
 from probe.errors import UserError
 
 
@@ -47,5 +48,7 @@ def compute_scope(catalog: Catalog, moc: MocData, profile: Profile, holding: str
     else:
         clauses = tuple(c for c in catalog.clauses if c.scheme in profile.schemes and c.applies_to(dc))
     wanted = {chk for c in clauses for chk in c.checks}
+    # rules scoped to a service role need the checks that observe that role, or they select nothing
+    wanted |= observers({role for c in clauses for r in c.rules for role in r.roles})
     checks = tuple(c for c in profile.checks if c in wanted)
     return Scope(clauses, holding, apply_for, path, tuple(all_paths(catalog, moc, dc)), checks)
