@@ -100,15 +100,6 @@ def split_target_url(url: str) -> tuple[str, int, bool, str]:
     return parts.hostname or "", port, tls, path
 
 
-def verifying_tls_context(ca_file: str | None) -> ssl.SSLContext:
-    """The system trust store plus the operator's CA file; hostname (or IP SAN) checked."""
-    c = ssl.create_default_context()
-    if ca_file:
-        c.load_verify_locations(cafile=ca_file)
-    c.set_alpn_protocols(["http/1.1"])
-    return c
-
-
 class _StallCounter:
     """Silent timeouts in a row per (host, port, tls), shared by every check of one run."""
 
@@ -193,22 +184,29 @@ def request(ctx: CheckContext, port: int, path: str, *, tls: bool, method: str =
 
 
 class PageParser(HTMLParser):
-    """Title, meta tags, links (with their text) and forms of one HTML page; never executes anything."""
+    """Title, headings, meta tags, links (with their text) and forms of one HTML page; never executes anything."""
 
     MAX_ITEMS = 500
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.title = ""
+        self.headings: list[str] = []  # h1 / h2 text: what the page says it is about
         self.meta: list[tuple[str, str]] = []
         self.links: list[tuple[str, str]] = []  # (href, text)
+        self.file_inputs = 0  # <input type="file">: an upload form (firmware upload on an update page)
         self._in_title = False
+        self._heading: list[str] | None = None
         self._link: list[Any] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k.lower(): (v or "") for k, v in attrs}
         if tag == "title":
             self._in_title = True
+        elif tag in ("h1", "h2") and len(self.headings) < self.MAX_ITEMS:
+            self._heading = []
+        elif tag == "input" and a.get("type", "").lower() == "file":
+            self.file_inputs += 1
         elif tag == "meta" and len(self.meta) < self.MAX_ITEMS:
             name = a.get("name") or a.get("property") or a.get("http-equiv") or ""
             if name:
@@ -223,6 +221,9 @@ class PageParser(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
             self._in_title = False
+        elif tag in ("h1", "h2") and self._heading is not None:
+            self.headings.append(" ".join("".join(self._heading).split())[:200])
+            self._heading = None
         elif tag == "a" and self._link is not None:
             self.links.append((self._link[0], self._link[1].strip()[:200]))
             self._link = None
@@ -230,6 +231,8 @@ class PageParser(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._in_title and len(self.title) < 500:
             self.title += data
+        if self._heading is not None and sum(map(len, self._heading)) < 400:
+            self._heading.append(data)
         if self._link is not None and len(self._link[1]) < 400:
             self._link[1] += data
 
@@ -257,15 +260,3 @@ def resolve_link(page_url: str, href: str) -> str | None:
     url = url.split("#", 1)[0]
     return url if url.startswith(("http://", "https://")) else None
 
-
-def check_ca_file(path: str) -> str:
-    """The operator's CA file must load as PEM now, not fail quietly mid-scan."""
-    from probe.errors import UserError
-
-    try:
-        ssl.create_default_context().load_verify_locations(cafile=path)
-    except FileNotFoundError:
-        raise UserError(f"--ca-file {path}: no such file") from None
-    except (ssl.SSLError, OSError, ValueError) as exc:
-        raise UserError(f"--ca-file {path}: not a PEM CA certificate file ({exc})") from None
-    return path
