@@ -15,13 +15,15 @@ from typing import Any
 
 import jinja2
 
-from .model import VERDICTS, clause_title, context, location, visible
+from .i18n import labels
+from .model import VERDICTS, clause_title, context, location, role_text, rule_rows, visible
 
 
 def _anchor(value: Any, prefix: str) -> str:
     """An HTML id derived from an evidence id: only [A-Za-z0-9_-], unique by a short digest."""
     s = str(value)
-    return f"{prefix}-{re.sub(r'[^A-Za-z0-9_-]', '_', s)[:40]}-{hashlib.sha256(s.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
+    digest = hashlib.sha256(s.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{prefix}-{re.sub(r'[^A-Za-z0-9_-]', '_', s)[:40]}-{digest}"
 
 
 def _env(lang: str) -> jinja2.Environment:
@@ -35,6 +37,8 @@ def _env(lang: str) -> jinja2.Environment:
     env.filters["where"] = location
     env.filters["vclass"] = lambda v: v if v in VERDICTS else "INCONCLUSIVE"
     env.filters["title_for"] = lambda c: clause_title(c, lang)
+    env.filters["roles"] = role_text
+    env.filters["rules"] = lambda c: rule_rows(c, labels(lang))
     env.filters["tojson_visible"] = lambda o: visible(json.dumps(o, indent=1, sort_keys=True, ensure_ascii=False))
     return env
 

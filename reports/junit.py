@@ -30,7 +30,9 @@ def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -
                               **{k: str(v) for k, v in n.items()})
         props = ET.SubElement(suite, "properties")
         for k, v in (("run_id", doc["run"]["id"]), ("profile", doc["profile"]["name"]),
-                     ("scheme_version", s.version), ("complete", str(doc["run"]["complete"]).lower())):
+                     ("scheme_version", s.version), ("complete", str(doc["run"]["complete"]).lower()),
+                     ("device_state", doc["run"].get("device_state") or "initialised"),
+                     ("device_state_source", doc["run"].get("device_state_source") or "default")):
             ET.SubElement(props, "property", name=k, value=visible(v))
         for c in s.clauses:
             name = f"{c['id']} {clause_title(c, lang)}" + (f" [{c['target']}]" if multi else "")
@@ -45,8 +47,9 @@ def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -
                 el = ET.SubElement(tc, "failure", message=one_line(c["reason"], 500), type="FAIL")
                 el.text = detail
             elif v == "INCONCLUSIVE":
-                codes = sorted({str(findings[f].get("reason_code")) for f in c["findings"]
-                                if f in findings and findings[f].get("reason_code")})
+                codes = [c["reason_code"]] if c.get("reason_code") else sorted(
+                    {str(findings[f].get("reason_code")) for f in c["findings"]
+                     if f in findings and findings[f].get("reason_code")})
                 el = ET.SubElement(tc, "error", message=one_line(c["reason"], 500),
                                    type="INCONCLUSIVE" + (f":{','.join(codes)}" if codes else ""))
                 el.text = detail

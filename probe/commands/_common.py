@@ -20,13 +20,19 @@ def add_scope_options(p: argparse.ArgumentParser) -> None:
                    help="the label the product already holds; 'none' means a full assessment")
     p.add_argument("--apply-for", choices=SCHEMES, default=None, dest="apply_for",
                    help="the scheme applied for; with --holding, only the MoC gap set is assessed")
+    p.add_argument("--catalog", type=Path, action="append", default=[], metavar="FILE",
+                   help="catalog overlay YAML (repeatable, applied in order): confirms clause texts with the official "
+                        "wording you hold a licence for and may replace a clause's evidence rules; validated, and "
+                        "recorded in the evidence with its SHA-256 (docs/catalog.md)")
     p.add_argument("--catalog-dir", type=Path, default=None, metavar="DIR",
-                   help="folder of catalog YAML files overriding built-in clause titles (e.g. licensed official text)")
+                   help="apply every .yaml/.yml/.json file in DIR as a --catalog overlay (in name order, before "
+                        "the --catalog files)")
 
 
 def load_scope(args: argparse.Namespace) -> tuple[Catalog, Profile, Scope]:
-    catalog = load_catalog(args.catalog_dir)
-    profile = load_profile(args.profile, set(registry()))
+    known = set(registry())
+    catalog = load_catalog(args.catalog_dir, overlays=args.catalog, known_checks=known)
+    profile = load_profile(args.profile, known)
     moc = load_moc(catalog)
     scope = compute_scope(catalog, moc, profile, args.holding, args.apply_for)
     return catalog, profile, scope

@@ -281,3 +281,28 @@ def _junit(pk: Path, tmp_path: Path) -> str:
     out = tmp_path / "r.xml"
     _report(pk, "junit", out)
     return str(out)
+
+
+def test_reports_show_roles_rules_device_state_and_overlays(hostile_json: Path, tmp_path: Path) -> None:
+    """Schema 2: every human format shows the service roles (with why), each clause's rules and the
+    findings they selected, supporting evidence, the operator's device state and catalog overlays."""
+    html = _report(hostile_json, "html", tmp_path / "r.html")
+    _assert_no_injection(html)
+    text = "".join(_parse(html).text)
+    assert "factory (stated by the operator)" in text
+    assert f"/tmp/{'<script>alert(1)</script>'}.yaml" in text and "ab" * 32 in text  # overlay path, escaped
+    assert "management (telnet login <script>alert(1)</script>" in text  # role + why, escaped
+    assert "cls:5.1-3#cleartext-login [decides, any service]: selected f-0001" in text
+    assert "cls:5.1-5#tls-on-login-service [supports, management]: selected f-0002" in text
+    assert "(Reason code: missing-input)" in text
+    md = _report(hostile_json, "markdown", tmp_path / "r.md")
+    assert "**Device state**: factory (stated by the operator)" in md
+    assert "Supporting evidence: f-0002" in md and "(missing-input)" in md
+    assert "cls:5.1-3#cleartext-login \\[decides, any service\\]: selected f-0001" in md
+    assert "management (telnet login &lt;script&gt;" in md
+    sarif = json.loads(_report(hostile_json, "sarif", tmp_path / "r.sarif"))
+    props = sarif["runs"][0]["properties"]
+    assert props["deviceState"] == "factory" and props["catalogOverlays"][0]["sha256"] == "ab" * 32
+    junit = _report(hostile_json, "junit", tmp_path / "r.xml")
+    assert 'name="device_state" value="factory"' in junit
+    assert 'type="INCONCLUSIVE:missing-input"' in junit
