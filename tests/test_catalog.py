@@ -169,3 +169,19 @@ def test_bad_overlay_is_a_one_line_user_error_naming_file_and_clause(tmp_path: P
 def test_directory_given_as_catalog_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="is a directory"):
         load_catalog(overlays=[tmp_path])
+
+
+def test_docs_list_every_rule_as_the_catalog_has_it() -> None:
+    """docs/verdicts.md's rule tables are generated from the catalogs and must be in step."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    r = subprocess.run([sys.executable, str(repo / "scripts" / "gen-verdict-rules.py"), "--check"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    doc = (repo / "docs" / "verdicts.md").read_text("utf-8")
+    for c in load_catalog().clauses:
+        assert f"#### {c.id} " in doc
+        for rule in c.rules:
+            assert f"| `{rule.id}` | {rule.check} |" in doc, c.rule_id(rule)
