@@ -306,3 +306,13 @@ def test_reports_show_roles_rules_device_state_and_overlays(hostile_json: Path, 
     junit = _report(hostile_json, "junit", tmp_path / "r.xml")
     assert 'name="device_state" value="factory"' in junit
     assert 'type="INCONCLUSIVE:missing-input"' in junit
+
+
+def test_report_on_an_older_schema_major_is_a_clear_one_line_error(hostile_json: Path, tmp_path: Path) -> None:
+    doc = json.loads(hostile_json.read_text("utf-8"))
+    doc["schema_version"] = "1.3.0"
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(doc), "utf-8")
+    r = run_cli("report", str(old), "--format", "markdown", "--out", str(tmp_path / "r.md"))
+    assert r.returncode == 2 and "evidence schema 1.3.0; this probe reads schema 2.x" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
