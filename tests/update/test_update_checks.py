@@ -233,3 +233,20 @@ def test_unconfirmed_clause_is_manual_until_an_overlay_confirms_it(lighttpd, tmp
     assert after["title"] == "The lab's licensed wording of 7.3-7"
     assert docs["overlay"]["catalog"]["overlays"] == [
         {"path": str(overlay), "sha256": hashlib.sha256(overlay.read_bytes()).hexdigest()}]
+
+
+def test_cleartext_update_url_fails_update_crypto_and_only_supports_the_rest(lighttpd, tmp_path) -> None:
+    """The cleartext update URL proves the channel has no cryptography (5.3-7 FAIL); it does not prove
+    images unsigned, so 5.3-2 and 5.3-10 stay MANUAL with the finding attached as supporting evidence."""
+    port = free_port()
+    lighttpd(admin_ui(f"http://127.0.0.1:{port}/fw/check.json"), port=port)
+    doc = _run(tmp_path, port)
+    channel = next(f for f in doc["findings"] if f["check_id"] == "update_channel")
+    assert channel["status"] == "FAIL" and "whether images are signed" in channel["summary"]
+    clauses = {c["id"]: c for c in doc["clauses"]}
+    assert clauses["cls:5.3-7"]["verdict"] == "FAIL" and channel["id"] in clauses["cls:5.3-7"]["findings"]
+    for cid in ("cls:5.3-2", "cls:5.3-10"):
+        assert clauses[cid]["verdict"] == "MANUAL", clauses[cid]
+        assert channel["id"] in clauses[cid]["supporting"] and channel["id"] not in clauses[cid]["findings"]
+    assert set(channel["clauses"]) >= {"cls:5.3-7", "cls:5.3-2", "cls:5.3-10", "jc-star:S1.1-09"}
+    assert "update" in _roles(doc, port)  # the device names its own port as the update host
