@@ -226,7 +226,7 @@ def test_report_from_tampered_pack_is_refused(hostile_json: Path, tmp_path: Path
 def _counts_from_stdout(stdout: str) -> dict[str, int]:
     m = re.search(r"PASS (\d+)  FAIL (\d+)  INCONCLUSIVE (\d+)  NOT_APPLICABLE (\d+)  MANUAL (\d+)", stdout)
     assert m, stdout
-    return dict(zip(("PASS", "FAIL", "INCONCLUSIVE", "NOT_APPLICABLE", "MANUAL"), map(int, m.groups())))
+    return dict(zip(("PASS", "FAIL", "INCONCLUSIVE", "NOT_APPLICABLE", "MANUAL"), map(int, m.groups()), strict=True))
 
 
 @pytest.mark.parametrize("gap", [False, True])
