@@ -19,6 +19,26 @@ TELNET_WAIT = 8.0  # seconds for a login prompt
 TELNET_QUIET = 0.7  # the device said something, then nothing for this long: no prompt is coming
 
 
+def _http_weakness(surface: http_auth.Surface) -> tuple[str, str, str]:
+    """(title, weakness id, explanation) naming what is actually weak about this HTTP login."""
+    if surface.kind == "basic":
+        return ("HTTP Basic login over plain HTTP: password readable", "basic-over-plain-http",
+                "HTTP Basic sends the user name and password base64-encoded, which anyone on the path reads as "
+                "cleartext.")
+    if surface.kind == "form":
+        return ("HTTP form login over plain HTTP: password in cleartext", "form-over-plain-http",
+                "the login form posts the password in cleartext.")
+    alg = surface.challenge.get("algorithm", "MD5")
+    qop = "" if surface.challenge.get("qop") else (
+        " The challenge offers no qop (RFC 2617 legacy mode), so no client nonce makes responses unique.")
+    return ("HTTP Digest login over plain HTTP: crackable exchange, unencrypted session", "digest-over-plain-http",
+            f"no password travels in cleartext (Digest sends a {alg} hash of it), but a captured challenge and "
+            "response can be attacked offline by dictionary, nothing authenticates the device to the client (a "
+            "man in the middle can answer with a Basic challenge instead), and the whole session after the login, "
+            f"including any new password set in it, travels unencrypted.{qop} This bears on best-practice "
+            "cryptography for user authentication and on protection of the session from eavesdropping.")
+
+
 class CleartextAuthentication(ServiceCheck):
     check_id = "cleartext_authentication"
 
@@ -48,14 +68,13 @@ class CleartextAuthentication(ServiceCheck):
             return ctx.inconclusive("Could not fetch pages from the web service.", "every request failed",
                                     InconclusiveReason.CONNECTIVITY, artefacts=[art])
         if surface:
-            note = {"basic": "HTTP Basic sends the password base64-encoded, i.e. readable",
-                    "digest": "HTTP Digest sends an MD5/SHA-256 response that can be cracked offline, over a "
-                              "channel that is itself unencrypted",
-                    "form": "the login form posts the password in the clear"}[surface.kind]
-            return ctx.finding(Status.FAIL, "HTTP login over plain HTTP",
+            title, weakness, detail = _http_weakness(surface)
+            return ctx.finding(Status.FAIL, title,
                                f"{surface.describe()} on plain HTTP port {svc.port} asks for credentials without "
-                               f"TLS and without a redirect to HTTPS: {note}.", artefacts=[art], severity="high",
-                               details={"surface": surface.kind, "path": surface.path,
+                               f"TLS and without a redirect to HTTPS: {detail}", artefacts=[art], severity="high",
+                               details={"surface": surface.kind, "path": surface.path, "weakness": weakness,
+                                        "digest_algorithm": surface.challenge.get("algorithm", "MD5")
+                                        if surface.kind == "digest" else None,
                                         "redirected_to_https": redirected})
         throttled = found.throttle_reason()
         if throttled:

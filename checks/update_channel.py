@@ -1,9 +1,19 @@
-"""How update checks and downloads travel: cleartext, validated TLS, or TLS that does not validate."""
+"""How the device's own update URLs travel: in cleartext, or over TLS judged like every other service.
+
+Only update URLs the device names for itself in its API and configuration answers are judged
+(the update survey's `update_urls`); a link in a page that merely contains an update word is
+recorded, never judged. A cleartext URL is a proven weakness of the channel (nothing protects the
+update check or the image in transit), though it does not by itself show that images are unsigned:
+the catalog rules decide which clauses it can FAIL (docs/verdicts.md). An https URL on the device
+is not judged here against a trust store of its own: its port gets the `update` role, and that
+service's TLS is judged by tls_configuration and tls_certificate under the one policy every
+service gets. An https URL on another host is the vendor's server, which probe never contacts.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 from probe.context import CheckContext
 from probe.models import Finding, InconclusiveReason, Status
@@ -24,78 +34,81 @@ class UpdateChannel(Check):
             yield early
             return
         s = updates.survey(ctx)
-        versions = updates.seen_json(s.versions)
+        seen = {"firmware_versions": updates.seen_json(s.versions),
+                "update_pages": updates.seen_json(s.update_pages),
+                "protected_pages": updates.seen_json(s.protected_pages),
+                "update_links_not_judged": updates.seen_json(s.update_links)}
         if not s.any_reachable:
             errors = "; ".join(f"{w.url}: {w.error}" for w in s.services if w.error) or "no web service answered"
             yield ctx.inconclusive("Could not read the device's web services.", errors,
-                                   InconclusiveReason.CONNECTIVITY)
+                                   InconclusiveReason.CONNECTIVITY, details=seen)
             return
         if not s.update_urls and s.unreadable():
             yield ctx.inconclusive("No update URL seen, but not every web interface could be read.",
                                    "could not read " + "; ".join(s.unreadable()[:4]),
-                                   InconclusiveReason.CONNECTIVITY,
-                                   details={"firmware_versions": versions,
-                                            "update_pages": updates.seen_json(s.update_pages)})
+                                   InconclusiveReason.CONNECTIVITY, details=seen)
             return
         if not s.update_urls:
+            links = (f" {len(s.update_links)} link(s) with an update word were recorded but not judged: a link "
+                     "in a page is not an update URL the device uses." if s.update_links else "")
             yield ctx.finding(Status.NOT_APPLICABLE, "No update URL seen",
-                              f"No update-check or download URL appeared in the device's answers "
-                              f"({len(s.pages)} page(s) crawled, known vendor paths asked). The update channel "
-                              "could not be observed; this is not a PASS.",
-                              reason="no update URL visible over the network",
-                              details={"firmware_versions": versions, "update_pages": updates.seen_json(s.update_pages)})
+                              f"The device names no update-check or download URL in its API or configuration "
+                              f"answers ({len(s.pages)} page(s) crawled, known vendor paths asked).{links} The update "
+                              "channel could not be observed; this is not a PASS.",
+                              reason="no update URL the device names for itself is visible over the network",
+                              details=seen)
             return
-        ca_file = ctx.options.crypto.ca_file
         for item in s.update_urls[:MAX_URLS]:
             ctx.check_cancelled()
-            yield self._judge(ctx, item, versions, ca_file)
+            yield self._judge(ctx, item, seen)
 
-    def _judge(self, ctx: CheckContext, item: updates.Seen, versions: list[dict[str, object]],
-               ca_file: Path | None) -> Finding:
+    def _judge(self, ctx: CheckContext, item: updates.Seen, seen: dict[str, Any]) -> Finding:
         url = item.value
         on_device = web.same_host(url, ctx.host)
-        details: dict[str, object] = {"update_url": url, "found_in": item.source, "found_as": item.how,
-                                      "on_target": on_device, "firmware_versions": versions,
-                                      "ca_file": str(ca_file) if ca_file else None}
+        details: dict[str, Any] = {"update_url": url, "found_in": item.source, "found_as": item.how,
+                                   "on_target": on_device, **seen}
         arts = [item.artefact] if item.artefact else []
         low = url.lower()
         if low.startswith(CLEARTEXT):
-            fetched = " (not fetched: it is not the device under test)" if not on_device else ""
+            fetched = "" if on_device else " (not fetched: it is not the device under test)"
+            scheme = low.split(":", 1)[0]
             return ctx.finding(Status.FAIL, "Update URL in cleartext",
-                               f"The device refers to the update URL {url}{fetched}, found in {item.source} "
-                               f"({item.how}): update checks or images travel without TLS, so they can be read and "
-                               "altered on the path.", details=details, artefacts=arts, severity="high")
+                               f"The device names {url}{fetched} as an update URL in {item.source} ({item.how}): "
+                               f"update checks or images fetched from it travel over {scheme} without any "
+                               "encryption or server authentication, so they can be read and altered on the path. "
+                               "This shows the channel is unprotected; whether images are signed and verified "
+                               "on the device is for the documents.", details=details, artefacts=arts,
+                               severity="high")
         if not low.startswith("https://"):
             return ctx.inconclusive(f"Update URL with an unknown scheme: {url}", "update URL scheme not assessable",
                                     InconclusiveReason.UNSUPPORTED, details=details, artefacts=arts)
         if not on_device:
-            return ctx.inconclusive(
-                f"The update URL {url} (found in {item.source}) uses https but points away from the device: it is "
-                "the vendor's server, which probe never contacts, so its certificate chain was not checked. "
-                "The manufacturer's documents must show that the device validates it.",
-                "update server is not the device under test: recorded, never fetched",
-                InconclusiveReason.UNSUPPORTED, title="Update URL on another host (not contacted)",
+            return ctx.finding(
+                Status.NOT_APPLICABLE, "Update URL on another host (not contacted)",
+                f"The device names {url} (in {item.source}) as an update URL over https on another host: the "
+                "vendor's server, which probe never contacts. Nothing on the device under test serves it; how the "
+                "device validates that server is for the manufacturer's documents.",
+                reason="the update server is not the device under test: recorded, never fetched",
                 details=details, artefacts=arts)
         _h, port, _tls, path = web.split_target_url(url)
-        res = web.request(ctx, port, path, tls=True, method="GET", verify=web.verifying_tls_context(str(ca_file) if ca_file else None),
-                          max_bytes=16 * 1024)
-        if res.artefact:
-            arts.append(res.artefact)
-        if res.peer_cert_artefact:
-            arts.append(res.peer_cert_artefact)
-        details["tls_error"] = res.error
+        svc = next((s for s in ctx.services if s.port == port and s.transport == "tcp"), None)
+        details["service"] = svc.key() if svc else None
+        if svc is None:
+            return ctx.inconclusive(
+                f"The device names {url} as an update URL, but port {port} was not among the services discovery "
+                "found, so its TLS was not audited.", f"update port {port} not discovered (add it to --ports)",
+                InconclusiveReason.NO_INPUT, title="Update service not audited", details=details, artefacts=arts)
+        res = web.get(ctx, port, path, tls=True, max_bytes=16 * 1024)
+        arts += [a for a in (res.artefact, res.peer_cert_artefact) if a]
         details["http_status"] = res.status
-        trust = "the system trust store" + (f" and {ca_file}" if ca_file else "")
-        if res.tls_verified:
-            return ctx.finding(Status.PASS, "Update URL uses TLS with a valid certificate",
-                               f"The update URL {url} (found in {item.source}) is served over TLS with a "
-                               f"certificate chain that validates against {trust} and matches the address "
-                               f"(HTTP {res.status}).", details=details, artefacts=arts, severity="info")
-        if res.tls_verified is False:
-            return ctx.finding(Status.FAIL, "Update URL's TLS certificate does not validate",
-                               f"The update URL {url} (found in {item.source}) is served over TLS, but its "
-                               f"certificate does not validate against {trust}: {res.error}.",
-                               details=details, artefacts=arts, severity="high")
-        return ctx.inconclusive(f"Could not connect to the update URL {url} on the device.",
-                                res.error or "no TLS handshake", InconclusiveReason.CONNECTIVITY,
-                                details=details, artefacts=arts)
+        details["error"] = res.error
+        if res.status is None:
+            return ctx.inconclusive(f"Could not fetch the update URL {url} over TLS from the device.",
+                                    res.error or "no TLS answer", InconclusiveReason.CONNECTIVITY,
+                                    details=details, artefacts=arts)
+        return ctx.finding(Status.PASS, "Update URL served over TLS by the device",
+                           f"The device names {url} (in {item.source}) as an update URL and serves it over TLS on "
+                           f"port {port} (HTTP {res.status}). That service carries the update role, so its TLS "
+                           "versions, suites and certificate are judged by tls_configuration and tls_certificate "
+                           "under the same policy as every other service; their findings decide the update "
+                           "cryptography clauses.", details=details, artefacts=arts, severity="info")

@@ -1,4 +1,9 @@
-"""Is there a way to update the device that the network can see: an update page, endpoint or URL?"""
+"""Is there a way to update the device that the network can see: an update page, endpoint or URL?
+
+An update page is recognised by its content (probe/services/updates.py): a 401/403 on an
+update-looking path is a protected page whose content is unknown, and a link with an update word
+is not an update URL. A page behind a login therefore gives INCONCLUSIVE, never a PASS.
+"""
 
 from __future__ import annotations
 
@@ -23,11 +28,14 @@ class UpdateMechanism(Check):
         details = {
             "web_services": [{"url": w.url, "reachable": w.reachable, "error": w.error} for w in s.services],
             "update_pages": updates.seen_json(s.update_pages),
+            "protected_pages": updates.seen_json(s.protected_pages),
             "update_urls": updates.seen_json(s.update_urls),
+            "update_links_not_judged": updates.seen_json(s.update_links),
             "firmware_versions": updates.seen_json(s.versions),
             "pages_visited": updates.seen_json(s.pages),
         }
-        arts = sorted({i.artefact for i in s.update_pages + s.update_urls + s.versions if i.artefact})
+        arts = sorted({i.artefact for i in s.update_pages + s.protected_pages + s.update_urls + s.versions
+                       if i.artefact})
         if not s.any_reachable:
             errors = "; ".join(f"{w.url}: {w.error}" for w in s.services if w.error) or "no web service answered"
             yield ctx.inconclusive("Could not read the device's web services.", errors,
@@ -36,12 +44,19 @@ class UpdateMechanism(Check):
         version = s.versions[0].value if s.versions else None
         vtext = f" Firmware version seen: {version} ({s.versions[0].source})." if version else ""
         if s.update_pages or s.update_urls:
-            where = [f"{i.source} ({i.how}, {i.value})" for i in s.update_pages[:3]]
+            where = [f"{i.source} ({i.value})" for i in s.update_pages[:3]]
             where += [f"update URL {i.value} in {i.source}" for i in s.update_urls[:3]]
             yield ctx.finding(Status.PASS, "Update page or endpoint found",
                               "The device exposes an update mechanism: " + "; ".join(where) + "." + vtext
                               + " Whether updates are secure is judged by update_channel; the rest needs documents.",
                               details=details, artefacts=arts, severity="info")
+            return
+        if s.protected_pages:
+            where = ", ".join(f"{i.source} ({i.value})" for i in s.protected_pages[:3])
+            yield ctx.inconclusive("No update page or endpoint visible; update-looking pages need a login.",
+                                   f"protected page(s) {where}: what they hold cannot be seen without credentials, "
+                                   "so they are not counted as update pages", InconclusiveReason.NO_INPUT,
+                                   details=details, artefacts=arts)
             return
         if s.unreadable():
             yield ctx.inconclusive("No update page or endpoint found, but not every web interface could be read.",

@@ -18,13 +18,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from probe.compliance.catalog import Catalog
+from probe.compliance.catalog import Catalog, Clause
 from probe.compliance.profile import Profile
+from probe.compliance.roles import assign_roles
 from probe.compliance.scope import Scope
-from probe.compliance.verdicts import clause_verdict
+from probe.compliance.verdicts import clause_verdict, clauses_for_finding
 from probe.context import CheckContext, ServiceContext
 from probe.discovery import DiscoveryResult, discover
-from probe.models import ClauseVerdict, Finding, InconclusiveReason, Intrusiveness, Service, Status
+from probe.models import (
+    ClauseVerdict,
+    DeviceState,
+    Finding,
+    InconclusiveReason,
+    Intrusiveness,
+    Service,
+    ServiceRole,
+    Status,
+)
 from probe.options import ScanOptions
 from probe.plugins import Check, CheckMetadata, registry
 from probe.session import Cancelled, RunClock, TargetSession
@@ -51,6 +61,10 @@ class ScanState:
     declarations: dict[str, dict[str, Any]] = field(default_factory=dict)  # clause id -> declaration
     timings: list[dict[str, Any]] = field(default_factory=list)  # per check job: host, check, port, seconds
     clock: RunClock = field(default_factory=RunClock)
+    # the operator's statement of the device's state (--device-state), and whether they made it
+    device_state: DeviceState = DeviceState.INITIALISED
+    device_state_source: str = "default"  # "operator" (the flag) | "default"
+    roles: dict[str, dict[str, tuple[ServiceRole, ...]]] = field(default_factory=dict)  # host -> service key -> roles
 
     def mark_incomplete(self, why: str) -> None:
         self.complete = False
@@ -77,10 +91,6 @@ def make_context(session: TargetSession, meta: CheckMetadata, service: Service |
     return CheckContext(session, meta.id, services=services, profile=profile, discovery_complete=discovery_complete)
 
 
-def _with_clauses(finding: Finding, clause_map: dict[str, tuple[str, ...]]) -> Finding:
-    return dataclasses.replace(finding, clauses=clause_map.get(finding.check_id, ()))
-
-
 # After an interrupt or --max-time, how long running checks get to notice and finish on their own
 # before the engine stops waiting, records them as interrupted and shuts their sockets down.
 STOP_GRACE = 2.0
@@ -105,8 +115,8 @@ class _Job:
             return True
 
 
-def _run_job(session: TargetSession, clause_map: dict[str, tuple[str, ...]], cls: type[Check],
-             services: list[Service], service: Service | None, *, profile: dict[str, Any] | None = None,
+def _run_job(session: TargetSession, cls: type[Check], services: list[Service], service: Service | None, *,
+             profile: dict[str, Any] | None = None,
              discovery_complete: bool = True, job: _Job | None = None,
              timings: list[dict[str, Any]] | None = None) -> None:
     meta = cls.metadata
@@ -134,7 +144,7 @@ def _run_job(session: TargetSession, clause_map: dict[str, tuple[str, ...]], cls
     if job is not None and not job.settle():
         return  # the engine gave up on this job after an interrupt and already recorded it
     for f in produced:
-        session.store.add_finding(_with_clauses(f, clause_map))
+        session.store.add_finding(f)
 
 
 def service_matches(wanted: tuple[str, ...], svc: Service) -> bool:
@@ -143,8 +153,8 @@ def service_matches(wanted: tuple[str, ...], svc: Service) -> bool:
     return svc.protocol in wanted or (svc.tls and "tls" in wanted)
 
 
-def _jobs_for_target(state: ScanState, session: TargetSession, services: list[Service], disc: DiscoveryResult,
-                     clause_map: dict[str, tuple[str, ...]]) -> list[_Job]:
+def _jobs_for_target(state: ScanState, session: TargetSession, services: list[Service],
+                     disc: DiscoveryResult) -> list[_Job]:
     reg = registry()
     jobs: list[_Job] = []
     for check_id in state.scope.checks:
@@ -154,7 +164,7 @@ def _jobs_for_target(state: ScanState, session: TargetSession, services: list[Se
         blocked = _gate(meta, state.options)
         if blocked:
             f = ctx.inconclusive(f"{meta.title}: not run.", blocked, InconclusiveReason.NOT_OPTED_IN)
-            session.store.add_finding(_with_clauses(f, clause_map))
+            session.store.add_finding(f)
             continue
         if meta.scope == "device":
             jobs.append(_Job(cls, None, disc.complete and disc.reachable))
@@ -170,7 +180,7 @@ def _jobs_for_target(state: ScanState, session: TargetSession, services: list[Se
                                      f"{'/'.join(meta.services)} services is not proven",
                                      InconclusiveReason.CONNECTIVITY if not disc.reachable
                                      else InconclusiveReason.INTERRUPTED)
-            session.store.add_finding(_with_clauses(f, clause_map))
+            session.store.add_finding(f)
             continue
         for svc in matching:
             jobs.append(_Job(cls, svc))
@@ -190,15 +200,14 @@ def _scan_target(state: ScanState, catalog: Catalog, host: str, progress: Progre
         state.mark_incomplete(f"{host}: discovery did not complete")
     services = [s for s in state.store.snapshot()[0] if s.host == host]
     progress("discovered", {"host": host, "services": [s.key() + " " + s.protocol for s in services]})
-    clause_map = catalog.clauses_for_check
-    jobs = _jobs_for_target(state, session, services, disc, clause_map)
+    jobs = _jobs_for_target(state, session, services, disc)
     total = len(jobs)
     done = 0
     lock = threading.Lock()
 
     def run(job: _Job) -> None:
         nonlocal done
-        _run_job(session, clause_map, job.cls, services, job.service, profile=state.profile.raw,
+        _run_job(session, job.cls, services, job.service, profile=state.profile.raw,
                  discovery_complete=job.discovery_complete, job=job, timings=state.timings)
         with lock:
             done += 1
@@ -211,15 +220,14 @@ def _scan_target(state: ScanState, catalog: Catalog, host: str, progress: Progre
         pool = ThreadPoolExecutor(max_workers=state.options.safety.max_connections)
         try:
             futures = [pool.submit(run, job) for job in batch]
-            _wait_or_give_up(session, clause_map, futures, batch)
+            _wait_or_give_up(session, futures, batch)
         finally:
             # never block on a worker stuck in a device read: unfinished jobs are already recorded
             pool.shutdown(wait=False, cancel_futures=True)
     progress("target-done", {"host": host})
 
 
-def _wait_or_give_up(session: TargetSession, clause_map: dict[str, tuple[str, ...]], futures: list[Any],
-                     jobs: list[_Job]) -> None:
+def _wait_or_give_up(session: TargetSession, futures: list[Any], jobs: list[_Job]) -> None:
     """Wait for the jobs; after an interrupt or --max-time, wait STOP_GRACE more, then give up.
 
     A job given up on gets an INCONCLUSIVE (interrupted) finding, and its sockets are shut down so
@@ -243,21 +251,31 @@ def _wait_or_give_up(session: TargetSession, clause_map: dict[str, tuple[str, ..
         ctx = make_context(session, meta, job.service)
         f = ctx.inconclusive(f"{meta.title}: not completed.", f"{why} (the check was still running)",
                              InconclusiveReason.INTERRUPTED)
-        session.store.add_finding(_with_clauses(f, clause_map))
+        session.store.add_finding(f)
     aborted = session.limiter.abort_sockets()
     if aborted:
         session.store.note(f"{session.host}: {aborted} connection(s) still open after the interrupt were shut down")
 
 
+def _map_clauses(store: EvidenceStore, clauses: list[Clause],
+                 roles: dict[str, dict[str, tuple[ServiceRole, ...]]]) -> None:
+    """Each finding records the clauses whose rules select it (by check and service role)."""
+    store.map_findings(lambda f: dataclasses.replace(
+        f, clauses=clauses_for_finding(f, clauses, roles.get(f.host, {}))))
+
+
 def compute_verdicts(state: ScanState, catalog: Catalog) -> list[ClauseVerdict]:
-    _, findings, _ = state.store.snapshot()
+    """Roles per target, then each finding's clauses, then every clause verdict in scope."""
+    services, findings, _ = state.store.snapshot()
+    state.roles = {host: assign_roles(host, services, findings) for host in state.targets}
+    _map_clauses(state.store, [c for c in catalog.clauses if c.applies_to(state.profile.device_class)],
+                 state.roles)
     out: list[ClauseVerdict] = []
     for host in state.targets:
         mine = [f for f in findings if f.host == host]
         for clause in state.scope.clauses:
-            relevant = [f for f in mine if f.check_id in clause.checks]
-            out.append(clause_verdict(clause, host, relevant, state.scope.checks,
-                                      state.declarations.get(clause.id)))
+            out.append(clause_verdict(clause, host, mine, state.scope.checks, state.declarations.get(clause.id),
+                                      roles=state.roles[host], device_state=state.device_state))
     return out
 
 
@@ -293,10 +311,12 @@ def run_single_check(check_id: str, host: str, services: list[Service], options:
 
     Runs the check exactly as the engine does (same gating, same error envelope, a real target
     session), without discovery, so a check can be exercised against a daemon a test started.
+    Service roles come from these services and this check's findings alone, and each finding's
+    `clauses` from the catalog's rules (every device class).
     """
     from probe.compliance.catalog import load_catalog
 
-    clause_map = (catalog or load_catalog()).clauses_for_check
+    cat = catalog or load_catalog(known_checks=set(registry()))
     cls = registry()[check_id]
     session = TargetSession(host, options or ScanOptions(), EvidenceStore())
     targets: list[Service | None] = [service] if service or cls.metadata.scope == "device" else \
@@ -305,8 +325,10 @@ def run_single_check(check_id: str, host: str, services: list[Service], options:
     for svc in targets:
         if blocked:
             ctx = make_context(session, cls.metadata, svc, services)
-            session.store.add_finding(_with_clauses(ctx.inconclusive("not run", blocked,
-                                                                     InconclusiveReason.NOT_OPTED_IN), clause_map))
+            session.store.add_finding(ctx.inconclusive("not run", blocked, InconclusiveReason.NOT_OPTED_IN))
             continue
-        _run_job(session, clause_map, cls, services, svc)
+        _run_job(session, cls, services, svc)
+    known = list({s.key(): s for s in [*services, *([service] if service else [])]}.values())
+    roles = assign_roles(host, known, session.store.snapshot()[1])
+    _map_clauses(session.store, cat.clauses, {host: roles})
     return session.store.snapshot()[1], session.store

@@ -59,6 +59,24 @@ class InconclusiveReason(StrEnum):
     NO_INPUT = "missing-input"  # a needed input (e.g. a service, a declaration) is missing
     INTERRUPTED = "interrupted"  # Ctrl-C, SIGTERM or --max-time
     TOOL_ERROR = "tool-error"  # a bug in probe or a plugin; the trace is kept as an artefact
+    # clause layer only: the operator stated the device is in its factory default state, which
+    # the password clauses exempt; the finding stands, the clause must be re-tested after set-up
+    DEVICE_STATE = "device-state"
+
+
+class Effect(StrEnum):
+    """How a finding selected by a clause's evidence rule counts for that clause (docs/verdicts.md)."""
+
+    DECIDES = "decides"  # FAIL fails, INCONCLUSIVE blocks, PASS / NOT_APPLICABLE count toward the result
+    FAILS_ONLY = "fails-only"  # FAIL fails, INCONCLUSIVE blocks, PASS never counts (covers part of the clause)
+    SUPPORTS = "supports"  # attached as supporting evidence; never changes the verdict
+
+
+class DeviceState(StrEnum):
+    """The state the operator says the device was in when scanned (EN 303 645 5.1-1, PSTI para 1)."""
+
+    INITIALISED = "initialised"
+    FACTORY = "factory"
 
 
 def sha256_hex(data: bytes) -> str:
@@ -138,6 +156,37 @@ class Service:
 
 
 @dataclass(frozen=True)
+class ServiceRole:
+    """What a service is for, as the run observed it (probe/compliance/roles.py assigns these).
+
+    Clause rules select findings by role: weak TLS on a port that carries the update mechanism
+    bears on the update-crypto clause, the same weakness on an admin UI that carries none does not.
+    """
+
+    role: str  # management | update | data | device-api
+    why: str
+    evidence: tuple[str, ...] = ()  # finding or artefact ids the role rests on
+
+    def to_json(self) -> dict[str, Any]:
+        return {"role": self.role, "why": self.why, "evidence": list(self.evidence)}
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """One evidence rule of a clause, applied on one target: the findings it selected."""
+
+    id: str  # "<clause id>#<rule id>"
+    check: str
+    roles: tuple[str, ...]
+    effect: Effect
+    findings: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "check": self.check, "roles": list(self.roles), "effect": str(self.effect),
+                "findings": list(self.findings)}
+
+
+@dataclass(frozen=True)
 class Finding:
     """A check's judgement about one service (or the whole device when port is None).
 
@@ -190,10 +239,13 @@ class ClauseVerdict:
     target: str
     verdict: Status
     reason: str
-    network_result: Status | None  # what the network alone showed, before the manual remainder
-    findings: tuple[str, ...] = ()
+    network_result: Status | None  # what the deciding findings showed, before the manual remainder
+    findings: tuple[str, ...] = ()  # the ids that decided: selected by decides / fails-only rules
     checks: tuple[str, ...] = ()
     declaration: dict[str, Any] | None = None  # the manufacturer's statement, when one was given
+    rules: tuple[RuleResult, ...] = ()
+    supporting: tuple[str, ...] = ()  # selected by supports rules only: attached, never deciding
+    reason_code: InconclusiveReason | None = None  # why, when the verdict is INCONCLUSIVE
 
     @property
     def basis(self) -> str:

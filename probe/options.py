@@ -57,6 +57,9 @@ class SafetyOptions:
     timeout: float = 5.0  # per socket operation
     max_time: float | None = None  # whole-run budget in seconds
     max_read_bytes: int = 256 * 1024  # what probe accepts from one service in one exchange
+    # the opt-in UPnP test that asks the gateway to map one port for another host, then deletes it
+    # (--allow-upnp-mapping-test): the only state-changing request probe ever sends a device
+    upnp_mapping_test: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_connections <= 64:
@@ -175,7 +178,7 @@ class ScanOptions:
         s, d, c, k = self.safety, self.discovery, self.credentials, self.crypto
         return {
             "safety": {"max_connections": s.max_connections, "timeout": s.timeout, "max_time": s.max_time,
-                       "max_read_bytes": s.max_read_bytes},
+                       "max_read_bytes": s.max_read_bytes, "upnp_mapping_test": s.upnp_mapping_test},
             "discovery": {"method": str(d.method), "rate": d.rate, "retries": d.retries,
                           "concurrency": d.concurrency, "connect_timeout": d.connect_timeout,
                           "tcp_ports": _port_spec(d.tcp_ports), "udp_ports": _port_spec(d.udp_ports),

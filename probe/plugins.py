@@ -5,8 +5,8 @@ A check is a Python module `checks/<id>.py` holding one `Check` subclass whose `
 because check IDs are published in evidence and must never drift (Prowler's rule).
 
 Which clauses a check evidences is *not* written in the check: the scheme catalogs list, per
-clause, the checks that evidence it, and `probe.compliance.catalog` inverts that map. Adding a scheme is a
-data change.
+clause, evidence rules naming the checks (and service roles) whose findings count, and
+`probe.compliance.verdicts` applies them. Adding a scheme is a data change.
 
 Third-party checks register under the entry-point group ``probe.checks``; the entry point names a
 `Check` subclass whose class attribute `metadata` is a dict with the same fields as the YAML.

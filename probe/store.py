@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable
 
 from probe.models import Artefact, Finding, Service
 
@@ -37,6 +38,14 @@ class EvidenceStore:
     def add_finding(self, finding: Finding) -> None:
         with self._lock:
             self.findings.append(finding)
+
+    def map_findings(self, fn: Callable[[Finding], Finding]) -> None:
+        """Replace every finding by fn(finding), in place and in order (the clause layer records,
+        after all checks ran, which clauses each finding bears on; ids and judgements never change)."""
+        with self._lock:
+            mapped = [fn(f) for f in self.findings]
+            assert [f.id for f in mapped] == [f.id for f in self.findings]
+            self.findings[:] = mapped
 
     def add_service(self, service: Service) -> None:
         with self._lock:

@@ -15,7 +15,8 @@ from typing import Any
 
 import jinja2
 
-from .model import VERDICTS, clause_title, context, location, visible
+from .i18n import labels
+from .model import VERDICTS, clause_title, context, location, role_text, rule_rows, visible
 from .path_view import recognition_view
 
 
@@ -37,6 +38,8 @@ def _env(lang: str) -> jinja2.Environment:
     env.filters["where"] = location
     env.filters["vclass"] = lambda v: v if v in VERDICTS else "INCONCLUSIVE"
     env.filters["title_for"] = lambda c: clause_title(c, lang)
+    env.filters["roles"] = role_text
+    env.filters["rules"] = lambda c: rule_rows(c, labels(lang))
     env.filters["tojson_visible"] = lambda o: visible(json.dumps(o, indent=1, sort_keys=True, ensure_ascii=False))
     return env
 

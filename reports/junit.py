@@ -50,6 +50,8 @@ def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -
         props = ET.SubElement(suite, "properties")
         for k, v in (("run_id", doc["run"]["id"]), ("profile", doc["profile"]["name"]),
                      ("scheme_version", s.version), ("complete", str(doc["run"]["complete"]).lower()),
+                     ("device_state", doc["run"].get("device_state") or "initialised"),
+                     ("device_state_source", doc["run"].get("device_state_source") or "default"),
                      *path_props):
             ET.SubElement(props, "property", name=k, value=visible(v))
         for c in s.clauses:
@@ -65,8 +67,9 @@ def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -
                 el = ET.SubElement(tc, "failure", message=one_line(c["reason"], 500), type="FAIL")
                 el.text = detail
             elif v == "INCONCLUSIVE":
-                codes = sorted({str(findings[f].get("reason_code")) for f in c["findings"]
-                                if f in findings and findings[f].get("reason_code")})
+                codes = [c["reason_code"]] if c.get("reason_code") else sorted(
+                    {str(findings[f].get("reason_code")) for f in c["findings"]
+                     if f in findings and findings[f].get("reason_code")})
                 el = ET.SubElement(tc, "error", message=one_line(c["reason"], 500),
                                    type="INCONCLUSIVE" + (f":{','.join(codes)}" if codes else ""))
                 el.text = detail

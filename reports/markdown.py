@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .model import BASES, VERDICTS, clause_title, context, location, one_line
+from .model import BASES, VERDICTS, clause_title, context, location, one_line, role_text, rule_rows
 from .path_view import recognition_view
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|~])")
@@ -75,6 +75,10 @@ def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -
                f"{esc(doc['profile']['device_class'])})")
     out.append(f"- **{L['run_id']}**: {esc(run['id'])}; {L['started']} {esc(run['started'])}, "
                f"{L['finished']} {esc(run['finished'] or '-')}")
+    out.append(f"- **{L['device_state']}**: {esc(ctx['device_state'])}")
+    if ctx["overlays"]:
+        out.append(f"- **{L['overlays']}**: " + "; ".join(f"{esc(o['path'])} (sha256 {esc(o['sha256'])})"
+                                                        for o in ctx["overlays"]))
     status = L["complete"] if run["complete"] else f"{L['incomplete']}: {esc('; '.join(run['incomplete_reasons']))}"
     out.append(f"- **{L['outcome']}**: {ctx['outcome']} ({L['exit_code']} {ctx['outcome_code']}), {status}")
     if verification is None:
@@ -131,9 +135,24 @@ def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -
         out += [_row(head), _row(["---"] * len(head))]
         for c in s.clauses:
             title = esc(clause_title(c, lang)) + ("" if c["text_confirmed"] else f" *({L['text_unconfirmed']})*")
+            cited = ", ".join(esc(f) for f in c["findings"])
+            if c.get("supporting"):
+                cited += f" ({L['supporting']}: " + ", ".join(esc(f) for f in c["supporting"]) + ")"
+            reason = esc(c["reason"], 300) + (f" ({esc(c['reason_code'])})" if c.get("reason_code") else "")
             out.append(_row([esc(c["id"]), title] + ([esc(c["target"])] if multi else []) +
-                            [f"**{c['verdict']}**", esc(L.get(c["basis"], c["basis"])), esc(c["reason"], 300),
-                             ", ".join(esc(f) for f in c["findings"])]))
+                            [f"**{c['verdict']}**", esc(L.get(c["basis"], c["basis"])), reason, cited]))
+        rows = [(c, rule_rows(c, L)) for c in s.clauses]
+        if any(r for _, r in rows):
+            out += ["", f"{L['rules']}:", ""]
+            for c, lines in rows:
+                for line in lines:
+                    out.append(f"- {esc(line, 400)}" + (f" @ {esc(c['target'])}" if multi else ""))
+    out += ["", f"## {L['services']}", "", _row([L["where"], L["protocol"], L["roles"]]), _row(["---"] * 3)]
+    for svc in doc["services"]:
+        out.append(_row([esc(f"{svc['host']}:{svc['port']}/{svc['transport']}"), esc(svc["protocol"]),
+                         esc(role_text(svc), 500) or L["none"]]))
+    if not doc["services"]:
+        out.append(_row([L["none"], "", ""]))
     out += ["", f"## {L['findings']}", ""]
     arts = {a["id"]: a for a in doc["artefacts"]}
     for f in doc["findings"]:

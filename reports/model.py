@@ -156,6 +156,34 @@ def location(f: dict[str, Any]) -> str:
     return f"{host}:{f['port']}/{one_line(f.get('protocol') or f.get('transport') or 'tcp')}"
 
 
+def device_state(doc: dict[str, Any], L: dict[str, str]) -> str:
+    """The operator's statement of the device's state, and whether it was stated (schema 2)."""
+    run = doc["run"]
+    state = visible(run.get("device_state") or "initialised")
+    return f"{state} ({L['stated_by_operator'] if run.get('device_state_source') == 'operator' else L['not_stated']})"
+
+
+def overlays(doc: dict[str, Any]) -> list[dict[str, str]]:
+    """The user's catalog overlays recorded in the evidence, device-string safe."""
+    return [{"path": visible(o.get("path")), "sha256": visible(o.get("sha256"))}
+            for o in (doc.get("catalog") or {}).get("overlays") or [] if isinstance(o, dict)]
+
+
+def role_text(service: dict[str, Any]) -> str:
+    """'management (why); update (why)' for one service, or ''."""
+    return "; ".join(f"{visible(r.get('role'))} ({visible(r.get('why'))})" for r in service.get("roles") or [])
+
+
+def rule_rows(clause: dict[str, Any], L: dict[str, str]) -> list[str]:
+    """One line per evidence rule of a clause verdict: id, effect, role scope, the findings it selected."""
+    out = []
+    for r in clause.get("rules") or []:
+        scope = "/".join(visible(x) for x in r.get("roles") or []) or L["any_service"]
+        found = ", ".join(visible(f) for f in r.get("findings") or []) or L["none"]
+        out.append(f"{visible(r.get('id'))} [{visible(r.get('effect'))}, {scope}]: {L['selected']} {found}")
+    return out
+
+
 def context(doc: dict[str, Any], lang: str, verification: Any = None) -> dict[str, Any]:
     """Everything a template needs (all device strings already made visible)."""
     code, name = outcome(doc)
@@ -166,5 +194,5 @@ def context(doc: dict[str, Any], lang: str, verification: Any = None) -> dict[st
         "path": doc["recognition"].get("chosen_path"), "outcome_code": code, "outcome": name,
         "findings": {f["id"]: f for f in doc["findings"]},
         "artefacts": views, "bad_digests": [a["id"] for a in views if not a["digest_ok"]],
-        "verification": verification,
+        "verification": verification, "device_state": device_state(doc, labels(lang)), "overlays": overlays(doc),
     }

@@ -125,7 +125,7 @@ def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -
                 "locations": [{"logicalLocations": [{"name": visible(c["target"]),
                                                      "fullyQualifiedName": visible(c["target"])}]}],
                 "partialFingerprints": {"probeClause/v1": _fingerprint(c["id"], c["target"])},
-                "properties": {"status": "INCONCLUSIVE", "clauses": [c["id"]]},
+                "properties": {"status": "INCONCLUSIVE", "clauses": [c["id"]], "reasonCode": c.get("reason_code")},
             })
     run = doc["run"]
     sarif = {
@@ -141,6 +141,10 @@ def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -
                                             "incompleteReasons": [visible(r) for r in run["incomplete_reasons"]]}}],
             "results": results,
             "properties": {"targets": [visible(t) for t in doc["targets"]], "summary": dict(doc["summary"]),
+                           "deviceState": visible(run.get("device_state") or "initialised"),
+                           "deviceStateSource": visible(run.get("device_state_source") or "default"),
+                           "catalogOverlays": [{"path": visible(o.get("path")), "sha256": visible(o.get("sha256"))}
+                                               for o in (doc.get("catalog") or {}).get("overlays") or []],
                            "clauses": {c["id"] + ("" if len(doc["targets"]) == 1 else f"@{c['target']}"): c["verdict"]
                                        for c in doc["clauses"]},
                            "recognition": _recognition(doc)},

@@ -48,6 +48,11 @@ def test_run_produces_schema_valid_evidence_with_real_findings(telnet_and_ftp, t
     assert doc["run"]["complete"] is True
     protos = {(s["port"], s["protocol"]) for s in doc["services"]}
     assert (t_port, "telnet") in protos and (f_port, "ftp") in protos
+    # schema 2: each service's roles, with why; the operator's device state (not stated: the default)
+    roles = {s["port"]: [r["role"] for r in s["roles"]] for s in doc["services"]}
+    assert roles[t_port] == ["management"] and roles[f_port] == ["data"]
+    assert doc["schema_version"].startswith("2.") and doc["catalog"]["overlays"] == []
+    assert (doc["run"]["device_state"], doc["run"]["device_state_source"]) == ("initialised", "default")
     by_port = {(f["check_id"], f["port"]): f for f in doc["findings"]}
     ftp = by_port[("cleartext_authentication", f_port)]
     assert ftp["status"] == "FAIL" and "331" in ftp["summary"]
@@ -62,6 +67,8 @@ def test_run_produces_schema_valid_evidence_with_real_findings(telnet_and_ftp, t
     verdicts = {c["id"]: c for c in doc["clauses"]}
     assert verdicts["cls:5.1-3"]["verdict"] == "FAIL"
     assert ftp["id"] in verdicts["cls:5.1-3"]["findings"]
+    rule = next(r for r in verdicts["cls:5.1-3"]["rules"] if r["id"] == "cls:5.1-3#cleartext-login")
+    assert ftp["id"] in rule["findings"] and rule["effect"] == "decides"
     assert verdicts["cls:5.3-13"]["verdict"] == "MANUAL"
     # every recognition path's gap set is in the evidence even without --apply-for
     assert any(p["holding"] == "jc-star" and p["apply_for"] == "cls" for p in doc["recognition"]["paths"])

@@ -35,15 +35,21 @@ def add_scope_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--application-date", type=_date, default=None, metavar="YYYY-MM-DD", dest="application_date",
                    help="judge the recognition path on this date (MoC and law in-force dates, the held label's "
                         "validity), e.g. a planned application date; default: today (UTC)")
+    p.add_argument("--catalog", type=Path, action="append", default=[], metavar="FILE",
+                   help="catalog overlay YAML (repeatable, applied in order): confirms clause texts with the official "
+                        "wording you hold a licence for and may replace a clause's evidence rules; validated, and "
+                        "recorded in the evidence with its SHA-256 (docs/catalog.md)")
     p.add_argument("--catalog-dir", type=Path, default=None, metavar="DIR",
-                   help="folder of catalog YAML files overriding built-in clause titles (e.g. licensed official text)")
+                   help="apply every .yaml/.yml/.json file in DIR as a --catalog overlay (in name order, before "
+                        "the --catalog files)")
 
 
 def load_scope(args: argparse.Namespace, declaration: Declaration | None = None,
                default_source: str = "today") -> tuple[Catalog, Profile, Scope]:
     """Catalog, profile and scope; the held label comes from `declaration` when one is given."""
-    catalog = load_catalog(args.catalog_dir)
-    profile = load_profile(args.profile, set(registry()))
+    known = set(registry())
+    catalog = load_catalog(args.catalog_dir, overlays=args.catalog, known_checks=known)
+    profile = load_profile(args.profile, known)
     moc = load_moc(catalog)
     on = getattr(args, "application_date", None)
     held = HeldLabel.from_declaration(declaration) if declaration is not None else None

@@ -1,4 +1,4 @@
-"""`probe checks`: the installed check plugins and the clauses each evidences."""
+"""`probe checks`: the installed check plugins and the clause rules that select their findings."""
 
 from __future__ import annotations
 
@@ -13,25 +13,34 @@ from probe.plugins import registry
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("checks", help="list check plugins (built-in and third-party)",
                        description="List every check plugin: its stable ID, title, the services it needs, how "
-                                   "intrusive it is, and the clauses the catalog maps it to. Third-party checks "
-                                   "register under the 'probe.checks' entry-point group (docs/plugin-api.md).")
+                                   "intrusive it is, and the clause evidence rules that select its findings (with "
+                                   "the service roles a rule is scoped to and its effect: decides, fails-only, "
+                                   "supports; docs/verdicts.md). Third-party checks register under the "
+                                   "'probe.checks' entry-point group (docs/plugin-api.md).")
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    catalog = load_catalog()
+    reg = registry()
+    catalog = load_catalog(known_checks=set(reg))
     rows = []
-    for cid, cls in sorted(registry().items()):
+    for cid, cls in sorted(reg.items()):
         m = cls.metadata
+        rules = [{"rule": c.rule_id(r), "roles": list(r.roles), "effect": str(r.effect)}
+                 for c, r in catalog.rules_for_check(cid)]
         rows.append({"id": cid, "title": m.title, "scope": m.scope, "services": list(m.services),
                      "intrusiveness": str(m.intrusiveness), "severity": m.severity, "source": m.source,
-                     "clauses": list(catalog.clauses_for_check.get(cid, ()))})
+                     "clauses": list(dict.fromkeys(r["rule"].split("#", 1)[0] for r in rules)), "rules": rules})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     for r in rows:
         print(f"{r['id']}  [{r['intrusiveness']}]  {safe(r['title'], 200)}")  # third-party plugin text
         print(f"    services: {', '.join(r['services']) or '(device)'}   source: {r['source']}")
-        print(f"    clauses:  {', '.join(r['clauses']) or '(none mapped)'}")
+        if not r["rules"]:
+            print("    clauses:  (none mapped)")
+        for rule in r["rules"]:
+            scoped = f" on {'/'.join(rule['roles'])} services" if rule["roles"] else ""
+            print(f"    {rule['rule']}: {rule['effect']}{scoped}")
     return 0

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
 from probe.commands._common import add_scope_options, load_scope
+from probe.compliance.catalog import Catalog, Clause
 from probe.compliance.declaration import load_declaration
+from probe.compliance.scope import Scope
+from probe.errors import UserError
+from probe.models import Assessment, Effect
 from probe.output.path_text import clause_status_line, path_lines
 from probe.output.terminal import safe
 from probe.plugins import registry
 
 HELP = """\
-Print the clauses in scope for a device class and recognition path, the checks that will run for
-each, and which clauses can only be MANUAL (need the manufacturer's documents). Sends nothing.
+Print the clauses in scope for a device class and recognition path, the checks whose findings
+count for each (with the service roles a rule is scoped to, e.g. tls_configuration[update]), and
+which clauses can only be MANUAL (need the manufacturer's documents). Sends nothing.
+
+--explain CLAUSE prints one clause's evidence rules in words a lab engineer checks against the
+scheme text: the test purpose, whether a scan can assess all of it and why, what FAILs it, what
+only supports it, what needs documents, and whether its text is confirmed.
 
 With --holding and --apply-for the plan also shows what the path rests on (the MoC paragraph or
 UK law, its condition and in-force date, judged on --application-date or today), Partial vs None
@@ -31,7 +41,25 @@ examples:
   probe plan --profile general-iot --holding cls --apply-for jc-star --json
   probe plan --profile general-iot --holding cls --apply-for jc-star --application-date 2026-05-01
   probe plan --profile home-gateway          (every clause of all three schemes)
+  probe plan --explain cls:5.3-7
 """
+
+_EFFECT_WORDS = {
+    Effect.DECIDES: "decides: its FAIL fails the clause, INCONCLUSIVE leaves it untested, PASS (or NOT_APPLICABLE) "
+                    "counts toward the clause's PASS (or NOT_APPLICABLE)",
+    Effect.FAILS_ONLY: "fails only: its FAIL fails the clause and INCONCLUSIVE leaves it untested, but its PASS "
+                       "never counts (the check covers part of the clause)",
+    Effect.SUPPORTS: "supports: attached as supporting evidence, never changes the verdict",
+}
+
+_ASSESSMENT_WORDS = {
+    Assessment.NETWORK: "a scan can assess all of it: PASS, FAIL, INCONCLUSIVE or NOT_APPLICABLE from the "
+                        "deciding findings",
+    Assessment.PARTIAL: "a scan can prove a weakness (FAIL) but never the whole clause: without a FAIL or an "
+                        "untestable finding the verdict is MANUAL",
+    Assessment.DOCUMENTS: "only the manufacturer's documents can show it: always MANUAL, network findings "
+                          "attached as support",
+}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,8 +69,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--declaration", default=None, type=Path, metavar="FILE",
                    help="manufacturer declaration YAML: its held_label is the label the path rests on "
                         "(read only; nothing is fetched)")
-    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.add_argument("--explain", metavar="CLAUSE", default=None,
+                   help="explain one clause's evidence rules, e.g. cls:5.3-7 (any catalog clause)")
+    p.add_argument("--json", action="store_true", help="print the plan (or the --explain answer) as JSON")
     p.set_defaults(func=run)
+
+
+def _effect_words(c: Clause, effect: Effect) -> str:
+    if effect is Effect.SUPPORTS or c.assessment is Assessment.NETWORK:
+        return _EFFECT_WORDS[effect]
+    if c.assessment is Assessment.DOCUMENTS:
+        return f"{effect}: would decide, but this clause needs documents, so it is attached only"
+    return (f"{effect}: its FAIL fails the clause and INCONCLUSIVE leaves it untested; its PASS only shows no "
+            "weakness here (the clause can never PASS from the network)")
+
+
+def _manual_only(c: Clause, running: set[str]) -> bool:
+    deciding = [r for r in c.rules if r.effect is not Effect.SUPPORTS and r.check in running]
+    return c.assessment is Assessment.DOCUMENTS or not c.text_confirmed or not deciding
 
 
 def plan_json(args: argparse.Namespace) -> dict[str, Any]:
@@ -50,19 +94,21 @@ def plan_json(args: argparse.Namespace) -> dict[str, Any]:
     catalog, profile, scope = load_scope(args, decl)
     reg = registry()
     gap = {g.clause_id: g.to_json() for g in scope.path.gap} if scope.path and not scope.path.full_assessment else {}
+    running = set(scope.checks)
     clauses = []
     for c in scope.clauses:
-        running = [chk for chk in c.checks if chk in scope.checks]
         clauses.append({
             "id": c.id,
             "title": c.title,
             "title_ja": c.title_ja,
             "text_confirmed": c.text_confirmed,
             "assessment": str(c.assessment),
-            "checks": running,
+            "purpose": c.purpose,
+            "checks": [chk for chk in c.checks if chk in running],
             "checks_not_in_profile": [chk for chk in c.checks if chk not in running],
-            "manual_only": c.assessment.value == "documents-only" or not running,
-            "network_can_show": c.network_can_show,
+            "rules": [{**r.to_json(), "id": c.rule_id(r), "runs": r.check in running} for r in c.rules],
+            "manual_only": _manual_only(c, running),
+            "documents": c.documents,
             "recognition": gap.get(c.id),  # Partial vs None and the MoC's wording, on a simplified path
         })
     return {
@@ -74,13 +120,91 @@ def plan_json(args: argparse.Namespace) -> dict[str, Any]:
         "as_of": scope.as_of.isoformat() if scope.as_of else None,
         "as_of_source": scope.as_of_source,
         "held_label": scope.held.to_json(scope.as_of) if scope.held else None,
+        "catalog_overlays": [o.to_json() for o in catalog.overlays],
         "clauses": clauses,
         "checks": [{"id": cid, "title": reg[cid].metadata.title,
                     "intrusiveness": str(reg[cid].metadata.intrusiveness)} for cid in scope.checks],
     }
 
 
+def explain_json(catalog: Catalog, scope: Scope, clause_id: str) -> dict[str, Any]:
+    c = catalog.get(clause_id)
+    running = set(scope.checks)
+    return {
+        **c.to_json(),
+        "in_scope": c.id in scope.clause_ids(),
+        "assessment_meaning": _ASSESSMENT_WORDS[c.assessment],
+        "rules": [{**r.to_json(), "id": c.rule_id(r), "runs": r.check in running,
+                   "effect_meaning": _effect_words(c, r.effect)} for r in c.rules],
+        "overlays": [o.to_json() for o in catalog.overlays],
+    }
+
+
+def _wrap(text: str, indent: str) -> str:
+    return textwrap.fill(safe(text, 2000), width=100, initial_indent=indent, subsequent_indent=indent)
+
+
+def explain_text(e: dict[str, Any], scheme_name: str) -> str:
+    """The clause's rules in words a lab engineer checks against the scheme text."""
+    out = [f"{e['id']}  {safe(e['title'], 300)}",
+           f"  scheme: {safe(scheme_name, 200)}; source: {safe(e['source'], 300)}"]
+    if e["text_confirmed"]:
+        where = "probe's paraphrase" if e["title_source"] == "builtin" else f"from {e['title_source']}"
+        out.append(f"  text: confirmed ({safe(where, 300)})")
+    else:
+        out.append("  text: NOT confirmed: the verdict is MANUAL with the findings attached, whatever the network "
+                   "shows, until an overlay confirms the official text (--catalog FILE, docs/catalog.md)")
+    if not e["in_scope"]:
+        out.append("  (not in scope for this profile and recognition path)")
+    out += ["", "test purpose:", _wrap(e["purpose"], "  "), "",
+            f"assessment: {e['assessment']}", _wrap(e["assessment_meaning"], "  ")]
+    if e["assessment_why"]:
+        out.append(_wrap("why: " + e["assessment_why"], "  "))
+    deciding = [r for r in e["rules"] if r["effect"] != "supports"]
+    supporting = [r for r in e["rules"] if r["effect"] == "supports"]
+
+    def rule_lines(r: dict[str, Any]) -> list[str]:
+        scope = (f"only findings on services with role {' or '.join(r['roles'])}" if r["roles"]
+                 else "any finding of the check (device-wide or on any service)")
+        lines = [f"  {r['id']}", f"    check {r['check']}: {scope}", _wrap(r["effect_meaning"], "    "),
+                 _wrap("why: " + r["why"], "    ")]
+        if r["factory_default_exempt"]:
+            lines.append(_wrap("with --device-state factory, a FAIL here makes the clause INCONCLUSIVE "
+                               "(device-state): re-test after initial set-up", "    "))
+        if not r["runs"]:
+            lines.append("    (this check does not run with this profile and path)")
+        return lines
+
+    out += ["", "what can FAIL it (deciding rules):"]
+    for r in deciding:
+        out += rule_lines(r)
+    if not deciding:
+        out.append("  nothing: no network finding can decide this clause")
+    out += ["", "what supports it (attached, never deciding):"]
+    for r in supporting:
+        out += rule_lines(r)
+    if not supporting:
+        out.append("  nothing")
+    out += ["", "needs the manufacturer's documents:", _wrap(e["documents"], "  ")]
+    if e["overlays"]:
+        out += ["", "catalog overlays applied: " + ", ".join(f"{safe(o['path'], 200)} (sha256 {o['sha256'][:16]}…)"
+                                                            for o in e["overlays"])]
+    return "\n".join(out)
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.explain:
+        decl = load_declaration(args.declaration) if args.declaration else None
+        catalog, _profile, scope = load_scope(args, decl)
+        if args.explain not in catalog.by_id:
+            raise UserError(f"--explain {args.explain}: unknown clause (clause ids look like cls:5.3-7, "
+                            "jc-star:S1.1-01, uk-psti:1; see `probe plan`)")
+        e = explain_json(catalog, scope, args.explain)
+        if args.json:
+            print(json.dumps(e, indent=2, ensure_ascii=False))
+        else:
+            print(explain_text(e, catalog.schemes[e["scheme"]].name))
+        return 0
     data = plan_json(args)
     if args.json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
@@ -95,7 +219,9 @@ def run(args: argparse.Namespace) -> int:
     print()
     width = max((len(c["id"]) for c in data["clauses"]), default=10)
     for c in data["clauses"]:
-        how = "MANUAL only" if c["manual_only"] else ", ".join(c["checks"])
+        deciding = [r for r in c["rules"] if r["effect"] != "supports" and r["runs"]]
+        shown = ", ".join(f"{r['check']}[{','.join(r['roles'])}]" if r["roles"] else r["check"] for r in deciding)
+        how = "MANUAL only" if c["manual_only"] else f"decided by {shown}"
         flag = "" if c["text_confirmed"] else "  [text unconfirmed]"
         print(f"  {c['id']:<{width}}  {c['assessment']:<15} {how}{flag}")
         print(f"  {'':<{width}}  {safe(c['title'], 300)}")  # titles may come from a user's catalog overlay
@@ -107,4 +233,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(data['clauses'])} clause(s) in scope; {len(manual)} can only be MANUAL "
           f"(need the manufacturer's documents): {', '.join(manual) or 'none'}")
     print(f"checks that will run: {', '.join(c['id'] for c in data['checks']) or 'none'}")
+    print("probe plan --explain CLAUSE shows a clause's rules: what FAILs it, what supports it, what needs documents")
     return 0

@@ -18,6 +18,7 @@ from probe.compliance.declaration import attach, load_declaration
 from probe.compliance.profile import parse_ports
 from probe.engine import ScanState, run_scan
 from probe.errors import UserError
+from probe.models import DeviceState
 from probe.options import (
     SSH_POLICY_PRESETS,
     CredentialOptions,
@@ -37,7 +38,6 @@ from probe.output.terminal import Progress, clause_table, safe
 from probe.protocols.x509 import load_ca_bundle
 from probe.services.credentials import load_user_file
 from probe.services.declared_urls import fetch_all
-from probe.services.web import check_ca_file
 from probe.targets import read_targets_file, resolve_target
 
 HELP = """\
@@ -55,6 +55,12 @@ examples:
         (the held label, as declared in held_label:, is recorded with the path's basis)
   probe run --targets-file devices.txt --profile general-iot --max-time 600
   probe run --target 10.0.0.1 --out gw.json --pack gw-pack.tar --sign lab.key   (signed evidence pack)
+  probe run --target 10.0.0.1 --device-state factory      (scanned before initial set-up)
+  probe run --target 10.0.0.1 --catalog cls-official.yaml (official clause texts you hold a licence for)
+
+Clause verdicts come from each clause's evidence rules (`probe plan --explain CLAUSE`,
+docs/verdicts.md): a finding counts only for the clauses whose rules select it by check and by
+the role of its service (management, update, data, device-api; recorded in the evidence).
 
 exit codes: 0 no clause FAIL or INCONCLUSIVE (MANUAL clauses are listed, not failed); 1 some
 clause FAIL; 2 usage error; 3 could not complete (unreachable, interrupted, --max-time; the
@@ -113,6 +119,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="wrong passwords per login service in the opt-in brute-force test (default 12, max 30)")
     b.add_argument("--allow-brute-force-test", action="store_true",
                    help="opt in to the bounded repeated-failed-login test (may lock accounts on the device)")
+    b.add_argument("--allow-upnp-mapping-test", action="store_true",
+                   help="opt in to the one state-changing UPnP test: ask the gateway's IGD to map one port for "
+                        "another LAN address (the gateway's own, 60 s lease), then delete it and check it is gone. "
+                        "An accepted mapping for another host is a FAIL; without the opt-in only read-only "
+                        "actions are called")
     b.add_argument("--no-nmap", action="store_true", help="never use nmap, even when it is installed")
     b.add_argument("--nmap-versions", action="store_true",
                    help="also ask nmap for product/version of services probe identified itself (slower: "
@@ -121,8 +132,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     c = p.add_argument_group("crypto policy (docs/crypto-policy.md)")
     c.add_argument("--ca-file", metavar="PEM",
                    help="CA certificate(s) the device's TLS certificates must chain to; without it, "
-                        "certificate trust is reported but not judged. Also trusted (with the system store) "
-                        "for update URLs served by the device (update_channel)")
+                        "certificate trust is reported but not judged (the same for every service, the update "
+                        "service included)")
     c.add_argument("--tls-policy", metavar="YAML", help="TLS policy file instead of the built-in "
                    "(Mozilla intermediate 5.7; same shape as probe/data/policies/tls.yaml)")
     c.add_argument("--ssh-policy", metavar="YAML|PRESET", help="SSH policy file instead of the built-in "
@@ -132,6 +143,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the name users reach the device by: sent as TLS SNI and checked against the "
                         "certificate's subject alternative names instead of the scanned address (a mismatch "
                         "FAILs with --ca-file, warns without)")
+    st = p.add_argument_group("device state")
+    st.add_argument("--device-state", choices=[d.value for d in DeviceState], default=None,
+                    help="the state the device is in, as you state it (recorded in the evidence as your statement): "
+                         "initialised (default: set up as a user would) or factory (factory default state, which "
+                         "EN 303 645 5.1-1 and PSTI para 1 exempt: a working default login is still reported, but "
+                         "the password clauses are INCONCLUSIVE 'device-state', to re-test after initial set-up)")
     u = p.add_argument_group("manufacturer declaration")
     u.add_argument("--declaration", default=None, type=Path, metavar="FILE",
                    help="manufacturer declaration YAML (`probe declaration --template`): attached to the clauses "
@@ -150,7 +167,8 @@ def options_from(args: argparse.Namespace) -> ScanOptions:
         load_user_file(args.credentials)  # a malformed file is a usage error before any packet is sent
         user_file = args.credentials
     return ScanOptions(
-        safety=SafetyOptions(max_connections=args.max_connections, timeout=args.timeout, max_time=args.max_time),
+        safety=SafetyOptions(max_connections=args.max_connections, timeout=args.timeout, max_time=args.max_time,
+                             upnp_mapping_test=args.allow_upnp_mapping_test),
         discovery=DiscoveryOptions(
             method=ScanMethod(args.scan_method), rate=args.scan_rate, concurrency=args.scan_concurrency,
             tcp_ports=parse_ports(args.ports, "--ports") if args.ports else None,
@@ -174,7 +192,6 @@ def _crypto_options(args: argparse.Namespace) -> CryptoOptions:
             load_ca_bundle(args.ca_file)
         except (OSError, ValueError) as exc:
             raise UserError(f"--ca-file: {exc}") from None
-        check_ca_file(args.ca_file)  # update_channel hands it to Python's ssl: it must load there too
         ca_file = Path(args.ca_file).absolute()
     if args.tls_policy:
         load_tls_policy(args.tls_policy)
@@ -221,7 +238,9 @@ def run(args: argparse.Namespace) -> int:
     if args.pack:
         check_destination(args.pack)
 
-    state = ScanState(targets=targets, profile=profile, scope=scope, options=options)
+    state = ScanState(targets=targets, profile=profile, scope=scope, options=options,
+                      device_state=DeviceState(args.device_state or DeviceState.INITIALISED),
+                      device_state_source="operator" if args.device_state else "default")
     if decl is not None:
         fetch = (partial(fetch_all, add_artefact=state.store.add_artefact, timeout=options.safety.timeout)
                  if args.fetch_declared_urls else None)

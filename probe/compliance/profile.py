@@ -18,6 +18,9 @@ from probe.compliance.catalog import DEVICE_CLASSES, SCHEMES
 from probe.errors import UserError
 
 MAX_PORT = 65535
+# Whether UPnP IGD port mapping on the LAN is something the device class does (a gateway: that is
+# what IGD is for) or must not do without authentication (upnp_exposure, docs/verdicts.md).
+UPNP_PORT_MAPPING = ("allowed", "forbidden")
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,8 @@ def parse_profile(data: Any, where: str, known_checks: set[str]) -> Profile:
     disallowed = data.get("disallowed_services") or []
     if not isinstance(disallowed, list):
         raise UserError(f"{where}: disallowed_services must be a list")
+    if data.get("upnp_port_mapping", "allowed") not in UPNP_PORT_MAPPING:
+        raise UserError(f"{where}: upnp_port_mapping must be one of {', '.join(UPNP_PORT_MAPPING)}")
     return Profile(
         name=str(data["name"]),
         description=str(data.get("description", "")),

@@ -10,6 +10,7 @@ from probe.compliance.catalog import Catalog, Clause
 from probe.compliance.held_label import HeldLabel
 from probe.compliance.profile import Profile
 from probe.compliance.recognition import MocData, RecognitionPath, all_paths, plan_path, today
+from probe.compliance.roles import observers
 from probe.errors import UserError
 
 
@@ -60,6 +61,8 @@ def compute_scope(catalog: Catalog, moc: MocData, profile: Profile, holding: str
     else:
         clauses = tuple(c for c in catalog.clauses if c.scheme in profile.schemes and c.applies_to(dc))
     wanted = {chk for c in clauses for chk in c.checks}
+    # rules scoped to a service role need the checks that observe that role, or they select nothing
+    wanted |= observers({role for c in clauses for r in c.rules for role in r.roles})
     checks = tuple(c for c in profile.checks if c in wanted)
     return Scope(clauses, holding, apply_for, path, tuple(all_paths(catalog, moc, dc, on=on)), checks,
                  as_of=on, as_of_source=on_source, held=held)

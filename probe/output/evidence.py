@@ -22,9 +22,13 @@ from probe.compliance.catalog import Catalog
 from probe.engine import ScanState
 from probe.errors import UserError
 
-SCHEMA_VERSION = "1.4.0"  # 1.1: clauses[].declaration; 1.2: run.timings; 1.3: run.options by group;
-# 1.4: run.options.crypto.hostname, ssh_policy may name a preset
-SCHEMA_ID = "https://probe.invalid/schema/evidence-1.json"
+# 1.1: clauses[].declaration; 1.2: run.timings; 1.3: run.options by group; 1.4: run.options.crypto.hostname,
+#      ssh_policy may name a preset;
+# 2.0: findings[].clauses means "selected by a clause's evidence rules" (check and service role);
+#      services[].roles, clauses[].rules/supporting/reason_code, run.device_state, catalog.overlays;
+#      recognition: the path's basis, in-force status and the held label (as declared)
+SCHEMA_VERSION = "2.0.0"
+SCHEMA_ID = "https://probe.invalid/schema/evidence-2.json"
 
 
 def load_schema() -> dict[str, Any]:
@@ -51,8 +55,11 @@ def build(state: ScanState, catalog: Catalog, *, run_id: str | None = None) -> d
             "basis": v.basis,
             "reason": v.reason,
             "network_result": str(v.network_result) if v.network_result else None,
+            "reason_code": str(v.reason_code) if v.reason_code else None,
             "checks": list(v.checks),
+            "rules": [r.to_json() for r in v.rules],
             "findings": list(v.findings),
+            "supporting": list(v.supporting),
             "declaration": v.declaration,
         })
     counts = Counter(v["verdict"] for v in clauses_json)
@@ -66,16 +73,20 @@ def build(state: ScanState, catalog: Catalog, *, run_id: str | None = None) -> d
             "complete": state.complete,
             "incomplete_reasons": list(state.incomplete_reasons),
             "options": state.options.to_json(),
+            "device_state": str(state.device_state),
+            "device_state_source": state.device_state_source,
             "timings": sorted(state.timings, key=lambda t: -t["seconds"]),
         },
         "targets": list(state.targets),
         "profile": state.profile.to_json(),
         "recognition": state.scope.to_json(),
         "scope": [c.id for c in state.scope.clauses],
-        "catalog": {sid: {"name": s.name, "version": s.version, "source": s.source}
-                    for sid, s in catalog.schemes.items()},
+        "catalog": {**{sid: {"name": s.name, "version": s.version, "source": s.source}
+                       for sid, s in catalog.schemes.items()},
+                    "overlays": [o.to_json() for o in catalog.overlays]},
         "discovery": {h: d.to_json() for h, d in state.discovery.items()},
-        "services": [s.to_json() for s in services],
+        "services": [{**s.to_json(), "roles": [r.to_json() for r in state.roles.get(s.host, {}).get(s.key(), ())]}
+                     for s in services],
         "clauses": clauses_json,
         "findings": [f.to_json() for f in findings],
         "artefacts": [a.to_json() for a in artefacts.values()],

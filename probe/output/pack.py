@@ -536,7 +536,7 @@ def load_evidence(path: Path) -> tuple[dict[str, Any], Verification | None]:
             raise PackInvalid(path, ver)
         files, _ = read_pack(path)
         return json.loads(files[EVIDENCE_NAME].decode("utf-8")), ver
-    from probe.output.evidence import validate
+    from probe.output.evidence import SCHEMA_VERSION, validate
 
     try:
         doc = json.loads(path.read_bytes().decode("utf-8"))
@@ -544,6 +544,11 @@ def load_evidence(path: Path) -> tuple[dict[str, Any], Verification | None]:
         raise UserError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UserError(f"{path}: not a readable evidence JSON file ({exc})") from None
+    major = SCHEMA_VERSION.split(".", 1)[0]
+    version = doc.get("schema_version") if isinstance(doc, dict) else None
+    if isinstance(version, str) and not version.startswith(f"{major}."):
+        raise UserError(f"{path}: evidence schema {version[:20]}; this probe reads schema {major}.x "
+                        "(use the probe version that wrote it)")
     try:
         validate(doc)
     except Exception as exc:  # jsonschema.ValidationError; kept generic to avoid importing it here

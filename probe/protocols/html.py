@@ -1,7 +1,7 @@
 """HTML as devices serve it: the one parser for what probe reads in a page.
 
-Title, meta tags, links (with their text), frames, form actions, forms with their inputs, and a
-count of scripts: the update survey, the login-page search and the login trials all read pages
+Title, h1/h2 headings, meta tags, links (with their text), frames, form actions, forms with
+their inputs, and a count of scripts: the update survey, the login-page search and the login trials all read pages
 through `parse`. The standard library's HTMLParser is lenient (broken markup is normal on
 devices) and never fetches or runs anything; every list is capped, and a page is read up to a
 character limit, so a hostile page costs bounded time and memory.
@@ -38,11 +38,17 @@ class Form:
 @dataclass
 class Page:
     title: str = ""
+    headings: list[str] = field(default_factory=list)  # h1 / h2 text: what the page says it is about
     meta: list[tuple[str, str]] = field(default_factory=list)  # (name/property/http-equiv lower-case, content)
     # (href, text) of <a>; (src, "") of frames; (action, "form") of forms
     links: list[tuple[str, str]] = field(default_factory=list)
     forms: list[Form] = field(default_factory=list)
     scripts: int = 0
+
+    @property
+    def file_inputs(self) -> int:
+        """<input type="file"> anywhere: an upload form (a firmware upload on an update page)."""
+        return sum(1 for f in self.forms for i in f.inputs if i.type == "file")
 
 
 class _Parser(HTMLParser):
@@ -51,6 +57,7 @@ class _Parser(HTMLParser):
         self.page = Page()
         self._in_title = False
         self._link: list[str] | None = None  # [href, text so far] inside an <a>
+        self._heading: list[str] | None = None  # text so far inside an <h1>/<h2>
         self._form: Form | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -58,6 +65,8 @@ class _Parser(HTMLParser):
         a = {k.lower(): (v or "") for k, v in attrs}
         if tag == "title":
             self._in_title = True
+        elif tag in ("h1", "h2") and len(p.headings) < MAX_ITEMS:
+            self._heading = []
         elif tag == "meta" and len(p.meta) < MAX_ITEMS:
             name = a.get("name") or a.get("property") or a.get("http-equiv") or ""
             if name:
@@ -85,6 +94,9 @@ class _Parser(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
             self._in_title = False
+        elif tag in ("h1", "h2") and self._heading is not None:
+            self.page.headings.append(" ".join("".join(self._heading).split())[:200])
+            self._heading = None
         elif tag == "a" and self._link is not None:
             self.page.links.append((self._link[0], self._link[1].strip()[:200]))
             self._link = None
@@ -96,6 +108,8 @@ class _Parser(HTMLParser):
             self.page.title += data[:MAX_TITLE - len(self.page.title)]
         if self._link is not None:
             self._link[1] += data[:400 - len(self._link[1])]
+        if self._heading is not None and sum(map(len, self._heading)) < 400:
+            self._heading.append(data)
 
 
 def parse(text: str, limit: int = DEFAULT_LIMIT) -> Page:

@@ -3,6 +3,15 @@
 Shared by `update_mechanism` (is there an update page or endpoint?) and `update_channel` (how do
 update checks travel?), so the device is asked once. The survey observes; the checks judge.
 
+What counts is decided by content, never by a path or a word alone:
+- an *update page* is a page whose title or heading is about updates, or that holds a file upload
+  form on a page about updates; an *update endpoint* is a JSON answer carrying update-check keys
+  (latest version, image URL). A 401/403 on an update-looking path is only a *protected page*:
+  something is there, what it is cannot be seen without logging in;
+- the device's *own update URLs* are the URLs it names in its own API and configuration answers
+  (JSON keys such as update_url, image_url); links in a page or URLs in its text that merely
+  contain an update word are recorded as *update links* and never judged.
+
 Bounds: per web service a random-path baseline, the known vendor paths from
 `probe/data/update_paths.yaml`, and a crawl of at most `crawl.max_pages` same-host pages, each
 capped in bytes. Only the target's own address is contacted; URLs in its answers that point
@@ -60,8 +69,10 @@ class WebService:
 class Survey:
     services: list[WebService] = field(default_factory=list)
     pages: list[Seen] = field(default_factory=list)  # every page fetched: value = "<status> <title>"
-    update_pages: list[Seen] = field(default_factory=list)  # on-device update pages/endpoints: value = status
-    update_urls: list[Seen] = field(default_factory=list)  # update-check/download URLs, on-device or not
+    update_pages: list[Seen] = field(default_factory=list)  # on-device update pages/endpoints, by content
+    protected_pages: list[Seen] = field(default_factory=list)  # 401/403 on an update-looking path: unseen content
+    update_urls: list[Seen] = field(default_factory=list)  # update URLs the device names in its API/config answers
+    update_links: list[Seen] = field(default_factory=list)  # links/text URLs with an update word: recorded only
     versions: list[Seen] = field(default_factory=list)
     models: list[Seen] = field(default_factory=list)
     upnp: upnp.UpnpInfo | None = None
@@ -111,10 +122,14 @@ def _norm(key: str) -> str:
 
 
 def _scan_json(s: Survey, cfg: dict[str, Any], res: web.HttpResult) -> bool:
+    """Update URLs, versions and models named in a JSON answer; an update-check answer (latest
+    version, image URL) makes the URL an update endpoint."""
     try:
         doc = json.loads(res.body.decode("utf-8", "replace"))
     except (ValueError, RecursionError):
         return False
+    check_keys = {_norm(k) for k in cfg.get("update_check_keys", ())}
+    endpoint_keys: list[str] = []
     url_keys = {_norm(k) for k in cfg["url_keys"]}
     url_words = tuple(_norm(w) for w in cfg.get("url_key_words", ()))
     ver_keys = {_norm(k) for k in cfg["version_keys"]}
@@ -124,6 +139,8 @@ def _scan_json(s: Survey, cfg: dict[str, Any], res: web.HttpResult) -> bool:
             continue
         text = str(value).strip()[:300]
         nk = _norm(key)
+        if nk in check_keys and text and key not in endpoint_keys:
+            endpoint_keys.append(key)
         is_url_key = nk in url_keys or (nk.endswith(("url", "uri")) and any(w in nk for w in url_words))
         if is_url_key and text.lower().startswith(("http://", "https://", "ftp://", "tftp://")):
             s.add(s.update_urls, Seen(text, res.url, f"json:{key}", res.artefact))
@@ -131,12 +148,36 @@ def _scan_json(s: Survey, cfg: dict[str, Any], res: web.HttpResult) -> bool:
             s.add(s.versions, Seen(text[:80], res.url, f"json:{key}", res.artefact))
         elif nk in model_keys and text:
             s.add(s.models, Seen(text[:120], res.url, f"json:{key}", res.artefact))
+    if endpoint_keys:
+        s.add(s.update_pages, Seen(f"{res.status} update-check answer ({', '.join(endpoint_keys[:4])})", res.url,
+                                   "json-endpoint", res.artefact))
     return True
 
 
 def _is_update_word(text: str, cfg: dict[str, Any]) -> bool:
     t = text.lower()
     return any(k in t for k in cfg["keywords"])
+
+
+def _update_page(s: Survey, cfg: dict[str, Any], res: web.HttpResult, page: html.Page) -> None:
+    """An update page by what it shows: a title or heading about updates, or an upload form on a
+    page that mentions them. A link text or a path with an update word is not enough."""
+    words = tuple(cfg.get("page_keywords", cfg["keywords"]))
+
+    def about(text: str) -> bool:
+        t = text.lower()
+        return any(w in t for w in words)
+
+    heading = next((h for h in page.headings if about(h)), None)
+    if about(page.title):
+        s.add(s.update_pages, Seen(f"{res.status} page titled {page.title[:80]!r}", res.url, "page-title",
+                                   res.artefact))
+    elif heading:
+        s.add(s.update_pages, Seen(f"{res.status} page headed {heading[:80]!r}", res.url, "page-heading",
+                                   res.artefact))
+    elif page.file_inputs and _is_update_word(res.text()[:web.DEFAULT_BODY_CAP], cfg):
+        s.add(s.update_pages, Seen(f"{res.status} upload form on a page about updates", res.url, "upload-form",
+                                   res.artefact))
 
 
 def _survey_service(ctx: CheckContext, svc: Service, s: Survey, cfg: dict[str, Any], web_ports: set[int]) -> None:
@@ -169,7 +210,8 @@ def _survey_service(ctx: CheckContext, svc: Service, s: Survey, cfg: dict[str, A
         if res.status is None or catch_all(res):
             continue
         if res.status in (401, 403):
-            s.add(s.update_pages, Seen(f"{res.status} (login required)", res.url, "known-path", res.artefact))
+            # something is there, but what it is needs a login: never an update page on its own
+            s.add(s.protected_pages, Seen(f"{res.status} (login required)", res.url, "known-path", res.artefact))
             continue
         if not res.ok:
             continue
@@ -180,9 +222,9 @@ def _survey_service(ctx: CheckContext, svc: Service, s: Survey, cfg: dict[str, A
                 first = text.strip().splitlines()[0][:80] if text.strip() else ""
                 if first and any(ch.isdigit() for ch in first):
                     s.add(s.versions, Seen(first, res.url, "text", res.artefact))
+            elif "html" in res.headers.get("content-type", "html"):
+                _update_page(s, cfg, res, html.parse(text))
             _scan_text(s, cfg, res, text, ctx.host)
-        if _is_update_word(path, cfg):
-            s.add(s.update_pages, Seen(str(res.status), res.url, "known-path", res.artefact))
     # 3. bounded crawl from "/"
     queue: deque[str] = deque([ws.url + "/" if not ws.url.endswith("/") else ws.url])
     visited: set[str] = set()
@@ -209,9 +251,9 @@ def _survey_service(ctx: CheckContext, svc: Service, s: Survey, cfg: dict[str, A
         title = page.title if page else ""
         s.add(s.pages, Seen(f"{res.status} {title}".strip(), url, "crawl", res.artefact))
         if res.status in (401, 403) and _is_update_word(path, cfg):
-            s.add(s.update_pages, Seen(f"{res.status} (login required)", url, "linked-page", res.artefact))
-        elif res.ok and _is_update_word(path + " " + title, cfg) and not catch_all(res):
-            s.add(s.update_pages, Seen(str(res.status), url, "linked-page", res.artefact))
+            s.add(s.protected_pages, Seen(f"{res.status} (login required)", url, "linked-page", res.artefact))
+        elif res.ok and page is not None and not catch_all(res):
+            _update_page(s, cfg, res, page)
         if res.ok and res.body.lstrip()[:1] in (b"{", b"["):
             _scan_json(s, cfg, res)
         if page is None:
@@ -225,8 +267,8 @@ def _survey_service(ctx: CheckContext, svc: Service, s: Survey, cfg: dict[str, A
             if not link:
                 continue
             if not web.same_host(link, ctx.host):
-                if _is_update_word(link + " " + label, cfg):
-                    s.add(s.update_urls, Seen(link, url, "html-link", res.artefact))
+                if _is_update_word(link + " " + label, cfg):  # a link is not an update URL the device uses
+                    s.add(s.update_links, Seen(link, url, "html-link", res.artefact))
                 continue
             lport = urlsplit(link).port or (443 if link.startswith("https") else 80)
             if lport not in web_ports or link.lower().split("?")[0].endswith(skip):
@@ -248,7 +290,7 @@ def _scan_text(s: Survey, cfg: dict[str, Any], res: web.HttpResult, text: str, h
         url = m.group(0).rstrip(".,;)")
         path = urlsplit(url).path if url else ""
         if _is_update_word(path, cfg) and not web.same_host(url, host):
-            s.add(s.update_urls, Seen(url, res.url, "text-url", res.artefact))
+            s.add(s.update_links, Seen(url, res.url, "text-url", res.artefact))
 
 
 def _survey(ctx: CheckContext) -> Survey:

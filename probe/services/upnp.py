@@ -155,9 +155,24 @@ def msearch(ctx: CheckContext, port: int) -> ssdp.Search:
 
 def soap_call(ctx: CheckContext, control_url: str, service_type: str, action: str,
               args: dict[str, str] | None = None) -> web.HttpResult:
-    """One read-only SOAP action on the target's control URL (caller checks the action is read-only)."""
+    """One read-only SOAP action on the target's control URL; anything else is refused here."""
     if action not in data()["read_only_actions"]:
         raise ValueError(f"refusing to call {action}: not on the read-only list")
+    return _soap(ctx, control_url, service_type, action, args)
+
+
+def mapping_call(ctx: CheckContext, control_url: str, service_type: str, action: str,
+                 args: dict[str, str]) -> web.HttpResult:
+    """AddPortMapping / DeletePortMapping for the opt-in mapping test only (--allow-upnp-mapping-test)."""
+    if not ctx.options.safety.upnp_mapping_test:
+        raise ValueError(f"refusing to call {action}: the mapping test needs the operator's opt-in")
+    if action not in data()["mapping_test_actions"]:
+        raise ValueError(f"refusing to call {action}: not a mapping-test action")
+    return _soap(ctx, control_url, service_type, action, args)
+
+
+def _soap(ctx: CheckContext, control_url: str, service_type: str, action: str,
+          args: dict[str, str] | None) -> web.HttpResult:
     if not web.same_host(control_url, ctx.host):
         raise ValueError(f"refusing to call {control_url}: not the device under test")
     _host, port, tls, path = web.split_target_url(control_url)
@@ -170,6 +185,18 @@ def soap_call(ctx: CheckContext, control_url: str, service_type: str, action: st
     return web.request(ctx, port, path, tls=tls, method="POST", body=body, max_bytes=64 * 1024,
                        headers={"Content-Type": 'text/xml; charset="utf-8"',
                                 "SOAPAction": f'"{service_type}#{action}"'})
+
+
+def response_field(body: bytes, name: str) -> str | None:
+    """The text of one out-argument (e.g. NewExternalIPAddress) in a SOAP response, or None."""
+    try:
+        root = parse_xml(body)
+    except ValueError:
+        return None
+    for el in root.iter():
+        if _local(el.tag) == name:
+            return (el.text or "").strip()[:200]
+    return None
 
 
 def upnp_error_code(body: bytes) -> int | None:

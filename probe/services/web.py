@@ -99,15 +99,6 @@ def split_target_url(url: str) -> tuple[str, int, bool, str]:
     return parts.hostname or "", port, tls, path
 
 
-def verifying_tls_context(ca_file: str | None) -> ssl.SSLContext:
-    """The system trust store plus the operator's CA file; hostname (or IP SAN) checked."""
-    c = ssl.create_default_context()
-    if ca_file:
-        c.load_verify_locations(cafile=ca_file)
-    c.set_alpn_protocols(["http/1.1"])
-    return c
-
-
 def stall_guard(ctx: CheckContext) -> http.StallGuard:
     """The target's stall guard for page reads: shared by every check, so a port that stalled for one
     check is not asked again by the next (protocols.http.StallGuard is the policy)."""
@@ -173,15 +164,3 @@ def resolve_link(page_url: str, href: str) -> str | None:
     url = url.split("#", 1)[0]
     return url if url.startswith(("http://", "https://")) else None
 
-
-def check_ca_file(path: str) -> str:
-    """The operator's CA file must load as PEM now, not fail quietly mid-scan."""
-    from probe.errors import UserError
-
-    try:
-        ssl.create_default_context().load_verify_locations(cafile=path)
-    except FileNotFoundError:
-        raise UserError(f"--ca-file {path}: no such file") from None
-    except (ssl.SSLError, OSError, ValueError) as exc:
-        raise UserError(f"--ca-file {path}: not a PEM CA certificate file ({exc})") from None
-    return path

@@ -60,8 +60,8 @@ def test_http_default_found_and_proven(tmp_path: Path, method: str) -> None:
     f = one(f)
     assert f.status is Status.FAIL and f"HTTP {method}" in f.summary and "401 without credentials" in f.summary
     proof = store.artefacts[f.artefacts[0]].data.decode()
-    assert ("Authorization: Basic YWRtaW46YWRtaW4=" if method == "basic" else 'Authorization: Digest username="admin"') \
-        in proof
+    sent = "Authorization: Basic YWRtaW46YWRtaW4=" if method == "basic" else 'Authorization: Digest username="admin"'
+    assert sent in proof
 
 
 def test_http_form_login_default_found_and_proven(tmp_path: Path) -> None:
@@ -171,7 +171,8 @@ def test_operator_credentials_tried_first_and_redacted(tmp_path: Path) -> None:
     creds.write_text(f"service,username,password\ntelnet,admin,{STRONG_PASSWORD}\n")
     (tmp_path / "d").mkdir()
     with daemons.telnetd(tmp_path / "d", password=STRONG_PASSWORD) as port:
-        f, store = run_check("default_credentials", port, "telnet", credentials=CredentialOptions(budget=2, user_file=creds))
+        f, store = run_check("default_credentials", port, "telnet",
+                             credentials=CredentialOptions(budget=2, user_file=creds))
     f = one(f)
     assert f.status is Status.FAIL and "operator-supplied" in f.summary
     assert STRONG_PASSWORD not in artefact_text(store, f)
@@ -243,6 +244,53 @@ def test_http_basic_on_plain_http_fails(tmp_path: Path) -> None:
         f, _ = run_check("cleartext_authentication", port, "http")
     f = one(f)
     assert f.status is Status.FAIL and f.details["surface"] == "basic"
+    assert f.details["weakness"] == "basic-over-plain-http" and "base64" in f.summary and "readable" in f.title
+
+
+def test_http_digest_on_plain_http_names_what_is_actually_weak(tmp_path: Path) -> None:
+    """Digest sends no password in cleartext: the FAIL must say what is weak instead, and count for
+    the authentication-crypto and eavesdropping clauses."""
+    with daemons.lighttpd(tmp_path, admin_method="digest") as port:
+        f, store = run_check("cleartext_authentication", port, "http")
+    f = one(f)
+    assert f.status is Status.FAIL and f.details["surface"] == "digest", f.summary
+    assert f.details["weakness"] == "digest-over-plain-http"
+    assert f.details["digest_algorithm"] in ("MD5", "SHA-256")
+    assert "no password travels in cleartext" in f.summary and "attacked offline" in f.summary
+    assert "session after the login" in f.summary and "unencrypted" in f.summary
+    assert "in the clear" not in f.summary and "readable" not in f.summary  # never the Basic wording
+    assert "WWW-Authenticate: Digest" in artefact_text(store, f)
+    assert set(f.clauses) == {"cls:5.1-3", "jc-star:S1.1-12"}
+
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "probe", "run", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_factory_state_reports_the_default_login_but_does_not_fail_password_clauses(tmp_path: Path) -> None:
+    """--device-state factory: the working default login stays a FAIL finding, the password clauses
+    (exempt in the factory default state) become INCONCLUSIVE device-state; other clauses are not excused."""
+    outs = {}
+    with daemons.telnetd(tmp_path) as port:
+        for state in ("factory", None):
+            out = tmp_path / f"ev-{state}.json"
+            extra = ["--device-state", state] if state else []
+            r = _run_cli("--target", "127.0.0.1", "--ports", str(port), "--udp-ports", "none", "--no-nmap",
+                         "--profile", "general-iot", "--credential-budget", "2", "--out", str(out), *extra)
+            assert r.returncode == 1, r.stderr  # telnet's cleartext login still FAILs 5.1-3 / S1.1-12
+            outs[state] = json.loads(out.read_text())
+    factory, default = outs["factory"], outs[None]
+    assert (factory["run"]["device_state"], factory["run"]["device_state_source"]) == ("factory", "operator")
+    assert (default["run"]["device_state"], default["run"]["device_state_source"]) == ("initialised", "default")
+    login = next(f for f in factory["findings"] if f["check_id"] == "default_credentials")
+    assert login["status"] == "FAIL"  # still reported: it is what the first set-up must replace
+    got = {c["id"]: c for c in factory["clauses"]}
+    was = {c["id"]: c for c in default["clauses"]}
+    for cid in ("cls:5.1-1", "cls:5.1-2", "jc-star:S1.1-02", "uk-psti:1"):
+        assert got[cid]["verdict"] == "INCONCLUSIVE" and got[cid]["reason_code"] == "device-state", got[cid]
+        assert "re-test after initial set-up" in got[cid]["reason"] and login["id"] in got[cid]["findings"]
+        assert was[cid]["verdict"] == "FAIL" and was[cid]["reason_code"] is None
+    assert got["cls:5.1-3"]["verdict"] == "FAIL"  # the factory state excuses passwords, not cleartext
 
 
 def test_mqtt_credentials_on_plain_port_fail(tmp_path: Path) -> None:
@@ -262,7 +310,8 @@ def test_brute_force_needs_opt_in(tmp_path: Path) -> None:
 
 def test_brute_force_without_rate_limit_fails(tmp_path: Path) -> None:
     with daemons.telnetd(tmp_path) as port:
-        f, store = run_check("brute_force_protection", port, "telnet", credentials=CredentialOptions(brute_force=True, brute_force_attempts=6))
+        f, store = run_check("brute_force_protection", port, "telnet",
+                             credentials=CredentialOptions(brute_force=True, brute_force_attempts=6))
     f = one(f)
     assert f.status is Status.FAIL
     table = json.loads(store.artefacts[f.artefacts[0]].data)
@@ -271,7 +320,8 @@ def test_brute_force_without_rate_limit_fails(tmp_path: Path) -> None:
 
 def test_brute_force_lighttpd_fails_with_measurements(tmp_path: Path) -> None:
     with daemons.lighttpd(tmp_path) as port:
-        f, store = run_check("brute_force_protection", port, "http", credentials=CredentialOptions(brute_force=True, brute_force_attempts=4))
+        f, store = run_check("brute_force_protection", port, "http",
+                             credentials=CredentialOptions(brute_force=True, brute_force_attempts=4))
     f = one(f)
     assert f.status is Status.FAIL and "constant per-attempt delay" in f.details["analysis"]
     assert len(json.loads(store.artefacts[f.artefacts[0]].data)["attempts"]) == 4

@@ -55,12 +55,17 @@ def self_signed_der(cn: str) -> bytes:
 
 def _clause(cid: str, verdict: str, basis: str, reason: str, findings: list[str], *, title_ja: str | None = None,
             network: str | None = None, declaration: dict[str, Any] | None = None,
-            confirmed: bool = True) -> dict[str, Any]:
+            confirmed: bool = True, supporting: list[str] | None = None, code: str | None = None) -> dict[str, Any]:
     scheme, number = cid.split(":")
+    rules = [{"id": f"{cid}#cleartext-login", "check": "cleartext_authentication", "roles": [], "effect": "decides",
+              "findings": findings},
+             {"id": f"{cid}#tls-on-login-service", "check": "tls_configuration", "roles": ["management"],
+              "effect": "supports", "findings": supporting or []}]
     return {"id": cid, "scheme": scheme, "number": number, "title": f"Title of {number}", "title_ja": title_ja,
             "text_confirmed": confirmed, "assessment": "network", "target": "127.0.0.1", "verdict": verdict,
             "basis": basis, "reason": reason, "network_result": network, "checks": ["cleartext_authentication"],
-            "findings": findings, "declaration": declaration}
+            "findings": findings, "declaration": declaration, "rules": rules, "supporting": supporting or [],
+            "reason_code": code if code else ("connectivity" if verdict == "INCONCLUSIVE" else None)}
 
 
 def hostile_doc() -> dict[str, Any]:
@@ -94,14 +99,16 @@ def hostile_doc() -> dict[str, Any]:
         _clause("jc-star:S1.1-12", "FAIL", "tested", f"cleartext on telnet/23: {HOSTILE}", ["f-0001"],
                 title_ja="ネットワーク上のデータを盗聴から保護すること", network="FAIL"),
         _clause("jc-star:S1.1-04", "INCONCLUSIVE", "tested", f"device sent {IMG}", ["f-0002"],
-                title_ja="総当たり攻撃を困難にすること", network="INCONCLUSIVE"),
+                title_ja="総当たり攻撃を困難にすること", network="INCONCLUSIVE", code="device-misbehaved"),
         _clause("jc-star:S1.1-05", "MANUAL", "declared", "needs the manufacturer's documents", [],
                 title_ja="脆弱性開示方針を公開すること", declaration={"statement": f"We comply {SCRIPT}",
                                                                  "file": "../../etc/passwd.pdf"}),
         _clause("jc-star:S1.1-16", "MANUAL", "manual", "needs the manufacturer's documents", [], confirmed=False),
         _clause("cls:5.1-3", "FAIL", "tested", f"cleartext: {SVG}", ["f-0001"], network="FAIL"),
-        _clause("cls:5.1-5", "NOT_APPLICABLE", "tested", "no SSH service", ["f-0003"], network="NOT_APPLICABLE"),
-        _clause("cls:5.3-7", "INCONCLUSIVE", "tested", "no check that evidences this clause ran", []),
+        _clause("cls:5.1-5", "NOT_APPLICABLE", "tested", "no SSH service", ["f-0003"], network="NOT_APPLICABLE",
+                supporting=["f-0002"]),
+        _clause("cls:5.3-7", "INCONCLUSIVE", "tested", "no check that evidences this clause ran", [],
+                code="missing-input"),
         _clause("uk-psti:1", "PASS", "tested", "inventory clean", ["f-0004"], network="PASS"),
     ]
     gap = [{"id": "cls:5.3-7", "status": "partial", "tables": ["annex-a-cls"],
@@ -132,9 +139,10 @@ def hostile_doc() -> dict[str, Any]:
             "issued_by": None, "declared_in": {"file": f"../../{SCRIPT}.yaml", "sha256": "a" * 64, "line": 20},
             "valid_on_date": True, "validity_problem": None}
     doc = {
-        "schema_version": "1.0.0", "tool": {"name": "probe", "version": "0.1.0"},
+        "schema_version": "2.0.0", "tool": {"name": "probe", "version": "0.1.0"},
         "run": {"id": "hostile-run-1", "started": "2026-01-02T03:04:05+00:00",
-                "finished": "2026-01-02T03:05:00+00:00", "complete": True, "incomplete_reasons": [], "options": {}},
+                "finished": "2026-01-02T03:05:00+00:00", "complete": True, "incomplete_reasons": [], "options": {},
+                "device_state": "factory", "device_state_source": "operator"},
         "targets": ["127.0.0.1"],
         "profile": {"name": "home-gateway", "device_class": "home-gateway", "schemes": ["jc-star", "cls", "uk-psti"],
                     "checks": ["cleartext_authentication"]},
@@ -143,12 +151,14 @@ def hostile_doc() -> dict[str, Any]:
         "scope": [c["id"] for c in clauses],
         "catalog": {"jc-star": {"name": "JC-STAR ★1", "version": "v1.1", "source": "x"},
                     "cls": {"name": "Singapore CLS Level 1", "version": "v2.1.1", "source": "x"},
-                    "uk-psti": {"name": "UK PSTI", "version": "2023", "source": "x"}},
+                    "uk-psti": {"name": "UK PSTI", "version": "2023", "source": "x"},
+                    "overlays": [{"path": f"/tmp/{SCRIPT}.yaml", "sha256": "ab" * 32}]},
         "discovery": {"127.0.0.1": {"method": "connect-scan", "complete": True, "reachable": True,
                                     "notes": [f"note {SCRIPT}"]}},
         "services": [{"host": "127.0.0.1", "port": 23, "transport": "tcp", "protocol": "telnet",
                       "method": "connect-scan", "product": SCRIPT, "version": IMG, "tls": False,
-                      "banner_artefact": "a-0001", "confidence": "banner"}],
+                      "banner_artefact": "a-0001", "confidence": "banner",
+                      "roles": [{"role": "management", "why": f"telnet login {HOSTILE}", "evidence": ["a-0001"]}]}],
         "clauses": clauses, "findings": findings, "artefacts": arts, "notes": [f"run note {SVG}"],
         "summary": dict(Counter(c["verdict"] for c in clauses)),
     }

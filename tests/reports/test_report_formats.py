@@ -218,9 +218,12 @@ def test_report_from_tampered_pack_is_refused(hostile_json: Path, tmp_path: Path
     r = run_cli("report", str(p), "--format", "html")
     assert r.returncode == 1 and f"changed: artefacts/{art.name}" in r.stderr and r.stdout == ""
     bad = tmp_path / "bad.json"
-    bad.write_text('{"schema_version": "1.0.0"}')
+    bad.write_text('{"schema_version": "2.0.0"}')
     r = run_cli("report", str(bad), "--format", "html")
     assert r.returncode == 2 and "not a probe evidence document" in r.stderr
+    bad.write_text('{"schema_version": "1.0.0"}')  # an older major version: said so, not "invalid"
+    r = run_cli("report", str(bad), "--format", "html")
+    assert r.returncode == 2 and "evidence schema 1.0.0; this probe reads schema 2.x" in r.stderr
 
 
 def _counts_from_stdout(stdout: str) -> dict[str, int]:
@@ -348,3 +351,38 @@ def test_evidence_without_the_path_fields_still_renders(tmp_path: Path) -> None:
     doc["recognition"]["chosen_path"] = None  # no path chosen: the paths table, each with its basis
     old.write_text(json.dumps(doc))
     assert 'id="paths-table"' in _report(old, "html", tmp_path / "none.html")
+
+
+def test_reports_show_roles_rules_device_state_and_overlays(hostile_json: Path, tmp_path: Path) -> None:
+    """Schema 2: every human format shows the service roles (with why), each clause's rules and the
+    findings they selected, supporting evidence, the operator's device state and catalog overlays."""
+    html = _report(hostile_json, "html", tmp_path / "r.html")
+    _assert_no_injection(html)
+    text = "".join(_parse(html).text)
+    assert "factory (stated by the operator)" in text
+    assert f"/tmp/{'<script>alert(1)</script>'}.yaml" in text and "ab" * 32 in text  # overlay path, escaped
+    assert "management (telnet login <script>alert(1)</script>" in text  # role + why, escaped
+    assert "cls:5.1-3#cleartext-login [decides, any service]: selected f-0001" in text
+    assert "cls:5.1-5#tls-on-login-service [supports, management]: selected f-0002" in text
+    assert "(Reason code: missing-input)" in text
+    md = _report(hostile_json, "markdown", tmp_path / "r.md")
+    assert "**Device state**: factory (stated by the operator)" in md
+    assert "Supporting evidence: f-0002" in md and "(missing-input)" in md
+    assert "cls:5.1-3#cleartext-login \\[decides, any service\\]: selected f-0001" in md
+    assert "management (telnet login &lt;script&gt;" in md
+    sarif = json.loads(_report(hostile_json, "sarif", tmp_path / "r.sarif"))
+    props = sarif["runs"][0]["properties"]
+    assert props["deviceState"] == "factory" and props["catalogOverlays"][0]["sha256"] == "ab" * 32
+    junit = _report(hostile_json, "junit", tmp_path / "r.xml")
+    assert 'name="device_state" value="factory"' in junit
+    assert 'type="INCONCLUSIVE:missing-input"' in junit
+
+
+def test_report_on_an_older_schema_major_is_a_clear_one_line_error(hostile_json: Path, tmp_path: Path) -> None:
+    doc = json.loads(hostile_json.read_text("utf-8"))
+    doc["schema_version"] = "1.3.0"
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(doc), "utf-8")
+    r = run_cli("report", str(old), "--format", "markdown", "--out", str(tmp_path / "r.md"))
+    assert r.returncode == 2 and "evidence schema 1.3.0; this probe reads schema 2.x" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 
 import pytest
-from conftest import free_port
-from upd_fixtures import admin_ui, lighttpd, make_ca  # noqa: F401  (fixture imported for pytest)
+from conftest import free_port, run_cli
+from upd_fixtures import admin_ui, basic_auth_conf, lighttpd, self_signed  # noqa: F401  (fixture for pytest)
 
 from probe.engine import run_single_check
 from probe.models import Service
-from probe.options import CryptoOptions, ScanOptions
+from probe.output.evidence import validate
 
 
 def web(port: int, proto: str = "http") -> Service:
@@ -47,20 +48,80 @@ def test_http_update_url_fails_and_mechanism_is_seen(lighttpd) -> None:
     assert "cls:5.3-3" in m.clauses and "cls:5.3-7" not in m.clauses
 
 
-def test_https_update_url_on_device_passes_only_with_the_ca(lighttpd, tmp_path) -> None:
-    pki = make_ca(tmp_path)
-    tls_port = lighttpd({"/fw/latest.json": json.dumps({"latest": "1.2.4"})}, tls_pem=pki["server_pem"])
-    port = lighttpd(admin_ui(f"https://127.0.0.1:{tls_port}/fw/latest.json", firmware_link=False))
-    svc = [web(port)]
-    with_ca, store = run_single_check("update_channel", "127.0.0.1", svc,
-                                      options=ScanOptions(crypto=CryptoOptions(ca_file=pki["ca"])))
-    f = _one(with_ca)
-    assert f.status == "PASS", f.summary
-    kinds = {store.artefacts[a].kind for a in f.artefacts}
-    assert "certificate" in kinds and "http-response" in kinds
-    without_ca, _ = run_single_check("update_channel", "127.0.0.1", svc)
-    g = _one(without_ca)
-    assert g.status == "FAIL" and "certificate" in g.summary and "unable to get local issuer" in (g.details["tls_error"] or "")
+MODERN_TLS = ('ssl.openssl.ssl-conf-cmd = ("MinProtocol" => "TLSv1.2", "CipherString" => '
+              '"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305")')
+
+
+def _run(tmp_path, *ports: int, extra: tuple[str, ...] = ()) -> dict:
+    out = tmp_path / f"ev-{'-'.join(map(str, ports))}.json"
+    r = run_cli("run", "--target", "127.0.0.1", "--profile", "general-iot", "--ports", ",".join(map(str, ports)),
+                "--udp-ports", "none", "--no-credentials", "--no-nmap", "--out", str(out), *extra)
+    assert r.returncode in (0, 1, 4), r.stderr
+    doc = json.loads(out.read_text())
+    validate(doc)
+    return doc
+
+
+def _roles(doc: dict, port: int) -> dict[str, dict]:
+    svc = next(s for s in doc["services"] if s["port"] == port)
+    return {r["role"]: r for r in svc["roles"]}
+
+
+def test_https_update_url_on_device_is_judged_by_the_same_tls_policy(lighttpd, tmp_path) -> None:
+    """A self-signed certificate on the device's own update service is judged as on every other
+    service (tls_certificate, through the update role), not failed by a trust store of its own."""
+    # TLS 1.2+ with the Mozilla-intermediate suites only, so the certificate is the one question
+    tls_port = lighttpd({"/fw/latest.json": json.dumps({"latest": "1.2.4"})}, tls_pem=self_signed(tmp_path),
+                        extra_conf=[MODERN_TLS])
+    url = f"https://127.0.0.1:{tls_port}/fw/latest.json"
+    port = lighttpd(admin_ui(url, firmware_link=False))
+    doc = _run(tmp_path, port, tls_port)
+    roles = _roles(doc, tls_port)
+    assert "update" in roles and url in roles["update"]["why"] and roles["update"]["evidence"]
+    assert "update" not in _roles(doc, port)
+    findings = {f["id"]: f for f in doc["findings"]}
+    channel = next(f for f in doc["findings"] if f["check_id"] == "update_channel")
+    assert channel["status"] == "PASS" and "same policy as every other service" in channel["summary"], channel
+    assert channel["details"]["service"] == f"127.0.0.1:{tls_port}/tcp"
+    cert = next(f for f in doc["findings"] if f["check_id"] == "tls_certificate" and f["port"] == tls_port)
+    tls = next(f for f in doc["findings"] if f["check_id"] == "tls_configuration" and f["port"] == tls_port)
+    c = next(c for c in doc["clauses"] if c["id"] == "cls:5.3-7")
+    rules = {r["id"]: r for r in c["rules"]}
+    assert rules["cls:5.3-7#cert-on-update-service"]["findings"] == [cert["id"]]
+    assert rules["cls:5.3-7#tls-on-update-service"]["findings"] == [tls["id"]]
+    assert rules["cls:5.3-7#update-channel"]["findings"] == [channel["id"]]
+    deciding = [findings[i]["status"] for i in c["findings"]]
+    assert c["verdict"] == ("FAIL" if "FAIL" in deciding else "INCONCLUSIVE" if "INCONCLUSIVE" in deciding
+                            else "MANUAL"), c
+    # the same policy: the certificate judged alone, with no update role, gets the same status
+    alone, _ = run_single_check("tls_certificate", "127.0.0.1", [web(tls_port, "https")])
+    assert _one(alone).status == cert["status"]
+    # a valid, unexpired self-signed P-256 certificate passes the policy when no CA is given (trust is
+    # reported, not judged): so the update-crypto clause is not failed by it
+    assert cert["status"] == "PASS" and tls["status"] == "PASS", (cert["summary"], tls["summary"])
+    assert c["verdict"] == "MANUAL" and "self-signed" in cert["summary"]
+
+
+def test_protected_update_path_is_not_an_update_page(lighttpd, tmp_path) -> None:
+    """A 401 on /admin/firmware is "a protected page exists": no update page, no update role, so the
+    weak TLS of that admin UI is evidence for authentication crypto, not for update crypto."""
+    files = {"/index.html": "<html><head><title>Router</title></head><body>Welcome</body></html>",
+             "/admin/firmware/index.html": "<html><head><title>Firmware upgrade</title></head></html>"}
+    port = lighttpd(files, tls_pem=self_signed(tmp_path, expired=True), extra_conf=basic_auth_conf(tmp_path))
+    doc = _run(tmp_path, port)
+    mech = next(f for f in doc["findings"] if f["check_id"] == "update_mechanism")
+    assert mech["status"] == "INCONCLUSIVE" and mech["reason_code"] == "missing-input", mech
+    assert mech["details"]["update_pages"] == []
+    assert any(p["source"].endswith("/admin/firmware") and p["value"].startswith("401")
+               for p in mech["details"]["protected_pages"])
+    roles = _roles(doc, port)
+    assert "update" not in roles and "management" in roles  # the 401 is a login surface
+    cert = next(f for f in doc["findings"] if f["check_id"] == "tls_certificate")
+    assert cert["status"] == "FAIL"  # expired
+    clauses = {c["id"]: c for c in doc["clauses"]}
+    assert clauses["cls:5.3-7"]["verdict"] == "MANUAL" and cert["id"] not in clauses["cls:5.3-7"]["findings"]
+    assert clauses["cls:5.1-3"]["verdict"] == "FAIL" and cert["id"] in clauses["cls:5.1-3"]["findings"]
+    assert "cls:5.1-3" in cert["clauses"] and "cls:5.3-7" not in cert["clauses"]
 
 
 def test_update_url_on_another_host_is_recorded_never_fetched(lighttpd) -> None:
@@ -71,15 +132,42 @@ def test_update_url_on_another_host_is_recorded_never_fetched(lighttpd) -> None:
     vendor.settimeout(0.5)
     vport = vendor.getsockname()[1]
     try:
-        port = lighttpd(admin_ui(f"https://127.0.0.2:{vport}/check", firmware_link=False,
-                                 extra_link=f"http://127.0.0.2:{vport}/downloads/firmware.bin"))
+        link = f"http://127.0.0.2:{vport}/downloads/firmware.bin"
+        port = lighttpd(admin_ui(f"https://127.0.0.2:{vport}/check", firmware_link=False, extra_link=link))
         findings, _ = run_single_check("update_channel", "127.0.0.1", [web(port)])
-        by_url = {f.details["update_url"]: f for f in findings}
-        https = by_url[f"https://127.0.0.2:{vport}/check"]
-        assert https.status == "INCONCLUSIVE" and "never contacts" in https.summary
-        assert https.reason_code == "unsupported"
-        plain = by_url[f"http://127.0.0.2:{vport}/downloads/firmware.bin"]
-        assert plain.status == "FAIL" and "not fetched" in plain.summary and plain.details["found_as"] == "html-link"
+        https = _one(findings)  # only the URL the device names in its API is judged
+        assert https.details["update_url"] == f"https://127.0.0.2:{vport}/check"
+        assert https.status == "NOT_APPLICABLE" and "never contacts" in https.summary
+        assert "not the device under test" in (https.reason or "")
+        # the page's download link is recorded, not judged
+        assert [x["value"] for x in https.details["update_links_not_judged"]] == [link]
+        with pytest.raises((socket.timeout, TimeoutError)):
+            vendor.accept()
+    finally:
+        vendor.close()
+
+
+def test_ordinary_update_link_is_not_an_update_url_or_page(lighttpd) -> None:
+    """A page that merely links to update news (off-device, cleartext) and to a same-host news page
+    whose path says "update": no update URL judged, no update page, so no FAIL."""
+    vendor = socket.socket()
+    vendor.bind(("127.0.0.2", 0))
+    vendor.listen(4)
+    vendor.settimeout(0.5)
+    vport = vendor.getsockname()[1]
+    news = f"http://127.0.0.2:{vport}/blog/firmware-update-2025.html"
+    try:
+        port = lighttpd({
+            "/index.html": "<html><head><title>Smart plug</title></head><body>"
+                           f'<a href="{news}">Read our firmware update news</a> | '
+                           '<a href="/news/update-2025.html">Product update</a></body></html>',
+            "/news/update-2025.html": "<html><head><title>News</title></head><body><h1>Spring news</h1>"
+                                      "<p>New colours in the shop.</p></body></html>"})
+        ch = _one(run_single_check("update_channel", "127.0.0.1", [web(port)])[0])
+        assert ch.status == "NOT_APPLICABLE", ch.summary
+        assert "not judged" in ch.summary and [x["value"] for x in ch.details["update_links_not_judged"]] == [news]
+        mech = _one(run_single_check("update_mechanism", "127.0.0.1", [web(port)])[0])
+        assert mech.status == "NOT_APPLICABLE" and mech.details["update_pages"] == [], mech.summary
         with pytest.raises((socket.timeout, TimeoutError)):
             vendor.accept()
     finally:
@@ -115,3 +203,50 @@ def test_no_web_service_is_not_applicable() -> None:
     ssh = Service(host="127.0.0.1", port=22, transport="tcp", protocol="ssh", method="test")
     f = _one(run_single_check("update_mechanism", "127.0.0.1", [ssh])[0])
     assert f.status == "NOT_APPLICABLE"
+
+
+def test_unconfirmed_clause_is_manual_until_an_overlay_confirms_it(lighttpd, tmp_path) -> None:
+    """cls:7.3-7's text is unconfirmed: the cleartext update URL is attached, decides nothing; an overlay
+    with the official text confirms it, and the same evidence then decides it (overlay recorded)."""
+    port = free_port()
+    lighttpd(admin_ui(f"http://127.0.0.1:{port}/fw/check.json", firmware_link=False), port=port)
+    overlay = tmp_path / "official-7.3-7.yaml"
+    overlay.write_text("scheme: cls\nclauses:\n  - number: 7.3-7\n    text_confirmed: true\n"
+                       "    title: The lab's licensed wording of 7.3-7\n", encoding="utf-8")
+    docs = {}
+    for name, extra in (("builtin", ()), ("overlay", ("--catalog", str(overlay)))):
+        out = tmp_path / f"{name}.json"
+        r = run_cli("run", "--target", "127.0.0.1", "--profile", "home-gateway", "--holding", "jc-star",
+                    "--apply-for", "cls", "--ports", str(port), "--udp-ports", "none", "--no-nmap", "--out", str(out),
+                    *extra)
+        assert r.returncode == 1, r.stderr  # 5.3-7 FAILs either way
+        docs[name] = json.loads(out.read_text())
+        validate(docs[name])
+    channel = next(f for f in docs["builtin"]["findings"] if f["check_id"] == "update_channel")
+    assert channel["status"] == "FAIL"
+    before = next(c for c in docs["builtin"]["clauses"] if c["id"] == "cls:7.3-7")
+    assert before["verdict"] == "MANUAL" and before["text_confirmed"] is False
+    assert "not confirmed" in before["reason"] and channel["id"] in before["findings"]
+    assert docs["builtin"]["catalog"]["overlays"] == []
+    after = next(c for c in docs["overlay"]["clauses"] if c["id"] == "cls:7.3-7")
+    assert after["verdict"] == "FAIL" and after["text_confirmed"] is True
+    assert after["title"] == "The lab's licensed wording of 7.3-7"
+    assert docs["overlay"]["catalog"]["overlays"] == [
+        {"path": str(overlay), "sha256": hashlib.sha256(overlay.read_bytes()).hexdigest()}]
+
+
+def test_cleartext_update_url_fails_update_crypto_and_only_supports_the_rest(lighttpd, tmp_path) -> None:
+    """The cleartext update URL proves the channel has no cryptography (5.3-7 FAIL); it does not prove
+    images unsigned, so 5.3-2 and 5.3-10 stay MANUAL with the finding attached as supporting evidence."""
+    port = free_port()
+    lighttpd(admin_ui(f"http://127.0.0.1:{port}/fw/check.json"), port=port)
+    doc = _run(tmp_path, port)
+    channel = next(f for f in doc["findings"] if f["check_id"] == "update_channel")
+    assert channel["status"] == "FAIL" and "whether images are signed" in channel["summary"]
+    clauses = {c["id"]: c for c in doc["clauses"]}
+    assert clauses["cls:5.3-7"]["verdict"] == "FAIL" and channel["id"] in clauses["cls:5.3-7"]["findings"]
+    for cid in ("cls:5.3-2", "cls:5.3-10"):
+        assert clauses[cid]["verdict"] == "MANUAL", clauses[cid]
+        assert channel["id"] in clauses[cid]["supporting"] and channel["id"] not in clauses[cid]["findings"]
+    assert set(channel["clauses"]) >= {"cls:5.3-7", "cls:5.3-2", "cls:5.3-10", "jc-star:S1.1-09"}
+    assert "update" in _roles(doc, port)  # the device names its own port as the update host

@@ -2,13 +2,17 @@
 
 miniupnpd wants real interfaces, so the test builds a network namespace with a veth pair to the
 root namespace (LAN side, where SSDP and HTTP listen) and a second veth pair inside it as the
-WAN (private address, no route anywhere: miniupnpd then refuses port mappings, which we never
-ask for anyway, but answers SSDP, the description and status actions, per lab-notes). Packets
-only ever go to the namespace's own address.
+WAN (no route anywhere). As the lab runs it, the WAN address is private and miniupnpd maps
+nothing but answers SSDP, the description and status actions (lab-notes). For the opt-in mapping
+test a second and third instance report a routable-looking external address (ext_ip, never
+contacted) and get the nftables chains their backend needs, inside their own namespace, so they
+really map ports: one with secure_mode off (maps for any LAN address), one with it on. Packets
+only ever go to the namespaces' own addresses.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -17,12 +21,13 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from probe.engine import run_single_check
 from probe.models import Service
-from probe.options import DiscoveryOptions, ScanOptions
+from probe.options import DiscoveryOptions, SafetyOptions, ScanOptions
 from probe.services import upnp
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("miniupnpd"),
@@ -33,13 +38,42 @@ def sh(*args: str) -> None:
     subprocess.run(list(args), check=True, timeout=15, capture_output=True)
 
 
-@pytest.fixture(scope="module")
-def miniupnpd_ns(tmp_path_factory) -> Iterator[str]:
+# The chains miniupnpd's nftables backend adds its rules to (Debian's nft_init.sh needs a helper
+# file the package does not ship): created inside the test's own namespace only.
+NFT_TABLE = """table inet filter {
+  chain miniupnpd {
+  }
+  chain prerouting_miniupnpd {
+  }
+  chain postrouting_miniupnpd {
+  }
+  chain forward {
+    type filter hook forward priority 0; policy drop;
+    jump miniupnpd
+  }
+  chain prerouting {
+    type nat hook prerouting priority -100; policy accept;
+    jump prerouting_miniupnpd
+  }
+  chain postrouting {
+    type nat hook postrouting priority 100; policy accept;
+    jump postrouting_miniupnpd
+  }
+}
+"""
+# miniupnpd refuses every mapping while its external address is private (lab-notes). ext_ip only
+# sets the address it *reports* as external: a routable-looking value nothing ever sends a packet
+# to (the namespace has no route out; the WAN veth's peer is inside the namespace too).
+REPORTED_EXTERNAL_IP = "198.20.0.1"
+
+
+@contextlib.contextmanager
+def miniupnpd(tmp: Path, *, secure_mode: bool, mappable: bool) -> Iterator[tuple[str, str]]:
+    """A real miniupnpd in a namespace we create; yields (device LAN address, namespace)."""
     tag = secrets.token_hex(3)
     ns, host_if, dev_if = f"pu-{tag}", f"pu{tag}h", f"pu{tag}d"
-    octet = int(tag[:2], 16)
+    octet = 1 + secrets.randbelow(250)
     host_ip, dev_ip = f"10.233.{octet}.1", f"10.233.{octet}.2"
-    tmp = tmp_path_factory.mktemp("miniupnpd")
     proc = None
     sh("ip", "netns", "add", ns)
     try:
@@ -58,12 +92,19 @@ def miniupnpd_ns(tmp_path_factory) -> Iterator[str]:
         sh(*nsx, "ip", "addr", "add", "10.234.0.2/24", "dev", "wan0")
         sh(*nsx, "ip", "link", "set", "wan0", "up")
         sh(*nsx, "ip", "link", "set", "wan0p", "up")
+        lines = ["ext_ifname=wan0", f"listening_ip={dev_if}", "port=5555", "enable_natpmp=no", "enable_upnp=yes",
+                 f"secure_mode={'yes' if secure_mode else 'no'}", "system_uptime=yes",
+                 "uuid=3f1e2a6c-1111-4222-8333-944455556666", "friendly_name=ACME Gateway",
+                 "model_number=EX-GW1000", "serial=SN0001", "notify_interval=600"]
+        if mappable:
+            (tmp / "nft.conf").write_text(NFT_TABLE)
+            sh(*nsx, "nft", "-f", str(tmp / "nft.conf"))
+            lines += [f"ext_ip={REPORTED_EXTERNAL_IP}", "allow 1024-65535 10.233.0.0/16 1024-65535"]
+        else:
+            lines += [f"allow 1024-65535 {host_ip}/32 1024-65535"]
+        lines.append("deny 0-65535 0.0.0.0/0 0-65535")
         conf = tmp / "miniupnpd.conf"
-        conf.write_text("\n".join([
-            "ext_ifname=wan0", f"listening_ip={dev_if}", "port=5555", "enable_natpmp=no", "enable_upnp=yes",
-            "secure_mode=yes", "system_uptime=yes", "uuid=3f1e2a6c-1111-4222-8333-944455556666",
-            "friendly_name=ACME Gateway", "model_number=EX-GW1000", "serial=SN0001", "notify_interval=600",
-            f"allow 1024-65535 {host_ip}/32 1024-65535", "deny 0-65535 0.0.0.0/0 0-65535"]) + "\n")
+        conf.write_text("\n".join(lines) + "\n")
         proc = subprocess.Popen([*nsx, "miniupnpd", "-f", str(conf), "-d", "-P", str(tmp / "miniupnpd.pid")],
                                 stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
@@ -76,7 +117,7 @@ def miniupnpd_ns(tmp_path_factory) -> Iterator[str]:
                 time.sleep(0.1)
         else:
             pytest.fail("miniupnpd did not start in the namespace")
-        yield dev_ip
+        yield dev_ip, ns
     finally:
         if proc is not None and proc.poll() is None:
             os.killpg(proc.pid, 9)
@@ -85,23 +126,148 @@ def miniupnpd_ns(tmp_path_factory) -> Iterator[str]:
         subprocess.run(["ip", "link", "del", host_if], timeout=15, capture_output=True)
 
 
+@pytest.fixture(scope="module")
+def miniupnpd_ns(tmp_path_factory) -> Iterator[str]:
+    """As the lab's gateways run it: private WAN address, so it maps nothing, whatever is asked."""
+    with miniupnpd(tmp_path_factory.mktemp("miniupnpd"), secure_mode=True, mappable=False) as (ip, _ns):
+        yield ip
+
+
+@pytest.fixture(scope="module")
+def weak_igd(tmp_path_factory) -> Iterator[tuple[str, str]]:
+    """secure_mode off: it maps ports for any LAN address, not only for the host that asks."""
+    with miniupnpd(tmp_path_factory.mktemp("weak-igd"), secure_mode=False, mappable=True) as dev:
+        yield dev
+
+
+@pytest.fixture(scope="module")
+def secure_igd(tmp_path_factory) -> Iterator[tuple[str, str]]:
+    """secure_mode on and able to map: a mapping only for the asking host, what IGD on a LAN is for."""
+    with miniupnpd(tmp_path_factory.mktemp("secure-igd"), secure_mode=True, mappable=True) as dev:
+        yield dev
+
+
+def _soap_raw(ip: str, action: str, args: dict[str, str]) -> bytes:
+    """The test's own read of the mapping table, independent of probe's client."""
+    st = "urn:schemas-upnp-org:service:WANIPConnection:1"
+    inner = "".join(f"<{k}>{v}</{k}>" for k, v in args.items())
+    body = ('<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+            's:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body>'
+            f'<u:{action} xmlns:u="{st}">{inner}</u:{action}></s:Body></s:Envelope>').encode()
+    req = (f"POST /ctl/IPConn HTTP/1.1\r\nHost: {ip}:5555\r\nContent-Type: text/xml\r\n"
+           f'SOAPAction: "{st}#{action}"\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n').encode()
+    with socket.create_connection((ip, 5555), timeout=5) as s:
+        s.sendall(req + body)
+        data = b""
+        for _ in range(64):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return data
+
+
+MAPPING_TEST = ScanOptions(safety=SafetyOptions(upnp_mapping_test=True))
+
+
 @needs_root
-def test_open_igd_control_fails(miniupnpd_ns) -> None:
+def test_read_only_igd_on_the_lan_is_exposure_not_a_fail(miniupnpd_ns) -> None:
+    """IGD answering read-only actions on the LAN is what IGD is for: recorded, never a FAIL."""
     findings, store = run_single_check("upnp_exposure", miniupnpd_ns, [])
     assert len(findings) == 1
     f = findings[0]
-    assert f.status == "FAIL", f.summary
-    assert "GetExternalIPAddress" in f.summary and "AddPortMapping" in f.summary
+    assert f.status == "PASS", f.summary
+    assert "what a gateway's IGD is for" in f.summary and "--allow-upnp-mapping-test" in f.summary
+    assert "AddPortMapping" in f.details["state_changing_actions_advertised"]
+    # it bears on S1.1-01 (fails-only: its PASS never counts) and supports the inventory review
     assert "jc-star:S1.1-01" in f.clauses and "jc-star:S1.1-13" in f.clauses
     calls = [c for e in f.details["igd"] for c in e["calls"]]
     assert {c["action"] for c in calls} <= {"GetExternalIPAddress", "GetStatusInfo", "GetGenericPortMappingEntry"}
     assert all(c["outcome"] == "answered" for c in calls)
+    assert f.details["mapping_test"] == {"run": False, "why": "not opted in (--allow-upnp-mapping-test)"}
     # the transcripts are evidence; no state-changing action was ever sent
     sent = b"".join(a.data for a in store.artefacts.values() if a.kind == "http-response")
-    assert b"GetExternalIPAddressResponse" in sent
+    assert b"GetExternalIPAddressResponse" in sent and b"AddPortMappingResponse" not in sent
     assert store.artefacts[f.artefacts[0]].kind == "ssdp"
     d = f.details["descriptions"][0]
     assert d["fields"]["modelNumber"] == "EX-GW1000"
+
+
+@needs_root
+def test_read_only_igd_does_not_fail_the_access_control_clause(miniupnpd_ns) -> None:
+    from probe.compliance.catalog import load_catalog
+    from probe.compliance.verdicts import clause_verdict
+
+    findings, _ = run_single_check("upnp_exposure", miniupnpd_ns, [])
+    clause = load_catalog().get("jc-star:S1.1-01")
+    v = clause_verdict(clause, miniupnpd_ns, findings, clause.checks, None)
+    assert v.verdict == "MANUAL" and findings[0].id in v.findings  # attached, decides nothing
+
+
+@needs_root
+def test_opt_in_mapping_for_another_host_fails_and_is_removed(weak_igd) -> None:
+    ip, ns = weak_igd
+    findings, store = run_single_check("upnp_exposure", ip, [], options=MAPPING_TEST)
+    f = findings[0]
+    assert f.status == "FAIL", f.summary
+    assert "port mapping for another host" in f.summary
+    test = f.details["mapping_test"]
+    assert test["run"] and len(test["trials"]) == 1
+    trial = test["trials"][0]
+    assert trial["outcome"] == "accepted" and trial["for"] == "another host" and trial["deleted"] is True
+    assert trial["internal_client"] == ip  # the gateway's own address: no third party ever gets traffic
+    port = trial["external_port"]
+    actions = [s["action"] for s in test["steps"]]
+    assert actions == ["GetSpecificPortMappingEntry", "AddPortMapping", "DeletePortMapping",
+                       "GetSpecificPortMappingEntry"]  # checked free, added once, deleted, checked gone
+    assert test["left_behind"] == [] and not store.notes
+    # the mapping table afterwards, read by the test itself: the entry is gone, the table empty
+    gone = _soap_raw(ip, "GetSpecificPortMappingEntry", {"NewRemoteHost": "", "NewExternalPort": str(port),
+                                                          "NewProtocol": "TCP"})
+    assert b"<errorCode>714</errorCode>" in gone
+    first = _soap_raw(ip, "GetGenericPortMappingEntry", {"NewPortMappingIndex": "0"})
+    assert b"<errorCode>713</errorCode>" in first
+    rules = subprocess.run(["ip", "netns", "exec", ns, "nft", "list", "table", "inet", "filter"],
+                           capture_output=True, text=True, timeout=15, check=True).stdout
+    assert f"dport {port}" not in rules
+
+
+@needs_root
+def test_opt_in_mapping_refused_by_a_secure_igd_is_no_fail(secure_igd) -> None:
+    ip, _ns = secure_igd
+    findings, _ = run_single_check("upnp_exposure", ip, [], options=MAPPING_TEST)
+    f = findings[0]
+    assert f.status == "PASS", f.summary
+    trial = f.details["mapping_test"]["trials"][0]
+    assert trial["outcome"] == "refused" and trial["for"] == "another host"
+    assert "refused" in f.summary and REPORTED_EXTERNAL_IP in f.summary  # answered on the LAN side, not the WAN
+
+
+@needs_root
+def test_without_opt_in_the_weak_igd_is_not_touched(weak_igd) -> None:
+    ip, _ns = weak_igd
+    findings, store = run_single_check("upnp_exposure", ip, [])
+    assert findings[0].status == "PASS" and findings[0].details["mapping_test"]["run"] is False
+    answers = b"".join(a.data for a in store.artefacts.values())
+    assert b"AddPortMappingResponse" not in answers and b"DeletePortMappingResponse" not in answers
+    assert b"<errorCode>713</errorCode>" in _soap_raw(ip, "GetGenericPortMappingEntry", {"NewPortMappingIndex": "0"})
+
+
+def test_mapping_actions_need_the_opt_in() -> None:
+    class _Ctx:
+        options = ScanOptions()
+        host = "127.0.0.1"
+
+    with pytest.raises(ValueError, match="opt-in"):
+        upnp.mapping_call(_Ctx(), "http://127.0.0.1:1/ctl",  # type: ignore[arg-type]
+                          "urn:schemas-upnp-org:service:WANIPConnection:1", "AddPortMapping", {})
+
+    class _OptedIn(_Ctx):
+        options = MAPPING_TEST
+
+    with pytest.raises(ValueError, match="not a mapping-test action"):
+        upnp.mapping_call(_OptedIn(), "http://127.0.0.1:1/ctl",  # type: ignore[arg-type]
+                          "urn:schemas-upnp-org:service:WANIPConnection:1", "ForceTermination", {})
 
 
 @needs_root
@@ -150,8 +316,9 @@ class _FakeSsdp:
             except TimeoutError:
                 continue
             if data.startswith(b"M-SEARCH"):
-                self.sock.sendto(("HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\nUSN: uuid:x::upnp:rootdevice\r\n"
-                                  f"LOCATION: {self.location}\r\nSERVER: test/1 UPnP/1.1 fake/1\r\n\r\n").encode(), addr)
+                answer = ("HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\nUSN: uuid:x::upnp:rootdevice\r\n"
+                          f"LOCATION: {self.location}\r\nSERVER: test/1 UPnP/1.1 fake/1\r\n\r\n")
+                self.sock.sendto(answer.encode(), addr)
 
     def close(self) -> None:
         self.stop.set()

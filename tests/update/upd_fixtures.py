@@ -51,6 +51,33 @@ def make_ca(tmp: Path, ip: str = "127.0.0.1") -> dict[str, Path]:
     return {"ca": ca_pem, "server_pem": pem}
 
 
+def self_signed(tmp: Path, ip: str = "127.0.0.1", *, expired: bool = False, name: str = "self") -> Path:
+    """A self-signed server certificate + key (PEM, for lighttpd's ssl.pemfile), as devices ship them."""
+    now = dt.datetime.now(dt.UTC)
+    key = ec.generate_private_key(ec.SECP256R1())
+    start, end = (now - dt.timedelta(days=30), now - dt.timedelta(days=1)) if expired else \
+        (now - dt.timedelta(minutes=5), now + dt.timedelta(days=30))
+    cert = (x509.CertificateBuilder().subject_name(_name(ip)).issuer_name(_name(ip))
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(start).not_valid_after(end)
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    pem = tmp / f"{name}.pem"
+    pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return pem
+
+
+def basic_auth_conf(tmp: Path, prefix: str = "/admin/") -> list[str]:
+    """lighttpd lines putting `prefix` behind HTTP Basic (a user with a strong password)."""
+    users = tmp / "webusers"
+    users.write_text("owner:Zq8-unique-device-password\n")
+    return ['server.modules += ("mod_auth", "mod_authn_file")', 'auth.backend = "plain"',
+            f'auth.backend.plain.userfile = "{users}"',
+            f'auth.require = ("{prefix}" => ("method" => "basic", "realm" => "device", "require" => "valid-user"))']
+
+
 def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
     for rel, content in files.items():
         p = root / rel.lstrip("/")
@@ -104,6 +131,7 @@ def admin_ui(update_url: str, *, firmware_link: bool = True, extra_link: str | N
         "/index.html": index,
         "/status.html": "<html><head><title>Status</title></head><body>Firmware Version: 1.2.3</body></html>",
         "/system/firmware.html": "<html><head><title>Firmware upgrade</title></head><body>"
-                                 '<form action="/cgi-bin/upload" method="post"><input type="file"></form></body></html>',
+                                 '<form action="/cgi-bin/upload" method="post"><input type="file"></form>'
+                                 "</body></html>",
         "/api/version": json.dumps({"model": "EX-GW1000", "firmware_version": "1.2.3", "update_url": update_url}),
     }
