@@ -15,7 +15,7 @@ from probe.models import Assessment, Status
 
 
 def test_known_variants() -> None:
-    assert known_variants() == ["camera", "hardened-gateway", "hostile", "weak-gateway"]
+    assert known_variants() == ["camera", "consumer-router", "hardened-gateway", "hostile", "weak-gateway"]
 
 
 def test_addresses_are_per_instance_slash30() -> None:
