@@ -437,6 +437,22 @@ def _route_marker() -> Path:
     return state.STATE_ROOT / "safety-route.ours"
 
 
+# ------------------------------------------------------------------------------ login state
+
+
+def reset_login_state(device: LabDevice) -> None:
+    """Forget what the device's login handlers remember between connections, as a reboot would.
+
+    Only the hardened admin stand-in keeps such state (per-client failure counts and lockouts, in
+    `<run_dir>/lockout/`); the stock daemons keep none. Two scans of that device from the same
+    host would otherwise spoil each other: the second would start locked out by the first.
+    """
+    state_dir = Path(device.run_dir) / "lockout"
+    if state_dir.is_dir():
+        for entry in state_dir.iterdir():
+            entry.unlink(missing_ok=True)
+
+
 # ------------------------------------------------------------------------------------ status
 
 
