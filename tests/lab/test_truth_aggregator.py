@@ -110,7 +110,10 @@ def test_catalog_rules_are_read_from_the_data(tmp_path: Path) -> None:
     cat = T.load_catalog(tmp_path)
     assert cat["s:1"].rules == (T.Rule("s:1#tls", "tls_configuration", frozenset({"update"}), "decides"),)
     assert cat["s:1"].applies_to("home-gateway") and not cat["s:1"].applies_to("general-iot")
-    assert cat["s:2"].rules is None and not T.catalog_has_rules(cat)
+    assert cat["s:2"].rules == () and T.catalog_has_rules(cat)  # no rules of its own: nothing decides it
+    _write(tmp_path / "s.yaml", {"scheme": "s", "clauses": [
+        {"number": "1", "assessment": "network", "checks": ["tls_configuration"]}]})
+    assert T.load_catalog(tmp_path)["s:1"].rules is None and not T.catalog_has_rules(T.load_catalog(tmp_path))
     _write(tmp_path / "s.yaml", {"scheme": "s", "clauses": [
         {"number": "1", "assessment": "network", "evidence": [{"id": "a", "check": "c", "effect": "maybe"}]}]})
     with pytest.raises(ValueError, match="unknown evidence effect"):

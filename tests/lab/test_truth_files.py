@@ -92,3 +92,19 @@ def test_clause_verdicts_the_truth_implies_satisfy_its_must_statements(truth: T.
         broken += [f"{scan}: {m.describe()}, derived {derived[m.clause]}"
                    for m in truth.must if scan in m.scans and not m.holds(derived[m.clause])]
     assert not broken, "\n".join(broken)
+
+
+def test_the_issue_s_update_crypto_rule_gives_each_truth_s_5_3_7_must(truth: T.Truth) -> None:
+    """Issue 11's own example rule, applied to the real truth files before the catalog has rules:
+    cls:5.3-7 is decided by TLS/SSH findings only on services with the update role, and by the
+    update channel itself. Every must statement about 5.3-7 follows from the truth under it."""
+    crypto = [(check, ["update"], "decides") for check in ("tls_configuration", "tls_certificate", "ssh_algorithms")]
+    rules = tuple(T.Rule(f"cls:5.3-7#{i}", check, frozenset(roles), effect)
+                  for i, (check, roles, effect) in enumerate([*crypto, ("update_channel", [], "decides")]))
+    clause = T.Clause("cls:5.3-7", "partly-network", True, frozenset(), rules)
+    musts = [m for m in truth.must if m.clause == "cls:5.3-7"]
+    for scan in truth.scans:
+        findings = [(c, k, s) for (c, k), s in truth.expected(scan).items()]
+        got = T.clause_verdict(clause, findings, truth.visible_roles())
+        for m in musts:
+            assert m.holds(got), f"{scan}: {m.describe()}, derived {got}"

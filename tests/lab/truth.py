@@ -338,6 +338,9 @@ def load_catalog(directory: Path = CATALOG) -> dict[str, Clause]:
                     raise ValueError(f"{path.name}: {cid}: unknown evidence effect {bad[0]!r}")
             out[cid] = Clause(cid, str(c["assessment"]), bool(c.get("text_confirmed", True)),
                               frozenset(c.get("device_classes") or ()), rules)
+    if any(c.rules is not None for c in out.values()):  # the rules format: a clause without any has none
+        out = {cid: c if c.rules is not None else Clause(c.id, c.assessment, c.text_confirmed, c.device_classes, ())
+               for cid, c in out.items()}
     return out
 
 
@@ -397,6 +400,7 @@ def derive_verdicts(truth: Truth, scan: str, catalog: Mapping[str, Clause]) -> d
 
 
 def catalog_has_rules(catalog: Mapping[str, Clause]) -> bool:
+    """False while the catalog still maps clauses with `checks:` (before issue 11's rules)."""
     return all(c.rules is not None for c in catalog.values())
 
 
