@@ -6,6 +6,6 @@ Each device is a Linux network namespace with a veth link to the host, its own a
 (`variants/<name>.truth.yaml`). See docs/lab.md.
 """
 
-from probe.lab.manager import LabDevice, down, status, up
+from probe.lab.manager import LabDevice, down, reset_login_state, status, up
 
-__all__ = ["LabDevice", "up", "down", "status"]
+__all__ = ["LabDevice", "up", "down", "status", "reset_login_state"]

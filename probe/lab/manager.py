@@ -257,7 +257,8 @@ def _template_values(variant: Variant, inst: int, index: int, ns: str, host_addr
         "ftproot": str(root / "ftp"), "empty": str(root / "empty"), "ca_cert": str(ca.cert),
         "wan_address": netns.wan_address(inst, index), "device_if": netns.DEVICE_IF,
         "uuid": _uuid_for(ns),
-        "expires_180d": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 180 * 86400)), "serial": f"{variant.short.upper()}{inst:03d}{index:02d}7731",
+        "expires_180d": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 180 * 86400)),
+        "serial": f"{variant.short.upper()}{inst:03d}{index:02d}7731",
     }
     values.update({k: str(v) for k, v in variant.params.items()})
     for name in variant.secrets:  # unique random values per lab-up (hardened passwords)
@@ -281,6 +282,11 @@ def _make_credentials_and_certs(dev: DeviceRuntime, ca: pki.Issued) -> dict[str,
         if kind == "weak-self-signed":
             pki.make_weak_self_signed(path, f"{v.vendor} {v.model}", dev.address, org,
                                       bits=int(cert.get("bits", 1024)), expired=bool(cert.get("expired", True)))
+        elif kind == "self-signed":
+            pki.make_self_signed(path, render(str(cert.get("cn", f"{v.vendor} {v.model}")), dev.values, "cert"), org,
+                                 [render(str(n), dev.values, "cert") for n in cert.get("dns", ())],
+                                 dev.address if cert.get("ip_san") else None,
+                                 bits=int(cert.get("bits", 2048)), days=int(cert.get("days", 7300)))
         elif kind == "ca-signed":
             pki.make_leaf(path, ca, dev.address, dev.address, org)
         elif kind == "client":
@@ -429,6 +435,22 @@ def _teardown(inst: int) -> None:
 
 def _route_marker() -> Path:
     return state.STATE_ROOT / "safety-route.ours"
+
+
+# ------------------------------------------------------------------------------ login state
+
+
+def reset_login_state(device: LabDevice) -> None:
+    """Forget what the device's login handlers remember between connections, as a reboot would.
+
+    Only the hardened admin stand-in keeps such state (per-client failure counts and lockouts, in
+    `<run_dir>/lockout/`); the stock daemons keep none. Two scans of that device from the same
+    host would otherwise spoil each other: the second would start locked out by the first.
+    """
+    state_dir = Path(device.run_dir) / "lockout"
+    if state_dir.is_dir():
+        for entry in state_dir.iterdir():
+            entry.unlink(missing_ok=True)
 
 
 # ------------------------------------------------------------------------------------ status

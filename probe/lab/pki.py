@@ -1,8 +1,10 @@
 """Certificates for lab devices, made fresh at every lab-up with the `cryptography` library.
 
-Two kinds on purpose: a per-instance lab CA that signs good leaf certificates (hardened devices;
-tests trust the CA file), and deliberately bad self-signed ones (weak devices: short RSA key,
-already expired) that an auditor must flag.
+Three kinds on purpose: a per-instance lab CA that signs good leaf certificates (hardened devices;
+tests trust the CA file), deliberately bad self-signed ones (weak devices: short RSA key, already
+expired) that an auditor must flag, and the sound self-signed certificate a consumer router makes
+for itself on first boot (RSA-2048, SHA-256, long-lived, named for its LAN host names), which no
+crypto policy fails for being self-signed when the manufacturer provisions no CA.
 """
 
 from __future__ import annotations
@@ -110,4 +112,27 @@ def make_weak_self_signed(path: Path, cn: str, ip: str | None, org: str, bits: i
     if ip:
         builder = builder.add_extension(
             x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]), critical=False)
+    return _write(path, builder.sign(key, hashes.SHA256()), key)
+
+
+def make_self_signed(path: Path, cn: str, org: str, dns_names: list[str], ip: str | None = None,
+                     bits: int = 2048, days: int = 7300) -> Issued:
+    """A router's own certificate: self-signed, RSA-`bits`, SHA-256, valid `days` from yesterday.
+
+    Named the way shipped routers name it (their LAN host names, often not the IP address a
+    scanner uses); `ip` adds an IP SAN when given.
+    """
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    now = _now()
+    name = _name(cn, org)
+    sans: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
+    if ip:
+        sans.append(x509.IPAddress(ipaddress.ip_address(ip)))
+    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=days))
+               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+               .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False))
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     return _write(path, builder.sign(key, hashes.SHA256()), key)

@@ -56,3 +56,8 @@ def hardened(lab: dict[str, LabDevice]) -> LabDevice:
 @pytest.fixture(scope="session")
 def camera(lab: dict[str, LabDevice]) -> LabDevice:
     return lab["camera"]
+
+
+@pytest.fixture(scope="session")
+def router(lab: dict[str, LabDevice]) -> LabDevice:
+    return lab["consumer-router"]

@@ -163,9 +163,9 @@ def test_weak_upnp_answers_unicast_msearch_and_status_action(weak: LabDevice) ->
     body = ('<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
             's:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body>'
             '<u:GetStatusInfo xmlns:u="urn:schemas-upnp-org:service:WANIPConnection:1"/></s:Body></s:Envelope>')
+    action = '"urn:schemas-upnp-org:service:WANIPConnection:1#GetStatusInfo"'
     req = urllib.request.Request(url.split("/rootDesc")[0] + control.group(1).decode(), data=body.encode(),
-                                 headers={"Content-Type": 'text/xml; charset="utf-8"',
-                                          "SOAPAction": '"urn:schemas-upnp-org:service:WANIPConnection:1#GetStatusInfo"'})
+                                 headers={"Content-Type": 'text/xml; charset="utf-8"', "SOAPAction": action})
     with urllib.request.urlopen(req, timeout=T) as resp:
         assert resp.status == 200 and b"NewConnectionStatus" in resp.read(8192)
 
@@ -282,6 +282,98 @@ def test_camera_rtsp_answers_options(camera: LabDevice) -> None:
         s.sendall(f"OPTIONS rtsp://{camera.address}:554/live RTSP/1.0\r\nCSeq: 1\r\n\r\n".encode())
         reply = wire.recv_until(s, b"\r\n\r\n")
     assert reply.startswith(b"RTSP/1.0 200") and b"CSeq: 1" in reply
+
+
+# --------------------------------------------------------------------------- consumer router
+
+def _unverified() -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # the router's own self-signed certificate, as shipped
+    return ctx
+
+
+def test_router_ssh_stock_dropbear_with_the_per_device_password(router: LabDevice) -> None:
+    banner, lists = wire.ssh_kexinit(router.address, 22)
+    assert banner.startswith("SSH-2.0-dropbear")
+    assert "diffie-hellman-group14-sha1" in lists["kex"] and "ssh-rsa" in lists["hostkey"]
+    code, text = ssh_exec(router, 22, "admin", router.password("system", "admin"))
+    assert code == 127 and "not found" in text
+    for user, password in (("admin", "admin"), ("root", router.password("system", "admin"))):
+        with pytest.raises(paramiko.AuthenticationException):
+            ssh_exec(router, 22, user, password)
+
+
+def test_router_admin_ui_on_https_with_its_own_certificate_and_digest_login(router: LabDevice) -> None:
+    from cryptography import x509
+    status, headers, _ = http_get(f"http://{router.address}/webui/")
+    assert status == 302 and headers["Location"] == f"https://{router.address}/webui/"
+    with socket.create_connection((router.address, 443), timeout=T) as raw:
+        with _unverified().wrap_socket(raw) as tls:
+            assert tls.version() in ("TLSv1.2", "TLSv1.3")
+            cert = x509.load_der_x509_certificate(tls.getpeercert(binary_form=True) or b"")
+    assert cert.issuer == cert.subject and cert.public_key().key_size == 2048
+    assert cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+        x509.DNSName) == ["hg3100.lan", "router.lan"]
+    status, headers, _ = http_get(f"https://{router.address}/webui/", context=_unverified())
+    assert status == 401 and headers["WWW-Authenticate"].startswith("Digest")
+    password = router.password("web", "admin")
+    status, _, body = http_get(f"https://{router.address}/webui/firmware.html", auth=("admin", password),
+                               digest=True, context=_unverified())
+    assert status == 200 and b"Upgrade" in body
+    assert http_get(f"https://{router.address}/webui/", auth=("admin", "admin"), digest=True,
+                    context=_unverified())[0] == 401
+
+
+def test_router_public_status_names_the_vendor_update_server_and_security_txt_expired(router: LabDevice) -> None:
+    status, _, body = http_get(f"https://{router.address}/data/device.json", context=_unverified())
+    info = json.loads(body)
+    assert status == 200 and info["productName"] == "HG-3100"
+    assert info["autoUpdate"]["server"].startswith("https://fwupdate.nordlys.example/")  # never contacted
+    status, _, body = http_get(f"https://{router.address}/.well-known/security.txt", context=_unverified())
+    expires = re.search(r"(?m)^Expires: (\S+)$", body.decode())
+    assert status == 200 and expires
+    assert dt.datetime.fromisoformat(expires.group(1).replace("Z", "+00:00")) < dt.datetime.now(dt.UTC)
+
+
+def test_router_tr069_connection_request_needs_the_acs_digest(router: LabDevice) -> None:
+    url = f"http://{router.address}:7547/"
+    status, headers, _ = http_get(url)
+    assert status == 401 and headers["WWW-Authenticate"].startswith('Digest realm="HG-3100 CWMP"')
+    assert http_get(url, auth=("admin", router.password("web", "admin")), digest=True)[0] == 401
+    status, _, body = http_get(url, auth=("acs", router.password("web", "acs")), digest=True)
+    assert status == 200 and body == b""
+
+
+def test_router_mqtt_needs_the_per_device_password(router: LabDevice) -> None:
+    tries = ((None, None, 5), ("hub", "hub", 5), ("hub", router.password("mosquitto", "hub"), 0))
+    for user, password, expected in tries:
+        with socket.create_connection((router.address, 1883), timeout=T) as s:
+            assert wire.mqtt_connack(s, wire.mqtt_connect_packet("lab-test", user, password)) == expected
+
+
+def test_router_snmp_answers_only_its_per_device_community(router: LabDevice) -> None:
+    community = router.password("snmp", "community")
+    res = wire.snmpget(["-v2c", "-c", community, router.address, "1.3.6.1.2.1.1.1.0"])
+    assert "Nordlys HG-3100" in res.stdout, res.stderr
+    for other in ("public", "private"):
+        res = wire.snmpget(["-v2c", "-c", other, router.address, "1.3.6.1.2.1.1.1.0"])
+        assert res.returncode != 0 and "Timeout" in res.stderr
+
+
+def test_router_upnp_and_nat_pmp_answer_on_the_lan(router: LabDevice) -> None:
+    msg = (b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nMX: 1\r\n"
+           b"ST: upnp:rootdevice\r\n\r\n")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(T)
+        s.sendto(msg, (router.address, 1900))  # unicast to the device, never multicast from here
+        reply, _ = s.recvfrom(2048)
+        s.sendto(b"\x00\x00", (router.address, 5351))  # NAT-PMP: external address request
+        natpmp, _ = s.recvfrom(64)
+    assert f"LOCATION: http://{router.address}:49152/rootDesc.xml".encode() in reply
+    status, _, desc = http_get(f"http://{router.address}:49152/rootDesc.xml")
+    assert status == 200 and b"<modelName>HG-3100</modelName>" in desc
+    assert natpmp[:2] == b"\x00\x80"  # version 0, answer to opcode 0 (result: no public address here)
 
 
 # ------------------------------------------------------------- last: it locks the test host out

@@ -51,12 +51,12 @@ def _pids(inst: int) -> list[int]:
 
 
 def test_down_removes_namespaces_links_processes_routes_and_files(own_instance: int) -> None:
-    variants = ["camera", "weak-gateway"]
+    variants = ["camera", "weak-gateway", "consumer-router"]  # the two with a WAN link among them
     devices = manager.up(variants, own_instance)
     pids = _pids(own_instance)
     expected = sum(len(load_variant(v).services) for v in variants)  # one process per service
     assert len(pids) == expected and all(netns.alive(p) for p in pids)
-    assert [d.address for d in devices] == [f"10.231.{own_instance}.2", f"10.231.{own_instance}.6"]
+    assert [d.address for d in devices] == [f"10.231.{own_instance}.{n}" for n in (2, 6, 10)]
     assert netns.safety_route_present()
     manager.down(own_instance)
     assert _leftovers(own_instance, pids) == []
