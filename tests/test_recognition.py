@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_cli
 
 from probe.compliance.catalog import load_catalog
 from probe.compliance.recognition import load_moc, plan_path
 from probe.errors import UserError
+from tests.helpers.cli import InProcessCli
 
 MOC_DIR = Path(__file__).resolve().parent.parent / "probe" / "data" / "moc"
 
@@ -76,8 +76,9 @@ def test_gap_sets_follow_the_table_data(tmp_path: Path) -> None:
     ("cls", "jc-star", [f"jc-star:S1.1-{n}" for n in ("01", "06", "09", "11", "12", "13", "14", "15", "16")]),
     ("uk-psti", "jc-star", [f"jc-star:S1.1-{i:02d}" for i in range(1, 17) if i not in (2, 5, 16)]),
 ])
-def test_plan_cli_names_exactly_the_gap_set(holding: str, apply_for: str, expected: list[str]) -> None:
-    r = run_cli("plan", "--profile", "home-gateway", "--holding", holding, "--apply-for", apply_for, "--json")
+def test_plan_cli_names_exactly_the_gap_set(cli: InProcessCli, holding: str, apply_for: str,
+                                            expected: list[str]) -> None:
+    r = cli("plan", "--profile", "home-gateway", "--holding", holding, "--apply-for", apply_for, "--json")
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert sorted(c["id"] for c in data["clauses"]) == sorted(expected)
@@ -86,7 +87,7 @@ def test_plan_cli_names_exactly_the_gap_set(holding: str, apply_for: str, expect
         assert isinstance(c["checks"], list)
 
 
-def test_plan_text_lists_manual_clauses() -> None:
-    r = run_cli("plan", "--profile", "home-gateway", "--holding", "jc-star", "--apply-for", "cls")
+def test_plan_text_lists_manual_clauses(cli: InProcessCli) -> None:
+    r = cli("plan", "--profile", "home-gateway", "--holding", "jc-star", "--apply-for", "cls")
     assert r.returncode == 0
     assert "cls:5.3-6" in r.stdout and "MANUAL" in r.stdout

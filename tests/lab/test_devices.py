@@ -19,8 +19,7 @@ import paramiko
 import pytest
 
 from probe.lab import LabDevice
-
-from . import wire
+from tests.helpers import wire
 
 pytestmark = pytest.mark.lab
 T = wire.TIMEOUT
@@ -36,7 +35,7 @@ def http_get(url: str, auth: tuple[str, str] | None = None, digest: bool = False
                         else urllib.request.HTTPBasicAuthHandler(mgr))
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *a, **k):  # type: ignore[no-untyped-def]
+        def redirect_request(self, *a: object, **k: object) -> None:
             return None
 
     opener = urllib.request.build_opener(NoRedirect, *handlers)
@@ -164,8 +163,8 @@ def test_weak_upnp_answers_unicast_msearch_and_status_action(weak: LabDevice) ->
             's:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body>'
             '<u:GetStatusInfo xmlns:u="urn:schemas-upnp-org:service:WANIPConnection:1"/></s:Body></s:Envelope>')
     req = urllib.request.Request(url.split("/rootDesc")[0] + control.group(1).decode(), data=body.encode(),
-                                 headers={"Content-Type": 'text/xml; charset="utf-8"',
-                                          "SOAPAction": '"urn:schemas-upnp-org:service:WANIPConnection:1#GetStatusInfo"'})
+                                 headers={"Content-Type": 'text/xml; charset="utf-8"', "SOAPAction":
+                                          '"urn:schemas-upnp-org:service:WANIPConnection:1#GetStatusInfo"'})
     with urllib.request.urlopen(req, timeout=T) as resp:
         assert resp.status == 200 and b"NewConnectionStatus" in resp.read(8192)
 

@@ -1,20 +1,22 @@
 """`probe run` against every lab variant must match the variant's ground truth.
 
-All variants are scanned at once (separate `probe run` processes, as a lab would run them), then
-each check's network result and each clause verdict is compared with the truth file. Only what
+All variants of the session's lab are scanned at once (separate `probe run` processes, as a lab
+would run them), before any other test touches the devices (tests/lab/conftest.py orders this
+module first), then each check's network result and each clause verdict is compared with the
+truth file. Only what
 the installed checks cover is compared: a check named in the truth but not installed is skipped
 for that check, and a clause is compared only when every check mapped to it is installed.
 """
 
 from __future__ import annotations
 
-import atexit
 import json
-import os
+import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +25,15 @@ import yaml
 
 from probe.compliance.catalog import load_catalog
 from probe.compliance.verdicts import network_result
-from probe.lab import LabDevice, manager
+from probe.lab import LabDevice
 from probe.lab.variants import known_variants
 from probe.models import Finding, Status
 from probe.output.evidence import validate
 from probe.plugins import registry
 
-from .conftest import session_instance
-
 SCAN_TIMEOUT = 900
+# the first test also brings the session's lab up and waits for the four scans
+pytestmark = pytest.mark.timeout(SCAN_TIMEOUT + 120)
 
 
 def _truth(dev: LabDevice) -> dict[str, Any]:
@@ -40,22 +42,7 @@ def _truth(dev: LabDevice) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def truth_lab() -> Iterator[dict[str, LabDevice]]:
-    """A lab of its own: devices no other test has touched (e.g. locked out) before the scans."""
-    if os.geteuid() != 0:
-        pytest.skip("lab tests need root (network namespaces)")
-    inst = (session_instance() + 1) % 250 or 1
-    manager.down(inst)
-    atexit.register(manager.down, inst)
-    try:
-        yield {d.name: d for d in manager.up(known_variants(), inst)}
-    finally:
-        manager.down(inst)
-
-
-@pytest.fixture(scope="module")
-def scans(truth_lab: dict[str, LabDevice], tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    lab = truth_lab
+def scans(lab: dict[str, LabDevice], tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     out_dir = tmp_path_factory.mktemp("truth-scans")
     procs = {}
     started = time.monotonic()
@@ -84,7 +71,27 @@ def scans(truth_lab: dict[str, LabDevice], tmp_path_factory: pytest.TempPathFact
         evidence = out_dir / f"{name}.json"
         results[name] = {"rc": proc.returncode, "stderr": stderr, "elapsed": ended.get(name, SCAN_TIMEOUT),
                          "doc": json.loads(evidence.read_text()) if evidence.exists() else None}
+    _wait_until_not_locked_out(lab["hardened-gateway"])
     return results
+
+
+def _wait_until_not_locked_out(hardened: LabDevice, bound: float = 45.0) -> None:
+    """The brute-force test of the scan locks this host out of the hardened admin UI for 30 s; the
+    other lab tests log in there, so the lab is handed on only when the device says the lock is
+    over. The probe carries no credentials: the device does not count it as a failed login."""
+    ctx = ssl.create_default_context(cafile=hardened.ca_cert)
+    deadline = time.monotonic() + bound
+    status = 0
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"https://{hardened.address}/admin/", timeout=5, context=ctx) as resp:
+                status = resp.status
+        except urllib.error.HTTPError as err:
+            status = err.code
+        if status != 429:
+            return
+        time.sleep(1.0)
+    raise AssertionError(f"the hardened admin UI still answers 429 {bound:.0f}s after the scans")
 
 
 def _findings(doc: dict[str, Any], check_id: str) -> list[Finding]:
@@ -110,13 +117,13 @@ def test_scan_completes_with_valid_evidence(scans: dict[str, dict[str, Any]], va
 
 @pytest.mark.lab
 @pytest.mark.parametrize("variant", known_variants())
-def test_checks_match_ground_truth(truth_lab: dict[str, LabDevice], scans: dict[str, dict[str, Any]], variant: str) -> None:
+def test_checks_match_ground_truth(lab: dict[str, LabDevice], scans: dict[str, dict[str, Any]], variant: str) -> None:
     doc = scans[variant]["doc"]
     assert doc is not None
     installed = set(registry())
     mismatches = []
     compared = 0
-    for check_id, want in _truth(truth_lab[variant])["checks"].items():
+    for check_id, want in _truth(lab[variant])["checks"].items():
         if check_id not in installed or check_id not in doc["profile"]["checks"]:
             continue
         got = network_result(_findings(doc, check_id))
@@ -133,13 +140,13 @@ def test_checks_match_ground_truth(truth_lab: dict[str, LabDevice], scans: dict[
 
 @pytest.mark.lab
 @pytest.mark.parametrize("variant", known_variants())
-def test_clause_verdicts_match_ground_truth(truth_lab: dict[str, LabDevice], scans: dict[str, dict[str, Any]],
+def test_clause_verdicts_match_ground_truth(lab: dict[str, LabDevice], scans: dict[str, dict[str, Any]],
                                             variant: str) -> None:
     doc = scans[variant]["doc"]
     assert doc is not None
     catalog = load_catalog()
     installed = set(registry())
-    truth = _truth(truth_lab[variant])["clauses"]
+    truth = _truth(lab[variant])["clauses"]
     got = {c["id"]: c for c in doc["clauses"]}
     assert set(truth) == set(got), "the truth file and the scan disagree on the clauses in scope"
     mismatches = []
@@ -162,13 +169,13 @@ def _max_time(truth: dict[str, Any]) -> float | None:
 
 
 @pytest.mark.lab
-def test_hostile_scan_is_bounded_and_passes_no_broken_port(truth_lab: dict[str, LabDevice],
+def test_hostile_scan_is_bounded_and_passes_no_broken_port(lab: dict[str, LabDevice],
                                                            scans: dict[str, dict[str, Any]]) -> None:
     """The broken device: the run finishes inside its --max-time (plus the stop grace and the
     evidence write), every service is identified as what it pretends to be, and the only PASS is
     the one real, working daemon (OpenSSH on 222, whose banner is hostile but whose algorithms are
     fine)."""
-    dev, res = truth_lab["hostile"], scans["hostile"]
+    dev, res = lab["hostile"], scans["hostile"]
     doc = res["doc"]
     assert doc is not None, res["stderr"][-2000:]
     bound = _max_time(_truth(dev))

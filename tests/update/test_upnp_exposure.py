@@ -9,14 +9,12 @@ only ever go to the namespace's own address.
 
 from __future__ import annotations
 
-import os
-import secrets
-import shutil
+import re
 import socket
-import subprocess
 import threading
-import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -24,90 +22,76 @@ from probe.engine import run_single_check
 from probe.models import Service
 from probe.options import DiscoveryOptions, ScanOptions
 from probe.services import upnp
+from tests.helpers.netns import NetNS, available
+from tests.helpers.processes import require
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("miniupnpd"),
-                                reason="needs root, iproute2 and miniupnpd (scripts/setup-system.sh)")
+needs_root = pytest.mark.skipif(available() is not None, reason=str(available()))
+READ_ONLY = {"GetExternalIPAddress", "GetStatusInfo", "GetGenericPortMappingEntry"}
 
 
-def sh(*args: str) -> None:
-    subprocess.run(list(args), check=True, timeout=15, capture_output=True)
+@dataclass
+class MiniUPnPd:
+    ip: str
+    log: Path  # miniupnpd -d: every HTTP request and every SOAPAction it received, in its own words
+
+    def actions_since(self, offset: int) -> list[str]:
+        """The SOAP actions miniupnpd received after `offset` bytes of its log."""
+        text = self.log.read_bytes()[offset:].decode("utf-8", "replace")
+        return re.findall(r"SOAPAction: \S+#(\w+)", text)
 
 
 @pytest.fixture(scope="module")
-def miniupnpd_ns(tmp_path_factory) -> Iterator[str]:
-    tag = secrets.token_hex(3)
-    ns, host_if, dev_if = f"pu-{tag}", f"pu{tag}h", f"pu{tag}d"
-    octet = int(tag[:2], 16)
-    host_ip, dev_ip = f"10.233.{octet}.1", f"10.233.{octet}.2"
+def miniupnpd_ns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MiniUPnPd]:
+    require("miniupnpd")
     tmp = tmp_path_factory.mktemp("miniupnpd")
-    proc = None
-    sh("ip", "netns", "add", ns)
-    try:
-        sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", dev_if)
-        sh("ip", "link", "set", dev_if, "netns", ns)
-        sh("sysctl", "-qw", f"net.ipv6.conf.{host_if}.disable_ipv6=1")
-        sh("ip", "addr", "add", f"{host_ip}/30", "dev", host_if)
-        sh("ip", "link", "set", host_if, "up")
-        nsx = ("ip", "netns", "exec", ns)
-        sh(*nsx, "sysctl", "-qw", f"net.ipv6.conf.{dev_if}.disable_ipv6=1")
-        sh(*nsx, "ip", "addr", "add", f"{dev_ip}/30", "dev", dev_if)
-        sh(*nsx, "ip", "link", "set", dev_if, "up")
-        sh(*nsx, "ip", "link", "set", "lo", "up")
-        sh(*nsx, "ip", "link", "add", "wan0", "type", "veth", "peer", "name", "wan0p")
-        sh(*nsx, "sysctl", "-qw", "net.ipv6.conf.wan0.disable_ipv6=1", "net.ipv6.conf.wan0p.disable_ipv6=1")
-        sh(*nsx, "ip", "addr", "add", "10.234.0.2/24", "dev", "wan0")
-        sh(*nsx, "ip", "link", "set", "wan0", "up")
-        sh(*nsx, "ip", "link", "set", "wan0p", "up")
+    with NetNS("u") as ns:
+        # the WAN: a veth pair inside the namespace, private address, no route anywhere
+        ns.exec(["ip", "link", "add", "wan0", "type", "veth", "peer", "name", "wan0p"])
+        ns.exec(["sysctl", "-qw", "net.ipv6.conf.wan0.disable_ipv6=1", "net.ipv6.conf.wan0p.disable_ipv6=1"])
+        ns.exec(["ip", "addr", "add", "10.234.0.2/24", "dev", "wan0"])
+        ns.exec(["ip", "link", "set", "wan0", "up"])
+        ns.exec(["ip", "link", "set", "wan0p", "up"])
         conf = tmp / "miniupnpd.conf"
         conf.write_text("\n".join([
-            "ext_ifname=wan0", f"listening_ip={dev_if}", "port=5555", "enable_natpmp=no", "enable_upnp=yes",
+            "ext_ifname=wan0", f"listening_ip={ns.ns_if}", "port=5555", "enable_natpmp=no", "enable_upnp=yes",
             "secure_mode=yes", "system_uptime=yes", "uuid=3f1e2a6c-1111-4222-8333-944455556666",
             "friendly_name=ACME Gateway", "model_number=EX-GW1000", "serial=SN0001", "notify_interval=600",
-            f"allow 1024-65535 {host_ip}/32 1024-65535", "deny 0-65535 0.0.0.0/0 0-65535"]) + "\n")
-        proc = subprocess.Popen([*nsx, "miniupnpd", "-f", str(conf), "-d", "-P", str(tmp / "miniupnpd.pid")],
-                                stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection((dev_ip, 5555), timeout=0.5):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("miniupnpd did not start in the namespace")
-        yield dev_ip
-    finally:
-        if proc is not None and proc.poll() is None:
-            os.killpg(proc.pid, 9)
-            proc.wait(timeout=10)
-        subprocess.run(["ip", "netns", "del", ns], timeout=15)
-        subprocess.run(["ip", "link", "del", host_if], timeout=15, capture_output=True)
+            f"allow 1024-65535 {ns.host_ip}/32 1024-65535", "deny 0-65535 0.0.0.0/0 0-65535"]) + "\n")
+        log = tmp / "miniupnpd.log"
+        ns.spawn(["miniupnpd", "-f", str(conf), "-d", "-P", str(tmp / "miniupnpd.pid")], log=log)
+        ns.wait_tcp(5555)
+        yield MiniUPnPd(ns.ip, log)
 
 
 @needs_root
-def test_open_igd_control_fails(miniupnpd_ns) -> None:
-    findings, store = run_single_check("upnp_exposure", miniupnpd_ns, [])
+def test_open_igd_control_fails(miniupnpd_ns: MiniUPnPd) -> None:
+    before = miniupnpd_ns.log.stat().st_size
+    findings, store = run_single_check("upnp_exposure", miniupnpd_ns.ip, [])
     assert len(findings) == 1
     f = findings[0]
     assert f.status == "FAIL", f.summary
     assert "GetExternalIPAddress" in f.summary and "AddPortMapping" in f.summary
     assert "jc-star:S1.1-01" in f.clauses and "jc-star:S1.1-13" in f.clauses
     calls = [c for e in f.details["igd"] for c in e["calls"]]
-    assert {c["action"] for c in calls} <= {"GetExternalIPAddress", "GetStatusInfo", "GetGenericPortMappingEntry"}
+    assert {c["action"] for c in calls} <= READ_ONLY
     assert all(c["outcome"] == "answered" for c in calls)
-    # the transcripts are evidence; no state-changing action was ever sent
-    sent = b"".join(a.data for a in store.artefacts.values() if a.kind == "http-response")
-    assert b"GetExternalIPAddressResponse" in sent
+    # no state-changing action was ever sent: miniupnpd's own log of what it received lists exactly
+    # the read-only calls probe reports, nothing else (AddPortMapping & co. would be logged there too)
+    received = miniupnpd_ns.actions_since(before)
+    assert received and set(received) <= READ_ONLY, received
+    assert sorted(received) == sorted(c["action"] for c in calls)
+    # the transcripts are evidence
+    answers = b"".join(a.data for a in store.artefacts.values() if a.kind == "http-response")
+    assert b"GetExternalIPAddressResponse" in answers
     assert store.artefacts[f.artefacts[0]].kind == "ssdp"
     d = f.details["descriptions"][0]
     assert d["fields"]["modelNumber"] == "EX-GW1000"
 
 
 @needs_root
-def test_model_designation_from_upnp_description(miniupnpd_ns) -> None:
-    findings, _ = run_single_check("model_designation", miniupnpd_ns,
-                                   [Service(miniupnpd_ns, 5555, "tcp", "upnp", "test")])
+def test_model_designation_from_upnp_description(miniupnpd_ns: MiniUPnPd) -> None:
+    findings, _ = run_single_check("model_designation", miniupnpd_ns.ip,
+                                   [Service(miniupnpd_ns.ip, 5555, "tcp", "upnp", "test")])
     assert findings[0].status == "PASS", findings[0].summary
     hows = {(s["value"], s["how"]) for s in findings[0].details["strings"]}
     assert ("EX-GW1000", "upnp:modelNumber") in hows
@@ -115,8 +99,9 @@ def test_model_designation_from_upnp_description(miniupnpd_ns) -> None:
 
 def test_soap_refuses_state_changing_actions() -> None:
     with pytest.raises(ValueError, match="read-only"):
-        upnp.soap_call(None, "http://127.0.0.1:1/ctl", "urn:schemas-upnp-org:service:WANIPConnection:1",  # type: ignore[arg-type]
-                       "AddPortMapping")
+        # no HTTP client at all: the refusal must come before anything could be sent
+        upnp.soap_call(None, "http://127.0.0.1:1/ctl",  # type: ignore[arg-type]  # deliberately no client
+                       "urn:schemas-upnp-org:service:WANIPConnection:1", "AddPortMapping")
 
 
 def test_hostile_description_xml_is_refused() -> None:
@@ -150,8 +135,9 @@ class _FakeSsdp:
             except TimeoutError:
                 continue
             if data.startswith(b"M-SEARCH"):
-                self.sock.sendto(("HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\nUSN: uuid:x::upnp:rootdevice\r\n"
-                                  f"LOCATION: {self.location}\r\nSERVER: test/1 UPnP/1.1 fake/1\r\n\r\n").encode(), addr)
+                answer = ("HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\nUSN: uuid:x::upnp:rootdevice\r\n"
+                          f"LOCATION: {self.location}\r\nSERVER: test/1 UPnP/1.1 fake/1\r\n\r\n")
+                self.sock.sendto(answer.encode(), addr)
 
     def close(self) -> None:
         self.stop.set()
