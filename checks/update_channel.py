@@ -43,7 +43,8 @@ class UpdateChannel(Check):
                               f"({len(s.pages)} page(s) crawled, known vendor paths asked). The update channel "
                               "could not be observed; this is not a PASS.",
                               reason="no update URL visible over the network",
-                              details={"firmware_versions": versions, "update_pages": updates.seen_json(s.update_pages)})
+                              details={"firmware_versions": versions,
+                                       "update_pages": updates.seen_json(s.update_pages)})
             return
         ca_file = ctx.options.crypto.ca_file
         for item in s.update_urls[:MAX_URLS]:
@@ -77,7 +78,8 @@ class UpdateChannel(Check):
                 InconclusiveReason.UNSUPPORTED, title="Update URL on another host (not contacted)",
                 details=details, artefacts=arts)
         _h, port, _tls, path = web.split_target_url(url)
-        res = web.request(ctx, port, path, tls=True, method="GET", verify=web.verifying_tls_context(str(ca_file) if ca_file else None),
+        verify = web.verifying_tls_context(str(ca_file) if ca_file else None)
+        res = web.request(ctx, port, path, tls=True, method="GET", verify=verify,
                           max_bytes=16 * 1024)
         if res.artefact:
             arts.append(res.artefact)

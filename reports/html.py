@@ -21,7 +21,8 @@ from .model import VERDICTS, clause_title, context, location, visible
 def _anchor(value: Any, prefix: str) -> str:
     """An HTML id derived from an evidence id: only [A-Za-z0-9_-], unique by a short digest."""
     s = str(value)
-    return f"{prefix}-{re.sub(r'[^A-Za-z0-9_-]', '_', s)[:40]}-{hashlib.sha256(s.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
+    digest = hashlib.sha256(s.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{prefix}-{re.sub(r'[^A-Za-z0-9_-]', '_', s)[:40]}-{digest}"
 
 
 def _env(lang: str) -> jinja2.Environment:

@@ -82,7 +82,8 @@ def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -
                  if f["status"] == "FAIL" else "warning")
         text = one_line(f["summary"])
         if f["status"] == "INCONCLUSIVE":
-            text = f"Could not be tested ({one_line(f.get('reason_code') or 'unknown')}): {one_line(f.get('reason') or text)}"
+            code = one_line(f.get("reason_code") or "unknown")
+            text = f"Could not be tested ({code}): {one_line(f.get('reason') or text)}"
         loc = location(f)
         results.append({
             "ruleId": visible(f["check_id"]), "ruleIndex": index[f["check_id"]], "level": level,

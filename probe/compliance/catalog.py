@@ -97,7 +97,8 @@ def _read_yaml(text: str, where: str) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark else ""
-        raise UserError(f"{where}:{line} not valid YAML ({getattr(exc, 'problem', None) or ' '.join(str(exc).split())})") from None
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+        raise UserError(f"{where}:{line} not valid YAML ({problem})") from None
 
 
 def _parse_scheme_file(data: Any, where: str, *, overlay: bool) -> tuple[Scheme | None, list[dict[str, Any]]]:

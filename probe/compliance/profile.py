@@ -97,7 +97,8 @@ def load_profile(name_or_path: str, known_checks: set[str]) -> Profile:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}:" if mark else ""
-        raise UserError(f"{where}:{line} not valid YAML ({getattr(exc, 'problem', None) or ' '.join(str(exc).split())})") from None
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+        raise UserError(f"{where}:{line} not valid YAML ({problem})") from None
     return parse_profile(data, where, known_checks)
 
 

@@ -68,5 +68,6 @@ def clause_table(doc: dict[str, Any], stream: TextIO | None = None, colour: bool
     s = doc["summary"]
     print(f"\nPASS {s['PASS']}  FAIL {s['FAIL']}  INCONCLUSIVE {s['INCONCLUSIVE']}  "
           f"NOT_APPLICABLE {s['NOT_APPLICABLE']}  MANUAL {s['MANUAL']}"
-          + ("" if doc["run"]["complete"] else "   (INCOMPLETE: " + safe("; ".join(doc["run"]["incomplete_reasons"]), 200) + ")"),
+          + ("" if doc["run"]["complete"]
+             else "   (INCOMPLETE: " + safe("; ".join(doc["run"]["incomplete_reasons"]), 200) + ")"),
           file=stream)
