@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
+from typing import Any
 
 from probe.compliance.cryptopolicy import FAIL, judge_ssh, load_ssh_policy
 from probe.context import ServiceContext
@@ -21,7 +23,7 @@ class SshAlgorithms(ServiceCheck):
     def run_service(self, ctx: ServiceContext) -> Iterable[Finding]:
         policy = load_ssh_policy(ctx.options.crypto.ssh_policy)
         port = ctx.service.port
-        connect = lambda: ctx.connection(port)  # noqa: E731
+        connect = functools.partial(ctx.connection, port)
         scan = ssh_kexinit.scan(connect, timeout=ctx.remaining(), check_cancelled=ctx.check_cancelled,
                                 max_bytes=ctx.options.safety.max_read_bytes)
         arts: list[str] = []
@@ -31,7 +33,7 @@ class SshAlgorithms(ServiceCheck):
             arts.append(ctx.artefact("kexinit", f"ssh-kexinit-{port}.bin", scan.kexinit.payload))
         for hk in scan.host_keys:
             arts.append(ctx.artefact("ssh-host-key", f"ssh-host-key-{port}-{hk.key_type}.bin", hk.blob))
-        details = {"scan": scan.to_json(),
+        details: dict[str, Any] = {"scan": scan.to_json(),
                    "policy": {k: policy[k] for k in ("name", "source", "source_version", "_where")}}
 
         if scan.banner is None:

@@ -8,7 +8,9 @@ a TLS 1.3-only service is read through Python's ssl module with verification off
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
+from typing import Any
 
 from probe.compliance.cryptopolicy import judge_certificates, load_tls_policy
 from probe.context import ServiceContext
@@ -43,13 +45,15 @@ class TlsCertificate(ServiceCheck):
             yield ctx.inconclusive("No certificate could be read from the service", text, code, artefacts=arts)
             return
         chain = [x509.parse_certificate(d) for d in ders]
-        for i, (der, info) in enumerate(zip(ders, chain)):
+        for i, (der, info) in enumerate(zip(ders, chain, strict=True)):
             label = "leaf" if i == 0 else f"chain-{i}"
             data = info.pem if info.pem else der
+            media = "application/x-pem-file" if info.pem else "application/pkix-cert"
             arts.append(ctx.artefact("certificate", f"certificate-{port}-{label}.{'pem' if info.pem else 'der'}",
-                                     data, media_type="application/x-pem-file" if info.pem else "application/pkix-cert"))
-        details = {"source": source, "chain": [c.to_json() for c in chain], "ca_file": str(ca_file) if ca_file else None,
-                   "policy": {k: policy[k] for k in ("name", "source", "source_version", "_where")}}
+                                     data, media_type=media))
+        details: dict[str, Any] = {"source": source, "chain": [c.to_json() for c in chain],
+                                   "ca_file": str(ca_file) if ca_file else None,
+                                   "policy": {k: policy[k] for k in ("name", "source", "source_version", "_where")}}
         if chain[0].parse_error:
             yield ctx.inconclusive("The leaf certificate could not be parsed", chain[0].parse_error,
                                    InconclusiveReason.DEVICE_MISBEHAVED, details=details, artefacts=arts)
@@ -81,7 +85,7 @@ class TlsCertificate(ServiceCheck):
         arts: list[str] = []
         reasons: list[str] = []
         code = InconclusiveReason.UNSUPPORTED
-        connect = lambda: ctx.connection(port)  # noqa: E731
+        connect = functools.partial(ctx.connection, port)
         for name in ("TLSv1.2", "TLSv1.1", "TLSv1.0", "SSLv3"):
             ctx.check_cancelled()
             v = tls_hello.VERSIONS[name]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 from probe.compliance.cryptopolicy import judge_tls_configuration, load_tls_policy
 from probe.context import ServiceContext
@@ -52,7 +53,7 @@ class TlsConfiguration(ServiceCheck):
                               max_bytes=ctx.options.safety.max_read_bytes)
         transcript = ctx.artefact("transcript", f"tls-handshakes-{port}.json", _transcript(scan),
                                   media_type="application/json")
-        details = {"scan": scan.to_json(),
+        details: dict[str, Any] = {"scan": scan.to_json(),
                    "policy": {k: policy[k] for k in ("name", "source", "source_version", "_where")}}
 
         if not scan.any_handshake:
@@ -108,7 +109,8 @@ class TlsConfiguration(ServiceCheck):
                 continue
             vname = a.server_hello.version_name
             sname = tls_hello.suite_name(a.server_hello.cipher_suite)
-            key = (vname, sname) if (vname, sname) in wanted_suites else (vname, "") if vname in wanted_versions else None
+            key = (vname, sname) if (vname, sname) in wanted_suites \
+                else (vname, "") if vname in wanted_versions else None
             if key is None or key in seen:
                 continue
             seen.add(key)

@@ -229,8 +229,8 @@ def judge_ssh(*, protocol: str, lists: dict[str, list[str]] | None, host_keys: l
                                                  f"{section}: {alg} is offered ({sev} under the policy)"))
                             break
     hk = policy.get("host_keys", {})
-    for key in host_keys:
-        ktype, bits = key["key_type"], key["bits"]
+    for host_key in host_keys:
+        ktype, bits = host_key["key_type"], host_key["bits"]
         if ktype in hk.get("disallowed_types", []):
             out.append(Violation("host_keys.disallowed_types", ktype, FAIL, f"host key of type {ktype}"))
         elif ktype == "ssh-rsa" and bits < hk.get("min_rsa_bits", 0):

@@ -94,7 +94,8 @@ def load_moc(catalog: Catalog, moc_dir: Path | None = None) -> MocData:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f" line {mark.line + 1}:" if mark else ""
-            raise UserError(f"{where}:{line} not valid YAML ({getattr(exc, 'problem', None) or 'syntax error'})") from None
+            problem = getattr(exc, "problem", None) or "syntax error"
+            raise UserError(f"{where}:{line} not valid YAML ({problem})") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("tables"), list):
             raise UserError(f"{where}: must be a mapping with a 'tables' list")
         for key in ("arrangement", "source"):
@@ -147,8 +148,7 @@ def plan_path(catalog: Catalog, moc: MocData, holding: str, apply_for: str, devi
     gap: list[GapEntry] = []
     recognised: list[str] = []
     for c in clauses:
-        given = [(t.id, t.status.get(c.id, t.default)) for t in tables]
-        given = [(tid, st) for tid, st in given if st is not None]
+        given = [(t.id, st) for t in tables if (st := t.status.get(c.id, t.default)) is not None]
         if not given:
             gap.append(GapEntry(c.id, "unlisted", ()))
             continue

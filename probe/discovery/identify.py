@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import struct
+from typing import cast
 
 # Well-known ports, used only when a service stays silent and answers no probe.
 PORT_GUESS: dict[int, str] = {
@@ -113,7 +114,7 @@ def from_dns_tcp_reply(data: bytes, qid: bytes) -> tuple[str | None, str | None]
     from probe.discovery.udp_probe import _product_from_version_txt, parse_dns_response
 
     parsed = parse_dns_response(msg, None) or {}
-    for rtype, text in parsed.get("answers", []):  # type: ignore[union-attr]
+    for rtype, text in cast(list[tuple[int, str]], parsed.get("answers", [])):  # what the parser builds
         if rtype == 16 and text:
             return _product_from_version_txt(text)
     return None, None

@@ -257,7 +257,8 @@ def _template_values(variant: Variant, inst: int, index: int, ns: str, host_addr
         "ftproot": str(root / "ftp"), "empty": str(root / "empty"), "ca_cert": str(ca.cert),
         "wan_address": netns.wan_address(inst, index), "device_if": netns.DEVICE_IF,
         "uuid": _uuid_for(ns),
-        "expires_180d": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 180 * 86400)), "serial": f"{variant.short.upper()}{inst:03d}{index:02d}7731",
+        "expires_180d": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 180 * 86400)),
+        "serial": f"{variant.short.upper()}{inst:03d}{index:02d}7731",
     }
     values.update({k: str(v) for k, v in variant.params.items()})
     for name in variant.secrets:  # unique random values per lab-up (hardened passwords)
@@ -421,7 +422,8 @@ def _teardown(inst: int) -> None:
         shutil.rmtree(etc, ignore_errors=True)
     shutil.rmtree(state.run_dir(inst), ignore_errors=True)
     state.remove(inst)
-    others = state.other_instances(inst) or [n for n in netns.list_namespaces() if re.match(r"pl\d+-", n)]
+    others: list[int] | list[str] = state.other_instances(inst) or [n for n in netns.list_namespaces()
+                                                                     if re.match(r"pl\d+-", n)]
     if not others and _route_marker().exists():  # never remove a route someone else added
         netns.remove_safety_route()
         _route_marker().unlink(missing_ok=True)

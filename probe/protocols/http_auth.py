@@ -37,7 +37,8 @@ def parse_challenges(values: list[str]) -> list[tuple[str, dict[str, str]]]:
     """WWW-Authenticate values -> [(scheme lower-case, params)]; several challenges per value allowed."""
     out: list[tuple[str, dict[str, str]]] = []
     for value in values:
-        pos, current = 0, None
+        pos = 0
+        current: tuple[str, dict[str, str]] | None = None
         for _ in range(256):
             m = _ITEM_RE.match(value, pos)
             if not m or m.end() == pos:
@@ -206,7 +207,8 @@ class HttpClient:
         head, _, rest = resp.raw.partition(b"\r\n\r\n")
         shown = rest[: self.body_in_transcript]
         more = len(rest) - len(shown)
-        self.transcript.received(head + b"\r\n\r\n" + shown + (f"...[{more} more body bytes]".encode() if more > 0 else b""))
+        cut = f"...[{more} more body bytes]".encode() if more > 0 else b""
+        self.transcript.received(head + b"\r\n\r\n" + shown + cut)
         for sc in resp.headers_all("Set-Cookie"):
             name, _, value = sc.split(";", 1)[0].partition("=")
             if name.strip():

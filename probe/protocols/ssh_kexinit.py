@@ -360,8 +360,9 @@ def _dh_primes() -> dict[str, tuple[int, int]]:
     return _PRIMES
 
 
-_ECDH_CURVES = {"ecdh-sha2-nistp256": ec.SECP256R1, "ecdh-sha2-nistp384": ec.SECP384R1,
-                "ecdh-sha2-nistp521": ec.SECP521R1}
+_ECDH_CURVES: dict[str, Callable[[], ec.EllipticCurve]] = {"ecdh-sha2-nistp256": ec.SECP256R1,
+                                                           "ecdh-sha2-nistp384": ec.SECP384R1,
+                                                           "ecdh-sha2-nistp521": ec.SECP521R1}
 _CURVE25519 = ("curve25519-sha256", "curve25519-sha256@libssh.org")
 _GEX = ("diffie-hellman-group-exchange-sha256", "diffie-hellman-group-exchange-sha1")
 
@@ -432,7 +433,10 @@ def fetch_host_key(connect: Connect, server: KexInit, host_key_alg: str, *, time
         _next_payload(reader, (MSG_KEXINIT,))
         # Our KEXINIT: one kex, one host key algorithm, and the server's own first choices for
         # the rest so that negotiation cannot fail on them.
-        first = lambda key: [server.get(key)[0]] if server.get(key) else ["none"]  # noqa: E731
+
+        def first(key: str) -> list[str]:
+            return [server.get(key)[0]] if server.get(key) else ["none"]
+
         ours = bytes([MSG_KEXINIT]) + secrets.token_bytes(16)
         ours += _namelist([kex]) + _namelist([host_key_alg])
         for key in NAME_LISTS[2:8]:
@@ -481,7 +485,7 @@ def scan(connect: Connect, *, timeout: float = 5.0, max_host_key_attempts: int =
     if result.kexinit is None:
         return result
     families = host_key_families(result.kexinit.get("server_host_key_algorithms"))
-    for i, (family, alg) in enumerate(families.items()):
+    for i, alg in enumerate(families.values()):
         if i >= max_host_key_attempts:
             result.host_key_errors[alg] = "attempt budget exhausted"
             continue
