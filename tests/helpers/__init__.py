@@ -7,6 +7,7 @@ netns      throw-away network namespaces on reserved subnets (NetNS, NetNSPair)
 gateway    daemons inside a NetNS, configured like a small home gateway (tests and bench)
 pki        certificates from probe's own lab PKI (a test CA, good and bad server certificates)
 cli        the probe command in-process (probe.cli.main) or as a subprocess
+cli_batch  many probe command lines in one process of their own (e.g. under unshare --net)
 probe_run  `probe run` as a subprocess with wall time and peak memory measured
 checks     one check run against one service exactly as the engine runs it
 peers      scripted misbehaving peers for the protocol readers
