@@ -43,11 +43,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetNS]:
     tmp = tmp_path_factory.mktemp("gw")
     with NetNS() as ns:
         devices.gateway(ns, tmp)
-        conf = tmp / "snmpd-tcp.conf"
-        conf.write_text("rocommunity public\n")
-        ns.spawn(["snmpd", "-f", "-Lf", str(tmp / "snmpd-tcp.log"), "-M", "/nonexistent", "-C", "-c", str(conf),
-                  "-p", str(tmp / "snmpd-tcp.pid"), f"tcp:{ns.ip}:{UNKNOWN_TCP}"], log=str(tmp / "snmpd-tcp.out"))
-        ns.wait_tcp(UNKNOWN_TCP)
+        devices.snmpd_tcp(ns, tmp, UNKNOWN_TCP)
         ns.drop_policy(allow_tcp=sorted(EXPECTED_TCP), allow_udp=[53, 161, 1900])
         yield ns
 

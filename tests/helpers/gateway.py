@@ -85,12 +85,21 @@ def dnsmasq(ns: NetNS, tmp: Path, port: int = 53) -> None:
     ns.wait_tcp(port)
 
 
+def _snmpd(ns: NetNS, tmp: Path, name: str, conf: str, listen: str) -> None:
+    (tmp / f"{name}.conf").write_text(conf)
+    ns.spawn(["snmpd", "-f", "-Lf", str(tmp / f"{name}.log"), "-M", "/nonexistent", "-C", "-c",
+              str(tmp / f"{name}.conf"), "-p", str(tmp / f"{name}.pid"), listen], log=str(tmp / f"{name}.out"))
+
+
 def snmpd(ns: NetNS, tmp: Path, port: int = 161) -> None:
-    conf = tmp / "snmpd.conf"
-    conf.write_text("rocommunity public\nsysDescr probe test gateway (snmpd)\n")
-    ns.spawn(["snmpd", "-f", "-Lf", str(tmp / "snmpd.log"), "-M", "/nonexistent", "-C", "-c", str(conf),
-              "-p", str(tmp / "snmpd.pid"), f"udp:{ns.ip}:{port}"], log=str(tmp / "snmpd.out"))
+    _snmpd(ns, tmp, "snmpd", "rocommunity public\nsysDescr probe test gateway (snmpd)\n", f"udp:{ns.ip}:{port}")
     wait_udp(ns.ip, port, snmp_get_request("public", 1, 1))
+
+
+def snmpd_tcp(ns: NetNS, tmp: Path, port: int) -> None:
+    """SNMP over TCP on an odd port: a service neither probe's probes nor nmap 7.93 can name."""
+    _snmpd(ns, tmp, "snmpd-tcp", "rocommunity public\n", f"tcp:{ns.ip}:{port}")
+    ns.wait_tcp(port)
 
 
 def miniupnpd(ns: NetNS, tmp: Path, http_port: int = 5000) -> None:

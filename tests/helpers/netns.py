@@ -20,15 +20,14 @@ import fcntl
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from probe.lab import state
+from tests.helpers.ports import wait_tcp
 
 SAFETY_ROUTE = ["unreachable", "10.231.0.0/16", "metric", "4000"]
 LOCK_DIR = Path("/run/lock/probe-tests")
@@ -236,14 +235,7 @@ class NetNS(_Namespaces):
         self.nft("\n".join(rules) + "\n")
 
     def wait_tcp(self, port: int, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection((self.ip, port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"nothing listening on {self.ip}:{port} after {timeout}s")
+        wait_tcp(port, self.ip, timeout)
 
 
 class NetNSPair(_Namespaces):
