@@ -2,72 +2,21 @@
 
 from __future__ import annotations
 
-import re
-import time
+import contextlib
 from collections.abc import Iterator
 
 from probe.context import ServiceContext
 from probe.models import Finding, InconclusiveReason, Status
 from probe.plugins import ServiceCheck
-from probe.protocols import http_auth, mqtt
-from probe.protocols.netio import ReadLimitExceeded, ReadTimeout, printable, read_some, read_until
+from probe.protocols import ftp, mqtt, telnet
+from probe.protocols.netio import ReadTimeout, printable
 from probe.protocols.transcript import Transcript
+from probe.services import web
 from probe.services.logins import admin_paths, find_login_pages
 
-IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
-_PROMPT = re.compile(rb"(?i)(login|username|user name|password)\s*:\s*$")
-MAX_NEGOTIATION_ROUNDS = 20
 MAX_TELNET_BYTES = 64 * 1024  # a greeting plus negotiation is a few hundred bytes; this is generous
-
-
-MAX_PENDING_SB = 1024  # an unfinished subnegotiation longer than this is dropped, not buffered
-
-
-def parse_telnet(data: bytes) -> tuple[bytes, bytes, bytes]:
-    """Split telnet input into (text, replies refusing every option, unfinished command bytes).
-
-    A read can end in the middle of a command (IAC, IAC DO, or a subnegotiation without its
-    IAC SE): those bytes are returned as the third item so the caller can prepend them to the
-    next read, instead of mistaking the rest of the command for text.
-    """
-    text, reply = bytearray(), bytearray()
-    i = 0
-    while i < len(data):
-        b = data[i]
-        if b != IAC:
-            text.append(b)
-            i += 1
-            continue
-        if i + 1 >= len(data):
-            return bytes(text), bytes(reply), data[i:]
-        cmd = data[i + 1]
-        if cmd in (DO, DONT, WILL, WONT):
-            if i + 2 >= len(data):
-                return bytes(text), bytes(reply), data[i:]
-            opt = data[i + 2]
-            if cmd == DO:
-                reply += bytes([IAC, WONT, opt])
-            elif cmd == WILL:
-                reply += bytes([IAC, DONT, opt])
-            i += 3
-        elif cmd == SB:
-            end = data.find(bytes([IAC, SE]), i)
-            if end < 0:
-                rest = data[i:]
-                return bytes(text), bytes(reply), (rest if len(rest) <= MAX_PENDING_SB else b"")
-            i = end + 2
-        elif cmd == IAC:
-            text.append(IAC)
-            i += 2
-        else:
-            i += 2
-    return bytes(text), bytes(reply), b""
-
-
-def _strip_and_refuse(data: bytes) -> tuple[bytes, bytes]:
-    """Remove telnet commands from data; build WONT/DONT replies refusing every option."""
-    text, reply, _ = parse_telnet(data)
-    return text, reply
+TELNET_WAIT = 8.0  # seconds for a login prompt
+TELNET_QUIET = 0.7  # the device said something, then nothing for this long: no prompt is coming
 
 
 class CleartextAuthentication(ServiceCheck):
@@ -90,8 +39,7 @@ class CleartextAuthentication(ServiceCheck):
         """
         svc = ctx.service
         t = Transcript("http", ctx.host, svc.port)
-        client = http_auth.HttpClient(lambda: ctx.connection(svc.port), ctx.host, svc.port, False, t,
-                                      timeout=ctx.remaining(), check_cancelled=ctx.check_cancelled)
+        client = web.client(ctx, svc, t)
         found = find_login_pages(ctx, svc, client, admin_paths())
         surface = found.surface or (found.forms[0] if found.forms else None)
         redirected, fetched = found.redirected_to_https, found.fetched
@@ -156,96 +104,79 @@ class CleartextAuthentication(ServiceCheck):
                                 InconclusiveReason.DEVICE_MISBEHAVED, artefacts=[art])
 
     def _telnet(self, ctx: ServiceContext) -> Finding:
-        transcript = bytearray()
-        seen = bytearray()
+        """Telnet has no encryption: a login prompt proves credentials would travel in cleartext.
+
+        Nothing is typed: probe.protocols.telnet reads, answers option negotiation and waits for a
+        login or password prompt.
+        """
+        svc = ctx.service
+        t = Transcript("telnet", ctx.host, svc.port)
         budget = min(ctx.options.safety.max_read_bytes, MAX_TELNET_BYTES)  # bytes we accept from this service
-        received = 0
-        endless = False  # negotiation still going when the rounds or the byte budget ran out
-        pending = b""  # a telnet command split across two reads
+        wait = ctx.remaining(TELNET_WAIT)
         try:
             with ctx.connection() as sock:
-                deadline = time.monotonic() + ctx.remaining(8.0)
-                for _ in range(MAX_NEGOTIATION_ROUNDS):
-                    ctx.check_cancelled()
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    r = read_some(sock, max_bytes=min(8192, budget - received), total_timeout=left,
-                                  idle_timeout=0.7)
-                    received += len(r.data)
-                    transcript += b"<<< " + r.data + b"\n"
-                    text, reply, pending = parse_telnet(pending + r.data)
-                    seen += text
-                    if reply:
-                        sock.sendall(reply)
-                        transcript += b">>> " + reply + b"\n"
-                    if _PROMPT.search(bytes(seen).rstrip(b"\x00")) or r.closed or len(seen) > 32768:
-                        break
-                    if received >= budget:
-                        endless = True
-                        break
-                    if not r.data and not reply:
-                        break
-                else:
-                    endless = True
+                session = telnet.TelnetSession(sock, t, max_bytes=budget)
+                text, hit = session.wait_for((telnet.LOGIN_RE, telnet.PASSWORD_RE), wait, ctx.check_cancelled,
+                                             quiet=TELNET_QUIET)
         except OSError as exc:
-            arts = [ctx.artefact("transcript", f"telnet {ctx.host}:{ctx.service.port} (cut)", bytes(transcript))] \
-                if transcript else []
+            arts = [ctx.artefact("transcript", f"telnet {ctx.host}:{svc.port} (cut)", t.verbatim())] if t.events else []
             return ctx.inconclusive("Could not talk to the telnet service.", f"connection failed: {exc}",
                                     InconclusiveReason.CONNECTIVITY, artefacts=arts)
-        art = ctx.artefact("transcript", f"telnet {ctx.host}:{ctx.service.port} greeting", bytes(transcript))
-        if endless and not _PROMPT.search(bytes(seen).rstrip(b"\x00")) and not seen.strip(b"\x00\r\n "):
+        art = ctx.artefact("transcript", f"telnet {ctx.host}:{svc.port} greeting", t.verbatim())
+        shown = telnet.clean(text)
+        if hit is not None:
+            prompt = hit.search(shown[-200:])
+            return ctx.finding(Status.FAIL, "Telnet login prompt in cleartext",
+                               f"Telnet on port {svc.port} asks for credentials without encryption: "
+                               f"{printable(prompt.group(0) if prompt else shown[-40:])!r}", artefacts=[art],
+                               severity="high", details={"prompt": printable(shown[-120:])})
+        if session.total and not shown.strip(b"\x00\r\n ") and session.stopped in ("cap", "time"):
             return ctx.inconclusive(
                 "The telnet service never finished option negotiation.",
-                f"device misbehaved: {received} bytes of telnet option negotiation and no text "
-                f"(stopped after {MAX_NEGOTIATION_ROUNDS} rounds or {budget} bytes)",
+                f"device misbehaved: {session.total} bytes of telnet option negotiation and no text "
+                f"(stopped after {budget} bytes or {wait:.0f} s)",
                 InconclusiveReason.DEVICE_MISBEHAVED, artefacts=[art])
-        prompt = _PROMPT.search(bytes(seen).rstrip(b"\x00"))
-        if prompt:
-            return ctx.finding(Status.FAIL, "Telnet login prompt in cleartext",
-                               f"Telnet on port {ctx.service.port} asks for credentials without encryption: "
-                               f"{printable(prompt.group(0))!r}", artefacts=[art], severity="high",
-                               details={"prompt": printable(bytes(seen)[-120:])})
         return ctx.finding(Status.FAIL, "Telnet service exposed (cleartext protocol)",
-                           f"Telnet on port {ctx.service.port} answers; telnet has no encryption, so any login on it "
+                           f"Telnet on port {svc.port} answers; telnet has no encryption, so any login on it "
                            "travels in cleartext (no login prompt was seen within the time allowed)",
                            artefacts=[art], severity="high")
 
     def _ftp(self, ctx: ServiceContext) -> Finding:
-        transcript = bytearray()
+        """USER before AUTH TLS: a 331/230/332 answer means the password would follow in cleartext.
+
+        No password is sent; probe.protocols.ftp reads every (multi-line) reply.
+        """
+        svc = ctx.service
+        t = Transcript("ftp", ctx.host, svc.port)
         try:
             with ctx.connection() as sock:
-                greeting = read_until(sock, b"\r\n", max_bytes=8192, total_timeout=ctx.remaining())
-                # a multi-line 220- greeting ends with "220 "
-                while re.match(rb"^\d{3}-", greeting) and not re.search(rb"\r\n\d{3} [^\r\n]*\r\n$", greeting):
-                    ctx.check_cancelled()
-                    greeting += read_until(sock, b"\r\n", max_bytes=8192, total_timeout=ctx.remaining())
-                    if len(greeting) > 8192:
-                        break
-                transcript += b"<<< " + greeting
-                cmd = b"USER probe-cleartext-check\r\n"
-                sock.sendall(cmd)
-                transcript += b">>> " + cmd
-                answer = read_until(sock, b"\r\n", max_bytes=8192, total_timeout=ctx.remaining())
-                transcript += b"<<< " + answer
-                sock.sendall(b"QUIT\r\n")
-        except (ReadTimeout, ReadLimitExceeded) as exc:
-            art = ctx.artefact("transcript", f"ftp {ctx.host}:{ctx.service.port}", bytes(transcript) + exc.data)
+                lines, _greeting = ftp.greeting(sock, t, ctx.remaining())
+                answer = ftp.command(sock, lines, t, "USER probe-cleartext-check", ctx.remaining())
+                with contextlib.suppress(OSError):  # courtesy only: the answer is already in
+                    t.sent(b"QUIT\r\n")
+                    sock.sendall(b"QUIT\r\n")
+        except ReadTimeout as exc:
+            t.received(exc.data)  # the unfinished line is evidence too
+            art = ctx.artefact("transcript", f"ftp {ctx.host}:{svc.port}", t.verbatim())
+            return ctx.inconclusive("The FTP service did not answer as FTP.", str(exc),
+                                    InconclusiveReason.DEVICE_MISBEHAVED, artefacts=[art])
+        except ValueError as exc:  # not an FTP reply, or a multi-line reply that never ends
+            art = ctx.artefact("transcript", f"ftp {ctx.host}:{svc.port}", t.verbatim())
             return ctx.inconclusive("The FTP service did not answer as FTP.", str(exc),
                                     InconclusiveReason.DEVICE_MISBEHAVED, artefacts=[art])
         except OSError as exc:
             return ctx.inconclusive("Could not talk to the FTP service.", f"connection failed: {exc}",
                                     InconclusiveReason.CONNECTIVITY)
-        art = ctx.artefact("transcript", f"ftp {ctx.host}:{ctx.service.port} USER before AUTH TLS", bytes(transcript))
-        code = answer[:3]
-        if code in (b"331", b"230", b"332"):
+        art = ctx.artefact("transcript", f"ftp {ctx.host}:{svc.port} USER before AUTH TLS", t.verbatim())
+        said = printable(f"{answer.code} {answer.text}".encode())
+        if answer.code in (331, 230, 332):
             return ctx.finding(Status.FAIL, "FTP accepts a login in cleartext",
-                               f"FTP on port {ctx.service.port} answered USER with {printable(answer.strip())!r} "
+                               f"FTP on port {svc.port} answered USER with {said!r} "
                                "before any AUTH TLS: the password would follow in cleartext",
                                artefacts=[art], severity="high")
-        if code in (b"530", b"534", b"550", b"421"):
+        if answer.code in (530, 534, 550, 421):
             return ctx.finding(Status.PASS, "FTP refuses cleartext logins",
-                               f"FTP on port {ctx.service.port} refused USER before AUTH TLS: "
-                               f"{printable(answer.strip())!r}", artefacts=[art], severity="info")
-        return ctx.inconclusive("Unexpected FTP answer to USER.", f"answer {printable(answer.strip())!r}",
+                               f"FTP on port {svc.port} refused USER before AUTH TLS: {said!r}", artefacts=[art],
+                               severity="info")
+        return ctx.inconclusive("Unexpected FTP answer to USER.", f"answer {said!r}",
                                 InconclusiveReason.DEVICE_MISBEHAVED, artefacts=[art])

@@ -1,4 +1,5 @@
-"""ssh_algorithms: the SSH server's offered algorithms and host keys, judged against policy."""
+"""ssh_algorithms: the SSH server's offered algorithms, host keys, Terrapin exposure and DH
+group-exchange moduli, judged against the SSH policy (built-in, the ssh-audit preset, or a file)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
-from probe.compliance.cryptopolicy import FAIL, judge_ssh, load_ssh_policy
+from probe.compliance.cryptopolicy import FAIL, judge_ssh, load_ssh_policy, ssh_headline
 from probe.context import ServiceContext
 from probe.models import Finding, InconclusiveReason, Status
 from probe.plugins import ServiceCheck
@@ -24,8 +25,23 @@ class SshAlgorithms(ServiceCheck):
         policy = load_ssh_policy(ctx.options.crypto.ssh_policy)
         port = ctx.service.port
         connect = functools.partial(ctx.connection, port)
-        scan = ssh_kexinit.scan(connect, timeout=ctx.remaining(), check_cancelled=ctx.check_cancelled,
-                                max_bytes=ctx.options.safety.max_read_bytes)
+        # The authentication-method listing (a full paramiko handshake) runs alongside the audit's
+        # own connections; all of them hold the device's connection slots.
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=1)
+        auth_job: list = []
+
+        def start_auth() -> None:
+            auth_job.append(pool.submit(ssh_kexinit.auth_methods, connect, timeout=ctx.remaining()))
+
+        try:
+            scan = ssh_kexinit.scan(connect, timeout=ctx.remaining(), check_cancelled=ctx.check_cancelled,
+                                    max_bytes=ctx.options.safety.max_read_bytes, on_kexinit=start_auth,
+                                    parallel=max(1, ctx.options.safety.max_connections - 1))
+            auth = auth_job[0].result() if auth_job else None
+        finally:
+            pool.shutdown(wait=True)
         arts: list[str] = []
         if scan.transcript:
             arts.append(ctx.artefact("banner", f"ssh-server-bytes-{port}.bin", scan.transcript))
@@ -43,18 +59,19 @@ class SshAlgorithms(ServiceCheck):
             return
         lists = scan.kexinit.lists if scan.kexinit else None
         host_keys = [hk.to_json() for hk in scan.host_keys]
-        violations = judge_ssh(protocol=scan.banner.protocol, lists=lists, host_keys=host_keys, policy=policy)
+        violations = judge_ssh(protocol=scan.banner.protocol, lists=lists, host_keys=host_keys, policy=policy,
+                               terrapin=ssh_kexinit.terrapin(lists) if lists else None,
+                               gex=[g.to_json() for g in scan.gex])
         details["violations"] = [v.to_json() for v in violations]
-        if scan.kexinit is not None:
-            auth = ssh_kexinit.auth_methods(connect, timeout=ctx.remaining())
+        if scan.kexinit is not None and auth is not None:
             details["auth_methods"] = auth.methods
             details["auth_methods_note"] = auth.reason or None
-        fails = [v.message for v in violations if v.severity == FAIL]
-        warns = [v.message for v in violations if v.severity != FAIL]
+        fails = ssh_headline([v for v in violations if v.severity == FAIL])
+        warns = ssh_headline([v for v in violations if v.severity != FAIL])
         if fails:
             yield ctx.finding(Status.FAIL, "SSH algorithms outside the policy",
-                              f"{scan.banner.line}: {len(fails)} violation(s): " + "; ".join(fails[:10])
-                              + (" …" if len(fails) > 10 else ""),
+                              "; ".join(fails) + f" ({scan.banner.line}; policy {policy['name']})"
+                              + (f"; also: {'; '.join(warns)}" if warns else ""),
                               details=details, artefacts=arts, severity="high")
             return
         if scan.kexinit is None:
@@ -70,8 +87,9 @@ class SshAlgorithms(ServiceCheck):
             yield ctx.inconclusive("No algorithm violation, but not every host key could be read to check its size",
                                    missing, code, details=details, artefacts=arts)
             return
+        gex = ", ".join(str(g.modulus_bits) for g in scan.gex if g.modulus_bits)
         yield ctx.finding(Status.PASS, "SSH algorithms meet the policy",
-                          f"{scan.banner.line}: host keys "
-                          + ", ".join(f"{k.key_type} {k.bits}" for k in scan.host_keys)
-                          + (f"; warnings: {'; '.join(warns)}" if warns else ""),
+                          f"{scan.banner.line}: host keys " + ", ".join(k.describe() for k in scan.host_keys)
+                          + (f"; group exchange moduli {gex} bits" if gex else "")
+                          + f"; policy {policy['name']}" + (f"; warnings: {'; '.join(warns)}" if warns else ""),
                           details=details, artefacts=arts, severity="high")

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from probe.compliance.cryptopolicy import judge_tls_configuration, load_tls_policy
+from probe.compliance.cryptopolicy import headline, judge_tls_configuration, load_tls_policy, off_policy_groups
 from probe.context import ServiceContext
 from probe.models import Finding, InconclusiveReason, Status
 from probe.plugins import ServiceCheck
@@ -34,6 +34,9 @@ def _transcript(scan: tls_hello.TLSScan) -> str:
             "alert": a.alert_name,
             "server_version": a.server_hello.version_name if a.server_hello else None,
             "server_suite": tls_hello.suite_name(a.server_hello.cipher_suite) if a.server_hello else None,
+            "key_exchange": a.kex.to_json() if a.kex else None,
+            "offered_groups": [tls_hello.group_name(g) for g in a.offered_groups],
+            "certificates": len(a.certificates), "certificate_note": a.certificate_note or None,
             "client_hello_hex": a.sent.hex(),
             "server_reply_hex": a.received[:16384].hex(),
             "server_reply_bytes": len(a.received),
@@ -50,7 +53,8 @@ class TlsConfiguration(ServiceCheck):
         budget = ctx.options.crypto.tls_max_connections
         scan = tls_hello.scan(lambda: ctx.connection(port), max_connections=min(budget, MAX_CONNECTIONS),
                               timeout=ctx.remaining(), check_cancelled=ctx.check_cancelled,
-                              max_bytes=ctx.options.safety.max_read_bytes)
+                              max_bytes=ctx.options.safety.max_read_bytes, server_name=ctx.options.crypto.sni,
+                              probe_groups=lambda version: off_policy_groups(policy, version))
         transcript = ctx.artefact("transcript", f"tls-handshakes-{port}.json", _transcript(scan),
                                   media_type="application/json")
         details: dict[str, Any] = {"scan": scan.to_json(),
@@ -77,10 +81,9 @@ class TlsConfiguration(ServiceCheck):
         accepted = ", ".join(scan.accepted_versions) or "none"
         if judgement.failed:
             arts = [transcript, *self._raw_evidence(ctx, scan, judgement.violations, port)]
-            lines = [v.message for v in judgement.violations]
+            lines = headline([v for v in judgement.violations if v.severity == "fail"])
             yield ctx.finding(Status.FAIL, "TLS configuration outside the policy",
-                              f"accepted versions: {accepted}; {len(lines)} violation(s): " + "; ".join(lines[:8])
-                              + (" …" if len(lines) > 8 else ""),
+                              "; ".join(lines) + f" (accepted versions: {accepted})",
                               details=details, artefacts=arts, severity="high")
             return
         if judgement.undetermined:
@@ -92,15 +95,18 @@ class TlsConfiguration(ServiceCheck):
                                    "could not determine " + "; ".join(judgement.undetermined), code,
                                    details=details, artefacts=[transcript])
             return
-        suites = {v: len(r.suites) for v, r in scan.versions.items() if r.accepted}
+        suites = ", ".join(f"{len(r.suites)} in {v}" for v, r in scan.versions.items() if r.accepted)
+        groups = sorted({k.describe() for r in scan.versions.values() for _, k in r.key_exchange})
         yield ctx.finding(Status.PASS, "TLS configuration meets the policy",
-                          f"accepted versions: {accepted}; suites per version: {suites}; all within "
-                          f"{policy['name']}", details=details, artefacts=[transcript], severity="high")
+                          f"accepted versions: {accepted}; suites: {suites}; key exchange: "
+                          f"{', '.join(groups) or 'none observed'}; all within {policy['name']}",
+                          details=details, artefacts=[transcript], severity="high")
 
     @staticmethod
     def _raw_evidence(ctx: ServiceContext, scan: tls_hello.TLSScan, violations: list, port: int) -> list[str]:
         """The server's raw reply for each attempt that showed a violation (capped)."""
         wanted_versions = {v.item for v in violations if v.rule == "protocols.allowed"}
+        wanted_kex = {v.item for v in violations if v.rule.startswith("key_exchange.")}
         wanted_suites = {(v.rule.split(".", 1)[1], v.item) for v in violations if v.rule.startswith("cipher_suites.")}
         ids: list[str] = []
         seen: set[tuple[str, str]] = set()
@@ -109,8 +115,10 @@ class TlsConfiguration(ServiceCheck):
                 continue
             vname = a.server_hello.version_name
             sname = tls_hello.suite_name(a.server_hello.cipher_suite)
-            key = (vname, sname) if (vname, sname) in wanted_suites \
-                else (vname, "") if vname in wanted_versions else None
+            kex = a.kex
+            kex_item = "" if kex is None else f"{vname} DH {kex.bits}" if kex.kind == "DHE" else f"{vname} {kex.group}"
+            key = ((vname, sname) if (vname, sname) in wanted_suites else (vname, "") if vname in wanted_versions
+                   else (vname, kex_item) if kex_item in wanted_kex else None)
             if key is None or key in seen:
                 continue
             seen.add(key)

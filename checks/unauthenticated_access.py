@@ -20,6 +20,7 @@ from probe.plugins import ServiceCheck
 from probe.protocols import ftp, http_auth, mqtt, rtsp, snmp, tlswrap
 from probe.protocols.netio import ReadTimeout
 from probe.protocols.transcript import Transcript
+from probe.services import web
 from probe.services.credentials import for_service
 from probe.services.logins import admin_paths
 
@@ -50,8 +51,7 @@ class UnauthenticatedAccess(ServiceCheck):
         tls = svc.protocol == "https" or svc.tls
         if tls:
             t.note("https: certificate not verified (devices use self-signed certificates)")
-        client = http_auth.HttpClient(lambda: ctx.connection(svc.port), ctx.host, svc.port, tls, t,
-                                      timeout=ctx.remaining(), check_cancelled=ctx.check_cancelled)
+        client = web.client(ctx, svc, t)
         try:
             catch_all = client.request("GET", http_auth.random_path())
         except (OSError, ValueError) as exc:

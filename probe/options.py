@@ -9,6 +9,8 @@ choice that shaped the result, so an assessor can reproduce the run.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -116,17 +118,44 @@ class CredentialOptions:
             raise UserError("--brute-force-attempts must be between 3 and 30")
 
 
+SSH_POLICY_PRESETS = ("ssh-audit",)  # probe/data/policies/ssh-<name>.yaml, chosen by name
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}"
+                       r"[A-Za-z0-9])?)*\.?$")
+
+
 @dataclass(frozen=True)
 class CryptoOptions:
     """What TLS and SSH are judged against."""
 
     ca_file: Path | None = None  # CA(s) the device's certificates must chain to
     tls_policy: Path | None = None  # instead of the built-in policy file
-    ssh_policy: Path | None = None
+    ssh_policy: Path | str | None = None  # a policy file, or a preset name from SSH_POLICY_PRESETS
     tls_max_connections: int = 60  # per TLS service, versions then suites
+    # The name users reach the device by: sent as SNI and checked against the certificate's names
+    # instead of the scanned address.
+    hostname: str | None = None
 
     def __post_init__(self) -> None:
         _positive("tls_max_connections", self.tls_max_connections)
+        if isinstance(self.ssh_policy, str) and self.ssh_policy not in SSH_POLICY_PRESETS:
+            object.__setattr__(self, "ssh_policy", Path(self.ssh_policy))
+        if self.hostname is not None:
+            try:
+                ipaddress.ip_address(self.hostname)
+            except ValueError:
+                if not _HOSTNAME.match(self.hostname):
+                    raise UserError(f"--hostname {self.hostname!r} is neither a DNS name nor an IP address") from None
+
+    @property
+    def sni(self) -> str | None:
+        """The hostname as TLS server_name, never an IP literal (RFC 6066 3)."""
+        if self.hostname is None:
+            return None
+        try:
+            ipaddress.ip_address(self.hostname)
+        except ValueError:
+            return self.hostname.rstrip(".")
+        return None
 
 
 def _path_or_none(p: Path | None) -> str | None:
@@ -157,7 +186,8 @@ class ScanOptions:
                             "user_file": c.user_file.name if c.user_file else None,
                             "brute_force": c.brute_force, "brute_force_attempts": c.brute_force_attempts},
             "crypto": {"ca_file": _path_or_none(k.ca_file), "tls_policy": _path_or_none(k.tls_policy),
-                       "ssh_policy": _path_or_none(k.ssh_policy), "tls_max_connections": k.tls_max_connections},
+                       "ssh_policy": k.ssh_policy if isinstance(k.ssh_policy, str) else _path_or_none(k.ssh_policy),
+                       "tls_max_connections": k.tls_max_connections, "hostname": k.hostname},
         }
 
 

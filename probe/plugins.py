@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 import yaml
 
+from probe import yamlfile
 from probe.context import CheckContext, ServiceContext
 from probe.errors import UserError
 from probe.models import Finding, Intrusiveness
@@ -133,7 +134,7 @@ def _load_builtin() -> dict[str, type[Check]]:
         if not meta_file.is_file():
             raise UserError(f"checks/{mod.name}.yaml: metadata file missing")
         try:
-            raw = yaml.safe_load(meta_file.read_text("utf-8"))
+            raw = yamlfile.safe_load(meta_file.read_text("utf-8"))
         except yaml.YAMLError as exc:
             raise UserError(f"checks/{mod.name}.yaml: not valid YAML ({exc})") from None
         meta = CheckMetadata.from_dict(raw, where=f"checks/{mod.name}.yaml", source="builtin")

@@ -16,6 +16,7 @@ from typing import Any
 import jinja2
 
 from .model import VERDICTS, clause_title, context, location, visible
+from .path_view import recognition_view
 
 
 def _anchor(value: Any, prefix: str) -> str:
@@ -41,4 +42,5 @@ def _env(lang: str) -> jinja2.Environment:
 
 
 def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -> str:
-    return _env(lang).get_template("report.html.j2").render(**context(doc, lang, verification))
+    return _env(lang).get_template("report.html.j2").render(**context(doc, lang, verification),
+                                                           rec=recognition_view(doc, lang))

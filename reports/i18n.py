@@ -42,6 +42,16 @@ _EN = {
     "partial": "partial", "none_status": "none", "unlisted": "unlisted",
     "legend": "PASS tested and met · FAIL tested and not met · INCONCLUSIVE could not be tested · "
               "NOT_APPLICABLE not present on the device · MANUAL needs the manufacturer's documents",
+    "path_basis": "What the path rests on", "judged_on": "Judged on", "path_status": "Status",
+    "in-force": "in force", "not-in-force": "NOT IN FORCE", "no-arrangement": "no recognition arrangement",
+    "no-label": "no label held", "instrument": "Instrument", "paragraph": "Paragraph", "condition": "Condition",
+    "in_force_from": "In force from", "applies": "Used", "not_used": "not used", "gap_source": "Gap set from",
+    "held_label": "Held label (as declared; not verified by probe)", "validity": "Validity",
+    "valid_on_date": "Valid on that date", "obtained_via": "Obtained via", "declared_in": "Declared in",
+    "question": "Question", "answer": "Answer", "not_answered": "NOT ANSWERED",
+    "path_items": "MANUAL items of the path (shown with the application; never tested)",
+    "pending_gap": "Gap set once in force", "moc_wording": "MoC wording", "signed": "signed",
+    "no_held_label": "not declared",
 }
 
 _JA = {
@@ -75,6 +85,16 @@ _JA = {
     "partial": "部分的", "none_status": "なし", "unlisted": "記載なし",
     "legend": "PASS 試験で適合 · FAIL 試験で不適合 · INCONCLUSIVE 試験できず · "
               "NOT_APPLICABLE 該当機能なし · MANUAL 製造者の文書が必要",
+    "path_basis": "経路の根拠", "judged_on": "判定基準日", "path_status": "状態",
+    "in-force": "発効済み", "not-in-force": "未発効", "no-arrangement": "相互承認の取決めなし",
+    "no-label": "ラベル未取得", "instrument": "根拠文書", "paragraph": "条項", "condition": "条件",
+    "in_force_from": "発効日", "applies": "適用", "not_used": "不適用", "gap_source": "差分の出典",
+    "held_label": "取得済みラベル（製造者の申告。probe は検証しない）", "validity": "有効期間",
+    "valid_on_date": "基準日に有効", "obtained_via": "取得経路", "declared_in": "申告ファイル",
+    "question": "確認事項", "answer": "回答", "not_answered": "未回答",
+    "path_items": "経路の文書確認項目（申請時に提示。試験対象外）",
+    "pending_gap": "発効後の差分", "moc_wording": "MoC上の記載", "signed": "署名",
+    "no_held_label": "申告なし",
 }
 
 def labels(lang: str) -> dict[str, str]:

@@ -12,14 +12,33 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from .model import clause_title, context, location, one_line, visible
+from .path_view import recognition_view
 
 MANUAL_MESSAGE = "needs manufacturer documents"
+
+
+def _path_properties(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    """The chosen recognition path, its basis and the held label, as suite properties."""
+    path = (doc.get("recognition") or {}).get("chosen_path")
+    if not path:
+        return []
+    rv = recognition_view(doc)
+    used = [b for b in rv["bases"] if b["applies"]]
+    props = [("recognition_path", f"{path.get('holding')} -> {path.get('apply_for')} ({path.get('device_class')})"),
+             ("recognition_status", f"{rv['status']} on {rv['as_of']}"),
+             ("recognition_basis", "; ".join(f"{b['instrument']} {b['paragraph']} (in force {b['in_force']})"
+                                             for b in used) or "-")]
+    held = rv["held"]
+    props.append(("held_label", f"{held['label']}, valid {held['validity']} (declared in {held['declared_in']})"
+                  if held else "not declared"))
+    return props
 
 
 def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -> str:
     ctx = context(doc, lang, verification)
     findings = ctx["findings"]
     multi = len(doc["targets"]) > 1
+    path_props = _path_properties(doc)
     root = ET.Element("testsuites", name="probe")
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for s in ctx["schemes"]:
@@ -30,7 +49,8 @@ def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -
                               **{k: str(v) for k, v in n.items()})
         props = ET.SubElement(suite, "properties")
         for k, v in (("run_id", doc["run"]["id"]), ("profile", doc["profile"]["name"]),
-                     ("scheme_version", s.version), ("complete", str(doc["run"]["complete"]).lower())):
+                     ("scheme_version", s.version), ("complete", str(doc["run"]["complete"]).lower()),
+                     *path_props):
             ET.SubElement(props, "property", name=k, value=visible(v))
         for c in s.clauses:
             name = f"{c['id']} {clause_title(c, lang)}" + (f" [{c['target']}]" if multi else "")

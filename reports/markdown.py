@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from .model import BASES, VERDICTS, clause_title, context, location, one_line
+from .path_view import recognition_view
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|~])")
 
@@ -24,6 +25,44 @@ def esc(text: Any, limit: int = 0) -> str:
 
 def _row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
+
+
+def _path_basis(rv: dict[str, Any], L: dict[str, str]) -> list[str]:
+    """What the chosen path rests on, the held label, the question and the path's MANUAL items."""
+    out: list[str] = []
+    if rv["as_of"]:
+        out.append(f"- **{L['judged_on']}**: {esc(rv['as_of'])} ({esc(rv['as_of_source'])})")
+    if rv["status"]:
+        status = L.get(rv["status"], rv["status"])
+        if rv["status"] == "not-in-force":
+            status = f"**{status}** — {L['in_force_from']} {esc(rv['in_force_from'])}"
+        out.append(f"- **{L['path_status']}**: {status}")
+    for b in rv["bases"]:
+        head = f"{esc(b['instrument'])} {esc(b['paragraph'])}" + (f", {esc(b['annexes'])}" if b["annexes"] else "")
+        used = "" if b["applies"] else f" ({L['not_used']}: {esc(b['why_not'])})"
+        out.append(f"- **{L['path_basis']}**: {head} ({esc(b['kind'])}){used}; "
+                   f"{L['condition']}: {esc(b['condition'])}; {L['in_force_from']}: {esc(b['in_force'])}; "
+                   f"{L['gap_source']}: {esc(b['gap_source'])}")
+    h = rv["held"]
+    if h:
+        extra = f"; {L['obtained_via']}: {esc(h['obtained_via'])}" if h["obtained_via"] else ""
+        out.append(f"- **{L['held_label']}**: {esc(h['label'])}; {L['validity']} {esc(h['validity'])}; "
+                   f"{L['valid_on_date']}: {h['valid_on_date']}{extra}; {L['declared_in']} {esc(h['declared_in'])} "
+                   f"(sha256 {esc(h['sha256'])})")
+    elif rv["status"]:
+        out.append(f"- **{L['held_label']}**: {L['no_held_label']}")
+    for q in rv["questions"]:
+        answer = esc(q["answer"]) if q["answered"] else f"**{L['not_answered']}**"
+        out.append(f"- **{L['question']}** ({esc(q['refs'])}): {esc(q['text'])} {L['answer']}: {answer}")
+    for i in rv["manual_items"]:
+        dec = f": {esc(i['declared'])}" if i["declared"] else ""
+        out.append(f"- **MANUAL** ({L['path_items']}): {esc(i['what'])} ({esc(i['refs'])}; "
+                   f"{esc(L.get(i['basis'], i['basis']))}){dec}")
+    if rv["pending"]:
+        out.append(f"- **{L['pending_gap']}**: {esc(', '.join(rv['pending']))}")
+    for n in rv["notes"]:
+        out.append(f"- {L['notes']}: {esc(n)}")
+    return out
 
 
 def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -> str:
@@ -53,14 +92,18 @@ def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -
     out.append(_row([f"**{L['total']}**", *(f"**{ctx['summary'][v]}**" for v in VERDICTS)]))
     out += ["", f"*{esc(L['legend'])}*", "", f"## {L['gap_set']}", ""]
     path = ctx["path"]
+    rv = recognition_view(doc, lang)
     if path:
         out.append(f"{L['holding']}: **{esc(path['holding'])}** → {L['applying_for']}: **{esc(path['apply_for'])}** "
                    f"({esc(path['device_class'])}). {esc(path.get('explanation', ''))}")
+        out += ["", *_path_basis(rv, L)]
         out += ["", _row([L["clause"], L["clause_title"], L["moc_status"], L["verdict"], L["basis"], L["reason"]]),
                 _row(["---"] * 6)]
         for g in ctx["gap_rows"]:
             for c in g["clauses"] or [None]:
                 status = L.get("none_status" if g["status"] == "none" else g["status"], g["status"])
+                if rv["wording"].get(g["id"]):
+                    status += f" ({L['moc_wording']}: “{rv['wording'][g['id']]}”)"
                 if c is None:
                     out.append(_row([esc(g["id"]), "", esc(status), "-", "-", "-"]))
                 else:
@@ -68,10 +111,14 @@ def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -
                                      esc(L.get(c["basis"], c["basis"])), esc(c["reason"], 300)]))
     else:
         out += [esc(L["no_path"]), ""]
-        for p in doc["recognition"]["paths"]:
+        for p, summary in zip(doc["recognition"]["paths"], rv["summaries"], strict=True):
             gaps = (L["full_assessment"] if p["full_assessment"] else
                     ", ".join(esc(g["id"]) for g in p["gap_set"]) or L["none"])
-            out.append(f"- {esc(p['holding'])} → {esc(p['apply_for'])}: {gaps}")
+            out.append(f"- {esc(p['holding'])} → {esc(p['apply_for'])}: {gaps}" +
+                       (f" — {L['path_basis']}: {esc(summary)}" if summary else ""))
+        if rv["held"]:
+            out += ["", f"- **{L['held_label']}**: {esc(rv['held']['label'])}, {L['validity']} "
+                        f"{esc(rv['held']['validity'])} ({L['declared_in']} {esc(rv['held']['declared_in'])})"]
     out += ["", f"## {L['split']}", ""]
     for b in BASES:
         ids = ", ".join(f"{esc(c['id'])} ({c['verdict']})" for c in ctx["by_basis"][b]) or L["none"]

@@ -18,6 +18,7 @@ from typing import Any
 from probe import __version__
 
 from .model import location, one_line, visible
+from .path_view import recognition_view
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 UNASSESSED_RULE = "probe.clause-not-assessed"
@@ -40,6 +41,23 @@ def _check_meta(check_id: str) -> dict[str, str]:
     except Exception:
         pass
     return {}
+
+
+def _recognition(doc: dict[str, Any]) -> dict[str, Any]:
+    """The chosen path's basis and the held label, as run properties (a path is not a result)."""
+    rec = doc.get("recognition") or {}
+    path = rec.get("chosen_path") or {}
+    rv = recognition_view(doc)
+    return {
+        "holding": visible(rec.get("holding") or ""), "applyFor": visible(rec.get("apply_for") or ""),
+        "status": rv["status"], "asOf": rv["as_of"], "asOfSource": rv["as_of_source"],
+        "gapSet": [visible(g.get("id")) for g in path.get("gap_set") or []],
+        "bases": [{"instrument": b["instrument"], "kind": b["kind"], "paragraph": b["paragraph"],
+                   "annexes": b["annexes"], "condition": b["condition"], "inForce": b["in_force"],
+                   "applies": b["applies"], "whyNot": b["why_not"]} for b in rv["bases"]],
+        "heldLabel": rv["held"],
+        "questions": rv["questions"], "manualItems": rv["manual_items"], "notes": rv["notes"],
+    }
 
 
 def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -> str:
@@ -124,7 +142,8 @@ def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -
             "results": results,
             "properties": {"targets": [visible(t) for t in doc["targets"]], "summary": dict(doc["summary"]),
                            "clauses": {c["id"] + ("" if len(doc["targets"]) == 1 else f"@{c['target']}"): c["verdict"]
-                                       for c in doc["clauses"]}},
+                                       for c in doc["clauses"]},
+                           "recognition": _recognition(doc)},
         }],
     }
     return json.dumps(sarif, indent=1, ensure_ascii=False, sort_keys=True) + "\n"

@@ -17,6 +17,8 @@ PACKAGES=(
   mosquitto mosquitto-clients snmpd snmp vsftpd miniupnpd-nftables dnsmasq openssl
   # RTSP for the lab camera (a small Perl RTSP server; the only packaged standalone one)
   rtsp-server-perl
+  # TinySSH 20230101: a real SSH server from before strict key exchange (the Terrapin tests)
+  tinysshd
   # namespace plumbing and capture
   iproute2 nftables iptables tcpdump procps psmisc
   # anchors for the benchmark and for discovery through nmap
@@ -54,4 +56,9 @@ for d in mosquitto snmpd vsftpd lighttpd dnsmasq miniupnpd rtsp-server; do
     [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$host_net" ] && kill "$pid" 2>/dev/null || true
   done
 done
+# tinysshd's package enables a socket unit on port 22 where systemd runs; the tests start it
+# themselves on loopback, so the unit is turned off (a no-op without systemd).
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  systemctl disable --now tinysshd.socket >/dev/null 2>&1 || true
+fi
 echo "setup-system: ok"

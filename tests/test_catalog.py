@@ -19,7 +19,15 @@ def test_every_scheme_has_its_clauses() -> None:
                            "5.3-8", "5.3-10", "5.3-13", "5.3-16"}
     hg_only = {c.number for c in cat.of_scheme("cls", "home-gateway")} - cls_general
     assert hg_only == {"5.3-1", "5.3-6", "5.3-9", "7.3-1", "7.3-4", "7.3-6", "7.3-7"}
-    assert [c.id for c in cat.of_scheme("uk-psti")] == ["uk-psti:1", "uk-psti:2", "uk-psti:3"]
+    assert [c.id for c in cat.of_scheme("uk-psti")] == ["uk-psti:1", "uk-psti:2", "uk-psti:3", "uk-psti:SoC"]
+
+
+def test_uk_psti_statement_of_compliance_is_a_manual_clause() -> None:
+    """The duty that a statement of compliance accompanies the product is one of the UK Requirements
+    (Japan–UK MoC definition 7): a clause of its own, documents only, so never more than MANUAL."""
+    soc = load_catalog().get("uk-psti:SoC")
+    assert soc.assessment is Assessment.DOCUMENTS and soc.checks == () and soc.text_confirmed
+    assert "statement of compliance" in soc.title and soc.applies_to("general-iot") and soc.applies_to("home-gateway")
 
 
 def test_unconfirmed_texts_are_marked() -> None:

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from pathlib import Path
 
 from probe.compliance.catalog import SCHEMES, Catalog, load_catalog
+from probe.compliance.declaration import Declaration
+from probe.compliance.held_label import HeldLabel
 from probe.compliance.profile import Profile, builtin_profiles, load_profile
 from probe.compliance.recognition import HOLDINGS, load_moc
 from probe.compliance.scope import Scope, compute_scope
 from probe.plugins import registry
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def add_scope_options(p: argparse.ArgumentParser) -> None:
@@ -17,16 +27,26 @@ def add_scope_options(p: argparse.ArgumentParser) -> None:
                    help=f"device profile: {', '.join(builtin_profiles())}, or a profile YAML file "
                         "(default: home-gateway)")
     p.add_argument("--holding", choices=HOLDINGS, default=None,
-                   help="the label the product already holds; 'none' means a full assessment")
+                   help="the scheme of the label the product already holds ('none': a full assessment); "
+                        "the label itself (identifier, level, validity, how it was obtained) is declared "
+                        "in the declaration file's held_label")
     p.add_argument("--apply-for", choices=SCHEMES, default=None, dest="apply_for",
                    help="the scheme applied for; with --holding, only the MoC gap set is assessed")
+    p.add_argument("--application-date", type=_date, default=None, metavar="YYYY-MM-DD", dest="application_date",
+                   help="judge the recognition path on this date (MoC and law in-force dates, the held label's "
+                        "validity), e.g. a planned application date; default: today (UTC)")
     p.add_argument("--catalog-dir", type=Path, default=None, metavar="DIR",
                    help="folder of catalog YAML files overriding built-in clause titles (e.g. licensed official text)")
 
 
-def load_scope(args: argparse.Namespace) -> tuple[Catalog, Profile, Scope]:
+def load_scope(args: argparse.Namespace, declaration: Declaration | None = None,
+               default_source: str = "today") -> tuple[Catalog, Profile, Scope]:
+    """Catalog, profile and scope; the held label comes from `declaration` when one is given."""
     catalog = load_catalog(args.catalog_dir)
     profile = load_profile(args.profile, set(registry()))
     moc = load_moc(catalog)
-    scope = compute_scope(catalog, moc, profile, args.holding, args.apply_for)
+    on = getattr(args, "application_date", None)
+    held = HeldLabel.from_declaration(declaration) if declaration is not None else None
+    scope = compute_scope(catalog, moc, profile, args.holding, args.apply_for, on=on,
+                          on_source="--application-date" if on else default_source, held=held)
     return catalog, profile, scope

@@ -8,11 +8,17 @@ from pathlib import Path
 
 from probe.compliance.catalog import load_catalog
 from probe.compliance.declaration import TEMPLATE, clause_statements, load_declaration, load_map
+from probe.compliance.held_label import HeldLabel
+from probe.output.terminal import safe
+
+_PLACEHOLDERS = ("example.com", "Example ", "EXAMPLE-")  # the template's example values
 
 HELP = """\
 The manufacturer declaration states what a network scan cannot see (disclosure policy, support
-period, update signing, automatic-update default, data deletion...). Give it to `probe run
---declaration FILE`: the clauses it speaks to stay MANUAL with basis "declared" and cite it.
+period, update signing, automatic-update default, data deletion...) and the label the product
+already holds (held_label: identifier, level, validity, how it was obtained). Give it to `probe run
+--declaration FILE`: the clauses it speaks to stay MANUAL with basis "declared" and cite it; `probe
+plan --declaration FILE` shows the held label and answers the plan's third-party question.
 
 examples:
   probe declaration --template > decl.yaml      a commented template to fill in
@@ -37,9 +43,17 @@ def run(args: argparse.Namespace) -> int:
     decl = load_declaration(args.check, catalog)
     covered = clause_statements(decl, load_map(catalog))
     print(f"{args.check}: valid declaration (sha256 {decl.sha256})")
-    print(f"  manufacturer: {decl.data['manufacturer']}; model: {decl.data['model']}")
+    print(f"  manufacturer: {safe(decl.data['manufacturer'], 200)}; model: {safe(decl.data['model'], 200)}")
     print(f"  speaks to {len(covered)} clause(s): {', '.join(sorted(covered))}")
-    placeholders = [k for k, v in decl.data.items() if isinstance(v, str) and ("example.com" in v or "Example " in v)]
+    held = HeldLabel.from_declaration(decl)
+    if held is None:
+        print("  held label: none declared (needed for a simplified application: --holding)")
+    else:
+        answer = held.obtained_via or "NOT ANSWERED (obtained_via)"
+        print(f"  held label: {safe(held.describe(), 300)}; obtained via: {answer}")
+    fields = [(k, v) for k, v in decl.data.items() if k != "held_label"]
+    fields += [(f"held_label.{k}", v) for k, v in (decl.data.get("held_label") or {}).items()]
+    placeholders = [k for k, v in fields if isinstance(v, str) and any(m in v for m in _PLACEHOLDERS)]
     if placeholders:
         print(f"  warning: template example values left in: {', '.join(placeholders)}")
     return 0

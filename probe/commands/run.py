@@ -19,6 +19,7 @@ from probe.compliance.profile import parse_ports
 from probe.engine import ScanState, run_scan
 from probe.errors import UserError
 from probe.options import (
+    SSH_POLICY_PRESETS,
     CredentialOptions,
     CredentialScope,
     CryptoOptions,
@@ -30,6 +31,7 @@ from probe.options import (
 from probe.output.evidence import build, canonical_bytes, check_writable, write_atomic
 from probe.output.exitcodes import EXIT_INCOMPLETE, exit_code
 from probe.output.pack import check_destination, write_pack
+from probe.output.path_text import path_lines
 from probe.output.signing import fingerprint, load_private
 from probe.output.terminal import Progress, clause_table, safe
 from probe.protocols.x509 import load_ca_bundle
@@ -49,6 +51,8 @@ and ordered most-likely first; the brute-force protection test runs only with --
 examples:
   probe run --target 10.0.0.1 --profile home-gateway --out gw.json
   probe run --target 10.0.0.1 --holding jc-star --apply-for cls       (only the MoC gap set)
+  probe run --target 10.0.0.1 --holding jc-star --apply-for cls --declaration decl.yaml
+        (the held label, as declared in held_label:, is recorded with the path's basis)
   probe run --targets-file devices.txt --profile general-iot --max-time 600
   probe run --target 10.0.0.1 --out gw.json --pack gw-pack.tar --sign lab.key   (signed evidence pack)
 
@@ -121,8 +125,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "for update URLs served by the device (update_channel)")
     c.add_argument("--tls-policy", metavar="YAML", help="TLS policy file instead of the built-in "
                    "(Mozilla intermediate 5.7; same shape as probe/data/policies/tls.yaml)")
-    c.add_argument("--ssh-policy", metavar="YAML", help="SSH policy file instead of the built-in "
-                   "(same shape as probe/data/policies/ssh.yaml)")
+    c.add_argument("--ssh-policy", metavar="YAML|PRESET", help="SSH policy file instead of the built-in "
+                   "(same shape as probe/data/policies/ssh.yaml), or the preset 'ssh-audit' (ssh-audit 3.x's "
+                   "fail/warn classes; docs/crypto-policy.md lists how it differs from the built-in)")
+    c.add_argument("--hostname", metavar="NAME",
+                   help="the name users reach the device by: sent as TLS SNI and checked against the "
+                        "certificate's subject alternative names instead of the scanned address (a mismatch "
+                        "FAILs with --ca-file, warns without)")
     u = p.add_argument_group("manufacturer declaration")
     u.add_argument("--declaration", default=None, type=Path, metavar="FILE",
                    help="manufacturer declaration YAML (`probe declaration --template`): attached to the clauses "
@@ -158,7 +167,8 @@ def options_from(args: argparse.Namespace) -> ScanOptions:
 
 def _crypto_options(args: argparse.Namespace) -> CryptoOptions:
     """Validate the crypto policy inputs up front: a bad file is a usage error, not a scan result."""
-    ca_file = tls_policy = ssh_policy = None
+    ca_file = tls_policy = None
+    ssh_policy: Path | str | None = None
     if args.ca_file:
         try:
             load_ca_bundle(args.ca_file)
@@ -171,8 +181,9 @@ def _crypto_options(args: argparse.Namespace) -> CryptoOptions:
         tls_policy = Path(args.tls_policy).absolute()
     if args.ssh_policy:
         load_ssh_policy(args.ssh_policy)
-        ssh_policy = Path(args.ssh_policy).absolute()
-    return CryptoOptions(ca_file=ca_file, tls_policy=tls_policy, ssh_policy=ssh_policy)
+        ssh_policy = args.ssh_policy if args.ssh_policy in SSH_POLICY_PRESETS else Path(args.ssh_policy).absolute()
+    return CryptoOptions(ca_file=ca_file, tls_policy=tls_policy, ssh_policy=ssh_policy,
+                         hostname=getattr(args, "hostname", None))
 
 
 class _Interrupts:
@@ -198,7 +209,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("no target: give --target HOST (repeatable) or --targets-file FILE")
     targets = list(dict.fromkeys(resolve_target(t) for t in raw_targets))
     options = options_from(args)
-    catalog, profile, scope = load_scope(args)
+    if args.fetch_declared_urls and not args.declaration:
+        raise UserError("--fetch-declared-urls needs --declaration FILE")
+    decl = load_declaration(args.declaration) if args.declaration else None  # its held_label is the path's label
+    catalog, profile, scope = load_scope(args, decl, default_source="run date")
     out = args.out or Path(f"probe-evidence-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json")
     check_writable(out)
     if args.sign and not args.pack:
@@ -208,10 +222,7 @@ def run(args: argparse.Namespace) -> int:
         check_destination(args.pack)
 
     state = ScanState(targets=targets, profile=profile, scope=scope, options=options)
-    if args.fetch_declared_urls and not args.declaration:
-        raise UserError("--fetch-declared-urls needs --declaration FILE")
-    if args.declaration:
-        decl = load_declaration(args.declaration, catalog)
+    if decl is not None:
         fetch = (partial(fetch_all, add_artefact=state.store.add_artefact, timeout=options.safety.timeout)
                  if args.fetch_declared_urls else None)
         state.declarations = attach(decl, state.store.add_artefact, catalog, fetch=fetch)
@@ -228,6 +239,8 @@ def run(args: argparse.Namespace) -> int:
         write_pack(doc, args.pack, key=key)
     if not args.quiet:
         print()
+        if scope.path is not None:
+            print("\n".join(path_lines(doc["recognition"])) + "\n")
         clause_table(doc)
         print(f"\nevidence: {safe(out, 400)}", file=sys.stdout)
         if args.pack:

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from probe import yamlfile
 from probe.errors import UserError
 from probe.models import Assessment
 
@@ -93,7 +94,7 @@ class Catalog:
 
 def _read_yaml(text: str, where: str) -> Any:
     try:
-        return yaml.safe_load(text)
+        return yamlfile.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark else ""

@@ -13,6 +13,7 @@ with a line, not a crash inside the YAML constructor.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import importlib.resources
 import json
@@ -23,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from probe import yamlfile
 from probe.compliance.catalog import Catalog
 from probe.errors import UserError
 
@@ -59,7 +61,7 @@ def load_schema() -> dict[str, Any]:
 def load_map(catalog: Catalog | None = None) -> dict[str, list[str]]:
     """declaration field -> clause ids, checked against the catalogs."""
     text = (importlib.resources.files("probe") / "data" / "declaration_map.yaml").read_text("utf-8")
-    fields = yaml.safe_load(text)["fields"]
+    fields = yamlfile.safe_load(text)["fields"]
     if catalog is not None:
         for name, clauses in fields.items():
             for cid in clauses:
@@ -207,14 +209,28 @@ def parse(text: str, where: str, catalog: Catalog | None = None) -> tuple[dict[s
     assert isinstance(root, yaml.MappingNode)
     for k, v in root.value:
         lines[k.value] = k.start_mark.line + 1
-        if k.value == "clauses" and isinstance(v, yaml.MappingNode):
+        if k.value in ("clauses", "held_label") and isinstance(v, yaml.MappingNode):
             for ck, _cv in v.value:
-                lines[f"clauses.{ck.value}"] = ck.start_mark.line + 1
+                lines[f"{k.value}.{ck.value}"] = ck.start_mark.line + 1
+    _check_held_label(data.get("held_label"), lines, where)
     if catalog is not None:
         for cid in (data.get("clauses") or {}):
             if cid not in catalog.by_id:
                 raise UserError(f"{where}:{lines[f'clauses.{cid}']}: unknown clause {cid!r} (see `probe plan`)")
     return data, lines
+
+
+def _check_held_label(held: dict[str, Any] | None, lines: dict[str, int], where: str) -> None:
+    """What the schema cannot say about a held label: its dates in order, and not recognised from itself."""
+    if not held:
+        return
+    if held.get("valid_from") and held.get("valid_until") and \
+            dt.date.fromisoformat(held["valid_from"]) > dt.date.fromisoformat(held["valid_until"]):
+        raise UserError(f"{where}:{lines.get('held_label.valid_from', lines['held_label'])}: held_label.valid_from "
+                        f"{held['valid_from']} is after valid_until {held['valid_until']}")
+    if held.get("obtained_via") == held["scheme"]:
+        raise UserError(f"{where}:{lines.get('held_label.obtained_via', lines['held_label'])}: held_label.obtained_via "
+                        f"cannot be the label's own scheme ({held['scheme']}): use own-assessment")
 
 
 def load_declaration(path: Path, catalog: Catalog | None = None) -> Declaration:
@@ -315,6 +331,21 @@ update_signing: >-                        # -> cls:5.3-7, 5.3-9, 5.3-10, 7.3-7, 
 
 # Data deletion -> jc-star:S1.1-15
 data_deletion: A factory reset (System > Reset) erases all user data and credentials.
+
+# The label the product already holds, the basis of a simplified application (--holding SCHEME).
+# Shown in the plan, the evidence and the reports as declared (probe does not verify it); a path
+# judged after valid_until is refused. Delete this block when the product holds no label.
+held_label:
+  scheme: jc-star                         # jc-star | cls | uk-psti; must equal --holding
+  identifier: EXAMPLE-0001                # the label / registration number as issued
+  level: 1                                # JC-STAR star level or CLS level (not used for uk-psti)
+  issued_by: IPA
+  valid_from: 2025-04-01
+  valid_until: 2027-03-31                 # YYYY-MM-DD: last day the label is valid
+  # Was this label itself obtained through a mutual-recognition arrangement? (Japan-Singapore MoC
+  # para 3.4, Japan-UK MoC para 3.3: such labels are not recognised again, no chains.)
+  obtained_via: own-assessment            # own-assessment, or the scheme (jc-star|cls|uk-psti) recognised
+  public_url: https://example.com/security/label   # uk-psti: the statement of compliance, public online
 
 # Statements for any other clause: clause id -> statement (+ optional document reference, URL)
 clauses:

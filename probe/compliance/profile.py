@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from probe import yamlfile
 from probe.compliance.catalog import DEVICE_CLASSES, SCHEMES
 from probe.errors import UserError
 
@@ -93,7 +94,7 @@ def load_profile(name_or_path: str, known_checks: set[str]) -> Profile:
         raise UserError(f"unknown profile {name_or_path!r} (built-in: {', '.join(builtin_profiles())}; "
                         "or give a path to a .yaml file)")
     try:
-        data = yaml.safe_load(text)
+        data = yamlfile.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}:" if mark else ""

@@ -11,10 +11,8 @@ never from the port number.
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import ssl
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +20,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from probe.discovery import identify
+from probe.protocols import dns, mqtt, tls_hello
 from probe.protocols.netio import read_some
 from probe.protocols.tlswrap import permissive_context
 
@@ -37,28 +36,18 @@ class Fingerprint:
     banner_kind: str  # greeting | tls-probe | http-probe | rtsp-probe | mqtt-probe | dns-probe | none
 
 
-def _client_hello() -> bytes:
-    """A TLS 1.2-style ClientHello that TLS 1.0-1.3 servers all answer (ServerHello or alert)."""
-    ciphers = [0x1301, 0x1302, 0x1303, 0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0xC013, 0xC014,
+# Any TLS server answers this hello (ServerHello or alert): TLS 1.3 with 1.2, 1.1 and 1.0 also offered,
+# modern and legacy suites. Built by the one ClientHello builder, protocols.tls_hello.
+_TLS_ANY = (tls_hello.VERSIONS["TLSv1.2"], tls_hello.VERSIONS["TLSv1.1"], tls_hello.VERSIONS["TLSv1.0"])
+_TLS_SUITES = [0x1301, 0x1302, 0x1303, 0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0xC013, 0xC014,
                0x009C, 0x009D, 0x002F, 0x0035, 0x000A, 0x0005]
-    ext = b""
-    groups = struct.pack("!HHHH", 6, 0x001D, 0x0017, 0x0018)
-    ext += struct.pack("!HH", 0x000A, len(groups)) + groups
-    ext += struct.pack("!HHB", 0x000B, 2, 1) + b"\x00"
-    sigs = struct.pack("!H", 16) + struct.pack("!8H", 0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0201, 0x0203)
-    ext += struct.pack("!HH", 0x000D, len(sigs)) + sigs
-    versions = struct.pack("!B4H", 8, 0x0304, 0x0303, 0x0302, 0x0301)
-    ext += struct.pack("!HH", 0x002B, len(versions)) + versions
-    ks = struct.pack("!HH", 0x001D, 32) + os.urandom(32)
-    ext += struct.pack("!HHH", 0x0033, len(ks) + 2, len(ks)) + ks
-    body = (b"\x03\x03" + os.urandom(32) + b"\x20" + os.urandom(32)
-            + struct.pack("!H", len(ciphers) * 2) + struct.pack(f"!{len(ciphers)}H", *ciphers)
-            + b"\x01\x00" + struct.pack("!H", len(ext)) + ext)
-    hs = b"\x01" + struct.pack("!I", len(body))[1:] + body
-    return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
 
 
-_MQTT_CONNECT = (b"\x10\x16\x00\x04MQTT\x04\x02\x00\x0a\x00\x0aprobe-disc")  # clean session, no auth
+def _client_hello() -> bytes:
+    return tls_hello.build_client_hello(tls_hello.VERSIONS["TLSv1.3"], _TLS_SUITES, also=_TLS_ANY)
+
+
+_MQTT_CONNECT = mqtt.connect_packet("probe-disc", keepalive=10)  # clean session, no credentials
 _RTSP_PORTS = (554, 8554)
 _RTSP_OPTIONS = b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: probe\r\n\r\n"
 _HTTP_GET = b"GET / HTTP/1.0\r\nUser-Agent: probe\r\n\r\n"
@@ -210,7 +199,7 @@ def _probe_mqtt(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Finge
         data = read_some(s, max_bytes=64, total_timeout=b.clip(b.timeout), idle_timeout=0.5).data
         if identify.looks_like_mqtt_connack(data):
             try:
-                s.sendall(b"\xe0\x00")  # DISCONNECT, so no session is left behind
+                s.sendall(mqtt.DISCONNECT)  # so no session is left behind
             except OSError:
                 pass
             return Fingerprint("mqtt", False, None, None, "handshake", data, "mqtt-probe"), data
@@ -219,9 +208,9 @@ def _probe_mqtt(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Finge
 
 def _probe_dns(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
     """DNS over TCP: version.bind CH TXT (a device's resolver or forwarder)."""
-    q = identify.dns_version_query()
-    data = _exchange(host, port, b, struct.pack("!H", len(q)) + q, 4096)
-    parsed = identify.from_dns_tcp_reply(data, q[:2])
+    qid, q = identify.dns_version_query()
+    data = _exchange(host, port, b, dns.tcp_frame(q), 4096)
+    parsed = identify.from_dns_tcp_reply(data, qid)
     if parsed is None:
         return None, data
     product, version = parsed

@@ -6,10 +6,9 @@ Port numbers are only a last resort: devices move services around (admin UIs on 
 
 from __future__ import annotations
 
-import os
 import re
-import struct
-from typing import cast
+
+from probe.protocols import dns
 
 # Well-known ports, used only when a service stays silent and answers no probe.
 PORT_GUESS: dict[int, str] = {
@@ -97,24 +96,27 @@ def product_from_ftp(greeting_text: str) -> tuple[str | None, str | None]:
     return greeting_text, None
 
 
-def dns_version_query() -> bytes:
-    """A DNS query for version.bind CH TXT (no recursion), with a random ID."""
-    qname = b"\x07version\x04bind\x00"
-    return os.urandom(2) + struct.pack("!HHHHH", 0, 1, 0, 0, 0) + qname + struct.pack("!HH", 16, 3)
+_VERSION_TXT = re.compile(r"^([A-Za-z][\w.+]*?)[- /]v?(\d[\w.\-+]*)$")
 
 
-def from_dns_tcp_reply(data: bytes, qid: bytes) -> tuple[str | None, str | None] | None:
+def product_from_version_txt(txt: str) -> tuple[str | None, str | None]:
+    """A version.bind answer: 'dnsmasq-2.90' -> ('dnsmasq', '2.90'); otherwise the text as product."""
+    m = _VERSION_TXT.match(txt.strip())
+    if m:
+        return m.group(1), m.group(2)
+    return (txt.strip()[:80] or None), None
+
+
+def dns_version_query() -> tuple[int, bytes]:
+    """(ID, query) for version.bind CH TXT, no recursion, with a random ID."""
+    qid = dns.random_id()
+    return qid, dns.query(qid, dns.VERSION_BIND, dns.TXT, dns.CH)
+
+
+def from_dns_tcp_reply(data: bytes, qid: int) -> tuple[str | None, str | None] | None:
     """(product, version) from a DNS-over-TCP answer to dns_version_query, None if not DNS."""
-    if len(data) < 14:
+    reply = dns.parse_tcp_response(data, qid)
+    if reply is None:
         return None
-    length = struct.unpack_from("!H", data)[0]
-    msg = data[2:2 + length]
-    if len(msg) < 12 or msg[:2] != qid or not msg[2] & 0x80:
-        return None
-    from probe.discovery.udp_probe import _product_from_version_txt, parse_dns_response
-
-    parsed = parse_dns_response(msg, None) or {}
-    for rtype, text in cast(list[tuple[int, str]], parsed.get("answers", [])):  # what the parser builds
-        if rtype == 16 and text:
-            return _product_from_version_txt(text)
-    return None, None
+    text = next((t for t in reply.all(dns.TXT) if t), None)
+    return product_from_version_txt(text) if text else (None, None)

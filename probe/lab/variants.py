@@ -14,8 +14,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-import yaml
-
+from probe import yamlfile
 from probe.errors import UserError
 
 KNOWN_DAEMONS = ("dropbear", "openssh", "telnetd", "lighttpd", "vsftpd", "mosquitto", "snmpd",
@@ -107,7 +106,7 @@ def load_variant(name: str) -> Variant:
     if name.endswith(".truth") or not path.is_file():
         raise UserError(f"probe lab: unknown variant {name!r}; known: {', '.join(known_variants())}")
     where = f"probe/lab/variants/{path.name}"
-    data = yaml.safe_load(path.read_text("utf-8"))
+    data = yamlfile.safe_load(path.read_text("utf-8"))
     if not isinstance(data, dict):
         raise UserError(f"probe lab: {where}: must be a mapping")
     services = []

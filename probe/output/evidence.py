@@ -22,7 +22,8 @@ from probe.compliance.catalog import Catalog
 from probe.engine import ScanState
 from probe.errors import UserError
 
-SCHEMA_VERSION = "1.3.0"  # 1.1: clauses[].declaration; 1.2: run.timings; 1.3: run.options by group
+SCHEMA_VERSION = "1.4.0"  # 1.1: clauses[].declaration; 1.2: run.timings; 1.3: run.options by group;
+# 1.4: run.options.crypto.hostname, ssh_policy may name a preset
 SCHEMA_ID = "https://probe.invalid/schema/evidence-1.json"
 
 

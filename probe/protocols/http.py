@@ -1,26 +1,33 @@
-"""The one HTTP/1.1 wire implementation: build a request, read one bounded response, parse it.
+"""The one HTTP/1.1 implementation: build a request, read one bounded response, parse it, and the
+client that does all three over a connection it is given.
 
-Both HTTP users sit on top of it: probe.services.web (memoised page reads for the update, UPnP and model
-checks) and protocols.http_auth (login trials with transcripts). Why not http.client: it reads
-without a total time limit (a device dripping one byte per second holds it forever). Here one
-request goes over one connection with `Connection: close`, every read is bounded in bytes and
-total time, and the raw bytes are kept for the evidence.
+Every HTTP user sits on `Client`: probe.services.web (memoised page reads for the update, UPnP,
+security.txt and model checks, one stall guard per run) and the login code (protocols.http_auth,
+services.logins and the checks that search for login pages: a transcript of every exchange, one
+stall guard per client). Why not http.client: it reads without a total time limit (a device
+dripping one byte per second holds it forever). Here one request goes over one connection with
+`Connection: close`, every read is bounded in bytes and total time, and the raw bytes are kept
+for the evidence.
 
 For https the socket is wrapped without certificate verification and with old protocol versions
-allowed: these requests read content or test logins, and an old device's TLS must not hide its
-pages; the TLS checks judge certificates and versions. Each response records verification off.
+allowed, unless the caller passes a verifying context: these requests read content or test
+logins, and an old device's TLS must not hide its pages; the TLS checks judge certificates and
+versions. Each response records whether verification was on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from probe import __version__
 from probe.protocols.tlswrap import permissive_context
+from probe.protocols.transcript import Transcript
 
 MAX_HEADER = 64 * 1024  # a response head bigger than this is not an HTTP response we will read
 MAX_CHUNKS = 10_000  # a chunked body split finer than this is cut (bounds the decode loop)
@@ -59,13 +66,6 @@ def content_tls_context() -> ssl.SSLContext:
     c = permissive_context()
     c.set_alpn_protocols(["http/1.1"])
     return c
-
-
-def wrap(sock: socket.socket, tls: bool, timeout: float) -> socket.socket:
-    if not tls:
-        return sock
-    sock.settimeout(timeout)
-    return content_tls_context().wrap_socket(sock)  # IP targets: no SNI
 
 
 def build_request(method: str, host: str, port: int, path: str, headers: dict[str, str] | None = None,
@@ -195,9 +195,152 @@ def parse_response(raw: bytes, method: str, max_bytes: int, *, tls: bool = False
                     False if tls else None)
 
 
-def send(sock: socket.socket, request: bytes, *, method: str = "GET", timeout: float = 5.0,
-         max_bytes: int = 256 * 1024, tls: bool = False) -> Response:
-    """Send one request and read one bounded response (the connection is not reused)."""
-    sock.sendall(request)
-    got = read_response(sock, method=method, timeout=timeout, max_bytes=max_bytes)
-    return parse_response(got.data, method, max_bytes, tls=tls, cut=got.timed_out)
+Connect = Callable[[], contextlib.AbstractContextManager[socket.socket]]
+Where = tuple[str, int, bool]  # (host, port, tls)
+
+
+class StallGuard:
+    """The one stall policy: a (host, port, tls) that sent not one byte back to STALL_LIMIT
+    requests in a row, each ending on its full read timeout, is stalled and not asked again.
+
+    Each further request would cost a full timeout and answer nothing (a path list of 20 is 20
+    timeouts). Thread-safe: probe.services.web shares one guard between every check of a run;
+    a login client owns one, so one check's stalls never silence another check.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._silent: dict[Where, int] = {}
+
+    def blocked(self, where: Where) -> str | None:
+        """Why a request to `where` is not sent, or None."""
+        with self._lock:
+            n = self._silent.get(where, 0)
+        if n >= STALL_LIMIT:
+            return f"not sent: no response to the last {n} requests in a row (stalled)"
+        return None
+
+    def record(self, where: Where, got: RawRead) -> None:
+        with self._lock:
+            self._silent[where] = self._silent.get(where, 0) + 1 if not got.data and got.timed_out else 0
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request and what came of it; `error` says why there is no `response`."""
+
+    request: bytes
+    sent: bool  # False: refused by the stall guard, or the TLS handshake failed
+    read: RawRead | None = None  # every byte read, verbatim (the evidence)
+    response: Response | None = None
+    error: str | None = None
+    tls_verified: bool | None = None  # only with a verifying context: True, or False when validation failed
+    peer_cert: bytes | None = None  # DER, https only
+    handshake_error: ssl.SSLError | None = None
+
+
+@dataclass
+class Client:
+    """One request per connection to host:port through `connect` (which bounds the connect and
+    the TLS handshake with its socket's timeout); `timeout` bounds each response read.
+
+    With a `transcript`, every request and the head plus the first `body_in_transcript` body
+    bytes of every answer are recorded. Cookies the server sets are sent back (form logins need
+    their session). `verify`: a context that validates the chain and the IP address; a failure
+    is an observation (`Exchange.tls_verified` False), not an exception.
+    """
+
+    connect: Connect
+    host: str
+    port: int
+    tls: bool
+    transcript: Transcript | None = None
+    timeout: float = 5.0
+    max_bytes: int = 256 * 1024
+    verify: ssl.SSLContext | None = None
+    check_cancelled: Callable[[], None] | None = None
+    stalls: StallGuard = field(default_factory=StallGuard)
+    body_in_transcript: int = 4096
+    cookies: dict[str, str] = field(default_factory=dict)
+    requests: int = 0
+
+    def _note(self, text: str) -> None:
+        if self.transcript is not None:
+            self.transcript.note(text)
+
+    def exchange(self, method: str, path: str, headers: dict[str, str] | None = None,
+                 body: bytes = b"") -> Exchange:
+        """Send one request and read one bounded response. Raises only what connecting and
+        sending raise (OSError; the caller's cancellation); everything after is in the Exchange."""
+        if self.check_cancelled is not None:
+            self.check_cancelled()
+        hdrs = dict(headers or {})
+        if self.cookies:
+            hdrs["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if body:
+            hdrs.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        raw = build_request(method, self.host, self.port, path, hdrs, body, default_port=443 if self.tls else 80)
+        where = (self.host, self.port, self.tls)
+        if (stalled := self.stalls.blocked(where)) is not None:
+            self._note(f"{method} {path} {stalled}")
+            return Exchange(raw, False, error=stalled)
+        self.requests += 1
+        if self.transcript is not None:
+            self.transcript.sent(raw)
+        verified: bool | None = None
+        peer: bytes | None = None
+        with self.connect() as sock:
+            conn = sock
+            if self.tls:
+                tctx = self.verify or content_tls_context()
+                try:
+                    conn = tctx.wrap_socket(sock, server_hostname=self.host if self.verify else None)
+                except ssl.SSLCertVerificationError as exc:
+                    return Exchange(raw, False, error=f"certificate not valid: {exc.verify_message}",
+                                    tls_verified=False, handshake_error=exc)
+                except ssl.SSLError as exc:
+                    return Exchange(raw, False, error=f"TLS handshake failed: {exc.reason or exc}",
+                                    tls_verified=False if self.verify else None, handshake_error=exc)
+                verified = True if self.verify is not None else None
+                peer = conn.getpeercert(binary_form=True)
+            try:
+                conn.sendall(raw)
+                got = read_response(conn, method=method, timeout=self.timeout, max_bytes=self.max_bytes,
+                                    check_cancelled=self.check_cancelled)
+            finally:
+                if conn is not sock:
+                    with contextlib.suppress(OSError):
+                        conn.close()
+        self.stalls.record(where, got)
+        try:
+            resp = parse_response(got.data, method, self.max_bytes, tls=self.tls, cut=got.timed_out)
+        except ValueError as exc:
+            if got.data and self.transcript is not None:
+                self.transcript.received(self._shown(got.data))
+            return Exchange(raw, True, got, error=str(exc), tls_verified=verified, peer_cert=peer)
+        if verified:
+            resp.tls_verified = True
+        if self.transcript is not None:
+            head, _, rest = resp.raw.partition(b"\r\n\r\n")
+            self.transcript.received(head + b"\r\n\r\n" + self._shown(rest))
+        for sc in resp.headers_all("Set-Cookie"):
+            name, _, value = sc.split(";", 1)[0].partition("=")
+            if name.strip():
+                self.cookies[name.strip()] = value.strip()
+        return Exchange(raw, True, got, resp, tls_verified=verified, peer_cert=peer)
+
+    def _shown(self, data: bytes) -> bytes:
+        shown = data[: self.body_in_transcript]
+        more = len(data) - len(shown)
+        return shown + (f"...[{more} more bytes]".encode() if more > 0 else b"")
+
+    def request(self, method: str, path: str, headers: dict[str, str] | None = None,
+                body: bytes = b"") -> Response:
+        """The response, or raise: OSError / ssl.SSLError (connection, handshake), ValueError
+        (not sent because stalled, no response, not HTTP) with the reason."""
+        ex = self.exchange(method, path, headers, body)
+        if ex.handshake_error is not None:
+            raise ex.handshake_error
+        if ex.response is None:
+            raise ValueError(ex.error)
+        return ex.response

@@ -13,22 +13,16 @@ hides the exchange and reads without a total time limit.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import os
 import re
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
-from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from probe.protocols import http
-from probe.protocols.transcript import Transcript
+from probe.protocols import html, http
 
-Connect = Callable[[], contextlib.AbstractContextManager[Any]]
 AUTH_FAIL_STATUSES = (401, 403, 407)
 _ITEM_RE = re.compile(r'\s*,?\s*([A-Za-z0-9][\w!#$%&\'*+.^`|~-]*)(?:\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*))?')
 
@@ -102,118 +96,25 @@ class Form:
     fields: dict[str, str]  # other inputs (hidden tokens etc.) with their values
 
 
-class _FormParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.forms: list[dict[str, Any]] = []
-        self._cur: dict[str, Any] | None = None
-        self.scripts = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k.lower(): (v or "") for k, v in attrs}
-        if tag == "script":
-            self.scripts += 1
-        if tag == "form":
-            self._cur = {"action": a.get("action", ""), "method": a.get("method", "get").upper(), "inputs": []}
-            self.forms.append(self._cur)
-        elif tag == "input":
-            target = self._cur if self._cur is not None else None
-            if target is None:  # inputs outside a <form>: a script-driven login
-                self.forms.append({"action": "", "method": "POST", "inputs": [], "orphan": True})
-                target = self._cur = self.forms[-1]
-            target["inputs"].append((a.get("type", "text").lower(), a.get("name", ""), a.get("value", "")))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._cur = None
-
-
-def find_forms(html: bytes) -> tuple[list[Form], bool, int]:
+def find_forms(body: bytes) -> tuple[list[Form], bool, int]:
     """Login forms in a page -> (forms, a password input outside any form was seen, script count)."""
-    p = _FormParser()
-    with contextlib.suppress(Exception):
-        p.feed(html[:512 * 1024].decode("utf-8", "replace"))
+    page = html.parse(body[:512 * 1024].decode("utf-8", "replace"), limit=512 * 1024)
     forms, orphan = [], False
-    for f in p.forms:
-        pw = [n for t, n, _ in f["inputs"] if t == "password" and n]
-        if not pw and not any(t == "password" for t, _, _ in f["inputs"]):
+    for f in page.forms:
+        inputs = [(i.type, i.name, i.value) for i in f.inputs]
+        pw = [n for t, n, _ in inputs if t == "password" and n]
+        if not pw and not any(t == "password" for t, _, _ in inputs):
             continue
-        if f.get("orphan") or not pw:
+        if f.orphan or not pw:
             orphan = True
             continue
-        texts = [n for t, n, _ in f["inputs"] if t in ("text", "email", "") and n]
+        texts = [n for t, n, _ in inputs if t in ("text", "email", "") and n]
         user = next((n for n in texts if re.search(r"(?i)user|login|name|mail|account|id", n)), None)
         user = user or (texts[0] if texts else None)
-        others = {n: v for t, n, v in f["inputs"]
+        others = {n: v for t, n, v in inputs
                   if n and n not in (pw[0], user) and t in ("hidden", "submit", "checkbox")}
-        forms.append(Form(f["action"], f["method"], user, pw[0], others))
-    return forms, orphan, p.scripts
-
-
-def has_password_input(body: bytes) -> bool:
-    return bool(re.search(rb"(?i)<input[^>]+type\s*=\s*[\"']?password", body))
-
-
-@dataclass
-class HttpClient:
-    """One-request-per-connection client that writes every exchange into a transcript."""
-
-    connect: Connect
-    host: str
-    port: int
-    tls: bool
-    transcript: Transcript
-    timeout: float = 5.0
-    max_bytes: int = 256 * 1024
-    cookies: dict[str, str] = field(default_factory=dict)
-    requests: int = 0
-    check_cancelled: Callable[[], None] | None = None
-    body_in_transcript: int = 4096
-    silent: int = 0  # requests in a row that got not one byte back within the timeout
-
-    def request(self, method: str, path: str, headers: dict[str, str] | None = None,
-                body: bytes = b"") -> http.Response:
-        if self.check_cancelled:
-            self.check_cancelled()
-        if self.silent >= http.STALL_LIMIT:
-            # A port that said nothing to STALL_LIMIT requests in a row is stalled: asking it the
-            # rest of a path list would cost a full timeout per path and answer nothing.
-            self.transcript.note(f"{method} {path} not sent: no response to the last {self.silent} requests")
-            raise ValueError(f"not sent: the server gave no response to {self.silent} requests in a row (stalled)")
-        hdrs = dict(headers or {})
-        if self.cookies:
-            hdrs["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        if body:
-            hdrs.setdefault("Content-Type", "application/x-www-form-urlencoded")
-        raw = http.build_request(method, self.host, self.port, path, hdrs, body,
-                                 default_port=443 if self.tls else 80)
-        self.requests += 1
-        self.transcript.sent(raw)
-        started = time.monotonic()
-        with self.connect() as sock:
-            s = http.wrap(sock, self.tls, self.timeout)
-            try:
-                resp = http.send(s, raw, method=method, timeout=self.timeout, max_bytes=self.max_bytes,
-                                 tls=self.tls)
-            except ValueError as exc:
-                if str(exc) == http.NO_RESPONSE and time.monotonic() - started >= self.timeout * 0.9:
-                    self.silent += 1
-                raise
-            finally:
-                if s is not sock:
-                    with contextlib.suppress(OSError):
-                        s.close()
-        self.silent = 0
-        head, _, rest = resp.raw.partition(b"\r\n\r\n")
-        shown = rest[: self.body_in_transcript]
-        more = len(rest) - len(shown)
-        cut = f"...[{more} more body bytes]".encode() if more > 0 else b""
-        self.transcript.received(head + b"\r\n\r\n" + shown + cut)
-        for sc in resp.headers_all("Set-Cookie"):
-            name, _, value = sc.split(";", 1)[0].partition("=")
-            if name.strip():
-                self.cookies[name.strip()] = value.strip()
-        return resp
+        forms.append(Form(f.action, f.method, user, pw[0], others))
+    return forms, orphan, page.scripts
 
 
 @dataclass
@@ -259,7 +160,7 @@ class Attempt:
     response: http.Response | None = None
 
 
-def _auth_request(client: HttpClient, surface: Surface, username: str, password: str) -> http.Response:
+def _auth_request(client: http.Client, surface: Surface, username: str, password: str) -> http.Response:
     if surface.kind == "basic":
         return client.request("GET", surface.path, {"Authorization": basic_header(username, password)})
     if surface.kind == "digest":
@@ -301,10 +202,10 @@ def _auth_request(client: HttpClient, surface: Surface, username: str, password:
 
 
 def _signature(resp: http.Response) -> tuple[int, bool, str]:
-    return resp.status, has_password_input(resp.body), hashlib.sha256(resp.body).hexdigest()
+    return resp.status, html.has_password_markup(resp.body), hashlib.sha256(resp.body).hexdigest()
 
 
-def attempt(client: HttpClient, surface: Surface, username: str, password: str,
+def attempt(client: http.Client, surface: Surface, username: str, password: str,
             control: Attempt | None) -> Attempt:
     """One login; success only when proven against the unauthenticated baseline and the control."""
     t0 = time.monotonic()

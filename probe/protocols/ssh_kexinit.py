@@ -15,6 +15,7 @@ behaviour: results carry an error text and a reason code instead.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import secrets
@@ -255,13 +256,54 @@ def _next_payload(reader: _Reader, wanted: tuple[int, ...]) -> bytes:
 @dataclass
 class HostKey:
     algorithm: str  # the host key algorithm we asked for
-    key_type: str  # ssh-rsa | ssh-dss | ecdsa-sha2-nistp256 | ssh-ed25519 | ...
+    key_type: str  # ssh-rsa | ssh-dss | ecdsa-sha2-nistp256 | ssh-ed25519 | ... (the key, not the signature)
     bits: int
     blob: bytes
     kex: str  # key exchange used to obtain it
+    # Signature algorithms the server offers with this key. An "ssh-rsa" *key* can sign with
+    # rsa-sha2-512/-256 (RFC 8332) or with the SHA-1 *algorithm* also named "ssh-rsa".
+    signature_algorithms: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"algorithm": self.algorithm, "key_type": self.key_type, "bits": self.bits, "kex": self.kex}
+        return {"algorithm": self.algorithm, "key_type": self.key_type, "bits": self.bits, "kex": self.kex,
+                "signature_algorithms": self.signature_algorithms}
+
+    def describe(self) -> str:
+        names = {"ssh-rsa": "RSA", "ssh-dss": "DSA", "ssh-ed25519": "Ed25519", "ssh-ed448": "Ed448"}
+        kind = names.get(self.key_type, self.key_type.replace("ecdsa-sha2-", "ECDSA "))
+        sigs = ", ".join(self.signature_algorithms)
+        return f"{kind} {self.bits}-bit key" + (f" (signatures: {sigs})" if sigs else "")
+
+
+RSA_SIGNATURES = {"rsa-sha2-512": "SHA-512", "rsa-sha2-256": "SHA-256", "ssh-rsa": "SHA-1"}
+
+
+def signature_algorithms_for(key_type: str, offered: list[str]) -> list[str]:
+    """The offered host key algorithms that sign with a key of `key_type` (certificates left out)."""
+    if key_type == "ssh-rsa":
+        return [a for a in offered if a in RSA_SIGNATURES]
+    return [a for a in offered if a == key_type]
+
+
+def terrapin(lists: dict[str, list[str]]) -> dict[str, Any]:
+    """Exposure to the Terrapin prefix-truncation attack (CVE-2023-48795, Bäumer et al. 2023): the
+    server offers chacha20-poly1305, or a CBC cipher together with an encrypt-then-MAC MAC, and
+    does not announce strict key exchange (kex-strict-s-v00@openssh.com). An observation from
+    the KEXINIT alone; whether a given client is affected also depends on the client."""
+    ciphers = set(lists.get("encryption_algorithms_client_to_server", [])) | set(
+        lists.get("encryption_algorithms_server_to_client", []))
+    macs = set(lists.get("mac_algorithms_client_to_server", [])) | set(lists.get("mac_algorithms_server_to_client", []))
+    strict = "kex-strict-s-v00@openssh.com" in lists.get("kex_algorithms", [])
+    chacha = sorted(c for c in ciphers if c.startswith("chacha20-poly1305"))
+    cbc = sorted(c for c in ciphers if c.endswith("-cbc") or "-cbc@" in c)
+    etm = sorted(m for m in macs if m.endswith("-etm@openssh.com"))
+    because = []
+    if chacha:
+        because.append(", ".join(chacha))
+    if cbc and etm:
+        because.append(f"CBC ciphers ({', '.join(cbc)}) with encrypt-then-MAC MACs ({', '.join(etm)})")
+    return {"strict_kex": strict, "chacha20_poly1305": chacha, "cbc_ciphers": cbc, "etm_macs": etm,
+            "vulnerable": bool(because) and not strict, "because": because}
 
 
 @dataclass
@@ -274,6 +316,7 @@ class SSHScan:
     reason_code: str | None = None
     transcript: bytes = b""  # what the server sent on the first connection (banner + KEXINIT)
     connections: int = 0
+    gex: list[GexProbe] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -283,6 +326,8 @@ class SSHScan:
             "algorithms": self.kexinit.lists if self.kexinit else None,
             "host_keys": [k.to_json() for k in self.host_keys],
             "host_key_errors": self.host_key_errors,
+            "terrapin": terrapin(self.kexinit.lists) if self.kexinit else None,
+            "gex": [g.to_json() for g in self.gex],
             "error": self.error or None,
             "connections": self.connections,
         }
@@ -424,6 +469,20 @@ def fetch_host_key(connect: Connect, server: KexInit, host_key_alg: str, *, time
     if kex is None:
         raise LookupError("the server offers no key exchange probe can run "
                           f"(offered: {', '.join(offered)})")
+    cm, sock, reader = _start_kex(connect, server, kex, host_key_alg, timeout, max_bytes)
+    try:
+        blob = _kex_reply_host_key(sock, reader, kex)
+    finally:
+        with contextlib.suppress(Exception):
+            cm.__exit__(None, None, None)
+    ktype, bits = parse_host_key_blob(blob)
+    return HostKey(host_key_alg, ktype, bits, blob, kex)
+
+
+def _start_kex(connect: Connect, server: KexInit, kex: str, host_key_alg: str, timeout: float,
+               max_bytes: int) -> tuple[AbstractContextManager[socket.socket], socket.socket, _Reader]:
+    """A fresh connection up to our KEXINIT: one kex, one host key algorithm, and the server's own
+    first choices for the rest so that negotiation cannot fail on them."""
     cm, sock, reader = _open(connect, timeout, max_bytes)
     try:
         sock.sendall(CLIENT_IDENT)
@@ -431,8 +490,6 @@ def fetch_host_key(connect: Connect, server: KexInit, host_key_alg: str, *, time
         if not banner.supports_v2:
             raise SSHProtocolError("server stopped offering SSH-2")
         _next_payload(reader, (MSG_KEXINIT,))
-        # Our KEXINIT: one kex, one host key algorithm, and the server's own first choices for
-        # the rest so that negotiation cannot fail on them.
 
         def first(key: str) -> list[str]:
             return [server.get(key)[0]] if server.get(key) else ["none"]
@@ -443,12 +500,65 @@ def fetch_host_key(connect: Connect, server: KexInit, host_key_alg: str, *, time
             ours += _namelist(first(key))
         ours += _namelist([]) + _namelist([]) + b"\x00" + b"\x00\x00\x00\x00"
         sock.sendall(packet(ours))
-        blob = _kex_reply_host_key(sock, reader, kex)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            cm.__exit__(None, None, None)
+        raise
+    return cm, sock, reader
+
+
+# -- DH group exchange: the modulus the server hands out -----------------------------------------
+# (min, preferred, max) bits. The first is what a current OpenSSH client asks for; the second asks
+# for the smallest group RFC 4419 allows, which is what an old or downgraded client would get.
+GEX_REQUESTS = ((2048, 3072, 8192), (1024, 1024, 8192))
+
+
+@dataclass
+class GexProbe:
+    algorithm: str
+    request: tuple[int, int, int]
+    modulus_bits: int | None  # None: no group obtained (see error)
+    generator: int | None = None
+    error: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"algorithm": self.algorithm, "request": {"min": self.request[0], "preferred": self.request[1],
+                                                        "max": self.request[2]},
+                "modulus_bits": self.modulus_bits, "generator": self.generator, "error": self.error or None}
+
+
+def gex_group(connect: Connect, server: KexInit, algorithm: str, request: tuple[int, int, int], *,
+              timeout: float = 5.0, max_bytes: int = 256 * 1024) -> GexProbe:
+    """Send one SSH_MSG_KEX_DH_GEX_REQUEST (RFC 4419 3) and read the group the server answers with;
+    the exchange is then dropped. Never raises for device behaviour."""
+    out = GexProbe(algorithm, request, None)
+    host_key = (server.get("server_host_key_algorithms") or ["ssh-ed25519"])[0]
+    try:
+        cm, sock, reader = _start_kex(connect, server, algorithm, host_key, timeout, max_bytes)
+    except (SSHProtocolError, SSHStall) as exc:
+        out.error = f"device misbehaved: {exc}"
+        return out
+    except OSError as exc:
+        out.error = f"connection problem: {exc}"
+        return out
+    try:
+        sock.sendall(packet(bytes([MSG_KEX_GEX_REQUEST]) + struct.pack("!III", *request)))
+        group = _Cursor(_next_payload(reader, (MSG_KEX_31,)), 1)
+        p, g = group.mpint(), group.mpint()
+        if p < 3 or not 1 < g < p:
+            out.error = "the server sent an unusable DH group"
+        else:
+            out.modulus_bits, out.generator = p.bit_length(), g
+    except ConnectionResetError as exc:
+        out.error = f"the server refused the request ({exc})"
+    except (SSHProtocolError, SSHStall) as exc:
+        out.error = f"device misbehaved: {exc}"
+    except OSError as exc:
+        out.error = f"connection problem: {exc}"
     finally:
         with contextlib.suppress(Exception):
             cm.__exit__(None, None, None)
-    ktype, bits = parse_host_key_blob(blob)
-    return HostKey(host_key_alg, ktype, bits, blob, kex)
+    return out
 
 
 def _kex_reply_host_key(sock: socket.socket, reader: _Reader, kex: str) -> bytes:
@@ -479,27 +589,59 @@ def _kex_reply_host_key(sock: socket.socket, reader: _Reader, kex: str) -> bytes
 
 
 def scan(connect: Connect, *, timeout: float = 5.0, max_host_key_attempts: int = 6,
-         check_cancelled: Callable[[], None] = lambda: None, max_bytes: int = 256 * 1024) -> SSHScan:
-    """KEXINIT first; then one partial key exchange per distinct host key type (bounded)."""
+         check_cancelled: Callable[[], None] = lambda: None, max_bytes: int = 256 * 1024,
+         gex: bool = True, parallel: int = 1, on_kexinit: Callable[[], None] | None = None) -> SSHScan:
+    """KEXINIT first; then one partial key exchange per distinct host key type (bounded); then, when
+    DH group exchange is offered, one GEX request per entry of GEX_REQUESTS to read the modulus size."""
     result = read_kexinit(connect, timeout=timeout, max_bytes=max_bytes)
     if result.kexinit is None:
         return result
-    families = host_key_families(result.kexinit.get("server_host_key_algorithms"))
-    for i, alg in enumerate(families.values()):
-        if i >= max_host_key_attempts:
-            result.host_key_errors[alg] = "attempt budget exhausted"
-            continue
+    if on_kexinit is not None:
+        on_kexinit()  # the caller may start its own work on this server now (it speaks SSH-2)
+    kexinit = result.kexinit
+    families = list(host_key_families(kexinit.get("server_host_key_algorithms")).values())
+    for alg in families[max_host_key_attempts:]:
+        result.host_key_errors[alg] = "attempt budget exhausted"
+
+    def host_key(alg: str) -> HostKey | str:
         check_cancelled()
-        result.connections += 1
         try:
-            result.host_keys.append(fetch_host_key(connect, result.kexinit, alg, timeout=timeout,
-                                                   max_bytes=max_bytes))
+            hk = fetch_host_key(connect, kexinit, alg, timeout=timeout, max_bytes=max_bytes)
         except LookupError as exc:
-            result.host_key_errors[alg] = str(exc)
+            return str(exc)
         except (SSHProtocolError, SSHStall) as exc:
-            result.host_key_errors[alg] = f"device misbehaved: {exc}"
+            return f"device misbehaved: {exc}"
         except OSError as exc:
-            result.host_key_errors[alg] = f"connection problem: {exc}"
+            return f"connection problem: {exc}"
+        hk.signature_algorithms = signature_algorithms_for(hk.key_type, kexinit.get("server_host_key_algorithms"))
+        return hk
+
+    gex_alg = next((a for a in _GEX if a in kexinit.get("kex_algorithms")), None)
+    requests = list(GEX_REQUESTS) if gex_alg is not None and gex else []  # one algorithm: the moduli are shared
+
+    def gex_job(request: tuple[int, int, int]) -> GexProbe:
+        check_cancelled()
+        return gex_group(connect, kexinit, gex_alg or "", request, timeout=timeout, max_bytes=max_bytes)
+
+    # Independent connections: run up to `parallel` at once (the caller's connection cap still holds,
+    # since every socket comes from `connect`). Results keep their order.
+    algs = families[:max_host_key_attempts]
+    jobs: list[Callable[[], Any]] = [functools.partial(host_key, a) for a in algs]
+    jobs += [functools.partial(gex_job, r) for r in requests]
+    result.connections += len(jobs)
+    if parallel > 1 and len(jobs) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(parallel, len(jobs))) as pool:
+            outcomes = list(pool.map(lambda job: job(), jobs))
+    else:
+        outcomes = [job() for job in jobs]
+    for alg, got in zip(algs, outcomes[:len(algs)], strict=True):
+        if isinstance(got, HostKey):
+            result.host_keys.append(got)
+        else:
+            result.host_key_errors[alg] = got
+    result.gex = outcomes[len(algs):]
     return result
 
 

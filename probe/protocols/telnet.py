@@ -141,6 +141,7 @@ class TelnetSession:
         self.max_bytes = max_bytes
         self.total = 0
         self.closed = False
+        self.stopped = ""  # why the last wait_for returned
 
     def _pump(self, wait: float) -> bytes:
         res = read_some(self.sock, max_bytes=4096, total_timeout=wait, idle_timeout=0.15)
@@ -160,21 +161,37 @@ class TelnetSession:
         return data
 
     def wait_for(self, patterns: tuple[re.Pattern[bytes], ...], timeout: float,
-                 cancelled: object = None) -> tuple[bytes, re.Pattern[bytes] | None]:
-        """Read until one pattern matches the end of the cleaned text, the peer closes or time runs out."""
+                 cancelled: object = None, *, quiet: float | None = None) -> tuple[bytes, re.Pattern[bytes] | None]:
+        """Read until one pattern matches the end of the cleaned text, the peer closes, the byte cap
+        or `timeout` is reached, or (with `quiet`) the peer has sent something and then nothing for
+        `quiet` seconds. `self.stopped` says which: match | closed | cap | time | quiet."""
         deadline = time.monotonic() + timeout
         buf = bytearray()
+        heard_at: float | None = None  # when the peer last sent anything (negotiation included)
+        self.stopped = "time"
         while not self.closed and self.total < self.max_bytes:
             if callable(cancelled):
                 cancelled()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
+            before = self.total
             buf += self._pump(min(remaining, 1.0))
+            now = time.monotonic()
+            if self.total > before:
+                heard_at = now
             tail = clean(bytes(buf))[-200:]
             for p in patterns:
                 if p.search(tail):
+                    self.stopped = "match"
                     return bytes(buf), p
+            if quiet is not None and heard_at is not None and now - heard_at >= quiet:
+                self.stopped = "quiet"
+                return bytes(buf), None
+        if self.closed:
+            self.stopped = "closed"
+        elif self.total >= self.max_bytes:
+            self.stopped = "cap"
         return bytes(buf), None
 
     def send_line(self, text: str | bytes) -> None:

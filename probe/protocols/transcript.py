@@ -87,3 +87,13 @@ class Transcript:
 
     def render(self) -> bytes:
         return self.text().encode("utf-8")
+
+    def verbatim(self) -> bytes:
+        """The exchange byte for byte, each event on its own line behind `>>> `, `<<< ` or `--- `:
+        for evidence where the device's exact bytes (escape sequences included) must stand as sent.
+        Not redacted beyond `secrets`, not escaped: never print it to a terminal."""
+        marks = {">>": b">>> ", "<<": b"<<< ", "--": b"--- "}
+        out = bytearray()
+        for e in self.events:
+            out += marks[e.direction] + e.data + (b"" if e.data.endswith(b"\n") else b"\n")
+        return bytes(out)

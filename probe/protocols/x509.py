@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +65,24 @@ class CertInfo:
             return False
         return any(ipaddress.ip_address(a) == want for a in self.ip_addresses)
 
+    def matches_hostname(self, hostname: str) -> bool:
+        """True when a DNS SAN names `hostname` (RFC 6125: a wildcard covers one left-most label)."""
+        want = hostname.rstrip(".").lower()
+        for name in self.dns_names:
+            n = name.rstrip(".").lower()
+            if n == want:
+                return True
+            if n.startswith("*.") and "." in want and want.split(".", 1)[1] == n[2:] and want.split(".", 1)[0]:
+                return True
+        return False
+
+    @property
+    def common_name(self) -> str:
+        for part in self.subject.split(","):
+            if part.startswith("CN="):
+                return part[3:]
+        return ""
+
     def to_json(self) -> dict[str, Any]:
         return {
             "subject": self.subject, "issuer": self.issuer, "serial": self.serial,
@@ -77,7 +96,12 @@ class CertInfo:
 
 
 def _verify_own_signature(cert: x509.Certificate) -> bool:
-    key = cert.public_key()
+    return _signed_by(cert, cert.public_key())
+
+
+def _signed_by(cert: x509.Certificate, key: Any) -> bool:
+    """Does `key` verify cert's signature? Any hash, SHA-1 and MD5 included: `cryptography`'s
+    verify_directly_issued_by refuses those, and judging them is the policy's job."""
     try:
         if isinstance(key, rsa.RSAPublicKey):
             algo = cert.signature_hash_algorithm
@@ -166,7 +190,9 @@ def _sha256(data: bytes) -> str:
 @dataclass
 class ChainCheck:
     trusted: bool | None  # None: no CA bundle given, or verification unavailable
-    detail: str
+    detail: str  # readable, for summaries
+    raw: str = ""  # the verifier's own words, for the details only
+    method: str = ""  # webpki | webpki-at-valid-time | signatures
 
 
 def load_ca_bundle(path: str) -> list[x509.Certificate]:
@@ -182,8 +208,65 @@ def load_ca_bundle(path: str) -> list[x509.Certificate]:
     return certs
 
 
-def verify_chain(chain_der: list[bytes], cas: list[x509.Certificate], *, now: dt.datetime) -> ChainCheck:
-    """Does the served chain lead to one of the operator's CAs (WebPKI rules, name aside)?"""
+_READABLE = (  # the verifier's error text -> what an assessor reads
+    ("not valid at validation time", "a certificate in the chain is outside its validity period"),
+    ("expired", "a certificate in the chain is outside its validity period"),
+    ("unsupported signature algorithm", "the chain uses a signature algorithm the WebPKI rules refuse"),
+    ("signature algorithm", "the chain uses a signature algorithm the WebPKI rules refuse"),
+    ("candidates exhausted", "no path from the served certificates to a CA in the CA file"),
+    ("no issuer", "no path from the served certificates to a CA in the CA file"),
+    ("basicConstraints", "an issuing certificate is not marked as a CA (basicConstraints)"),
+    ("key usage", "a certificate's key usage does not allow this use"),
+    ("EKU", "the leaf's extended key usage does not allow TLS server authentication"),
+    ("extended key usage", "the leaf's extended key usage does not allow TLS server authentication"),
+    ("public key", "a certificate's public key is unsupported or too weak for the WebPKI rules"),
+)
+
+
+def readable_verification_error(text: str) -> str:
+    """The verifier's message in words: never its debug structures (`AlgorithmIdentifier { oid: … }`)."""
+    low = text.lower()
+    for marker, words in _READABLE:
+        if marker.lower() in low:
+            return words
+    cleaned = re.sub(r"\s*[A-Za-z_]*\s*\{.*\}", "", text).strip(" :")
+    return cleaned[:160] or "the chain does not validate"
+
+
+def _signature_path(certs: list[x509.Certificate], cas: list[x509.Certificate]) -> bool:
+    """Does each certificate's signature verify with the next one's key, ending at a CA from the
+    file? Names are matched issuer-to-subject; dates and algorithms are left to the policy rules."""
+    pool = certs[1:] + cas
+    current = certs[0]
+    for _ in range(len(pool) + 1):
+        if any(current == ca for ca in cas):
+            return True
+        for cand in pool:
+            if cand.subject != current.issuer or cand == current:
+                continue
+            try:
+                if not _signed_by(current, cand.public_key()):
+                    continue
+            except (ValueError, TypeError, UnsupportedAlgorithm):
+                continue
+            if any(cand == ca for ca in cas):
+                return True
+            current = cand
+            break
+        else:
+            return False
+    return False
+
+
+def verify_chain(chain_der: list[bytes], cas: list[x509.Certificate], *, now: dt.datetime,
+                 weak_signatures: bool = False) -> ChainCheck:
+    """Does the served chain lead to one of the operator's CAs (WebPKI rules, name aside)?
+
+    One problem, one finding: dates and signature hashes have their own rules, so when the
+    verifier fails only because of them the chain is checked again without them (at a moment
+    inside every certificate's validity; or by signatures alone when a weak hash is already
+    reported, `weak_signatures`) and the trust answer says what it rests on.
+    """
     try:
         from cryptography.x509.verification import DNSName, IPAddress, PolicyBuilder, Store, VerificationError
     except ImportError:  # pragma: no cover - cryptography < 42
@@ -191,7 +274,7 @@ def verify_chain(chain_der: list[bytes], cas: list[x509.Certificate], *, now: dt
     try:
         certs = [x509.load_der_x509_certificate(d) for d in chain_der]
     except ValueError as exc:
-        return ChainCheck(False, f"served chain unreadable: {exc}")
+        return ChainCheck(False, "the served chain could not be read", str(exc))
     if not certs:
         return ChainCheck(False, "no certificate served")
     leaf = certs[0]
@@ -204,16 +287,37 @@ def verify_chain(chain_der: list[bytes], cas: list[x509.Certificate], *, now: dt
             subject = IPAddress(ips[0])
         elif dns:
             subject = DNSName(dns[0].lstrip("*."))
-    except x509.ExtensionNotFound:
+    except (x509.ExtensionNotFound, ValueError):
         pass
     if subject is None:
         # The WebPKI verifier needs a subject name; without SANs the leaf cannot pass it.
         subject = IPAddress(ipaddress.ip_address("0.0.0.0"))
-    try:
-        verifier = PolicyBuilder().store(Store(cas)).time(now).build_server_verifier(subject)
-        verifier.verify(leaf, certs[1:])
-    except VerificationError as exc:
-        return ChainCheck(False, f"does not validate against the CA file: {exc}")
-    except (ValueError, TypeError) as exc:
-        return ChainCheck(False, f"validation failed: {exc}")
-    return ChainCheck(True, "validates against the CA file (WebPKI rules)")
+
+    def attempt(at: dt.datetime) -> str:
+        try:
+            verifier = PolicyBuilder().store(Store(cas)).time(at).build_server_verifier(subject)
+            verifier.verify(leaf, certs[1:])
+        except VerificationError as exc:
+            return str(exc) or "verification failed"
+        except (ValueError, TypeError) as exc:
+            return str(exc) or type(exc).__name__
+        return ""
+
+    raw = attempt(now)
+    if not raw:
+        return ChainCheck(True, "validates against the CA file (WebPKI rules)", method="webpki")
+    starts = [c.not_valid_before_utc for c in certs]
+    ends = [c.not_valid_after_utc for c in certs]
+    dated = any(now < a or now > b for a, b in zip(starts, ends, strict=True))
+    if dated and max(starts) <= min(ends):
+        at = max(starts) + (min(ends) - max(starts)) / 2
+        if not attempt(at):
+            return ChainCheck(True, "chains to the CA file (validated at a moment inside every certificate's "
+                                    "validity; the dates are judged by their own rule)", raw, "webpki-at-valid-time")
+    if dated and _signature_path(certs, cas):
+        return ChainCheck(True, "chains to the CA file by signature (no moment lies inside every validity "
+                                "period; the dates are judged by their own rule)", raw, "signatures")
+    if weak_signatures and _signature_path(certs, cas):
+        return ChainCheck(True, "chains to the CA file by signature (the WebPKI rules refuse its weak signature "
+                                "algorithm, which is judged by its own rule)", raw, "signatures")
+    return ChainCheck(False, readable_verification_error(raw), raw, "webpki")

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from probe.context import CheckContext
 from probe.models import Service
-from probe.protocols import ftp, http_auth, mqtt, snmp, ssh_auth, ssh_kexinit, telnet, tlswrap
+from probe.protocols import ftp, html, http, http_auth, mqtt, snmp, ssh_auth, ssh_kexinit, telnet, tlswrap
 from probe.protocols.transcript import Transcript
 from probe.services import web
 from probe.services.credentials import Credential
@@ -55,7 +55,7 @@ def _same_host_links(svc: Service, path: str, resp: object) -> list[str]:
         return []
     here = urlsplit(web.service_url(svc, path))
     out = []
-    for href, _text in web.parse_page(body.decode("utf-8", "replace")).links:
+    for href, _text in html.parse(body.decode("utf-8", "replace")).links:
         url = web.resolve_link(here.geturl(), href)
         if url is None:
             continue
@@ -65,7 +65,7 @@ def _same_host_links(svc: Service, path: str, resp: object) -> list[str]:
     return out
 
 
-def find_login_pages(ctx: CheckContext, svc: Service, client: http_auth.HttpClient, paths: list[str]) -> LoginPages:
+def find_login_pages(ctx: CheckContext, svc: Service, client: http.Client, paths: list[str]) -> LoginPages:
     """The fixed path list first, then pages the device itself links to (a camera's "Live view",
     a router's "Settings"): login pages are found where a user would find them. Bounded by
     MAX_LINKED_PAGES extra pages; stops at the first Basic/Digest challenge."""
@@ -79,7 +79,8 @@ def find_login_pages(ctx: CheckContext, svc: Service, client: http_auth.HttpClie
         try:
             resp = client.request("GET", path)
         except (OSError, ValueError) as exc:
-            client.transcript.note(f"GET {path} failed: {exc}")
+            if client.transcript is not None:
+                client.transcript.note(f"GET {path} failed: {exc}")
             continue
         found.fetched += 1
         found.pages[path] = resp
@@ -182,10 +183,8 @@ class ServiceLogin:
             self.requires_auth = True if alive else None
             self.description = "SNMP community"
 
-    def _client(self, t: Transcript) -> http_auth.HttpClient:
-        return http_auth.HttpClient(lambda: self.ctx.connection(self.svc.port), self.ctx.host, self.svc.port,
-                                    self.svc.protocol == "https" or self.svc.tls, t,
-                                    timeout=self.ctx.remaining(), check_cancelled=self.ctx.check_cancelled)
+    def _client(self, t: Transcript) -> http.Client:
+        return web.client(self.ctx, self.svc, t)
 
     def _prepare_http(self, paths: list[str]) -> None:
         client = self._client(self.preflight)

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
+from probe import yamlfile
 from probe.context import CheckContext
 from probe.models import Finding, InconclusiveReason, Service, Status
+from probe.protocols import html
 from probe.services import upnp, web
 
 _TEXT_VERSION = re.compile(r"(?i)(?:firmware|software|fw)[ _-]?(?:version|ver\.?)\s*[:=]?\s*(?:</?\w+[^>]*>\s*)*"
@@ -34,7 +34,7 @@ _URL_IN_TEXT = re.compile(r"https?://[^\s\"'<>\\]{3,300}")
 
 def config() -> dict[str, Any]:
     text = (importlib.resources.files("probe") / "data" / "update_paths.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return yamlfile.safe_load(text)
 
 
 @dataclass(frozen=True)
@@ -205,7 +205,7 @@ def _survey_service(ctx: CheckContext, svc: Service, s: Survey, cfg: dict[str, A
                 queue.append(nxt)
             continue
         text = res.text()
-        page = web.parse_page(text) if "html" in res.headers.get("content-type", "html") else None
+        page = html.parse(text) if "html" in res.headers.get("content-type", "html") else None
         title = page.title if page else ""
         s.add(s.pages, Seen(f"{res.status} {title}".strip(), url, "crawl", res.artefact))
         if res.status in (401, 403) and _is_update_word(path, cfg):

@@ -12,18 +12,17 @@ Device XML is hostile input: it is parsed with defusedxml, which refuses entity 
 from __future__ import annotations
 
 import importlib.resources
-import socket
-import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin
 from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeET
-import yaml
 from defusedxml import DefusedXmlException
 
+from probe import yamlfile
 from probe.context import CheckContext
+from probe.protocols import ssdp
 from probe.services import web
 
 MAX_SSDP_RESPONSES = 32
@@ -34,7 +33,7 @@ MAX_SERVICES = 64
 
 def data() -> dict[str, Any]:
     text = (importlib.resources.files("probe") / "data" / "upnp.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return yamlfile.safe_load(text)
 
 
 @dataclass
@@ -147,54 +146,11 @@ def parse_scpd_actions(raw: bytes) -> list[str]:
     return names
 
 
-def parse_ssdp(packet: bytes) -> dict[str, str]:
-    lines = packet.decode("latin-1", "replace").split("\r\n")
-    out = {"_status": lines[0][:200]}
-    for line in lines[1:50]:
-        if ":" in line:
-            k, v = line.split(":", 1)
-            out[k.strip().lower()] = v.strip()[:500]
-    return out
-
-
-def msearch(ctx: CheckContext, port: int) -> tuple[list[bytes], str | None]:
-    """Unicast M-SEARCH to the target only; answers from any other address are ignored."""
-    msg = ("M-SEARCH * HTTP/1.1\r\n"
-           f"HOST: {ctx.host}:{port}\r\n"
-           'MAN: "ssdp:discover"\r\n'
-           "MX: 1\r\n"
-           "ST: ssdp:all\r\n"
-           f"USER-AGENT: {web.USER_AGENT}\r\n\r\n").encode("ascii")
-    family = socket.AF_INET6 if ":" in ctx.host else socket.AF_INET
-    answers: list[bytes] = []
+def msearch(ctx: CheckContext, port: int) -> ssdp.Search:
+    """Unicast M-SEARCH to the target only (probe.protocols.ssdp), inside one connection slot."""
     with ctx.slot():
-        sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            sock.sendto(msg, (ctx.host, port))
-            deadline = time.monotonic() + ctx.remaining(SSDP_LISTEN_SECONDS)
-            resent = False
-            while len(answers) < MAX_SSDP_RESPONSES:
-                ctx.check_cancelled()
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                sock.settimeout(min(left, 0.5))
-                try:
-                    pkt, addr = sock.recvfrom(8192)
-                except TimeoutError:
-                    if not answers and not resent:  # UDP may be lost once; one retry, no more
-                        sock.sendto(msg, (ctx.host, port))
-                        resent = True
-                    continue
-                except ConnectionRefusedError:
-                    return answers, f"ICMP port unreachable: nothing listens on udp/{port}"
-                if addr[0] == ctx.host:
-                    answers.append(pkt)
-        except OSError as exc:
-            return answers, f"{exc.__class__.__name__}: {exc}"
-        finally:
-            sock.close()
-    return answers, None
+        return ssdp.search(ctx.host, port, listen=ctx.remaining(SSDP_LISTEN_SECONDS),
+                           max_answers=MAX_SSDP_RESPONSES, check_cancelled=ctx.check_cancelled)
 
 
 def soap_call(ctx: CheckContext, control_url: str, service_type: str, action: str,
@@ -243,12 +199,12 @@ def _gather(ctx: CheckContext) -> UpnpInfo:
     raw_all = bytearray()
     for port in info.ssdp_ports:
         ctx.check_cancelled()
-        answers, err = msearch(ctx, port)
-        if err:
-            info.ssdp_error = err
-        for a in answers:
+        heard = msearch(ctx, port)
+        if heard.error:
+            info.ssdp_error = heard.error
+        for a in heard.answers:
             raw_all += a + b"\r\n----\r\n"
-            info.responses.append(parse_ssdp(a))
+            info.responses.append(ssdp.parse(a).to_json())
     if info.responses:
         info.ssdp_answered = True
         info.ssdp_artefact = ctx.artefact("ssdp", f"unicast M-SEARCH answers from {ctx.host}", bytes(raw_all),

@@ -1,4 +1,4 @@
-"""A small, bounded HTTP(S) client for talking to the device under test, and to nothing else.
+"""What probe reads from the device's web services, through the check context, and nothing else.
 
 Why not urllib/requests: those follow redirects to any host, resolve names, and read without a
 total time cap. Here every request goes through one of the device's connection slots
@@ -6,24 +6,23 @@ total time cap. Here every request goes through one of the device's connection s
 automatically, and the raw response bytes are kept verbatim for the evidence.
 
 GET results are memoised per target (`TargetSession.once`) so that several checks reading the same
-admin page cost the device one request, and all of them cite the same artefact. The wire format
-itself (request, bounded read, parse) is protocols.http, shared with the login trials.
+admin page cost the device one request, and all of them cite the same artefact; a port that
+stalls is not asked again in the run. The wire client (request, bounded read, parse, TLS, the
+stall policy) is protocols.http, shared with the login trials; this module adds only what needs
+the check context: slots, time budget, artefacts and the per-run memo and stall guard.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import socket
 import ssl
-import threading
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from probe.context import CheckContext
 from probe.models import Service
 from probe.protocols import http
+from probe.protocols.transcript import Transcript
 
 DEFAULT_BODY_CAP = 128 * 1024
 USER_AGENT = http.USER_AGENT
@@ -109,140 +108,57 @@ def verifying_tls_context(ca_file: str | None) -> ssl.SSLContext:
     return c
 
 
-class _StallCounter:
-    """Silent timeouts in a row per (host, port, tls), shared by every check of one run."""
+def stall_guard(ctx: CheckContext) -> http.StallGuard:
+    """The target's stall guard for page reads: shared by every check, so a port that stalled for one
+    check is not asked again by the next (protocols.http.StallGuard is the policy)."""
+    guard: http.StallGuard = ctx.once("web-stalls", http.StallGuard)
+    return guard
 
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.silent: dict[tuple[str, int, bool], int] = {}
 
-    def get(self, where: tuple[str, int, bool]) -> int:
-        with self.lock:
-            return self.silent.get(where, 0)
-
-    def record(self, where: tuple[str, int, bool], silent: bool) -> None:
-        with self.lock:
-            self.silent[where] = self.silent.get(where, 0) + 1 if silent else 0
+def client(ctx: CheckContext, svc: Service, transcript: Transcript) -> http.Client:
+    """A client for one web service that records every exchange in `transcript` (the login-page
+    search and login trials). It has its own stall guard: one check's stalls never skip another's."""
+    return http.Client(lambda: ctx.connection(svc.port), ctx.host, svc.port, is_tls(svc), transcript,
+                       timeout=ctx.remaining(), check_cancelled=ctx.check_cancelled)
 
 
 def get(ctx: CheckContext, port: int, path: str, *, tls: bool, max_bytes: int = DEFAULT_BODY_CAP) -> HttpResult:
     """A GET on the device (unverified TLS: for reading content only), asked once per target: every
     check that reads the same page costs the device one request and cites the same artefact."""
     return ctx.once(("web-get", ctx.host, port, tls, path),
-                          lambda: request(ctx, port, path, tls=tls, max_bytes=max_bytes))
+                    lambda: request(ctx, port, path, tls=tls, max_bytes=max_bytes))
 
 
 def request(ctx: CheckContext, port: int, path: str, *, tls: bool, method: str = "GET", body: bytes = b"",
             headers: dict[str, str] | None = None, max_bytes: int = DEFAULT_BODY_CAP,
             verify: ssl.SSLContext | None = None, record: bool = True) -> HttpResult:
-    """One HTTP/1.1 request to the target itself, `Connection: close`, bounded in bytes and time.
+    """One HTTP/1.1 request to the target itself, `Connection: close`, bounded in bytes and time,
+    the raw answer kept as an artefact (with `record`).
 
     With `verify`, the TLS handshake validates the chain and the IP SAN; a validation failure is
     returned as `error` with `tls_verified=False` (not raised), because it is an observation.
     """
     url = base_url(ctx.host, port, tls) + path
-    req = http.build_request(method, ctx.host, port, path, headers, body, default_port=443 if tls else 80)
-    stalls: _StallCounter = ctx.once("web-stalls", _StallCounter)
-    where = (ctx.host, port, tls)
-    if (silent := stalls.get(where)) >= http.STALL_LIMIT:
-        # Shared by every check of the run: a port that sent nothing to STALL_LIMIT requests in a
-        # row is stalled, and each further request would cost a full read timeout for nothing.
-        return HttpResult(url, method, error=f"not sent: the port gave no response to {silent} requests "
-                                             "in a row (stalled)")
-    got = http.RawRead(b"", False)
-    verified: bool | None = None
-    cert_art: str | None = None
-    error: str | None = None
+    c = http.Client(lambda: ctx.connection(port), ctx.host, port, tls,
+                    timeout=ctx.remaining(max(ctx.options.safety.timeout * 2, 5.0)), max_bytes=max_bytes,
+                    verify=verify, check_cancelled=ctx.check_cancelled, stalls=stall_guard(ctx))
     try:
-        with ctx.connection(port) as sock:
-            conn: socket.socket = sock
-            if tls:
-                tctx = verify or http.content_tls_context()
-                try:
-                    conn = tctx.wrap_socket(sock, server_hostname=ctx.host if verify else None)
-                except ssl.SSLCertVerificationError as exc:
-                    return HttpResult(url, method, error=f"certificate not valid: {exc.verify_message}",
-                                      tls_verified=False)
-                except ssl.SSLError as exc:
-                    return HttpResult(url, method, error=f"TLS handshake failed: {exc.reason or exc}",
-                                      tls_verified=False if verify else None)
-                if verify is not None:
-                    verified = True
-                der = conn.getpeercert(binary_form=True)
-                if der and record:
-                    cert_art = ctx.artefact("certificate", f"{url} peer certificate (DER)", der,
-                                            media_type="application/pkix-cert", port=port)
-            conn.sendall(req)
-            got = http.read_response(conn, method=method, max_bytes=max_bytes,
-                                     timeout=ctx.remaining(max(ctx.options.safety.timeout * 2, 5.0)),
-                                     check_cancelled=ctx.check_cancelled)
+        ex = c.exchange(method, path, headers, body)
     except (OSError, ssl.SSLError) as exc:
-        error = f"connection failed: {exc.__class__.__name__}: {exc}"
-    stalls.record(where, not got.data and got.timed_out)
-    if not got.data:
-        return HttpResult(url, method, error=error or "no response", tls_verified=verified,
-                          peer_cert_artefact=cert_art)
-    art = ctx.artefact("http-response", f"{method} {url}", got.data, port=port) if record else None
-    try:
-        r = http.parse_response(got.data, method, max_bytes, cut=got.timed_out)
-    except ValueError as exc:
-        return HttpResult(url, method, error=error or str(exc), artefact=art, tls_verified=verified,
+        return HttpResult(url, method, error=f"connection failed: {exc.__class__.__name__}: {exc}")
+    cert_art = None
+    if ex.peer_cert and record:
+        cert_art = ctx.artefact("certificate", f"{url} peer certificate (DER)", ex.peer_cert,
+                                media_type="application/pkix-cert", port=port)
+    if ex.read is None or not ex.read.data:  # not sent, TLS handshake failed, or not one byte came back
+        return HttpResult(url, method, error=ex.error, tls_verified=ex.tls_verified, peer_cert_artefact=cert_art)
+    art = ctx.artefact("http-response", f"{method} {url}", ex.read.data, port=port) if record else None
+    r = ex.response
+    if r is None:
+        return HttpResult(url, method, error=ex.error, artefact=art, tls_verified=ex.tls_verified,
                           peer_cert_artefact=cert_art)
     return HttpResult(url, method, r.status, r.reason, {k.lower(): v for k, v in r.headers}, r.body,
-                      r.truncated, None, art, verified, cert_art)
-
-
-class PageParser(HTMLParser):
-    """Title, meta tags, links (with their text) and forms of one HTML page; never executes anything."""
-
-    MAX_ITEMS = 500
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.title = ""
-        self.meta: list[tuple[str, str]] = []
-        self.links: list[tuple[str, str]] = []  # (href, text)
-        self._in_title = False
-        self._link: list[Any] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k.lower(): (v or "") for k, v in attrs}
-        if tag == "title":
-            self._in_title = True
-        elif tag == "meta" and len(self.meta) < self.MAX_ITEMS:
-            name = a.get("name") or a.get("property") or a.get("http-equiv") or ""
-            if name:
-                self.meta.append((name.lower(), a.get("content", "")))
-        elif tag == "a" and a.get("href") and len(self.links) < self.MAX_ITEMS:
-            self._link = [a["href"], ""]
-        elif tag in ("frame", "iframe") and a.get("src") and len(self.links) < self.MAX_ITEMS:
-            self.links.append((a["src"], ""))
-        elif tag == "form" and a.get("action") and len(self.links) < self.MAX_ITEMS:
-            self.links.append((a["action"], "form"))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "title":
-            self._in_title = False
-        elif tag == "a" and self._link is not None:
-            self.links.append((self._link[0], self._link[1].strip()[:200]))
-            self._link = None
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title and len(self.title) < 500:
-            self.title += data
-        if self._link is not None and len(self._link[1]) < 400:
-            self._link[1] += data
-
-
-def parse_page(body: str) -> PageParser:
-    p = PageParser()
-    try:
-        p.feed(body[:DEFAULT_BODY_CAP])
-        p.close()
-    except Exception:  # HTMLParser is lenient; a hostile page must still not break a check
-        pass
-    p.title = " ".join(p.title.split())
-    return p
+                      r.truncated, None, art, ex.tls_verified, cert_art)
 
 
 def resolve_link(page_url: str, href: str) -> str | None:

@@ -79,7 +79,8 @@ def test_legacy_only_openssh_auth_methods_unlisted_with_reason(legacy_only_sshd:
     f = one(check_service("ssh_algorithms", legacy_only_sshd, "ssh")[0])
     assert f.status is Status.FAIL
     assert f.details["scan"]["host_keys"] == [{"algorithm": "ssh-rsa", "key_type": "ssh-rsa", "bits": 2048,
-                                               "kex": "diffie-hellman-group14-sha1"}]
+                                               "kex": "diffie-hellman-group14-sha1",
+                                               "signature_algorithms": ["ssh-rsa"]}]
     assert f.details["auth_methods"] is None
     assert "could not negotiate" in f.details["auth_methods_note"]
 

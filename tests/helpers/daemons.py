@@ -113,10 +113,12 @@ class LocalDaemons(Daemons):
         self._count = 0
 
     def _dir(self, name: str) -> Path:
-        self._count += 1
-        d = self.workdir / f"{self._count:02d}-{name}"
-        d.mkdir(parents=True)
-        return d
+        while True:  # another registry may have used this work directory before
+            self._count += 1
+            d = self.workdir / f"{self._count:02d}-{name}"
+            if not d.exists():
+                d.mkdir(parents=True)
+                return d
 
     # -- accounts ------------------------------------------------------------------------------
     def _accounts(self, d: Path, password: str) -> Path:

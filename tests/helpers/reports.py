@@ -102,11 +102,33 @@ def hostile_doc() -> dict[str, Any]:
         _clause("cls:5.3-7", "INCONCLUSIVE", "tested", "no check that evidences this clause ran", []),
         _clause("uk-psti:1", "PASS", "tested", "inventory clean", ["f-0004"], network="PASS"),
     ]
-    gap = [{"id": "cls:5.3-7", "status": "partial", "tables": ["annex-a-cls"]},
-           {"id": "cls:5.1-3", "status": "none", "tables": ["annex-b"]}]
+    gap = [{"id": "cls:5.3-7", "status": "partial", "tables": ["annex-a-cls"],
+            "wording": "Partial Compliance with CLS is required to be assessed.",
+            "wording_ja": "一部適合 ※CLS への適合性評価が必要"},
+           {"id": "cls:5.1-3", "status": "none", "tables": ["annex-b"], "wording": "None", "wording_ja": "該当なし"}]
+    basis = {"table": "annex-a-cls", "instrument": "japan-singapore", "kind": "moc", "name": "Japan–Singapore MoC",
+             "title": "Japan–Singapore MoC", "annex": "Annex A, second table", "paragraph": "para 3.2(a)",
+             "condition": "the product holds a valid JC-STAR label", "gap_source": "the status table",
+             "signed": "2026-03-18", "in_force": "2026-06-01", "in_force_ref": "para 11.2", "source": "x",
+             "applies": True, "why_not": None}
+    unused = dict(basis, table="other", instrument="japan-uk", name="Japan–UK MoC", paragraph="para 3.2(b)",
+                  applies=False, why_not=f"not in force {SVG}")
     path = {"holding": "jc-star", "apply_for": "cls", "device_class": "home-gateway", "tables": ["annex-a-cls"],
             "full_assessment": False, "explanation": "holding jc-star, applying for cls", "gap_set": gap,
-            "recognised": []}
+            "recognised": [], "status": "in-force", "as_of": "2026-07-01", "bases": [basis, unused],
+            "notes": ["For a home gateway, Annex B adds the home-gateway provisions."],
+            "manual_items": [{"id": "show-held-label", "what": "the obtained JC-STAR label",
+                              "refs": ["Japan–Singapore MoC para 3.2(a)"], "verdict": "MANUAL", "basis": "declared",
+                              "declared_by": "held_label",
+                              "declared": {"field": "held_label", "value": f"jc-star label {HOSTILE}", "line": 20}}],
+            "questions": [{"id": "third-party-label", "text": "Was the jc-star label obtained through another "
+                           "arrangement?", "refs": ["Japan–Singapore MoC para 3.4"], "answer": "own-assessment",
+                           "answered": True, "line": 26}],
+            "in_force_from": None, "pending_gap_set": []}
+    held = {"scheme": "jc-star", "identifier": f"JC-{HOSTILE}", "level": 1, "valid_from": "2025-04-01",
+            "valid_until": "2028-03-31", "obtained_via": "own-assessment", "public_url": f"https://x.invalid/{IMG}",
+            "issued_by": None, "declared_in": {"file": f"../../{SCRIPT}.yaml", "sha256": "a" * 64, "line": 20},
+            "valid_on_date": True, "validity_problem": None}
     doc = {
         "schema_version": "1.0.0", "tool": {"name": "probe", "version": "0.1.0"},
         "run": {"id": "hostile-run-1", "started": "2026-01-02T03:04:05+00:00",
@@ -114,7 +136,8 @@ def hostile_doc() -> dict[str, Any]:
         "targets": ["127.0.0.1"],
         "profile": {"name": "home-gateway", "device_class": "home-gateway", "schemes": ["jc-star", "cls", "uk-psti"],
                     "checks": ["cleartext_authentication"]},
-        "recognition": {"holding": "jc-star", "apply_for": "cls", "chosen_path": path, "paths": [path]},
+        "recognition": {"holding": "jc-star", "apply_for": "cls", "chosen_path": path, "paths": [path],
+                        "as_of": "2026-07-01", "as_of_source": "run date", "held_label": held},
         "scope": [c["id"] for c in clauses],
         "catalog": {"jc-star": {"name": "JC-STAR ★1", "version": "v1.1", "source": "x"},
                     "cls": {"name": "Singapore CLS Level 1", "version": "v2.1.1", "source": "x"},

@@ -19,7 +19,6 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from probe.checks.cleartext_authentication import DO, DONT, IAC, WILL, WONT, parse_telnet
 from probe.compliance.catalog import load_catalog
 from probe.compliance.profile import parse_ports, parse_profile
 from probe.compliance.recognition import load_moc
@@ -176,26 +175,6 @@ def test_banner_and_http_identification_never_raise(data: bytes) -> None:
     identify.from_http_response(data)
     identify.looks_like_tls_server_reply(data)
     identify.looks_like_mqtt_connack(data)
-
-
-telnet_bytes = st.lists(st.one_of(st.binary(max_size=8), st.sampled_from([
-    bytes([IAC, DO, 1]), bytes([IAC, WILL, 3]), bytes([IAC, WONT, 5]), bytes([IAC, DONT, 24]),
-    bytes([IAC, 250, 24, 1, IAC, 240]), bytes([IAC, IAC]), bytes([IAC]), bytes([IAC, 250, 1, 2])])),
-    max_size=30).map(b"".join)
-
-
-@FAST
-@given(telnet_bytes, st.integers(0, 200))
-def test_telnet_parser_is_split_invariant(data: bytes, cut: int) -> None:
-    """Parsing in two reads (carrying the unfinished command over) equals parsing at once."""
-    whole_text, whole_reply, whole_rest = parse_telnet(data)
-    cut = min(cut, len(data))
-    t1, r1, rest = parse_telnet(data[:cut])
-    t2, r2, rest2 = parse_telnet(rest + data[cut:])
-    assert (t1 + t2, r1 + r2, rest2) == (whole_text, whole_reply, whole_rest)
-    assert len(whole_reply) % 3 == 0
-    assert all(whole_reply[i] == IAC and whole_reply[i + 1] in (WONT, DONT) for i in range(0, len(whole_reply), 3))
-    assert len(whole_text) <= len(data)
 
 
 def _peer(chunks: list[bytes], close: bool) -> socket.socket:

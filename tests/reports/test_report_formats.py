@@ -288,3 +288,71 @@ def _junit(cli: InProcessCli, pk: Path, tmp_path: Path) -> str:
     out = tmp_path / "r.xml"
     _report(cli, pk, "junit", out)
     return str(out)
+
+
+def test_every_format_shows_the_path_basis_and_the_held_label(cli: InProcessCli, hostile_json: Path,
+                                                              tmp_path: Path) -> None:
+    """Issue 11 §3: the chosen path's basis (instrument, paragraph, condition, in-force date), its
+    status on the date judged, the held label as declared, the question and the path's MANUAL items,
+    in every report, with the declared strings escaped like any device string."""
+    html = _report(cli, hostile_json, "html", tmp_path / "r.html")
+    _assert_no_injection(html)
+    basis = html[html.index('id="path-basis"'):html.index('id="gap-table"')]
+    assert 'data-status="in-force"' in basis and "2026-07-01" in basis
+    assert "<b>Japan–Singapore MoC</b> para 3.2(a), Annex A, second table" in basis
+    assert "the product holds a valid JC-STAR label" in basis and "2026-06-01" in basis
+    assert 'data-applies="no"' in basis and "not in force &#39;&gt;&lt;svg" in basis  # an unused basis says why
+    assert "JC-&lt;script&gt;alert(1)&lt;/script&gt;" in basis  # the declared identifier, escaped
+    assert "../../&lt;script&gt;alert(1)&lt;/script&gt;.yaml:20" in basis  # where it was declared
+    assert "Japan–Singapore MoC para 3.4" in basis and "own-assessment" in basis
+    assert 'data-item="show-held-label"' in basis
+    assert "MoC wording: “Partial Compliance with CLS is required to be assessed.”" in html
+    ja = _report(cli, hostile_json, "html", tmp_path / "ja.html", "--lang", "ja")
+    assert "経路の根拠" in ja and "一部適合 ※CLS への適合性評価が必要" in ja
+
+    md = _report(cli, hostile_json, "markdown", tmp_path / "r.md")
+    assert "<script" not in md and "<img" not in md and "<svg" not in md
+    assert "**What the path rests on**: Japan–Singapore MoC para 3.2(a), Annex A, second table (moc)" in md
+    assert "In force from: 2026-06-01" in md and "(not used: not in force" in md
+    assert "**Held label (as declared; not verified by probe)**: jc-star ★1 JC-&lt;script&gt;" in md
+    assert "**Question** (Japan–Singapore MoC para 3.4)" in md and "Answer: own-assessment" in md
+    assert "**MANUAL** (MANUAL items of the path" in md
+
+    sarif = json.loads(_report(cli, hostile_json, "sarif", tmp_path / "r.sarif"))
+    jsonschema.validate(sarif, json.loads(SARIF_SCHEMA.read_text()))
+    rec = sarif["runs"][0]["properties"]["recognition"]
+    assert rec["status"] == "in-force" and rec["asOf"] == "2026-07-01" and rec["gapSet"] == ["cls:5.3-7", "cls:5.1-3"]
+    assert [(b["instrument"], b["paragraph"], b["applies"]) for b in rec["bases"]] == [
+        ("Japan–Singapore MoC", "para 3.2(a)", True), ("Japan–UK MoC", "para 3.2(b)", False)]
+    assert rec["heldLabel"]["label"].startswith("jc-star ★1 JC-<script>")  # JSON: escaped by its encoder
+
+    path = tmp_path / "r.xml"
+    _report(cli, hostile_json, "junit", path)
+    for suite in junitparser.JUnitXml.fromfile(str(path)):
+        props = {p.name: p.value for p in suite.properties()}
+        assert props["recognition_path"] == "jc-star -> cls (home-gateway)"
+        assert props["recognition_status"] == "in-force on 2026-07-01"
+        assert props["recognition_basis"] == "Japan–Singapore MoC para 3.2(a) (in force 2026-06-01)"
+        assert props["held_label"].startswith("jc-star ★1 JC-<script>alert(1)</script>")
+
+
+def test_evidence_without_the_path_fields_still_renders(cli: InProcessCli, tmp_path: Path) -> None:
+    """Evidence written before the basis fields existed (schema 1.3) renders with what it has."""
+    doc = hostile_doc()
+    for key in ("as_of", "as_of_source", "held_label"):
+        del doc["recognition"][key]
+    for p in [doc["recognition"]["chosen_path"], *doc["recognition"]["paths"]]:
+        for key in ("status", "as_of", "bases", "notes", "manual_items", "questions", "in_force_from",
+                    "pending_gap_set"):
+            p.pop(key, None)
+        for g in p["gap_set"]:
+            g.pop("wording", None)
+            g.pop("wording_ja", None)
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(doc))
+    for fmt in ("html", "markdown", "sarif", "junit"):
+        out = _report(cli, old, fmt, tmp_path / f"old.{fmt}")
+        assert "cls:5.3-7" in out
+    doc["recognition"]["chosen_path"] = None  # no path chosen: the paths table, each with its basis
+    old.write_text(json.dumps(doc))
+    assert 'id="paths-table"' in _report(cli, old, "html", tmp_path / "none.html")

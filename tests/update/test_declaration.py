@@ -32,6 +32,13 @@ def test_template_round_trip(cli: InProcessCli, tmp_path: Path) -> None:
     assert decl.data["support_period_end"] == "2030-12-31"  # kept as text, validated as a date
     assert decl.data["automatic_updates_default"] is True
     assert decl.lines["model"] == next(i for i, ln in enumerate(r.stdout.splitlines(), 1) if ln.startswith("model:"))
+    # the held label (issue 11 §3): shown by --check, its example values flagged like the others
+    assert "held label: jc-star ★1 label EXAMPLE-0001, valid 2025-04-01 to 2027-03-31; obtained via: own-assessment" \
+        in c.stdout
+    assert "held_label.identifier" in c.stdout and "held_label.public_url" in c.stdout
+    assert decl.data["held_label"]["valid_until"] == "2027-03-31"
+    assert decl.lines["held_label.obtained_via"] == next(
+        i for i, ln in enumerate(r.stdout.splitlines(), 1) if ln.strip().startswith("obtained_via:"))
 
 
 def test_declaration_map_names_only_known_clauses() -> None:
@@ -52,6 +59,19 @@ BASE = "declaration_version: 1\nmanufacturer: ACME\nmodel: EX-GW1000\n"
     ("clauses:\n  cls:5.3-8:\n    document: only a document\n", 5, "statement"),
     ("clauses:\n  cls:9.9-9:\n    statement: x\n", 5, "unknown clause"),
     ("update_signing: [unclosed\nfoo: 1\n", 5, "not valid YAML"),
+    ("held_label:\n  scheme: jc-star\n  identifier: JC-1\n  valid_until: 2027-01-01\n", 4,
+     "held_label: 'level' is a required property"),
+    ("held_label:\n  scheme: jc-star\n  identifier: JC-1\n  level: 1\n", 4, "'valid_until' is a required"),
+    ("held_label:\n  scheme: uk-psti\n  identifier: SoC-1\n", 4, "'public_url' is a required property"),
+    ("held_label:\n  scheme: psti\n  identifier: x\n", 5, "held_label.scheme"),
+    ("held_label:\n  scheme: cls\n  identifier: C-1\n  level: 5\n  valid_until: 2027-01-01\n", 7,
+     "held_label.level"),
+    ("held_label:\n  scheme: cls\n  identifier: C-1\n  level: 1\n  valid_from: 2027-02-01\n"
+     "  valid_until: 2027-01-01\n", 8, "valid_from 2027-02-01 is after valid_until 2027-01-01"),
+    ("held_label:\n  scheme: cls\n  identifier: C-1\n  level: 1\n  valid_until: 2027-01-01\n"
+     "  obtained_via: cls\n", 9, "use own-assessment"),
+    ("held_label:\n  scheme: cls\n  identifier: C-1\n  level: 1\n  valid_until: 2027-01-01\n"
+     "  valid_for: ever\n", 9, "unknown field"),
 ])
 def test_malformed_declaration_is_one_line_with_the_line_number(cli: InProcessCli, tmp_path: Path, extra: str,
                                                                 line: int, needle: str) -> None:
@@ -169,3 +189,32 @@ def test_without_fetch_opt_in_declared_urls_are_not_contacted(cli: InProcessCli,
             site.accept()
     finally:
         site.close()
+
+
+def test_held_label_is_evidence_of_the_path(cli: InProcessCli, tmp_path: Path) -> None:
+    """`--holding` takes the label from the declaration: the evidence records it as declared (file,
+    line, sha256 of the kept artefact), its validity on the run date, the answered third-party
+    question, the path's basis and its MANUAL items; an empty gap set says what recognises it."""
+    decl = tmp_path / "decl.yaml"
+    decl.write_text(BASE + "held_label:\n  scheme: jc-star\n  identifier: JC-0042\n  level: 1\n"
+                    "  valid_until: 2099-12-31\n  obtained_via: own-assessment\n")
+    out = tmp_path / "ev.json"
+    r = cli("run", "--target", "127.0.0.1", "--holding", "jc-star", "--apply-for", "uk-psti", "--profile",
+            "general-iot", "--declaration", str(decl), "--ports", str(free_port()), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "recognition path: holding jc-star → applying for uk-psti" in r.stdout and "gap set: empty" in r.stdout
+    doc = json.loads(out.read_text())
+    validate(doc)
+    rec = doc["recognition"]
+    assert rec["as_of_source"] == "run date" and rec["as_of"] == doc["run"]["started"][:10]
+    held = rec["held_label"]
+    art = next(a for a in doc["artefacts"] if a["kind"] == "declaration")
+    assert held["declared_in"] == {"file": str(decl), "line": 4, "sha256": art["sha256"]}
+    assert (held["identifier"], held["level"], held["valid_until"], held["valid_on_date"]) == \
+        ("JC-0042", 1, "2099-12-31", True)
+    path = rec["chosen_path"]
+    assert path["gap_set"] == [] and doc["clauses"] == [] and "recognised in full by" in path["explanation"]
+    assert {b["instrument"] for b in path["bases"] if b["applies"]} == {"japan-uk", "uk-psti-regulations"}
+    assert path["questions"][0]["answer"] == "own-assessment" and path["questions"][0]["line"] == 9
+    (item,) = path["manual_items"]
+    assert item["basis"] == "declared" and item["declared"]["line"] == 4 and "JC-0042" in item["declared"]["value"]

@@ -1,0 +1,117 @@
+"""HTML as devices serve it: the one parser for what probe reads in a page.
+
+Title, meta tags, links (with their text), frames, form actions, forms with their inputs, and a
+count of scripts: the update survey, the login-page search and the login trials all read pages
+through `parse`. The standard library's HTMLParser is lenient (broken markup is normal on
+devices) and never fetches or runs anything; every list is capped, and a page is read up to a
+character limit, so a hostile page costs bounded time and memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+MAX_ITEMS = 500  # meta tags, links, forms, inputs per form: each list stops growing here
+MAX_TITLE = 500  # characters of <title> kept
+DEFAULT_LIMIT = 128 * 1024  # characters of a page read by default
+_PASSWORD_MARKUP = re.compile(rb"(?i)<input[^>]+type\s*=\s*[\"']?password")
+
+
+@dataclass(frozen=True)
+class Input:
+    type: str  # lower-case; "text" when the attribute is missing
+    name: str
+    value: str
+
+
+@dataclass
+class Form:
+    action: str
+    method: str  # upper-case; GET when the attribute is missing
+    inputs: list[Input] = field(default_factory=list)
+    orphan: bool = False  # inputs outside any <form>: a script-driven form (POST assumed)
+
+
+@dataclass
+class Page:
+    title: str = ""
+    meta: list[tuple[str, str]] = field(default_factory=list)  # (name/property/http-equiv lower-case, content)
+    # (href, text) of <a>; (src, "") of frames; (action, "form") of forms
+    links: list[tuple[str, str]] = field(default_factory=list)
+    forms: list[Form] = field(default_factory=list)
+    scripts: int = 0
+
+
+class _Parser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.page = Page()
+        self._in_title = False
+        self._link: list[str] | None = None  # [href, text so far] inside an <a>
+        self._form: Form | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        p = self.page
+        a = {k.lower(): (v or "") for k, v in attrs}
+        if tag == "title":
+            self._in_title = True
+        elif tag == "meta" and len(p.meta) < MAX_ITEMS:
+            name = a.get("name") or a.get("property") or a.get("http-equiv") or ""
+            if name:
+                p.meta.append((name.lower(), a.get("content", "")))
+        elif tag == "a" and a.get("href") and len(p.links) < MAX_ITEMS:
+            self._link = [a["href"], ""]
+        elif tag in ("frame", "iframe") and a.get("src") and len(p.links) < MAX_ITEMS:
+            p.links.append((a["src"], ""))
+        elif tag == "script":
+            p.scripts += 1
+        if tag == "form":
+            if a.get("action") and len(p.links) < MAX_ITEMS:
+                p.links.append((a["action"], "form"))
+            self._form = Form(a.get("action", ""), a.get("method", "get").upper())
+            if len(p.forms) < MAX_ITEMS:
+                p.forms.append(self._form)
+        elif tag == "input":
+            if self._form is None:  # inputs outside a <form>: a script-driven login
+                self._form = Form("", "POST", orphan=True)
+                if len(p.forms) < MAX_ITEMS:
+                    p.forms.append(self._form)
+            if len(self._form.inputs) < MAX_ITEMS:
+                self._form.inputs.append(Input(a.get("type", "text").lower(), a.get("name", ""), a.get("value", "")))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        elif tag == "a" and self._link is not None:
+            self.page.links.append((self._link[0], self._link[1].strip()[:200]))
+            self._link = None
+        elif tag == "form":
+            self._form = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.page.title += data[:MAX_TITLE - len(self.page.title)]
+        if self._link is not None:
+            self._link[1] += data[:400 - len(self._link[1])]
+
+
+def parse(text: str, limit: int = DEFAULT_LIMIT) -> Page:
+    """The first `limit` characters of a page; never raises (a hostile page must not break a check)."""
+    p = _Parser()
+    with contextlib.suppress(Exception):  # HTMLParser is lenient, but device markup can be anything
+        p.feed(text[:limit])
+        p.close()
+    p.page.title = " ".join(p.page.title.split())
+    return p.page
+
+
+def has_password_markup(body: bytes) -> bool:
+    """Password-input markup anywhere in the bytes, scripts included.
+
+    Deliberately not `parse`: a login page that a script writes (`'<input type="password">'`
+    in JavaScript) still counts as "the login form came back" after a login attempt.
+    """
+    return bool(_PASSWORD_MARKUP.search(body))

@@ -1,0 +1,19 @@
+"""YAML parsing for probe's data files, with libyaml's C parser when PyYAML was built with it.
+
+Why: every `probe run` reads ~25 YAML files (catalogs, check metadata, profiles, policies); the
+pure-Python SafeLoader spends ~0.4 s on them, the C one ~0.04 s, and start-up counts in every
+per-service comparison with other tools. Both are *safe* loaders (no arbitrary objects).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def safe_load(text: str | bytes) -> Any:
+    """yaml.safe_load, faster; raises yaml.YAMLError exactly like it."""
+    return yaml.load(text, Loader=_Loader)

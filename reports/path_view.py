@@ -1,0 +1,101 @@
+"""The recognition path as every report shows it: what it rests on (instrument, paragraph,
+condition, in-force date), whether it was in force on the date it was judged, the held label as
+the manufacturer declared it, the question the plan asked and its answer, the path's MANUAL items
+and notes, and one summary line per possible path.
+
+Read from the saved evidence only. The held label and its answer come from a declaration file, so
+every string is made visible here (control characters escaped) before a renderer escapes it for
+its own syntax. Evidence written before these fields existed renders with the parts it has.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from probe.compliance.held_label import level_name
+
+from .model import visible
+
+
+def _level(scheme: Any, level: Any) -> str:
+    if not isinstance(level, int) or isinstance(level, bool):
+        return ""
+    return level_name(str(scheme), level)
+
+
+def held_view(held: dict[str, Any] | None) -> dict[str, str] | None:
+    """The held label, one visible string per field, or None."""
+    if not held:
+        return None
+    src = held.get("declared_in") or {}
+    line = src.get("line")
+    valid = held.get("valid_on_date")
+    return {
+        "label": visible(f"{held.get('scheme', '')} {_level(held.get('scheme'), held.get('level'))} "
+                         f"{held.get('identifier', '')}".replace("  ", " ")),
+        "validity": visible(f"{held.get('valid_from') or '…'} – {held.get('valid_until') or '…'}"),
+        "valid_on_date": "yes" if valid is True else "NO" if valid is False else "-",
+        "problem": visible(held.get("validity_problem") or ""),
+        "obtained_via": visible(held.get("obtained_via") or ""),
+        "public_url": visible(held.get("public_url") or ""),
+        "declared_in": visible(f"{src.get('file', '')}{f':{line}' if line else ''}"),
+        "sha256": visible(src.get("sha256") or ""),
+    }
+
+
+def _basis_rows(bases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Bases grouped by instrument, paragraph and use (an instrument's annexes apply together)."""
+    groups: dict[tuple[Any, Any, Any], list[dict[str, Any]]] = {}
+    for b in bases:
+        groups.setdefault((b.get("instrument"), b.get("paragraph"), bool(b.get("applies"))), []).append(b)
+    rows = []
+    for (_i, _p, applies), bs in groups.items():
+        b = bs[0]
+        annexes = " + ".join(dict.fromkeys(str(x.get("annex")) for x in bs if x.get("annex")))
+        rows.append({
+            "instrument": visible(b.get("name") or b.get("instrument")), "kind": visible(b.get("kind")),
+            "paragraph": visible(b.get("paragraph")), "annexes": visible(annexes),
+            "condition": visible(b.get("condition")), "in_force": visible(b.get("in_force")),
+            "in_force_ref": visible(b.get("in_force_ref") or ""), "signed": visible(b.get("signed") or ""),
+            "gap_source": visible("; ".join(dict.fromkeys(str(x.get("gap_source") or "") for x in bs))),
+            "applies": applies, "why_not": visible(b.get("why_not") or ""),
+        })
+    return rows
+
+
+def path_summary(p: dict[str, Any]) -> str:
+    """One line for a path: its status and the instruments it rests on (never an unexplained gap set)."""
+    used = [b for b in p.get("bases") or [] if b.get("applies")]
+    names = "; ".join(dict.fromkeys(f"{b.get('name') or b.get('instrument')} {b.get('paragraph')} "
+                                    f"(in force {b.get('in_force')})" for b in used))
+    status = p.get("status")
+    if status == "not-in-force":
+        return visible(f"not in force on {p.get('as_of')}: from {p.get('in_force_from')}")
+    return visible(names or p.get("explanation") or "")
+
+
+def recognition_view(doc: dict[str, Any], lang: str = "en") -> dict[str, Any]:
+    rec = doc.get("recognition") or {}
+    path = rec.get("chosen_path") or {}
+    wording_key = "wording_ja" if lang == "ja" else "wording"
+    return {
+        "as_of": visible(rec.get("as_of") or path.get("as_of") or ""),
+        "as_of_source": visible(rec.get("as_of_source") or ""),
+        "status": visible(path.get("status") or ""),
+        "in_force_from": visible(path.get("in_force_from") or ""),
+        "bases": _basis_rows(path.get("bases") or []),
+        "held": held_view(rec.get("held_label")),
+        "questions": [{"text": visible(q.get("text")), "refs": visible("; ".join(q.get("refs") or [])),
+                       "answer": visible(q.get("answer") or ""), "answered": bool(q.get("answered"))}
+                      for q in path.get("questions") or []],
+        "manual_items": [{"id": visible(i.get("id")), "what": visible(i.get("what")),
+                   "refs": visible("; ".join(i.get("refs") or [])), "basis": visible(i.get("basis")),
+                   "declared": visible((i.get("declared") or {}).get("value") or "")}
+                  for i in path.get("manual_items") or []],
+        "notes": [visible(n) for n in path.get("notes") or []],
+        "pending": ([visible(f"refused: {path['pending_refusal']}")] if path.get("pending_refusal") else
+                    [visible(f"{g.get('id')} ({g.get('status')})") for g in path.get("pending_gap_set") or []]),
+        "wording": {g.get("id"): visible(g.get(wording_key) or g.get("wording") or "")
+                    for g in path.get("gap_set") or []},
+        "summaries": [path_summary(p) for p in rec.get("paths") or []],
+    }
