@@ -27,16 +27,14 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests" / "discovery"))
-
-import devices  # noqa: E402
-import nslab  # noqa: E402
+sys.path.insert(0, str(REPO))  # run as a script: the repository (probe, tests.helpers) is not on the path yet
 
 from probe.discovery import discover  # noqa: E402
 from probe.options import DiscoveryOptions, ScanOptions  # noqa: E402
 from probe.session import TargetSession  # noqa: E402
 from probe.store import EvidenceStore  # noqa: E402
+from tests.helpers import gateway as devices  # noqa: E402
+from tests.helpers import netns as nslab  # noqa: E402
 
 OPEN_TCP = [21, 22, 23, 53, 80, 443, 1883, 5000]
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from probe.context import ServiceContext
 from probe.models import Finding, InconclusiveReason, Status
 from probe.plugins import ServiceCheck
-from probe.protocols import ftp, mqtt, telnet
+from probe.protocols import ftp, http_auth, mqtt, telnet
 from probe.protocols.netio import ReadTimeout, printable
 from probe.protocols.transcript import Transcript
 from probe.services import web

@@ -149,9 +149,9 @@ class DefaultCredentials(ServiceCheck):
         try:
             login.prepare(admin_paths())
         except (OSError, ValueError) as exc:
-            pre = ctx.artefact("transcript", f"{svc.protocol} preflight", login.preflight.render())
+            preflight = ctx.artefact("transcript", f"{svc.protocol} preflight", login.preflight.render())
             yield ctx.inconclusive(f"Could not reach the {svc.protocol} service to find its login.", str(exc),
-                                   InconclusiveReason.CONNECTIVITY, artefacts=[pre])
+                                   InconclusiveReason.CONNECTIVITY, artefacts=[preflight])
             return
         pre_id = ctx.artefact("transcript", f"{svc.protocol} login discovery", login.preflight.render()) \
             if login.preflight.events else None

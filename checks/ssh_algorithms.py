@@ -3,7 +3,9 @@ group-exchange moduli, judged against the SSH policy (built-in, the ssh-audit pr
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
+from typing import Any
 
 from probe.compliance.cryptopolicy import FAIL, judge_ssh, load_ssh_policy, ssh_headline
 from probe.context import ServiceContext
@@ -22,7 +24,7 @@ class SshAlgorithms(ServiceCheck):
     def run_service(self, ctx: ServiceContext) -> Iterable[Finding]:
         policy = load_ssh_policy(ctx.options.crypto.ssh_policy)
         port = ctx.service.port
-        connect = lambda: ctx.connection(port)  # noqa: E731
+        connect = functools.partial(ctx.connection, port)
         # The authentication-method listing (a full paramiko handshake) runs alongside the audit's
         # own connections; all of them hold the device's connection slots.
         from concurrent.futures import ThreadPoolExecutor
@@ -47,7 +49,7 @@ class SshAlgorithms(ServiceCheck):
             arts.append(ctx.artefact("kexinit", f"ssh-kexinit-{port}.bin", scan.kexinit.payload))
         for hk in scan.host_keys:
             arts.append(ctx.artefact("ssh-host-key", f"ssh-host-key-{port}-{hk.key_type}.bin", hk.blob))
-        details = {"scan": scan.to_json(),
+        details: dict[str, Any] = {"scan": scan.to_json(),
                    "policy": {k: policy[k] for k in ("name", "source", "source_version", "_where")}}
 
         if scan.banner is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
 from probe.compliance.cryptopolicy import Violation, judge_certificates, load_tls_policy
 from probe.context import ServiceContext
@@ -69,9 +70,11 @@ class TlsCertificate(ServiceCheck):
             media = "application/x-pem-file" if info.pem else "application/pkix-cert"
             arts.append(ctx.artefact("certificate", f"certificate-{port}-{label}.{'pem' if info.pem else 'der'}",
                                      data, media_type=media))
-        details = {"source": read.source, "chain_complete": read.complete, "chain": [c.to_json() for c in chain],
-                   "ca_file": str(ca_file) if ca_file else None, "hostname": ctx.options.crypto.hostname,
-                   "policy": {k: policy[k] for k in ("name", "source", "source_version", "_where")}}
+        details: dict[str, Any] = {"source": read.source, "chain_complete": read.complete,
+                                   "chain": [c.to_json() for c in chain],
+                                   "ca_file": str(ca_file) if ca_file else None,
+                                   "hostname": ctx.options.crypto.hostname,
+                                   "policy": {k: policy[k] for k in ("name", "source", "source_version", "_where")}}
         if chain[0].parse_error:
             yield ctx.inconclusive("The leaf certificate could not be parsed", chain[0].parse_error,
                                    InconclusiveReason.DEVICE_MISBEHAVED, details=details, artefacts=arts)

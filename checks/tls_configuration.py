@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 from probe.compliance.cryptopolicy import headline, judge_tls_configuration, load_tls_policy, off_policy_groups
 from probe.context import ServiceContext
@@ -56,7 +57,7 @@ class TlsConfiguration(ServiceCheck):
                               probe_groups=lambda version: off_policy_groups(policy, version))
         transcript = ctx.artefact("transcript", f"tls-handshakes-{port}.json", _transcript(scan),
                                   media_type="application/json")
-        details = {"scan": scan.to_json(),
+        details: dict[str, Any] = {"scan": scan.to_json(),
                    "policy": {k: policy[k] for k in ("name", "source", "source_version", "_where")}}
 
         if not scan.any_handshake:

@@ -52,9 +52,9 @@ class UpdateMechanism(Check):
                               details=details, artefacts=arts, severity="info")
             return
         if s.protected_pages:
-            where = ", ".join(f"{i.source} ({i.value})" for i in s.protected_pages[:3])
+            protected = ", ".join(f"{i.source} ({i.value})" for i in s.protected_pages[:3])
             yield ctx.inconclusive("No update page or endpoint visible; update-looking pages need a login.",
-                                   f"protected page(s) {where}: what they hold cannot be seen without credentials, "
+                                   f"protected page(s) {protected}: what they hold cannot be seen without credentials, "
                                    "so they are not counted as update pages", InconclusiveReason.NO_INPUT,
                                    details=details, artefacts=arts)
             return

@@ -10,6 +10,7 @@ import argparse
 import importlib
 import pkgutil
 import sys
+from typing import NoReturn
 
 from probe import __version__
 from probe.errors import UserError
@@ -35,7 +36,7 @@ docs: README.md, docs/verdicts.md, docs/evidence.md, docs/evidence-pack.md
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, like every other user error
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, like every other user error
         self.exit(2, f"probe: error: {message} (see `{self.prog} --help`)\n")
 
 

@@ -92,7 +92,7 @@ def resolve_target(text: str, *, networks: list[ipaddress.IPv4Network] | None = 
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise UserError(f"--target {t}: cannot resolve host name ({why})") from None
         if not infos:
-            raise UserError(f"--target {t}: the host name resolves to no address")
+            raise UserError(f"--target {t}: the host name resolves to no address") from None
         ip = ipaddress.ip_address(str(infos[0][4][0]).split("%", 1)[0])
     refuse_non_host(ip, t, networks)
     return str(ip)

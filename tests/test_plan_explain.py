@@ -1,13 +1,15 @@
 """`probe plan --explain CLAUSE`: a clause's evidence rules in words a lab engineer checks against the scheme."""
 
+from __future__ import annotations
+
 import json
 from pathlib import Path
 
-from conftest import run_cli
+from tests.helpers.cli import InProcessCli
 
 
-def test_explain_update_crypto_clause() -> None:
-    r = run_cli("plan", "--explain", "cls:5.3-7")
+def test_explain_update_crypto_clause(cli: InProcessCli) -> None:
+    r = cli("plan", "--explain", "cls:5.3-7")
     assert r.returncode == 0, r.stderr
     out = r.stdout
     # the test purpose, whether a scan can assess all of it and why
@@ -29,22 +31,22 @@ def test_explain_update_crypto_clause() -> None:
     assert "text: confirmed" in out
 
 
-def test_explain_names_supporting_rules_unconfirmed_text_and_the_factory_state() -> None:
-    r = run_cli("plan", "--explain", "cls:7.3-1")
+def test_explain_names_supporting_rules_unconfirmed_text_and_the_factory_state(cli: InProcessCli) -> None:
+    r = cli("plan", "--explain", "cls:7.3-1")
     assert r.returncode == 0, r.stderr
     assert "text: NOT confirmed" in r.stdout and "--catalog FILE" in r.stdout
     supports = r.stdout.split("what supports it (attached, never deciding):")[1]
     assert "cls:7.3-1#update-channel" in supports and "does not prove" in supports.replace("\n    ", " ")
     assert "nothing: no network finding can decide this clause" in r.stdout
-    r = run_cli("plan", "--explain", "uk-psti:1")
+    r = cli("plan", "--explain", "uk-psti:1")
     assert "--device-state factory" in r.stdout and "re-test after initial set-up" in r.stdout.replace("\n    ", " ")
 
 
-def test_explain_json_and_overlay(tmp_path: Path) -> None:
+def test_explain_json_and_overlay(cli: InProcessCli, tmp_path: Path) -> None:
     overlay = tmp_path / "official.yaml"
     overlay.write_text("scheme: cls\nclauses:\n  - number: 7.3-7\n    text_confirmed: true\n"
                        "    title: Official 7.3-7 wording\n", encoding="utf-8")
-    r = run_cli("plan", "--explain", "cls:7.3-7", "--catalog", str(overlay), "--json")
+    r = cli("plan", "--explain", "cls:7.3-7", "--catalog", str(overlay), "--json")
     assert r.returncode == 0, r.stderr
     e = json.loads(r.stdout)
     assert e["text_confirmed"] is True and e["title"] == "Official 7.3-7 wording"
@@ -54,15 +56,15 @@ def test_explain_json_and_overlay(tmp_path: Path) -> None:
     assert all(x["why"] and x["effect_meaning"] for x in e["rules"])
 
 
-def test_explain_unknown_clause_is_a_one_line_error() -> None:
-    r = run_cli("plan", "--explain", "cls:9.9-9")
+def test_explain_unknown_clause_is_a_one_line_error(cli: InProcessCli) -> None:
+    r = cli("plan", "--explain", "cls:9.9-9")
     assert r.returncode == 2 and "unknown clause" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
-def test_plan_shows_role_scopes_and_checks_shows_rules() -> None:
-    r = run_cli("plan", "--profile", "general-iot", "--holding", "jc-star", "--apply-for", "cls")
+def test_plan_shows_role_scopes_and_checks_shows_rules(cli: InProcessCli) -> None:
+    r = cli("plan", "--profile", "general-iot", "--holding", "jc-star", "--apply-for", "cls")
     assert "decided by update_channel, tls_configuration[update], tls_certificate[update]" in r.stdout
-    r = run_cli("checks", "--json")
+    r = cli("checks", "--json")
     rows = {x["id"]: x for x in json.loads(r.stdout)}
     rules = {x["rule"]: x for x in rows["tls_configuration"]["rules"]}
     assert rules["cls:5.3-7#tls-on-update-service"] == {"rule": "cls:5.3-7#tls-on-update-service",

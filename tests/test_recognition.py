@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_cli
 
 from probe.compliance.catalog import load_catalog
 from probe.compliance.held_label import HeldLabel
 from probe.compliance.recognition import RecognitionPath, all_paths, load_moc, plan_path
 from probe.errors import UserError
+from tests.helpers.cli import InProcessCli
 
 MOC_DIR = Path(__file__).resolve().parent.parent / "probe" / "data" / "moc"
 
@@ -78,8 +78,9 @@ def test_gap_sets_follow_the_table_data(tmp_path: Path) -> None:
     ("cls", "jc-star", [f"jc-star:S1.1-{n}" for n in ("01", "06", "09", "11", "12", "13", "14", "15", "16")]),
     ("uk-psti", "jc-star", [f"jc-star:S1.1-{i:02d}" for i in range(1, 17) if i not in (2, 5, 16)]),
 ])
-def test_plan_cli_names_exactly_the_gap_set(holding: str, apply_for: str, expected: list[str]) -> None:
-    r = run_cli("plan", "--profile", "home-gateway", "--holding", holding, "--apply-for", apply_for, "--json")
+def test_plan_cli_names_exactly_the_gap_set(cli: InProcessCli, holding: str, apply_for: str,
+                                            expected: list[str]) -> None:
+    r = cli("plan", "--profile", "home-gateway", "--holding", holding, "--apply-for", apply_for, "--json")
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert sorted(c["id"] for c in data["clauses"]) == sorted(expected)
@@ -88,8 +89,8 @@ def test_plan_cli_names_exactly_the_gap_set(holding: str, apply_for: str, expect
         assert isinstance(c["checks"], list)
 
 
-def test_plan_text_lists_manual_clauses() -> None:
-    r = run_cli("plan", "--profile", "home-gateway", "--holding", "jc-star", "--apply-for", "cls")
+def test_plan_text_lists_manual_clauses(cli: InProcessCli) -> None:
+    r = cli("plan", "--profile", "home-gateway", "--holding", "jc-star", "--apply-for", "cls")
     assert r.returncode == 0
     assert "cls:5.3-6" in r.stdout and "MANUAL" in r.stdout
 
@@ -292,8 +293,9 @@ def _decl(tmp_path: Path, scheme: str = "jc-star", via: str = "own-assessment", 
     return f
 
 
-def test_plan_text_shows_basis_partial_vs_none_wording_notes_and_the_question(tmp_path: Path) -> None:
-    r = run_cli("plan", "--profile", "home-gateway", "--holding", "jc-star", "--apply-for", "cls",
+def test_plan_text_shows_basis_partial_vs_none_wording_notes_and_the_question(cli: InProcessCli,
+                                                                              tmp_path: Path) -> None:
+    r = cli("plan", "--profile", "home-gateway", "--holding", "jc-star", "--apply-for", "cls",
                 "--application-date", "2026-07-01")
     assert r.returncode == 0, r.stderr
     out = r.stdout
@@ -308,7 +310,7 @@ def test_plan_text_shows_basis_partial_vs_none_wording_notes_and_the_question(tm
     assert "show-held-label" in out and "held label: not declared" in out
     # with the declaration: the held label is shown and the question answered, citing the file's lines
     decl = _decl(tmp_path)
-    r = run_cli("plan", "--profile", "home-gateway", "--holding", "jc-star", "--apply-for", "cls",
+    r = cli("plan", "--profile", "home-gateway", "--holding", "jc-star", "--apply-for", "cls",
                 "--application-date", "2026-07-01", "--declaration", str(decl))
     assert r.returncode == 0, r.stderr
     assert f"held label: jc-star ★1 JC-0042, valid 2025-04-01 to 2028-03-31: valid on that date " \
@@ -317,8 +319,8 @@ def test_plan_text_shows_basis_partial_vs_none_wording_notes_and_the_question(tm
     assert "declared: jc-star ★1 label JC-0042" in r.stdout
 
 
-def test_plan_json_carries_the_same_basis_and_per_clause_status(tmp_path: Path) -> None:
-    r = run_cli("plan", "--profile", "general-iot", "--holding", "jc-star", "--apply-for", "uk-psti", "--json",
+def test_plan_json_carries_the_same_basis_and_per_clause_status(cli: InProcessCli, tmp_path: Path) -> None:
+    r = cli("plan", "--profile", "general-iot", "--holding", "jc-star", "--apply-for", "uk-psti", "--json",
                 "--declaration", str(_decl(tmp_path)))
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
@@ -327,24 +329,24 @@ def test_plan_json_carries_the_same_basis_and_per_clause_status(tmp_path: Path) 
     used = {b["instrument"] for b in data["recognition"]["bases"] if b["applies"]}
     assert used == {"japan-uk", "uk-psti-regulations"}
     assert data["held_label"]["identifier"] == "JC-0042" and data["held_label"]["valid_on_date"] is True
-    r = run_cli("plan", "--profile", "general-iot", "--holding", "cls", "--apply-for", "jc-star", "--json")
+    r = cli("plan", "--profile", "general-iot", "--holding", "cls", "--apply-for", "jc-star", "--json")
     c = {c["id"]: c for c in json.loads(r.stdout)["clauses"]}
     assert c["jc-star:S1.1-06"]["recognition"]["status"] == "partial"
     assert c["jc-star:S1.1-01"]["recognition"]["wording"] == "None"
-    r = run_cli("plan", "--profile", "general-iot", "--holding", "uk-psti", "--apply-for", "jc-star")
+    r = cli("plan", "--profile", "general-iot", "--holding", "uk-psti", "--apply-for", "jc-star")
     assert "gap set from: IPA's published exemptions" in r.stdout and "public-self-declaration" in r.stdout
-    r = run_cli("plan", "--profile", "general-iot", "--holding", "cls", "--apply-for", "uk-psti")
+    r = cli("plan", "--profile", "general-iot", "--holding", "cls", "--apply-for", "uk-psti")
     assert "gap set: empty — every uk-psti clause is recognised in full" in r.stdout
     assert "UK PSTI Regulations (SI 2023/1007) (law) Schedule 2" in r.stdout
 
 
-def test_plan_before_the_moc_commences_says_so_and_is_a_full_assessment() -> None:
-    r = run_cli("plan", "--profile", "general-iot", "--holding", "jc-star", "--apply-for", "cls",
+def test_plan_before_the_moc_commences_says_so_and_is_a_full_assessment(cli: InProcessCli) -> None:
+    r = cli("plan", "--profile", "general-iot", "--holding", "jc-star", "--apply-for", "cls",
                 "--application-date", "2026-05-31", "--json")
     data = json.loads(r.stdout)
     assert data["recognition"]["status"] == "not-in-force" and len(data["clauses"]) == 13
     assert [g["id"] for g in data["recognition"]["pending_gap_set"]] == ["cls:5.3-7"]
-    r = run_cli("plan", "--profile", "general-iot", "--holding", "jc-star", "--apply-for", "cls",
+    r = cli("plan", "--profile", "general-iot", "--holding", "jc-star", "--apply-for", "cls",
                 "--application-date", "2026-05-31")
     assert "status: NOT IN FORCE on 2026-05-31: the simplified application is possible from 2026-06-01" in r.stdout
     assert "not used: Japan–Singapore MoC (MoC) para 3.2(a)" in r.stdout
@@ -358,13 +360,14 @@ def test_plan_before_the_moc_commences_says_so_and_is_a_full_assessment() -> Non
     (["--holding", "jc-star", "--apply-for", "cls", "--application-date", "2028-04-01", "DECL:own-assessment"],
      "expired on 2028-03-31"),
 ])
-def test_refusals_and_bad_dates_are_one_line_exit_2(tmp_path: Path, args: list[str], needle: str) -> None:
+def test_refusals_and_bad_dates_are_one_line_exit_2(cli: InProcessCli, tmp_path: Path, args: list[str],
+                                                    needle: str) -> None:
     argv = [a for a in args if not a.startswith("DECL:")]
     for a in args:
         if a.startswith("DECL:"):
             argv += ["--declaration", str(_decl(tmp_path, via=a[5:]))]
     for cmd in (["plan"], ["run", "--target", "127.0.0.1", "--out", str(tmp_path / "ev.json")]):
-        r = run_cli(*cmd, "--profile", "home-gateway", *argv)
+        r = cli(*cmd, "--profile", "home-gateway", *argv)
         assert r.returncode == 2, (cmd, r.stdout, r.stderr)
         assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
         assert needle in r.stderr, r.stderr
@@ -380,8 +383,8 @@ def test_not_yet_in_force_with_a_chained_label_says_it_will_still_be_refused() -
     assert p.to_json()["pending_refusal"] == p.pending_refusal
 
 
-def test_plan_notes_a_declared_label_when_holding_is_none(tmp_path: Path) -> None:
-    r = run_cli("plan", "--profile", "general-iot", "--holding", "none", "--apply-for", "cls",
+def test_plan_notes_a_declared_label_when_holding_is_none(cli: InProcessCli, tmp_path: Path) -> None:
+    r = cli("plan", "--profile", "general-iot", "--holding", "none", "--apply-for", "cls",
                 "--declaration", str(_decl(tmp_path)))
     assert r.returncode == 0, r.stderr
     assert "status: no label held" in r.stdout and "give --holding jc-star for the simplified path" in r.stdout

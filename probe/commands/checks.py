@@ -27,11 +27,11 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     for cid, cls in sorted(reg.items()):
         m = cls.metadata
-        rules = [{"rule": c.rule_id(r), "roles": list(r.roles), "effect": str(r.effect)}
-                 for c, r in catalog.rules_for_check(cid)]
+        selected = catalog.rules_for_check(cid)
+        rules = [{"rule": c.rule_id(r), "roles": list(r.roles), "effect": str(r.effect)} for c, r in selected]
         rows.append({"id": cid, "title": m.title, "scope": m.scope, "services": list(m.services),
                      "intrusiveness": str(m.intrusiveness), "severity": m.severity, "source": m.source,
-                     "clauses": list(dict.fromkeys(r["rule"].split("#", 1)[0] for r in rules)), "rules": rules})
+                     "clauses": list(dict.fromkeys(c.id for c, _r in selected)), "rules": rules})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

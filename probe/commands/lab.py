@@ -103,6 +103,7 @@ def _status(args: argparse.Namespace) -> int:
     if not rows:
         print("no lab device is up")
     for r in rows:
-        health = "ok" if r.healthy else f"DEGRADED ({r.processes}/{r.expected} daemons, ns={'yes' if r.namespace_present else 'no'})"
+        ns = "yes" if r.namespace_present else "no"
+        health = "ok" if r.healthy else f"DEGRADED ({r.processes}/{r.expected} daemons, ns={ns})"
         print(f"[{r.device.instance}] {_describe(r.device)} {health}")
     return 0

@@ -1,1 +1,2 @@
-"""The compliance rules: scheme catalogs, profiles, recognition paths, scope, clause verdicts, declarations, crypto policy. No network code lives here."""
+"""The compliance rules: scheme catalogs, profiles, recognition paths, scope, clause verdicts,
+declarations, crypto policy. No network code lives here."""

@@ -361,8 +361,8 @@ def judge_ssh(*, protocol: str, lists: dict[str, list[str]] | None, host_keys: l
             out.append(Violation("gex.warn_below_bits", f"{probe['algorithm']} {bits}", WARN,
                                  f"{what} (below {gpol['warn_below_bits']} bits)"))
     hk = policy.get("host_keys", {})
-    for key in host_keys:
-        ktype, bits = key["key_type"], key["bits"]
+    for host_key in host_keys:
+        ktype, bits = host_key["key_type"], host_key["bits"]
         if ktype in hk.get("disallowed_types", []):
             out.append(Violation("host_keys.disallowed_types", ktype, FAIL, f"a {ktype} host key is served"))
         elif ktype == "ssh-rsa" and bits < hk.get("min_rsa_bits", 0):

@@ -177,8 +177,7 @@ def _gap(clauses: list[Clause], tables: list[MocTable]) -> tuple[list[GapEntry],
     gap: list[GapEntry] = []
     recognised: list[str] = []
     for c in clauses:
-        given = [(t, t.status.get(c.id, t.default)) for t in tables]
-        given = [(t, st) for t, st in given if st is not None]
+        given = [(t, st) for t in tables if (st := t.status.get(c.id, t.default)) is not None]
         if not given:
             gap.append(GapEntry(c.id, "unlisted", ()))
             continue

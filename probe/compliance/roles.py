@@ -103,7 +103,7 @@ class _Collector:
         return out
 
 
-def _first_evidence(svc: Service, findings: list[Finding]) -> list[str | None]:
+def _first_evidence(svc: Service, findings: list[Finding]) -> list[str]:
     """What a protocol-given role rests on: the banner discovery read, else the service's findings."""
     if svc.banner_artefact:
         return [svc.banner_artefact]

@@ -24,6 +24,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from typing import Any
 
 NMAP_TO_PROTOCOL = {
     "ssh": "ssh", "telnet": "telnet", "ftp": "ftp", "http": "http", "http-proxy": "http", "https": "https",
@@ -139,8 +140,9 @@ def parse_xml(xml: bytes, host: str, port: int, elapsed: float = 0.0) -> NmapSer
     except Exception as exc:  # python-nmap raises its own error type and ElementTree's
         base.error = f"unreadable nmap XML: {exc.__class__.__name__}: {exc}"
         return base
-    scan = parsed.get("scan", {})
-    entry = next(iter(scan.values()), {}).get("tcp", {}).get(port) if scan else None
+    scan: dict[str, Any] = parsed.get("scan", {})
+    scanned: dict[str, Any] = next(iter(scan.values()), {})
+    entry = scanned.get("tcp", {}).get(port) if scan else None
     if entry is None:
         stats = parsed.get("nmap", {}).get("scanstats", {})
         base.error = "nmap reported no result for the port" + (" (host timeout)" if stats.get("down") == "1" else "")

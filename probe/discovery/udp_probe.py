@@ -116,9 +116,11 @@ def probe_snmp(host: str, port: int, timeout: float, attempts: int) -> UdpResult
     for version, label in ((1, "SNMPv2c"), (0, "SNMPv1")):
         rid = int.from_bytes(os.urandom(3), "big")
         req = snmp_get_request("public", version, rid)
-        state, replies = _exchange(host, port, req,
-                                   lambda d, r=rid: (parse_snmp_response(d) or {}).get("request_id") == r,
-                                   timeout=timeout, attempts=attempts)
+
+        def answers_request(d: bytes, r: int = rid) -> bool:
+            return (parse_snmp_response(d) or {}).get("request_id") == r
+
+        state, replies = _exchange(host, port, req, answers_request, timeout=timeout, attempts=attempts)
         if state in ("closed", "unreachable"):
             res.state = state
             return res

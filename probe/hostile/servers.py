@@ -466,7 +466,8 @@ UPNP_DESCRIPTION = (
     b'<?xml version="1.0"?>\r\n<root xmlns="urn:schemas-upnp-org:device-1-0">'
     b"<specVersion><major>1</major><minor>0</minor></specVersion><device>"
     b"<deviceType>urn:schemas-upnp-org:device:InternetGatewayDevice:1</deviceType>"
-    b"<friendlyName>" + _xml_escape(HOSTILE_TEXT) + b"</friendlyName><manufacturer>\x1b]0;UPnP-TITLE\x07Hostile</manufacturer>"
+    b"<friendlyName>" + _xml_escape(HOSTILE_TEXT) + b"</friendlyName>"
+    b"<manufacturer>\x1b]0;UPnP-TITLE\x07Hostile</manufacturer>"
     b"<modelName><![CDATA[<script>alert('upnp')</script>\x1b[2J]]></modelName>"
     b"<modelNumber>\x1b]52;c;cm0gLXJmIH4=\x07</modelNumber>"
     b"<UDN>uuid:00000000-0000-0000-0000-000000000000</UDN></device></root>\r\n"

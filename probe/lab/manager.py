@@ -427,7 +427,8 @@ def _teardown(inst: int) -> None:
         shutil.rmtree(etc, ignore_errors=True)
     shutil.rmtree(state.run_dir(inst), ignore_errors=True)
     state.remove(inst)
-    others = state.other_instances(inst) or [n for n in netns.list_namespaces() if re.match(r"pl\d+-", n)]
+    others: list[int] | list[str] = state.other_instances(inst) or [n for n in netns.list_namespaces()
+                                                                     if re.match(r"pl\d+-", n)]
     if not others and _route_marker().exists():  # never remove a route someone else added
         netns.remove_safety_route()
         _route_marker().unlink(missing_ok=True)

@@ -25,7 +25,7 @@ class LabTemplate(Template):
     """`@{name}` is the only placeholder form; every other `@` and `$` is literal."""
 
     delimiter = "@"
-    pattern = r"@(?:(?P<escaped>(?!))|(?P<named>(?!))|\{(?P<braced>[a-z_][a-z0-9_]*)\}|(?P<invalid>(?!)))"
+    pattern = r"@(?:(?P<escaped>(?!))|(?P<named>(?!))|\{(?P<braced>[a-z_][a-z0-9_]*)\}|(?P<invalid>(?!)))"  # type: ignore[assignment]  # Template compiles a str pattern
 
 
 def render(text: str, values: dict[str, str], where: str) -> str:

@@ -19,10 +19,12 @@ def safe(text: Any, limit: int = 200) -> str:
 class Progress:
     """Progress on stderr: an updating line on a terminal, sparse plain lines otherwise."""
 
-    def __init__(self, stream: TextIO = sys.stderr, quiet: bool = False) -> None:
-        self.stream = stream
+    def __init__(self, stream: TextIO | None = None, quiet: bool = False) -> None:
+        # sys.stderr as it is when the run starts, not when this module was imported (a caller
+        # that redirects it, e.g. a test capturing output, must get the progress too)
+        self.stream = stream if stream is not None else sys.stderr
         self.quiet = quiet
-        self.tty = stream.isatty()
+        self.tty = self.stream.isatty()
         self._last = 0.0
 
     def __call__(self, event: str, data: dict[str, Any]) -> None:
@@ -51,7 +53,8 @@ class Progress:
         self.stream.flush()
 
 
-def clause_table(doc: dict[str, Any], stream: TextIO = sys.stdout, colour: bool | None = None) -> None:
+def clause_table(doc: dict[str, Any], stream: TextIO | None = None, colour: bool | None = None) -> None:
+    stream = stream if stream is not None else sys.stdout
     colour = stream.isatty() if colour is None else colour
     clauses = doc["clauses"]
     multi = len(doc["targets"]) > 1
@@ -65,5 +68,6 @@ def clause_table(doc: dict[str, Any], stream: TextIO = sys.stdout, colour: bool 
     s = doc["summary"]
     print(f"\nPASS {s['PASS']}  FAIL {s['FAIL']}  INCONCLUSIVE {s['INCONCLUSIVE']}  "
           f"NOT_APPLICABLE {s['NOT_APPLICABLE']}  MANUAL {s['MANUAL']}"
-          + ("" if doc["run"]["complete"] else "   (INCOMPLETE: " + safe("; ".join(doc["run"]["incomplete_reasons"]), 200) + ")"),
+          + ("" if doc["run"]["complete"]
+             else "   (INCOMPLETE: " + safe("; ".join(doc["run"]["incomplete_reasons"]), 200) + ")"),
           file=stream)

@@ -31,7 +31,8 @@ def parse_challenges(values: list[str]) -> list[tuple[str, dict[str, str]]]:
     """WWW-Authenticate values -> [(scheme lower-case, params)]; several challenges per value allowed."""
     out: list[tuple[str, dict[str, str]]] = []
     for value in values:
-        pos, current = 0, None
+        pos = 0
+        current: tuple[str, dict[str, str]] | None = None
         for _ in range(256):
             m = _ITEM_RE.match(value, pos)
             if not m or m.end() == pos:

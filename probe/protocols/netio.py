@@ -131,5 +131,6 @@ def read_exact(sock: socket.socket, n: int, *, total_timeout: float = DEFAULT_TI
 def printable(data: bytes, limit: int = 200) -> str:
     """A terminal-safe one-line rendering of device bytes (no escape sequences survive)."""
     text = data[:limit].decode("utf-8", "replace")
-    out = "".join(ch if ch.isprintable() and ch not in "\x1b\x9b" else f"\\x{ord(ch):02x}" if ord(ch) < 256 else "?" for ch in text)
+    out = "".join(ch if ch.isprintable() and ch not in "\x1b\x9b" else f"\\x{ord(ch):02x}" if ord(ch) < 256 else "?"
+                  for ch in text)
     return out + ("…" if len(data) > limit else "")

@@ -170,7 +170,7 @@ def parse_message(data: bytes) -> Reply:
     t, vbl, _ = dec_tlv(pdu, q)
     if t != 0x30:
         raise BERError("no varbind list")
-    varbinds = []
+    varbinds: list[tuple[str, str, Any]] = []
     r = 0
     while r < len(vbl) and len(varbinds) < 64:
         t, vb, r = dec_tlv(vbl, r)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -43,7 +44,7 @@ class LoginResult:
     answer_latency: float | None = None
 
 
-def _interactive_handler(password: str, t: Transcript):  # type: ignore[no-untyped-def]
+def _interactive_handler(password: str, t: Transcript) -> Callable[[str, str, list[tuple[str, bool]]], list[str]]:
     def handler(title: str, instructions: str, prompts: list[tuple[str, bool]]) -> list[str]:
         t.note(f"keyboard-interactive prompts {[p for p, _ in prompts]!r}")
         return [password if "pass" in p.lower() or len(prompts) == 1 else "" for p, _ in prompts]
@@ -72,8 +73,8 @@ def try_login(sock: socket.socket, t: Transcript, username: str, password: str, 
         version = transport.remote_version
         t.received(version.encode("utf-8", "replace") + b"\r\n")
         opts = transport.get_security_options()
-        t.note(f"negotiated: host key {transport.host_key_type}, cipher {transport.remote_cipher}, "
-               f"mac {transport.remote_mac}; client kex offer was {list(opts.kex)[:3]}...")
+        t.note(f"negotiated: host key {transport.host_key_type}, cipher {transport.remote_cipher}, "  # type: ignore[attr-defined]  # set by paramiko's key exchange, not in its stubs
+               f"mac {transport.remote_mac}; client kex offer was {list(opts.kex)[:3]}...")  # type: ignore[attr-defined]  # as above
         allowed: list[str] = []
         t.note(f"auth_password(username={username!r}, password={password!r})")
         sent = time.monotonic()

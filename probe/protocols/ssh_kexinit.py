@@ -15,6 +15,7 @@ behaviour: results carry an error text and a reason code instead.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import secrets
@@ -404,8 +405,9 @@ def _dh_primes() -> dict[str, tuple[int, int]]:
     return _PRIMES
 
 
-_ECDH_CURVES = {"ecdh-sha2-nistp256": ec.SECP256R1, "ecdh-sha2-nistp384": ec.SECP384R1,
-                "ecdh-sha2-nistp521": ec.SECP521R1}
+_ECDH_CURVES: dict[str, Callable[[], ec.EllipticCurve]] = {"ecdh-sha2-nistp256": ec.SECP256R1,
+                                                           "ecdh-sha2-nistp384": ec.SECP384R1,
+                                                           "ecdh-sha2-nistp521": ec.SECP521R1}
 _CURVE25519 = ("curve25519-sha256", "curve25519-sha256@libssh.org")
 _GEX = ("diffie-hellman-group-exchange-sha256", "diffie-hellman-group-exchange-sha1")
 
@@ -488,7 +490,10 @@ def _start_kex(connect: Connect, server: KexInit, kex: str, host_key_alg: str, t
         if not banner.supports_v2:
             raise SSHProtocolError("server stopped offering SSH-2")
         _next_payload(reader, (MSG_KEXINIT,))
-        first = lambda key: [server.get(key)[0]] if server.get(key) else ["none"]  # noqa: E731
+
+        def first(key: str) -> list[str]:
+            return [server.get(key)[0]] if server.get(key) else ["none"]
+
         ours = bytes([MSG_KEXINIT]) + secrets.token_bytes(16)
         ours += _namelist([kex]) + _namelist([host_key_alg])
         for key in NAME_LISTS[2:8]:
@@ -621,7 +626,8 @@ def scan(connect: Connect, *, timeout: float = 5.0, max_host_key_attempts: int =
     # Independent connections: run up to `parallel` at once (the caller's connection cap still holds,
     # since every socket comes from `connect`). Results keep their order.
     algs = families[:max_host_key_attempts]
-    jobs: list[Callable[[], Any]] = [lambda a=a: host_key(a) for a in algs] + [lambda r=r: gex_job(r) for r in requests]
+    jobs: list[Callable[[], Any]] = [functools.partial(host_key, a) for a in algs]
+    jobs += [functools.partial(gex_job, r) for r in requests]
     result.connections += len(jobs)
     if parallel > 1 and len(jobs) > 1:
         from concurrent.futures import ThreadPoolExecutor

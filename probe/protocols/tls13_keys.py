@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,7 +102,8 @@ def make_share(group: int) -> KeyShare | None:
     if group in (23, 24, 25):
         from cryptography.hazmat.primitives.asymmetric import ec
 
-        curve = {23: ec.SECP256R1, 24: ec.SECP384R1, 25: ec.SECP521R1}[group]()
+        curves: dict[int, Callable[[], ec.EllipticCurve]] = {23: ec.SECP256R1, 24: ec.SECP384R1, 25: ec.SECP521R1}
+        curve = curves[group]()
         k = ec.generate_private_key(curve)
         return KeyShare(group, k.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint), k)
     return None

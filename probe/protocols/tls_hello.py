@@ -324,7 +324,8 @@ def parse_certificate_list(body: bytes) -> list[bytes]:
     total = int.from_bytes(body[:3], "big")
     if total + 3 != len(body):
         raise TLSParseError("Certificate list length does not match the message")
-    certs, pos = [], 3
+    certs: list[bytes] = []
+    pos = 3
     while pos < len(body):
         if pos + 3 > len(body):
             raise TLSParseError("certificate entry header truncated")
@@ -1020,8 +1021,8 @@ def fetch_certificates_with_ssl(connect: Connect, *, timeout: float = 5.0,
                 chain_fn = getattr(tls, "get_unverified_chain", None)
                 if chain_fn is not None:
                     chain = chain_fn() or []
-                    ders = [c.public_bytes(ssl.ENCODING_DER) if hasattr(c, "public_bytes") else bytes(c)
-                            for c in chain]
+                    der = ssl.ENCODING_DER  # type: ignore[attr-defined]  # 3.13+, like get_unverified_chain
+                    ders = [c.public_bytes(der) if hasattr(c, "public_bytes") else bytes(c) for c in chain]
                     return SslFetch(ders, "full chain as sent (ssl.get_unverified_chain)", version=version)
                 leaf = tls.getpeercert(binary_form=True)
                 if not leaf:

@@ -21,7 +21,6 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
-from cryptography.x509.oid import ExtensionOID
 
 
 @dataclass
@@ -167,12 +166,12 @@ def parse_certificate(der: bytes) -> CertInfo:
         info.self_issued = cert.subject == cert.issuer
         info.self_signed = info.self_issued and key is not None and _verify_own_signature(cert)
         try:
-            bc = cert.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value
+            bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
             info.is_ca = bool(bc.ca)
         except x509.ExtensionNotFound:
             pass
         try:
-            san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+            san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
             info.dns_names = [str(n) for n in san.get_values_for_type(x509.DNSName)]
             info.ip_addresses = [str(n) for n in san.get_values_for_type(x509.IPAddress)]
         except x509.ExtensionNotFound:
@@ -281,7 +280,7 @@ def verify_chain(chain_der: list[bytes], cas: list[x509.Certificate], *, now: dt
     leaf = certs[0]
     subject: Any = None
     try:
-        san = leaf.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         ips = san.get_values_for_type(x509.IPAddress)
         dns = san.get_values_for_type(x509.DNSName)
         if ips:

@@ -1,1 +1,2 @@
-"""What probe asks a device through the check context: the web crawl, logins, UPnP, the update survey, default credentials."""
+"""What probe asks a device through the check context: the web crawl, logins, UPnP, the update
+survey, default credentials."""

@@ -12,6 +12,7 @@ import importlib.resources
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 from urllib.parse import urlsplit
 
 from probe.context import CheckContext
@@ -78,7 +79,8 @@ def find_login_pages(ctx: CheckContext, svc: Service, client: http.Client, paths
         try:
             resp = client.request("GET", path)
         except (OSError, ValueError) as exc:
-            client.transcript.note(f"GET {path} failed: {exc}")
+            if client.transcript is not None:
+                client.transcript.note(f"GET {path} failed: {exc}")
             continue
         found.fetched += 1
         found.pages[path] = resp
@@ -114,6 +116,10 @@ class Result(StrEnum):
     NO_PASSWORD = "no-password-login"  # key- or certificate-only: no password is ever read
     CONNECTIVITY = "connectivity"  # could not connect, reset, timeout before a verdict
     UNKNOWN = "unknown"  # the device answered something we cannot classify
+
+
+# what one login trial found: result, detail, a login prompt was seen, answer latency, extra details
+TryResult = tuple["Result", str, bool, float | None, dict[str, Any]]
 
 
 @dataclass
@@ -241,7 +247,7 @@ class ServiceLogin:
                                                         None, {})
         return Attempt(cred, result, detail, seen, time.monotonic() - start, latency, t, extra)
 
-    def _try_telnet(self, cred: Credential, t: Transcript):  # type: ignore[no-untyped-def]
+    def _try_telnet(self, cred: Credential, t: Transcript) -> TryResult:
         with self.ctx.connection(self.svc.port) as sock:
             r = telnet.try_login(sock, t, cred.username, cred.password, timeout=self.ctx.remaining(),
                                  check_cancelled=self.ctx.check_cancelled)
@@ -251,7 +257,7 @@ class ServiceLogin:
                    telnet.Outcome.TIMEOUT: Result.UNKNOWN}
         return mapping[r.outcome], r.detail, r.prompt_seen, r.answer_latency, {}
 
-    def _try_ftp(self, cred: Credential, t: Transcript):  # type: ignore[no-untyped-def]
+    def _try_ftp(self, cred: Credential, t: Transcript) -> TryResult:
         with self.ctx.connection(self.svc.port) as sock:
             r = ftp.try_login(sock, t, cred.username, cred.password, timeout=self.ctx.remaining())
         mapping = {ftp.Outcome.SUCCESS: Result.SUCCESS, ftp.Outcome.NO_PASSWORD: Result.SUCCESS,
@@ -261,7 +267,7 @@ class ServiceLogin:
         return mapping[r.outcome], r.detail, r.prompt_seen or r.outcome is ftp.Outcome.NO_PASSWORD, \
             r.answer_latency, extra
 
-    def _try_ssh(self, cred: Credential, t: Transcript):  # type: ignore[no-untyped-def]
+    def _try_ssh(self, cred: Credential, t: Transcript) -> TryResult:
         with self.ctx.connection(self.svc.port) as sock:
             r = ssh_auth.try_login(sock, t, cred.username, cred.password, timeout=self.ctx.remaining())
         if r.outcome is ssh_auth.Outcome.UNSUPPORTED:
@@ -289,7 +295,7 @@ class ServiceLogin:
                 f"key exchange {', '.join(scan.kexinit.get('kex_algorithms'))} and host keys "
                 f"{', '.join(scan.kexinit.get('server_host_key_algorithms'))}")
 
-    def _try_http(self, cred: Credential, t: Transcript):  # type: ignore[no-untyped-def]
+    def _try_http(self, cred: Credential, t: Transcript) -> TryResult:
         assert self.surface is not None, "prepare() first"
         a = http_auth.attempt(self._client(t), self.surface, cred.username, cred.password, self.control)
         t.note(f"verdict: {'success' if a.success else 'no success'}: {a.detail}")
@@ -305,7 +311,7 @@ class ServiceLogin:
 
     _try_https = _try_http
 
-    def _try_mqtt(self, cred: Credential, t: Transcript):  # type: ignore[no-untyped-def]
+    def _try_mqtt(self, cred: Credential, t: Transcript) -> TryResult:
         with self.ctx.connection(self.svc.port, tls=self._mqtt_tls(), client_speaks_first=True) as sock:
             s = mqtt.Session(sock, t, self.ctx.remaining())
             sent = time.monotonic()
@@ -320,7 +326,7 @@ class ServiceLogin:
         return Result.UNKNOWN, f"CONNACK {code}: {mqtt.CONNACK_CODES.get(code, 'unknown')}", True, latency, \
             {"connack": code}
 
-    def _try_snmp(self, cred: Credential, t: Transcript):  # type: ignore[no-untyped-def]
+    def _try_snmp(self, cred: Credential, t: Transcript) -> TryResult:
         community = cred.password.encode()
         with self.ctx.slot():
             c = snmp.Client(self.ctx.host, self.svc.port, t, timeout=self.ctx.remaining(2.0), retries=0)

@@ -248,20 +248,20 @@ def _gather(ctx: CheckContext) -> UpnpInfo:
         for svc in ctx.services_for("upnp"):
             for path in data()["description_paths"]:
                 ctx.check_cancelled()
-                r = web.get(ctx, svc.port, path, tls=web.is_tls(svc), max_bytes=MAX_XML_BYTES)
-                if r.ok and b"<root" in r.body[:2000]:
+                resp = web.get(ctx, svc.port, path, tls=web.is_tls(svc), max_bytes=MAX_XML_BYTES)
+                if resp.ok and b"<root" in resp.body[:2000]:
                     info.locations.append(web.service_url(svc, path))
                     break
     for loc in info.locations[:4]:
         ctx.check_cancelled()
         _host, port, tls, path = web.split_target_url(loc)
-        r = web.get(ctx, port, path, tls=tls, max_bytes=MAX_XML_BYTES)
-        d = UpnpDescription(location=loc, fetched=r.status is not None, artefact=r.artefact)
-        if not r.ok:
-            d.error = r.error or f"HTTP {r.status}"
+        resp = web.get(ctx, port, path, tls=tls, max_bytes=MAX_XML_BYTES)
+        d = UpnpDescription(location=loc, fetched=resp.status is not None, artefact=resp.artefact)
+        if not resp.ok:
+            d.error = resp.error or f"HTTP {resp.status}"
         else:
             try:
-                d.fields, d.services = parse_description(r.body, loc)
+                d.fields, d.services = parse_description(resp.body, loc)
             except ValueError as exc:
                 d.error = f"description XML refused: {exc}"
         info.descriptions.append(d)

@@ -4,49 +4,44 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from probe.models import InconclusiveReason, Status
 from probe.options import CredentialOptions
-
-from . import daemons
-from .daemons import STRONG_PASSWORD
-from .helpers import artefact_text, run_check
+from tests.helpers.checks import artefact_text, one
+from tests.helpers.checks import check_service as run_check
+from tests.helpers.cli import InProcessCli
+from tests.helpers.daemons import STRONG_PASSWORD, TEST_PASSWORD, LocalDaemons
+from tests.helpers.ports import free_port
 
 pytestmark = pytest.mark.usefixtures("lab_tools")
 
 
-def one(findings: list) -> object:  # type: ignore[type-arg]
-    assert len(findings) == 1, findings
-    return findings[0]
-
-
 # -- default_credentials: found on every protocol, with proof ------------------------------
 
-def test_telnet_default_found_with_transcript(tmp_path: Path) -> None:
-    with daemons.telnetd(tmp_path) as port:
-        f, store = run_check("default_credentials", port, "telnet", credentials=CredentialOptions(budget=3))
+def test_telnet_default_found_with_transcript(daemons: LocalDaemons) -> None:
+    port = daemons.telnetd_login()
+    f, store = run_check("default_credentials", port, "telnet", credentials=CredentialOptions(budget=3))
     f = one(f)
     assert f.status is Status.FAIL and "admin / admin" in f.summary
     proof = store.artefacts[f.artefacts[0]].data.decode()
     assert ">> admin\\r\\n" in proof and "~ # " in proof and "Password: " in proof
 
 
-def test_ssh_default_found_and_session_opened(tmp_path: Path) -> None:
-    with daemons.dropbear(tmp_path) as port:
-        f, store = run_check("default_credentials", port, "ssh", credentials=CredentialOptions(budget=3))
+def test_ssh_default_found_and_session_opened(daemons: LocalDaemons) -> None:
+    port = daemons.dropbear()
+    f, store = run_check("default_credentials", port, "ssh", credentials=CredentialOptions(budget=3))
     f = one(f)
     assert f.status is Status.FAIL and "admin / admin" in f.summary
     proof = store.artefacts[f.artefacts[0]].data.decode()
     assert "SSH-2.0-dropbear" in proof and "session channel opened" in proof
 
 
-def test_ftp_default_found(tmp_path: Path) -> None:
-    with daemons.vsftpd(tmp_path, anonymous=False) as port:
-        f, store = run_check("default_credentials", port, "ftp", credentials=CredentialOptions(budget=3))
+def test_ftp_default_found(daemons: LocalDaemons) -> None:
+    port = daemons.vsftpd(anonymous=False, password=TEST_PASSWORD)
+    f, store = run_check("default_credentials", port, "ftp", credentials=CredentialOptions(budget=3))
     f = one(f)
     assert f.status is Status.FAIL
     proof = store.artefacts[f.artefacts[0]].data.decode()
@@ -54,9 +49,9 @@ def test_ftp_default_found(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("method", ["basic", "digest"])
-def test_http_default_found_and_proven(tmp_path: Path, method: str) -> None:
-    with daemons.lighttpd(tmp_path, admin_method=method) as port:
-        f, store = run_check("default_credentials", port, "http", credentials=CredentialOptions(budget=2))
+def test_http_default_found_and_proven(daemons: LocalDaemons, method: str) -> None:
+    port = daemons.lighttpd_auth(admin_method=method)
+    f, store = run_check("default_credentials", port, "http", credentials=CredentialOptions(budget=2))
     f = one(f)
     assert f.status is Status.FAIL and f"HTTP {method}" in f.summary and "401 without credentials" in f.summary
     proof = store.artefacts[f.artefacts[0]].data.decode()
@@ -64,9 +59,9 @@ def test_http_default_found_and_proven(tmp_path: Path, method: str) -> None:
     assert sent in proof
 
 
-def test_http_form_login_default_found_and_proven(tmp_path: Path) -> None:
-    with daemons.lighttpd_form(tmp_path) as port:
-        f, store = run_check("default_credentials", port, "http", credentials=CredentialOptions(budget=3))
+def test_http_form_login_default_found_and_proven(daemons: LocalDaemons) -> None:
+    port = daemons.lighttpd_form()
+    f, store = run_check("default_credentials", port, "http", credentials=CredentialOptions(budget=3))
     f = one(f)
     assert f.status is Status.FAIL and "HTTP form" in f.summary, f
     proof = store.artefacts[f.artefacts[0]].data.decode()
@@ -74,25 +69,25 @@ def test_http_form_login_default_found_and_proven(tmp_path: Path) -> None:
     assert "Router status" in proof  # the page behind the login, which the wrong password never saw
 
 
-def test_http_form_login_strong_password_passes(tmp_path: Path) -> None:
-    with daemons.lighttpd_form(tmp_path, password=STRONG_PASSWORD) as port:
-        f, store = run_check("default_credentials", port, "http", credentials=CredentialOptions(budget=3))
+def test_http_form_login_strong_password_passes(daemons: LocalDaemons) -> None:
+    port = daemons.lighttpd_form(STRONG_PASSWORD)
+    f, store = run_check("default_credentials", port, "http", credentials=CredentialOptions(budget=3))
     f = one(f)
     assert f.status is Status.PASS, f
     table = json.loads(store.artefacts[f.artefacts[-1]].data)
     assert [a["result"] for a in table["attempts"]] == ["failure"] * 3
 
 
-def test_mqtt_default_found(tmp_path: Path) -> None:
-    with daemons.mosquitto(tmp_path, anonymous=False) as port:
-        f, _ = run_check("default_credentials", port, "mqtt", credentials=CredentialOptions(budget=3))
+def test_mqtt_default_found(daemons: LocalDaemons) -> None:
+    port = daemons.mosquitto(anonymous=False)
+    f, _ = run_check("default_credentials", port, "mqtt", credentials=CredentialOptions(budget=3))
     f = one(f)
     assert f.status is Status.FAIL and "CONNACK 0" in f.summary
 
 
-def test_snmp_public_and_private_found(tmp_path: Path) -> None:
-    with daemons.snmpd(tmp_path) as port:
-        f, store = run_check("default_credentials", port, "snmp", transport="udp")
+def test_snmp_public_and_private_found(daemons: LocalDaemons) -> None:
+    port = daemons.snmpd(rw="private")
+    f, store = run_check("default_credentials", port, "snmp", transport="udp")
     f = one(f)
     assert f.status is Status.FAIL and "'public'" in f.summary and "'private'" in f.summary
     assert "Linux" in artefact_text(store, f)
@@ -100,158 +95,157 @@ def test_snmp_public_and_private_found(tmp_path: Path) -> None:
 
 # -- wrong credentials are not reported; PASS needs a real login prompt ------------------------
 
-def test_telnet_strong_password_passes(tmp_path: Path) -> None:
-    with daemons.telnetd(tmp_path, password=STRONG_PASSWORD) as port:
-        f, store = run_check("default_credentials", port, "telnet", credentials=CredentialOptions(budget=4))
+def test_telnet_strong_password_passes(daemons: LocalDaemons) -> None:
+    port = daemons.telnetd_login(password=STRONG_PASSWORD)
+    f, store = run_check("default_credentials", port, "telnet", credentials=CredentialOptions(budget=4))
     f = one(f)
     assert f.status is Status.PASS and f.details["attempts"] == 4
     table = json.loads(store.artefacts[f.artefacts[-1]].data)
     assert [a["result"] for a in table["attempts"]] == ["failure"] * 4
 
 
-def test_ssh_strong_password_passes(tmp_path: Path) -> None:
-    with daemons.dropbear(tmp_path, password=STRONG_PASSWORD) as port:
-        f, _ = run_check("default_credentials", port, "ssh", credentials=CredentialOptions(budget=3))
+def test_ssh_strong_password_passes(daemons: LocalDaemons) -> None:
+    port = daemons.dropbear(password=STRONG_PASSWORD)
+    f, _ = run_check("default_credentials", port, "ssh", credentials=CredentialOptions(budget=3))
     assert one(f).status is Status.PASS
 
 
-def test_http_strong_password_passes(tmp_path: Path) -> None:
-    with daemons.lighttpd(tmp_path, password=STRONG_PASSWORD) as port:
-        f, _ = run_check("default_credentials", port, "http", credentials=CredentialOptions(budget=2))
+def test_http_strong_password_passes(daemons: LocalDaemons) -> None:
+    port = daemons.lighttpd_auth(STRONG_PASSWORD)
+    f, _ = run_check("default_credentials", port, "http", credentials=CredentialOptions(budget=2))
     assert one(f).status is Status.PASS
 
 
-def test_snmp_unknown_communities_pass(tmp_path: Path) -> None:
-    with daemons.snmpd(tmp_path, rw=False, ro_community="x9-not-default") as port:
-        f, _ = run_check("default_credentials", port, "snmp", transport="udp")
+def test_snmp_unknown_communities_pass(daemons: LocalDaemons) -> None:
+    port = daemons.snmpd(ro="x9-not-default")
+    f, _ = run_check("default_credentials", port, "snmp", transport="udp")
     assert one(f).status is Status.PASS
 
 
-def test_open_http_page_is_not_a_login_success(tmp_path: Path) -> None:
-    with daemons.lighttpd(tmp_path, auth=False) as port:
-        f, _ = run_check("default_credentials", port, "http")
+def test_open_http_page_is_not_a_login_success(daemons: LocalDaemons) -> None:
+    port = daemons.lighttpd_open()
+    f, _ = run_check("default_credentials", port, "http")
     f = one(f)
     assert f.status is Status.NOT_APPLICABLE and "unauthenticated_access" in f.summary
 
 
-def test_telnet_without_login_is_not_applicable(tmp_path: Path) -> None:
-    with daemons.open_telnetd(tmp_path) as port:
-        f, _ = run_check("default_credentials", port, "telnet")
+def test_telnet_without_login_is_not_applicable(daemons: LocalDaemons) -> None:
+    port = daemons.telnetd_open_shell()
+    f, _ = run_check("default_credentials", port, "telnet")
     assert one(f).status is Status.NOT_APPLICABLE
 
 
-def test_mqtt_anonymous_broker_is_not_applicable(tmp_path: Path) -> None:
-    with daemons.mosquitto(tmp_path, anonymous=True) as port:
-        f, _ = run_check("default_credentials", port, "mqtt")
+def test_mqtt_anonymous_broker_is_not_applicable(daemons: LocalDaemons) -> None:
+    port = daemons.mosquitto(anonymous=True)
+    f, _ = run_check("default_credentials", port, "mqtt")
     assert one(f).status is Status.NOT_APPLICABLE
 
 
-def test_no_service_is_inconclusive_never_pass(tmp_path: Path) -> None:
-    port = daemons.free_port()
+def test_no_service_is_inconclusive_never_pass() -> None:
+    port = free_port()  # nothing listens there
     f, _ = run_check("default_credentials", port, "telnet", credentials=CredentialOptions(budget=3))
     f = one(f)
     assert f.status is Status.INCONCLUSIVE and f.reason_code is InconclusiveReason.CONNECTIVITY
 
 
-def test_not_opted_in(tmp_path: Path) -> None:
+def test_not_opted_in() -> None:
     f, _ = run_check("default_credentials", 1, "telnet", credentials=CredentialOptions(enabled=False))
     assert one(f).reason_code is InconclusiveReason.NOT_OPTED_IN
 
 
-def test_legacy_ssh_is_unsupported_with_offer(tmp_path: Path) -> None:
-    with daemons.legacy_sshd(tmp_path) as port:
-        f, _ = run_check("default_credentials", port, "ssh", credentials=CredentialOptions(budget=2))
+def test_legacy_ssh_is_unsupported_with_offer(legacy_only_sshd: int) -> None:
+    port = legacy_only_sshd
+    f, _ = run_check("default_credentials", port, "ssh", credentials=CredentialOptions(budget=2))
     f = one(f)
     assert f.status is Status.INCONCLUSIVE and f.reason_code is InconclusiveReason.UNSUPPORTED
     assert "diffie-hellman-group1-sha1" in f.reason and "ssh-rsa" in f.reason
 
 
-def test_operator_credentials_tried_first_and_redacted(tmp_path: Path) -> None:
+def test_operator_credentials_tried_first_and_redacted(daemons: LocalDaemons, tmp_path: Path) -> None:
     creds = tmp_path / "mine.csv"
     creds.write_text(f"service,username,password\ntelnet,admin,{STRONG_PASSWORD}\n")
-    (tmp_path / "d").mkdir()
-    with daemons.telnetd(tmp_path / "d", password=STRONG_PASSWORD) as port:
-        f, store = run_check("default_credentials", port, "telnet",
-                             credentials=CredentialOptions(budget=2, user_file=creds))
+    port = daemons.telnetd_login(password=STRONG_PASSWORD)
+    f, store = run_check("default_credentials", port, "telnet",
+                         credentials=CredentialOptions(budget=2, user_file=creds))
     f = one(f)
     assert f.status is Status.FAIL and "operator-supplied" in f.summary
     assert STRONG_PASSWORD not in artefact_text(store, f)
 
 
-def test_malformed_credentials_option_is_usage_error(tmp_path: Path) -> None:
+def test_malformed_credentials_option_is_usage_error(cli: InProcessCli, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("service,username,password\nssh,root\n")
-    r = subprocess.run([sys.executable, "-m", "probe", "run", "--target", "127.0.0.1", "--credentials", str(bad),
-                        "--out", str(tmp_path / "e.json")], capture_output=True, text=True, timeout=60)
+    r = cli("run", "--target", "127.0.0.1", "--credentials", str(bad), "--out", str(tmp_path / "e.json"))
     assert r.returncode == 2 and f"{bad}:2:" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "e.json").exists()  # refused before scanning
 
 
 # -- unauthenticated_access ---------------------------------------------------------------------
 
-def test_open_settings_page_fails(tmp_path: Path) -> None:
-    with daemons.lighttpd(tmp_path) as port:
-        f, _ = run_check("unauthenticated_access", port, "http")
+def test_open_settings_page_fails(daemons: LocalDaemons) -> None:
+    port = daemons.lighttpd_auth()
+    f, _ = run_check("unauthenticated_access", port, "http")
     f = one(f)
     assert f.status is Status.FAIL and "/settings" in f.summary and "/admin" in f.details["protected_paths"]
 
 
-def test_plain_open_site_passes(tmp_path: Path) -> None:
-    with daemons.lighttpd(tmp_path, auth=False) as port:
-        f, _ = run_check("unauthenticated_access", port, "http")
+def test_plain_open_site_passes(daemons: LocalDaemons) -> None:
+    port = daemons.lighttpd_open()
+    f, _ = run_check("unauthenticated_access", port, "http")
     assert one(f).status is Status.PASS
 
 
 @pytest.mark.parametrize("anonymous,status", [(True, Status.FAIL), (False, Status.PASS)])
-def test_anonymous_ftp(tmp_path: Path, anonymous: bool, status: Status) -> None:
-    with daemons.vsftpd(tmp_path, anonymous=anonymous) as port:
-        f, _ = run_check("unauthenticated_access", port, "ftp")
+def test_anonymous_ftp(daemons: LocalDaemons, anonymous: bool, status: Status) -> None:
+    port = daemons.vsftpd(anonymous=anonymous, password=TEST_PASSWORD)
+    f, _ = run_check("unauthenticated_access", port, "ftp")
     assert one(f).status is status
 
 
 @pytest.mark.parametrize("anonymous,status", [(True, Status.FAIL), (False, Status.PASS)])
-def test_anonymous_mqtt(tmp_path: Path, anonymous: bool, status: Status) -> None:
-    with daemons.mosquitto(tmp_path, anonymous=anonymous) as port:
-        f, _ = run_check("unauthenticated_access", port, "mqtt")
+def test_anonymous_mqtt(daemons: LocalDaemons, anonymous: bool, status: Status) -> None:
+    port = daemons.mosquitto(anonymous=anonymous)
+    f, _ = run_check("unauthenticated_access", port, "mqtt")
     f = one(f)
     assert f.status is status
     if anonymous:
         assert f.details["suback"] == [0] and f.details["publish_echoed"] is True
 
 
-def test_snmp_write_community_proven_without_change(tmp_path: Path) -> None:
-    with daemons.snmpd(tmp_path) as port:
-        before = subprocess.run(["snmpget", "-v2c", "-c", "public", "-Oqv", f"udp:127.0.0.1:{port}",
-                                 "1.3.6.1.2.1.1.4.0"], capture_output=True, text=True).stdout
-        f, _ = run_check("unauthenticated_access", port, "snmp", transport="udp")
-        after = subprocess.run(["snmpget", "-v2c", "-c", "public", "-Oqv", f"udp:127.0.0.1:{port}",
-                                "1.3.6.1.2.1.1.4.0"], capture_output=True, text=True).stdout
+def test_snmp_write_community_proven_without_change(daemons: LocalDaemons) -> None:
+    port = daemons.snmpd(rw="private")
+    before = subprocess.run(["snmpget", "-v2c", "-c", "public", "-Oqv", f"udp:127.0.0.1:{port}",
+                             "1.3.6.1.2.1.1.4.0"], capture_output=True, text=True).stdout
+    f, _ = run_check("unauthenticated_access", port, "snmp", transport="udp")
+    after = subprocess.run(["snmpget", "-v2c", "-c", "public", "-Oqv", f"udp:127.0.0.1:{port}",
+                            "1.3.6.1.2.1.1.4.0"], capture_output=True, text=True).stdout
     f = one(f)
     assert f.status is Status.FAIL and f.details["community"] == "private"
     assert before == after and before.strip()
 
 
-def test_snmp_read_only_passes(tmp_path: Path) -> None:
-    with daemons.snmpd(tmp_path, rw=False) as port:
-        f, _ = run_check("unauthenticated_access", port, "snmp", transport="udp")
+def test_snmp_read_only_passes(daemons: LocalDaemons) -> None:
+    port = daemons.snmpd()
+    f, _ = run_check("unauthenticated_access", port, "snmp", transport="udp")
     f = one(f)
     assert f.status is Status.PASS and f.details["readable_communities"] == ["public"]
 
 
 # -- cleartext_authentication extensions ---------------------------------------------------------
 
-def test_http_basic_on_plain_http_fails(tmp_path: Path) -> None:
-    with daemons.lighttpd(tmp_path) as port:
-        f, _ = run_check("cleartext_authentication", port, "http")
+def test_http_basic_on_plain_http_fails(daemons: LocalDaemons) -> None:
+    port = daemons.lighttpd_auth()
+    f, _ = run_check("cleartext_authentication", port, "http")
     f = one(f)
     assert f.status is Status.FAIL and f.details["surface"] == "basic"
     assert f.details["weakness"] == "basic-over-plain-http" and "base64" in f.summary and "readable" in f.title
 
 
-def test_http_digest_on_plain_http_names_what_is_actually_weak(tmp_path: Path) -> None:
+def test_http_digest_on_plain_http_names_what_is_actually_weak(daemons: LocalDaemons) -> None:
     """Digest sends no password in cleartext: the FAIL must say what is weak instead, and count for
     the authentication-crypto and eavesdropping clauses."""
-    with daemons.lighttpd(tmp_path, admin_method="digest") as port:
-        f, store = run_check("cleartext_authentication", port, "http")
+    port = daemons.lighttpd_auth(admin_method="digest")
+    f, store = run_check("cleartext_authentication", port, "http")
     f = one(f)
     assert f.status is Status.FAIL and f.details["surface"] == "digest", f.summary
     assert f.details["weakness"] == "digest-over-plain-http"
@@ -263,22 +257,19 @@ def test_http_digest_on_plain_http_names_what_is_actually_weak(tmp_path: Path) -
     assert set(f.clauses) == {"cls:5.1-3", "jc-star:S1.1-12"}
 
 
-def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "probe", "run", *args], capture_output=True, text=True, timeout=300)
-
-
-def test_factory_state_reports_the_default_login_but_does_not_fail_password_clauses(tmp_path: Path) -> None:
+def test_factory_state_reports_the_default_login_but_does_not_fail_password_clauses(
+        daemons: LocalDaemons, cli: InProcessCli, tmp_path: Path) -> None:
     """--device-state factory: the working default login stays a FAIL finding, the password clauses
     (exempt in the factory default state) become INCONCLUSIVE device-state; other clauses are not excused."""
+    port = daemons.telnetd_login(user="admin", password="admin")
     outs = {}
-    with daemons.telnetd(tmp_path) as port:
-        for state in ("factory", None):
-            out = tmp_path / f"ev-{state}.json"
-            extra = ["--device-state", state] if state else []
-            r = _run_cli("--target", "127.0.0.1", "--ports", str(port), "--udp-ports", "none", "--no-nmap",
-                         "--profile", "general-iot", "--credential-budget", "2", "--out", str(out), *extra)
-            assert r.returncode == 1, r.stderr  # telnet's cleartext login still FAILs 5.1-3 / S1.1-12
-            outs[state] = json.loads(out.read_text())
+    for state in ("factory", None):
+        out = tmp_path / f"ev-{state}.json"
+        extra = ["--device-state", state] if state else []
+        r = cli("run", "--target", "127.0.0.1", "--ports", str(port), "--udp-ports", "none", "--no-nmap",
+                "--profile", "general-iot", "--credential-budget", "2", "--out", str(out), "--quiet", *extra)
+        assert r.returncode == 1, r.stderr  # telnet's cleartext login still FAILs 5.1-3 / S1.1-12
+        outs[state] = json.loads(out.read_text())
     factory, default = outs["factory"], outs[None]
     assert (factory["run"]["device_state"], factory["run"]["device_state_source"]) == ("factory", "operator")
     assert (default["run"]["device_state"], default["run"]["device_state_source"]) == ("initialised", "default")
@@ -293,42 +284,42 @@ def test_factory_state_reports_the_default_login_but_does_not_fail_password_clau
     assert got["cls:5.1-3"]["verdict"] == "FAIL"  # the factory state excuses passwords, not cleartext
 
 
-def test_mqtt_credentials_on_plain_port_fail(tmp_path: Path) -> None:
-    with daemons.mosquitto(tmp_path, anonymous=False) as port:
-        f, _ = run_check("cleartext_authentication", port, "mqtt")
+def test_mqtt_credentials_on_plain_port_fail(daemons: LocalDaemons) -> None:
+    port = daemons.mosquitto(anonymous=False)
+    f, _ = run_check("cleartext_authentication", port, "mqtt")
     assert one(f).status is Status.FAIL
 
 
 # -- brute_force_protection ----------------------------------------------------------------------
 
-def test_brute_force_needs_opt_in(tmp_path: Path) -> None:
+def test_brute_force_needs_opt_in() -> None:
     f, _ = run_check("brute_force_protection", 1, "telnet")
     f = one(f)
     assert f.status is Status.INCONCLUSIVE and f.reason_code is InconclusiveReason.NOT_OPTED_IN
     assert "--allow-brute-force-test" in f.reason
 
 
-def test_brute_force_without_rate_limit_fails(tmp_path: Path) -> None:
-    with daemons.telnetd(tmp_path) as port:
-        f, store = run_check("brute_force_protection", port, "telnet",
-                             credentials=CredentialOptions(brute_force=True, brute_force_attempts=6))
+def test_brute_force_without_rate_limit_fails(daemons: LocalDaemons) -> None:
+    port = daemons.telnetd_login()
+    f, store = run_check("brute_force_protection", port, "telnet",
+                         credentials=CredentialOptions(brute_force=True, brute_force_attempts=6))
     f = one(f)
     assert f.status is Status.FAIL
     table = json.loads(store.artefacts[f.artefacts[0]].data)
     assert len(table["attempts"]) == 6 and all(a["answer_latency_s"] is not None for a in table["attempts"])
 
 
-def test_brute_force_lighttpd_fails_with_measurements(tmp_path: Path) -> None:
-    with daemons.lighttpd(tmp_path) as port:
-        f, store = run_check("brute_force_protection", port, "http",
-                             credentials=CredentialOptions(brute_force=True, brute_force_attempts=4))
+def test_brute_force_lighttpd_fails_with_measurements(daemons: LocalDaemons) -> None:
+    port = daemons.lighttpd_auth()
+    f, store = run_check("brute_force_protection", port, "http",
+                         credentials=CredentialOptions(brute_force=True, brute_force_attempts=4))
     f = one(f)
     assert f.status is Status.FAIL and "constant per-attempt delay" in f.details["analysis"]
     assert len(json.loads(store.artefacts[f.artefacts[0]].data)["attempts"]) == 4
 
 
-def test_brute_force_lockout_passes(tmp_path: Path) -> None:
-    with daemons.telnetd(tmp_path, mode="lockout") as port:
-        f, _ = run_check("brute_force_protection", port, "telnet", credentials=CredentialOptions(brute_force=True))
+def test_brute_force_lockout_passes(daemons: LocalDaemons) -> None:
+    port = daemons.telnetd_login(mode="lockout")
+    f, _ = run_check("brute_force_protection", port, "telnet", credentials=CredentialOptions(brute_force=True))
     f = one(f)
     assert f.status is Status.PASS and f.details["defence"] == "lockout"

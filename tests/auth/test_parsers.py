@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from probe.errors import UserError
@@ -41,8 +43,8 @@ def test_telnet_option_flood_gets_bounded_replies() -> None:
     (b"\r\nrouter login: ", telnet.LOGIN_RE), (b"Username:", telnet.LOGIN_RE),
     (b"Password: ", telnet.PASSWORD_RE), (b"BusyBox\r\n~ # ", telnet.SHELL_RE), (b"user@cam:~$ ", telnet.SHELL_RE),
 ])
-def test_telnet_prompts(text: bytes, pattern: object) -> None:
-    assert pattern.search(telnet.clean(text))  # type: ignore[attr-defined]
+def test_telnet_prompts(text: bytes, pattern: re.Pattern[bytes]) -> None:
+    assert pattern.search(telnet.clean(text))
 
 
 def test_shell_prompt_needs_to_be_last() -> None:

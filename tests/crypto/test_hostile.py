@@ -10,12 +10,12 @@ import time
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from paramiko import kex_group14
 
 from probe.models import InconclusiveReason, Status
-from probe.plugins import registry
 from probe.protocols import ssh_kexinit, tls_hello, x509
-
-from .conftest import connector, make_ctx, run_check, scripted_peer
+from tests.helpers.checks import check_service, connector, one
+from tests.helpers.peers import scripted_peer
 
 
 # -- TLS parser units ----------------------------------------------------------------------------
@@ -136,8 +136,7 @@ def test_modp_group1_is_the_rfc_safe_prime():
 
 
 def test_modp_group14_matches_paramiko():
-    kex14 = pytest.importorskip("paramiko.kex_group14")
-    assert ssh_kexinit._dh_primes()["diffie-hellman-group14-sha1"][0] == kex14.KexGroup14SHA256.P
+    assert ssh_kexinit._dh_primes()["diffie-hellman-group14-sha1"][0] == kex_group14.KexGroup14SHA256.P
 
 
 # -- scripted TLS peers ---------------------------------------------------------------------------
@@ -208,8 +207,8 @@ def test_alert_means_rejected():
 
 def test_tls_checks_on_garbage_peer_are_inconclusive_not_pass():
     with scripted_peer(_garbage, connections=100) as port:
-        [conf] = run_check(registry()["tls_configuration"], make_ctx(port, "https", tls=True))
-        [cert] = run_check(registry()["tls_certificate"], make_ctx(port, "https", tls=True))
+        conf = one(check_service("tls_configuration", port, "https")[0])
+        cert = one(check_service("tls_certificate", port, "https")[0])
     assert conf.status is Status.INCONCLUSIVE and conf.reason_code is InconclusiveReason.DEVICE_MISBEHAVED
     assert cert.status is Status.INCONCLUSIVE
 
@@ -248,16 +247,16 @@ def _ssh_stall(conn):
 
 def test_ssh1_only_fails_check_with_banner_evidence():
     with scripted_peer(_ssh1) as port:
-        ctx = make_ctx(port, "ssh")
-        [f] = run_check(registry()["ssh_algorithms"], ctx)
+        found, store = check_service("ssh_algorithms", port, "ssh")
+    f = one(found)
     assert f.status is Status.FAIL and "protocol 1" in f.summary
-    assert any(ctx.store.artefacts[a].data.startswith(b"SSH-1.5") for a in f.artefacts)
+    assert any(store.artefacts[a].data.startswith(b"SSH-1.5") for a in f.artefacts)
 
 
 def test_ssh199_is_protocol_1_and_2():
     with scripted_peer(_ssh199_then_close) as port:
         scan = ssh_kexinit.read_kexinit(connector(port), timeout=2)
-        [f] = run_check(registry()["ssh_algorithms"], make_ctx(port, "ssh"))
+        f = one(check_service("ssh_algorithms", port, "ssh")[0])
     assert scan.banner.supports_v1 and scan.banner.supports_v2
     assert f.status is Status.FAIL  # protocol 1 alone fails, even though KEXINIT never came
 
@@ -272,7 +271,7 @@ def test_ssh_reader_against_hostile_peers(behaviour, words):
     with scripted_peer(behaviour) as port:
         t0 = time.monotonic()
         scan = ssh_kexinit.read_kexinit(connector(port), timeout=1.5)
-        [f] = run_check(registry()["ssh_algorithms"], make_ctx(port, "ssh"))
+        f = one(check_service("ssh_algorithms", port, "ssh")[0])
     assert time.monotonic() - t0 < 8
     assert scan.reason_code == "device-misbehaved" and words in scan.error, scan.error
     assert f.status is Status.INCONCLUSIVE and f.reason_code is InconclusiveReason.DEVICE_MISBEHAVED

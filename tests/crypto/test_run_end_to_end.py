@@ -4,26 +4,25 @@ loopback, the crypto checks run through the engine, and the evidence validates a
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+from pathlib import Path
 
 import pytest
 
 from probe.output.evidence import validate
-
-from .conftest import LEGACY_SSH, LEGACY_SSH_KEYS, s_server, sshd
+from tests.helpers.cli import InProcessCli
+from tests.helpers.daemons import LocalDaemons
+from tests.helpers.pki import TestPKI
 
 pytestmark = pytest.mark.slow
 
 
-def test_probe_run_with_crypto_checks(pki, tmp_path):
+def test_probe_run_with_crypto_checks(daemons: LocalDaemons, legacy_sshd: int, pki: TestPKI, cli: InProcessCli,
+                                      tmp_path: Path) -> None:
     out = tmp_path / "ev.json"
-    with s_server(pki["legacy_crt"], pki["legacy_key"], "-tls1", "-cipher", "DEFAULT@SECLEVEL=0", "-www") as tport, \
-            sshd(tmp_path, LEGACY_SSH, LEGACY_SSH_KEYS) as sport:
-        r = subprocess.run([sys.executable, "-m", "probe", "run", "--target", "127.0.0.1", "--profile", "general-iot",
-                            "--ports", f"{tport},{sport}", "--no-credentials", "--no-nmap", "--quiet",
-                            "--ca-file", str(pki["ca"]), "--out", str(out)],
-                           capture_output=True, text=True, timeout=300)
+    tport = daemons.s_server(pki.legacy.cert, pki.legacy.key, "-tls1", "-cipher", "DEFAULT@SECLEVEL=0", "-www")
+    sport = legacy_sshd
+    r = cli("run", "--target", "127.0.0.1", "--profile", "general-iot", "--ports", f"{tport},{sport}",
+            "--no-credentials", "--no-nmap", "--quiet", "--ca-file", str(pki.ca), "--out", str(out))
     assert r.returncode == 1, r.stderr
     doc = json.loads(out.read_text())
     validate(doc)

@@ -21,8 +21,7 @@ from probe.models import Status
 from probe.options import CryptoOptions, SafetyOptions, ScanOptions
 from probe.plugins import registry
 from probe.protocols import ssh_kexinit
-
-from .conftest import HOST, connector, dropbear, free_port, running, sshd
+from tests.helpers.crypto import HOST, connector, dropbear, free_port, running, sshd
 
 pytestmark = pytest.mark.slow
 
@@ -211,7 +210,7 @@ def test_ssh_audit_preset_agrees_with_ssh_audit_on_failures(tmp_path):
     fails is failed by the preset too (3.9 classes are a superset: it added the NIST curves)."""
     import re
 
-    from .conftest import LEGACY_SSH, LEGACY_SSH_KEYS
+    from tests.helpers.crypto import LEGACY_SSH, LEGACY_SSH_KEYS
 
     with sshd(tmp_path, LEGACY_SSH, LEGACY_SSH_KEYS) as port:
         preset = run_ssh(port, "ssh-audit")

@@ -22,8 +22,17 @@ from probe.plugins import registry
 from probe.protocols import ssh_kexinit, tls_hello
 from probe.session import TargetSession
 from probe.store import EvidenceStore
-
-from .conftest import HOST, build_cert, connector, free_port, make_ctx, run_check, running, s_server, write_pem
+from tests.helpers.crypto import (
+    HOST,
+    build_cert,
+    connector,
+    free_port,
+    make_ctx,
+    run_check,
+    running,
+    s_server,
+    write_pem,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -105,7 +114,7 @@ DHE_AND_ECDHE = "DHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:@SECLEVEL
 
 
 def test_dhe_1024_fails_with_the_group_size(pki, tmp_path):
-    with s_server(pki["expired_crt"], pki["expired_key"], "-tls1_2", "-cipher", DHE_AND_ECDHE,
+    with s_server(pki.expired.cert, pki.expired.key, "-tls1_2", "-cipher", DHE_AND_ECDHE,
                   "-dhparam", str(dh_params(tmp_path, 1024))) as port:
         ctx = make_ctx(port, "https", tls=True)
         [conf] = run_check(registry()["tls_configuration"], ctx)
@@ -122,7 +131,7 @@ def test_dhe_1024_fails_with_the_group_size(pki, tmp_path):
 
 
 def test_dhe_2048_passes_the_dh_rule(pki, tmp_path):
-    with s_server(pki["modern_crt"], pki["modern_key"], "-tls1_2", "-cipher",
+    with s_server(pki.modern.cert, pki.modern.key, "-tls1_2", "-cipher",
                   "DHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256",
                   "-dhparam", str(dh_params(tmp_path, 2048))) as port:
         scan = tls_hello.scan(connector(port), timeout=3)
@@ -136,10 +145,10 @@ def test_dhe_2048_passes_the_dh_rule(pki, tmp_path):
 def test_weak_named_curve_accepted_fails(pki):
     """A server that still accepts a 224-bit curve when a client offers only that: the group probe
     finds it, though the server's first choice (x25519) is fine."""
-    with s_server(pki["expired_crt"], pki["expired_key"], "-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256",
+    with s_server(pki.expired.cert, pki.expired.key, "-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256",
                   "-groups", "X25519:P-224") as port:
         [conf] = run_check(registry()["tls_configuration"], make_ctx(port, "https", tls=True))
-    with s_server(pki["modern_crt"], pki["modern_key"], "-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256",
+    with s_server(pki.modern.cert, pki.modern.key, "-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256",
                   "-groups", "X25519:P-256:P-224") as port:
         [ecdsa] = run_check(registry()["tls_configuration"], make_ctx(port, "https", tls=True))
     # with an ECDSA certificate the probe must also offer the certificate's curve (RFC 8422 5.1)
@@ -153,7 +162,7 @@ def test_weak_named_curve_accepted_fails(pki):
 
 
 def test_named_curves_within_the_list_pass(pki):
-    with s_server(pki["modern_crt"], pki["modern_key"], "-no_tls1", "-no_tls1_1", "-groups", "P-256:P-384",
+    with s_server(pki.modern.cert, pki.modern.key, "-no_tls1", "-no_tls1_1", "-groups", "P-256:P-384",
                   "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256") as port:
         [conf] = run_check(registry()["tls_configuration"], make_ctx(port, "https", tls=True))
     assert conf.status is Status.PASS, conf.summary
@@ -239,7 +248,7 @@ def test_sha1_signature_reported_once_in_words(chain_pki):
 
 
 def test_headline_puts_old_versions_before_suites(pki):
-    with s_server(pki["legacy_crt"], pki["legacy_key"], "-cipher", "ALL:@SECLEVEL=0") as port:
+    with s_server(pki.legacy.cert, pki.legacy.key, "-cipher", "ALL:@SECLEVEL=0") as port:
         [conf] = run_check(registry()["tls_configuration"], make_ctx(port, "https", tls=True))
     assert conf.status is Status.FAIL
     assert conf.summary.startswith("accepts TLSv1.1, TLSv1.0, which the policy does not allow")

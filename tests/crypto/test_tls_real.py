@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from probe.models import InconclusiveReason, Status
-from probe.plugins import registry
+from probe.options import CryptoOptions
 from probe.protocols import tls_hello
-
-from .conftest import connector, make_ctx, run_check, s_server
+from tests.helpers.checks import check_service, connector, one
+from tests.helpers.daemons import LocalDaemons
+from tests.helpers.pki import TestPKI
+from tests.helpers.ports import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -30,15 +33,15 @@ def openssl_suites(version_flag: str, cipher: str, auth: str) -> set[int]:
     return codes
 
 
-def test_legacy_tls10_server_detected_despite_local_openssl(pki):
+def test_legacy_tls10_server_detected_despite_local_openssl(daemons: LocalDaemons, pki: TestPKI) -> None:
     """The local OpenSSL client refuses TLS 1.0 at its default level; our own hello does not."""
     cipher = "DEFAULT@SECLEVEL=0"
-    with s_server(pki["legacy_crt"], pki["legacy_key"], "-tls1", "-cipher", cipher) as port:
-        # The local stack indeed cannot talk to it at its defaults (the premise of the design):
-        local = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}"], input="",
-                               capture_output=True, text=True, timeout=20)
-        assert "Cipher is (NONE)" in local.stdout or local.returncode != 0
-        scan = tls_hello.scan(connector(port), timeout=3)
+    port = daemons.s_server(pki.legacy.cert, pki.legacy.key, "-tls1", "-cipher", cipher)
+    # The local stack indeed cannot talk to it at its defaults (the premise of the design):
+    local = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}"], input="",
+                           capture_output=True, text=True, timeout=20)
+    assert "Cipher is (NONE)" in local.stdout or local.returncode != 0
+    scan = tls_hello.scan(connector(port), timeout=3)
     assert scan.accepted_versions == ["TLSv1.0"]
     assert scan.versions["TLSv1.2"].accepted is False and scan.versions["TLSv1.3"].accepted is False
     v10 = scan.versions["TLSv1.0"]
@@ -48,16 +51,16 @@ def test_legacy_tls10_server_detected_despite_local_openssl(pki):
     assert scan.connections <= 60
 
 
-def test_legacy_server_checks_fail_with_evidence(pki):
-    with s_server(pki["legacy_crt"], pki["legacy_key"], "-tls1", "-cipher", "DEFAULT@SECLEVEL=0") as port:
-        ctx = make_ctx(port, "https", tls=True)
-        [conf] = run_check(registry()["tls_configuration"], ctx)
-        [cert] = run_check(registry()["tls_certificate"], make_ctx(port, "https", tls=True))
+def test_legacy_server_checks_fail_with_evidence(daemons: LocalDaemons, pki: TestPKI) -> None:
+    port = daemons.s_server(pki.legacy.cert, pki.legacy.key, "-tls1", "-cipher", "DEFAULT@SECLEVEL=0")
+    found, store = check_service("tls_configuration", port, "https")
+    conf = one(found)
+    cert = one(check_service("tls_certificate", port, "https")[0])
     assert conf.status is Status.FAIL
     items = {v["item"] for v in conf.details["violations"]}
     assert "TLSv1.0" in items
     # the raw ServerHello that showed TLS 1.0 is kept verbatim
-    raw = [ctx.store.artefacts[a] for a in conf.artefacts if ctx.store.artefacts[a].kind == "tls-server-hello"]
+    raw = [store.artefacts[a] for a in conf.artefacts if store.artefacts[a].kind == "tls-server-hello"]
     assert raw and raw[0].data[0] == 22 and raw[0].data[1:3] == b"\x03\x01"
     assert cert.status is Status.FAIL
     rules = {v["rule"] for v in cert.details["violations"]}
@@ -71,14 +74,14 @@ def test_legacy_server_checks_fail_with_evidence(pki):
 INTERMEDIATE_12 = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305")
 
 
-def test_modern_server_passes_and_chains_to_operator_ca(pki):
+def test_modern_server_passes_and_chains_to_operator_ca(daemons: LocalDaemons, pki: TestPKI) -> None:
     args = ["-no_ssl3", "-no_tls1", "-no_tls1_1", "-cipher", INTERMEDIATE_12,
             "-ciphersuites", "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"]
-    with s_server(pki["modern_crt"], pki["modern_key"], *args) as port:
-        scan = tls_hello.scan(connector(port), timeout=3)
-        [conf] = run_check(registry()["tls_configuration"], make_ctx(port, "https", tls=True))
-        [cert] = run_check(registry()["tls_certificate"], make_ctx(port, "https", tls=True, ca_file=str(pki["ca"])))
-        [cert_no_ca] = run_check(registry()["tls_certificate"], make_ctx(port, "https", tls=True))
+    port = daemons.s_server(pki.modern.cert, pki.modern.key, *args)
+    scan = tls_hello.scan(connector(port), timeout=3)
+    conf = one(check_service("tls_configuration", port, "https")[0])
+    cert = one(check_service("tls_certificate", port, "https", crypto=CryptoOptions(ca_file=pki.ca))[0])
+    cert_no_ca = one(check_service("tls_certificate", port, "https")[0])
     assert scan.accepted_versions == ["TLSv1.3", "TLSv1.2"]
     assert {tls_hello.suite_name(s) for s in scan.versions["TLSv1.3"].suites} == {
         "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"}
@@ -93,46 +96,45 @@ def test_modern_server_passes_and_chains_to_operator_ca(pki):
     assert "no CA file given: chain trust not assessed" in cert_no_ca.details["notes"]
 
 
-def test_untrusted_by_operator_ca_fails(pki, tmp_path):
+def test_untrusted_by_operator_ca_fails(daemons: LocalDaemons, pki: TestPKI, tmp_path: Path) -> None:
     other = tmp_path / "other-ca.pem"
-    other.write_bytes(pki["legacy_crt"].read_bytes())  # a CA file that did not issue the device cert
-    with s_server(pki["modern_crt"], pki["modern_key"], "-no_tls1", "-no_tls1_1") as port:
-        [cert] = run_check(registry()["tls_certificate"], make_ctx(port, "https", tls=True, ca_file=str(other)))
+    other.write_bytes(pki.legacy.cert.read_bytes())  # a CA file that did not issue the device cert
+    port = daemons.s_server(pki.modern.cert, pki.modern.key, "-no_tls1", "-no_tls1_1")
+    cert = one(check_service("tls_certificate", port, "https", crypto=CryptoOptions(ca_file=other))[0])
     assert cert.status is Status.FAIL
     assert cert.details["trust"]["trusted"] is False
 
 
-def test_disallowed_suite_in_tls12_fails(pki):
-    with s_server(pki["expired_crt"], pki["expired_key"], "-tls1_2",
-                  "-cipher", "ECDHE-RSA-AES128-GCM-SHA256:AES128-SHA") as port:
-        [conf] = run_check(registry()["tls_configuration"], make_ctx(port, "https", tls=True))
-        [cert] = run_check(registry()["tls_certificate"], make_ctx(port, "https", tls=True))
+def test_disallowed_suite_in_tls12_fails(daemons: LocalDaemons, pki: TestPKI) -> None:
+    port = daemons.s_server(pki.expired.cert, pki.expired.key, "-tls1_2",
+                            "-cipher", "ECDHE-RSA-AES128-GCM-SHA256:AES128-SHA")
+    conf = one(check_service("tls_configuration", port, "https")[0])
+    cert = one(check_service("tls_certificate", port, "https")[0])
     assert conf.status is Status.FAIL
     assert [v["item"] for v in conf.details["violations"]] == ["TLS_RSA_WITH_AES_128_CBC_SHA"]
     assert cert.status is Status.FAIL
     assert any(v["rule"] == "certificate.expired" for v in cert.details["violations"])
 
 
-def test_tls13_only_server_certificate_decrypted_by_probe(pki):
+def test_tls13_only_server_certificate_decrypted_by_probe(daemons: LocalDaemons, pki: TestPKI) -> None:
     """TLS 1.3 encrypts the Certificate message: probe derives the handshake keys and reads it."""
-    with s_server(pki["modern_crt"], pki["modern_key"], "-tls1_3") as port:
-        scan = tls_hello.scan(connector(port), timeout=3)
+    port = daemons.s_server(pki.modern.cert, pki.modern.key, "-tls1_3")
+    scan = tls_hello.scan(connector(port), timeout=3)
     assert scan.accepted_versions == ["TLSv1.3"]
-    assert scan.certificates == [x509.load_pem_x509_certificate(pki["modern_crt"].read_bytes())
+    assert scan.certificates == [x509.load_pem_x509_certificate(pki.modern.cert.read_bytes())
                                  .public_bytes(serialization.Encoding.DER)]
     assert "decrypted" in scan.certificate_source
 
 
-def test_connection_budget_is_respected(pki):
-    with s_server(pki["legacy_crt"], pki["legacy_key"], "-tls1", "-cipher", "ALL@SECLEVEL=0") as port:
-        scan = tls_hello.scan(connector(port), timeout=3, max_connections=8)
+def test_connection_budget_is_respected(daemons: LocalDaemons, pki: TestPKI) -> None:
+    port = daemons.s_server(pki.legacy.cert, pki.legacy.key, "-tls1", "-cipher", "ALL@SECLEVEL=0")
+    scan = tls_hello.scan(connector(port), timeout=3, max_connections=8)
     assert scan.connections == 8 and scan.budget_exhausted
     assert scan.versions["TLSv1.0"].accepted is True
     assert scan.versions["TLSv1.0"].suites_complete is False
 
 
-def test_nothing_listening_is_inconclusive_connectivity():
-    from .conftest import free_port
+def test_nothing_listening_is_inconclusive_connectivity() -> None:
     port = free_port()
-    [f] = run_check(registry()["tls_configuration"], make_ctx(port, "https", tls=True))
+    f = one(check_service("tls_configuration", port, "https")[0])
     assert f.status is Status.INCONCLUSIVE and f.reason_code is InconclusiveReason.CONNECTIVITY

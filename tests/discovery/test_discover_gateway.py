@@ -8,60 +8,105 @@ miniupnpd (SSDP 1900 + its description server on 5000), behind an nftables DROP 
 from __future__ import annotations
 
 import json
-import shutil
+import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import devices
-import nslab
 import pytest
-from conftest import run_cli
 
 from probe.discovery import DiscoveryResult, discover
-from probe.options import DiscoveryOptions, ScanOptions
+from probe.options import DiscoveryOptions, ScanMethod, ScanOptions
 from probe.output.evidence import validate
 from probe.session import TargetSession
 from probe.store import EvidenceStore
+from tests.helpers import gateway as devices
+from tests.helpers.cli import REPO, probe_cmd
+from tests.helpers.netns import NetNS, available
+from tests.helpers.processes import require
 
-pytestmark = [pytest.mark.skipif(nslab.available() is not None, reason=str(nslab.available())),
-              pytest.mark.slow]
+pytestmark = [pytest.mark.skipif(available() is not None, reason=str(available())), pytest.mark.slow,
+              pytest.mark.timeout(300)]  # the module's runs (bounded at 240 s) start with its first test
 
 UNKNOWN_TCP = 7161  # snmpd over TCP: neither our probes nor nmap 7.93 name it
 EXPECTED_TCP = {21: "ftp", 22: "ssh", 23: "telnet", 53: "dns", 80: "http", 443: "https", 1883: "mqtt",
                 5000: "upnp", UNKNOWN_TCP: "unknown"}
 EXPECTED_UDP = {53: "dns", 161: "snmp", 1900: "ssdp"}
+NMAP_PORTS = (*sorted(EXPECTED_TCP), 8081)
+SWEEP_PORTS = (*range(1, 1501), 1883, 5000, UNKNOWN_TCP)
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[nslab.NetNS]:
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetNS]:
     tmp = tmp_path_factory.mktemp("gw")
-    with nslab.NetNS() as ns:
+    with NetNS() as ns:
         devices.gateway(ns, tmp)
-        conf = tmp / "snmpd-tcp.conf"
-        conf.write_text("rocommunity public\n")
-        ns.spawn(["snmpd", "-f", "-Lf", str(tmp / "snmpd-tcp.log"), "-M", "/nonexistent", "-C", "-c", str(conf),
-                  "-p", str(tmp / "snmpd-tcp.pid"), f"tcp:{ns.ip}:{UNKNOWN_TCP}"], log=str(tmp / "snmpd-tcp.out"))
-        ns.wait_tcp(UNKNOWN_TCP)
+        devices.snmpd_tcp(ns, tmp, UNKNOWN_TCP)
         ns.drop_policy(allow_tcp=sorted(EXPECTED_TCP), allow_udp=[53, 161, 1900])
         yield ns
 
 
-def _discover(host: str, tcp: tuple[int, ...], udp: tuple[int, ...] = (53, 161, 1900, 5353),
-              **discovery: Any) -> tuple[DiscoveryResult, EvidenceStore]:
+def _discover(host: str, tcp: tuple[int, ...], udp: tuple[int, ...],
+              options: DiscoveryOptions) -> tuple[DiscoveryResult, EvidenceStore]:
     store = EvidenceStore()
-    session = TargetSession(host, ScanOptions(discovery=DiscoveryOptions(**discovery)), store)
+    session = TargetSession(host, ScanOptions(discovery=options), store)
     return discover(session, tcp, udp), store
 
 
-def test_cli_no_nmap_full_sweep_finds_every_service(gateway: nslab.NetNS, tmp_path: Path) -> None:
-    out = tmp_path / "ev.json"
-    t0 = time.monotonic()
-    r = run_cli("run", "--target", gateway.ip, "--profile", "home-gateway", "--no-nmap", "--no-credentials",
-                "--out", str(out), "--quiet", timeout=240)
-    elapsed = time.monotonic() - t0
-    assert out.exists(), r.stderr
+@dataclass
+class CliRun:
+    returncode: int
+    stderr: str
+    elapsed: float
+    out: Path
+
+
+@dataclass
+class Runs:
+    cli: CliRun
+    discoveries: dict[str, Future[tuple[DiscoveryResult, EvidenceStore]]]
+
+    def discovery(self, name: str) -> tuple[DiscoveryResult, EvidenceStore]:
+        return self.discoveries[name].result()  # re-raises what that run raised, in its own test
+
+
+@pytest.fixture(scope="module")
+def runs(gateway: NetNS, tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    """Every discovery run of this module, started at once against the same gateway.
+
+    Each run spends its time waiting on the device (nmap's service probes on the silent port,
+    connect timeouts on dropped ports, the checks' reads), not on this machine's CPU, so together
+    they take as long as the longest one. Each test then judges its own run.
+    """
+    require("nmap")
+    out = tmp_path_factory.mktemp("cli") / "ev.json"
+    started = time.monotonic()
+    proc = subprocess.Popen(probe_cmd("run", "--target", gateway.ip, "--profile", "home-gateway", "--no-nmap",
+                                      "--no-credentials", "--out", str(out), "--quiet"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    udp = (53, 161, 1900, 5353)
+    jobs: dict[str, tuple[tuple[int, ...], tuple[int, ...], DiscoveryOptions]] = {
+        "nmap-default": (NMAP_PORTS, udp, DiscoveryOptions(use_nmap=True)),
+        "nmap-versions": (NMAP_PORTS, udp, DiscoveryOptions(use_nmap=True, nmap_versions=True)),
+        "syn": (SWEEP_PORTS, (), DiscoveryOptions(use_nmap=False)),
+        "connect": (SWEEP_PORTS, (), DiscoveryOptions(use_nmap=False, method=ScanMethod.CONNECT)),
+    }
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        futures = {name: pool.submit(_discover, gateway.ip, *job) for name, job in jobs.items()}
+        try:
+            _, stderr = proc.communicate(timeout=240)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, stderr = proc.communicate()
+        elapsed = time.monotonic() - started
+    return Runs(CliRun(proc.returncode, stderr, elapsed, out), futures)
+
+
+def test_cli_no_nmap_full_sweep_finds_every_service(gateway: NetNS, runs: Runs) -> None:
+    out, elapsed = runs.cli.out, runs.cli.elapsed
+    assert out.exists(), runs.cli.stderr
     doc = json.loads(out.read_text())
     validate(doc)
     disc = doc["discovery"][gateway.ip]
@@ -93,9 +138,8 @@ def test_cli_no_nmap_full_sweep_finds_every_service(gateway: nslab.NetNS, tmp_pa
     assert elapsed < 120, f"full --no-nmap run took {elapsed:.0f}s"
 
 
-@pytest.mark.skipif(shutil.which("nmap") is None, reason="nmap not installed")
-def test_nmap_runs_only_on_unidentified_ports_by_default(gateway: nslab.NetNS) -> None:
-    res, store = _discover(gateway.ip, tuple(sorted(EXPECTED_TCP)) + (8081,), use_nmap=True)
+def test_nmap_runs_only_on_unidentified_ports_by_default(runs: Runs) -> None:
+    res, store = runs.discovery("nmap-default")
     st = res.stats
     # never the HTTP(S)/UPnP ports (nmap lingers on them), nor identified ones: only the unidentified port
     assert set(st["nmap_ports"]) == {UNKNOWN_TCP}
@@ -106,9 +150,8 @@ def test_nmap_runs_only_on_unidentified_ports_by_default(gateway: nslab.NetNS) -
     assert set(svcs) == set(EXPECTED_TCP)
 
 
-def test_nmap_versions_fills_gaps_and_keeps_its_xml(gateway: nslab.NetNS) -> None:
-    res, store = _discover(gateway.ip, tuple(sorted(EXPECTED_TCP)) + (8081,), use_nmap=True,
-                           nmap_versions=True)
+def test_nmap_versions_fills_gaps_and_keeps_its_xml(runs: Runs) -> None:
+    res, store = runs.discovery("nmap-versions")
     st = res.stats
     assert set(st["nmap_ports"]) == {23, 1883, UNKNOWN_TCP}
     xml = {a.port: a for a in store.artefacts.values() if a.kind == "nmap-xml"}
@@ -122,12 +165,11 @@ def test_nmap_versions_fills_gaps_and_keeps_its_xml(gateway: nslab.NetNS) -> Non
     assert set(svcs) == set(EXPECTED_TCP)
 
 
-def test_connect_sweep_finds_the_same_ports(gateway: nslab.NetNS) -> None:
-    ports = tuple(range(1, 1501)) + (1883, 5000, UNKNOWN_TCP)
-    syn, _ = _discover(gateway.ip, ports, (), use_nmap=False)
-    con, _ = _discover(gateway.ip, ports, (), use_nmap=False, method="connect")
+def test_connect_sweep_finds_the_same_ports(runs: Runs) -> None:
+    syn, _ = runs.discovery("syn")
+    con, _ = runs.discovery("connect")
     assert syn.method == "syn-scan" and con.method == "connect-scan"
     syn_ports = {s.port: s.protocol for s in syn.services}
     con_ports = {s.port: s.protocol for s in con.services}
     assert syn_ports == con_ports == EXPECTED_TCP
-    assert con.stats["filtered"] == syn.stats["filtered"] == len(ports) - len(EXPECTED_TCP)
+    assert con.stats["filtered"] == syn.stats["filtered"] == len(SWEEP_PORTS) - len(EXPECTED_TCP)

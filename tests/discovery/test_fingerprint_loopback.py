@@ -3,36 +3,29 @@
 from __future__ import annotations
 
 import pytest
-from conftest import free_port
 
 from probe.discovery import fingerprint as fp
 from probe.discovery import identify
+from tests.helpers.daemons import LocalDaemons
 
 
-def test_dnsmasq_over_tcp_on_odd_port(daemon, tmp_path) -> None:
-    port = free_port()
-    daemon(["dnsmasq", "-k", "-p", str(port), "--listen-address=127.0.0.1", "--bind-interfaces", "-C", "/dev/null",
-            "--no-resolv", "--no-hosts", f"--pid-file={tmp_path}/d.pid"], port)
-    f = fp.fingerprint("127.0.0.1", port)
+def test_dnsmasq_over_tcp_on_odd_port(daemons: LocalDaemons) -> None:
+    port = daemons.dnsmasq()
+    # an odd port: the TLS, HTTP and MQTT probes come first and each waits out its timeout before
+    # the DNS question (3 s each by default; 1 s is plenty on loopback)
+    f = fp.fingerprint("127.0.0.1", port, timeout=1.0)
     assert (f.protocol, f.product, f.banner_kind) == ("dns", "dnsmasq", "dns-probe")
     assert f.version and f.version[0].isdigit()
 
 
-def test_mosquitto_on_odd_port(daemon, tmp_path) -> None:
-    port = free_port()
-    conf = tmp_path / "m.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    daemon(["mosquitto", "-c", str(conf)], port)
+def test_mosquitto_on_odd_port(daemons: LocalDaemons) -> None:
+    port = daemons.mosquitto(anonymous=True)
     f = fp.fingerprint("127.0.0.1", port)
     assert (f.protocol, f.confidence, f.banner_kind) == ("mqtt", "handshake", "mqtt-probe")
 
 
-def test_lighttpd_on_odd_port_gives_product_and_version(daemon, tmp_path) -> None:
-    port = free_port()
-    (tmp_path / "www").mkdir()
-    conf = tmp_path / "l.conf"
-    conf.write_text(f'server.document-root = "{tmp_path}/www"\nserver.port = {port}\nserver.bind = "127.0.0.1"\n')
-    daemon(["lighttpd", "-D", "-f", str(conf)], port)
+def test_lighttpd_on_odd_port_gives_product_and_version(daemons: LocalDaemons) -> None:
+    port = daemons.lighttpd({})
     f = fp.fingerprint("127.0.0.1", port)
     assert (f.protocol, f.product) == ("http", "lighttpd")
     assert f.version and f.version[0].isdigit()
@@ -45,7 +38,7 @@ def test_lighttpd_on_odd_port_gives_product_and_version(daemon, tmp_path) -> Non
     ("GoAhead-Webs", ("GoAhead-Webs", None)),
     (None, (None, None)),
 ])
-def test_product_from_server(server, expected) -> None:
+def test_product_from_server(server: str | None, expected: tuple[str | None, str | None]) -> None:
     assert identify.product_from_server(server) == expected
 
 

@@ -7,8 +7,8 @@ Covers what the connect sweep cannot do quickly: a device that drops closed port
 
 from __future__ import annotations
 
+import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -16,13 +16,16 @@ import threading
 import time
 from pathlib import Path
 
-import nslab
 import pytest
 
-from probe.discovery.syn_scan import SynUnavailable, build_syn, syn_sweep
+from probe.discovery.syn_scan import SynSweepResult, SynUnavailable, build_syn, syn_sweep
 from probe.discovery.tcp_connect import sweep
+from tests.helpers.cli import REPO
+from tests.helpers.netns import NetNS, available
+from tests.helpers.ports import free_port
+from tests.helpers.processes import require
 
-needs_root = pytest.mark.skipif(nslab.available() is not None, reason=str(nslab.available()))
+needs_root = pytest.mark.skipif(available() is not None, reason=str(available()))
 
 
 def _listeners(n: int) -> list[socket.socket]:
@@ -33,12 +36,6 @@ def _listeners(n: int) -> list[socket.socket]:
         s.listen(16)
         out.append(s)
     return out
-
-
-def _free_closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]  # nothing listens once the socket is closed
 
 
 def test_syn_checksum_matches_kernel_rule() -> None:
@@ -63,7 +60,7 @@ def test_syn_and_connect_agree_on_loopback() -> None:
     socks = _listeners(3)
     try:
         open_ports = sorted(s.getsockname()[1] for s in socks)
-        closed = _free_closed_port()
+        closed = free_port()  # nothing listens there
         ports = sorted(set(open_ports) | {closed} | set(range(min(open_ports) - 20, min(open_ports))))
         syn = syn_sweep("127.0.0.1", ports, rate=20000)
         con = sweep("127.0.0.1", ports, timeout=1.0)
@@ -79,7 +76,7 @@ def test_syn_and_connect_agree_on_loopback() -> None:
 
 @needs_root
 def test_open_closed_filtered_classification(tmp_path: Path) -> None:
-    with nslab.NetNS() as ns:
+    with NetNS() as ns:
         ns.spawn([sys.executable, "-m", "http.server", "--bind", ns.ip, "8080"], cwd=str(tmp_path))
         ns.wait_tcp(8080)
         # 8081 closed (RST), 8082 silently dropped, 8083 rejected with ICMP port unreachable
@@ -99,14 +96,14 @@ def test_open_closed_filtered_classification(tmp_path: Path) -> None:
 def test_concurrent_sweeps_share_one_loop_without_crosstalk(tmp_path: Path) -> None:
     """Several devices swept at once (one run, many targets) go through one send/receive loop;
     each must get exactly its own answers: one device drops, the other answers RST."""
-    with nslab.NetNS() as a, nslab.NetNS() as b:
+    with NetNS() as a, NetNS() as b:
         a.spawn([sys.executable, "-m", "http.server", "--bind", a.ip, "8080"], cwd=str(tmp_path))
         b.spawn([sys.executable, "-m", "http.server", "--bind", b.ip, "9090"], cwd=str(tmp_path))
         a.wait_tcp(8080)
         b.wait_tcp(9090)
         a.drop_policy(allow_tcp=[8080])
         ports = list(range(8000, 9200))
-        out: dict[str, object] = {}
+        out: dict[str, SynSweepResult] = {}
         threads = [threading.Thread(target=lambda ns=ns: out.__setitem__(ns.ip, syn_sweep(ns.ip, ports, rate=5000)))
                    for ns in (a, b)]
         for t in threads:
@@ -114,14 +111,15 @@ def test_concurrent_sweeps_share_one_loop_without_crosstalk(tmp_path: Path) -> N
         for t in threads:
             t.join(60)
         ra, rb = out[a.ip], out[b.ip]
-        assert ra.open_ports == [8080] and ra.closed == 0 and ra.filtered == len(ports) - 1  # type: ignore[attr-defined]
-        assert rb.open_ports == [9090] and rb.closed == len(ports) - 1 and rb.filtered == 0  # type: ignore[attr-defined]
-        assert ra.complete and rb.complete  # type: ignore[attr-defined]
+        assert ra.open_ports == [8080] and ra.closed == 0 and ra.filtered == len(ports) - 1
+        assert rb.open_ports == [9090] and rb.closed == len(ports) - 1 and rb.filtered == 0
+        assert ra.complete and rb.complete
 
 
 @needs_root
+@pytest.mark.timeout(120)  # the test's own bound (60 s) must be the one that speaks
 def test_full_sweep_of_drop_policy_device_is_fast(tmp_path: Path) -> None:
-    with nslab.NetNS() as ns:
+    with NetNS() as ns:
         for port in (2222, 8080, 61000):
             ns.spawn([sys.executable, "-m", "http.server", "--bind", ns.ip, str(port)], cwd=str(tmp_path))
             ns.wait_tcp(port)
@@ -136,8 +134,8 @@ def test_full_sweep_of_drop_policy_device_is_fast(tmp_path: Path) -> None:
 
 
 @needs_root
-def test_sweep_stops_when_cancelled(tmp_path: Path) -> None:
-    with nslab.NetNS() as ns:
+def test_sweep_stops_when_cancelled() -> None:
+    with NetNS() as ns:
         ns.drop_policy()
         cancel = threading.Event()
         threading.Timer(0.5, cancel.set).start()
@@ -149,29 +147,29 @@ def test_sweep_stops_when_cancelled(tmp_path: Path) -> None:
 
 
 @needs_root
-@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) not installed")
 def test_not_root_falls_back_to_connect_and_says_so() -> None:
-    """Run discovery as an unprivileged user for real: the method and the reason are recorded."""
+    """Run discovery as an unprivileged user for real: the method and the reason are recorded.
+    (The listener never answers: identification gives up after the 1 s timeout.)"""
+    require("setpriv")
     socks = _listeners(1)
     port = socks[0].getsockname()[1]
     code = (
         "import json\n"
         "from probe.discovery import discover\n"
-        "from probe.options import DiscoveryOptions, ScanOptions\n"
+        "from probe.options import DiscoveryOptions, SafetyOptions, ScanOptions\n"
         "from probe.session import TargetSession\n"
         "from probe.store import EvidenceStore\n"
-        "s = TargetSession('127.0.0.1', ScanOptions(discovery=DiscoveryOptions(use_nmap=False)), EvidenceStore())\n"
+        "o = ScanOptions(safety=SafetyOptions(timeout=1.0), discovery=DiscoveryOptions(use_nmap=False))\n"
+        "s = TargetSession('127.0.0.1', o, EvidenceStore())\n"
         f"r = discover(s, ({port},), ())\n"
         "print(json.dumps({'method': r.method, 'stats': r.stats, 'ports': [s.port for s in r.services],"
         " 'smethods': [s.method for s in r.services]}))\n"
     )
-    repo = Path(__file__).resolve().parents[2]
     try:
         r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
                            capture_output=True, text=True, timeout=60, cwd="/",
-                           env={**os.environ, "PYTHONPATH": str(repo)})
+                           env={**os.environ, "PYTHONPATH": str(REPO)})
         assert r.returncode == 0, r.stderr
-        import json
         out = json.loads(r.stdout)
         assert out["method"] == "connect-scan"
         assert "root" in out["stats"]["syn_unavailable"]

@@ -4,67 +4,23 @@ The DNS and SSDP message parsers are tested in tests/protocols/."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 import subprocess
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from nslab import wait_udp
 
 from probe.discovery import udp_probe
-from probe.protocols import dns
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
-    if shutil.which(argv[0]) is None:
-        pytest.fail(f"{argv[0]} is not installed: run scripts/setup-system.sh")
-    with open(log, "ab") as out:
-        return subprocess.Popen(argv, stdout=out, stderr=out, start_new_session=True)
-
-
-def _stop(p: subprocess.Popen[bytes]) -> None:
-    if p.poll() is None:
-        try:
-            os.killpg(p.pid, 9)
-        except ProcessLookupError:
-            pass
-    p.wait(timeout=10)
+from tests.helpers.daemons import LocalDaemons
+from tests.helpers.ports import free_port
 
 
 @pytest.fixture
-def snmpd(tmp_path: Path) -> Iterator[int]:
-    port = _free_udp_port()
-    conf = tmp_path / "snmpd.conf"
-    conf.write_text("rocommunity public 127.0.0.1\nsysDescr probe loopback test agent\n")
-    p = _start(["snmpd", "-f", "-Lf", str(tmp_path / "snmpd.log"), "-M", "/nonexistent", "-C", "-c", str(conf),
-                "-p", str(tmp_path / "snmpd.pid"), f"udp:127.0.0.1:{port}"], tmp_path / "snmpd.out")
-    try:
-        wait_udp("127.0.0.1", port, udp_probe.snmp_get_request("public", 1, 7))
-        yield port
-    finally:
-        _stop(p)
+def snmpd(daemons: LocalDaemons) -> int:
+    return daemons.snmpd(sys_descr="probe loopback test agent")
 
 
 @pytest.fixture
-def dnsmasq(tmp_path: Path) -> Iterator[int]:
-    port = _free_udp_port()
-    p = _start(["dnsmasq", "-k", "-p", str(port), "--listen-address=127.0.0.1", "--bind-interfaces", "-C",
-                "/dev/null", "--no-resolv", "--no-hosts", f"--pid-file={tmp_path}/dnsmasq.pid"],
-               tmp_path / "dnsmasq.log")
-    try:
-        wait_udp("127.0.0.1", port, dns.query(1, dns.VERSION_BIND, dns.TXT, dns.CH))
-        yield port
-    finally:
-        _stop(p)
+def dnsmasq(daemons: LocalDaemons) -> int:
+    return daemons.dnsmasq()
 
 
 def test_snmpd_found_on_odd_port_with_v1_and_v2c(snmpd: int) -> None:
@@ -85,7 +41,7 @@ def test_dnsmasq_found_with_product_and_version(dnsmasq: int) -> None:
 
 
 def test_closed_udp_port_is_closed_not_silent() -> None:
-    port = _free_udp_port()
+    port = free_port("udp")
     r = udp_probe.probe_port("127.0.0.1", port, timeout=0.5)
     assert r.state == "closed" and r.protocol is None
 

@@ -10,29 +10,65 @@ regression in target validation could not send a packet off the machine.
 from __future__ import annotations
 
 import ipaddress
-import shutil
 import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from probe.errors import UserError
 from probe.targets import connected_ipv4_networks, resolve_target
+from tests.helpers.cli import CliResult, InProcessCli, run_batch_subprocess
+from tests.helpers.processes import require
 
-from .conftest import ESC, REPO
-
+ESC = "\x1b"
 ISOLATED = ["unshare", "--net"]
 
 
-def cli(*args: str, isolated: bool = False, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    if isolated and shutil.which("unshare") is None:
-        pytest.fail("unshare (util-linux) is missing")
-    argv = (ISOLATED if isolated else []) + [sys.executable, "-m", "probe", *args]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+UNRESOLVABLE = ["nosuch.invalid", "probe-test.example.invalid"]
+MALFORMED_NAMES = ["evil\x1b]0;pwned\x07.invalid", "a b.invalid", "-lead.invalid", "x" * 300, "under_score.invalid",
+                   "ünïcode.invalid", "a..b"]
+NON_HOSTS = [("255.255.255.255", "broadcast"), ("0.0.0.0", "unspecified"), ("0.1.2.3", "this network"),
+             ("224.0.0.1", "multicast"), ("239.255.255.250", "multicast"), ("ff02::1", "multicast"),
+             ("::", "unspecified"), ("::ffff:255.255.255.255", "broadcast"), ("10.9.8.0/24", "not a network"),
+             ("", "empty")]
+BAD_TARGETS_FILES = [b"\xff\xfe\x00binary", b"127.0.0.1\n\x1b]0;x\x07bad\n", b"10.0.0.0/8\n", b"# only a comment\n"]
 
 
-def assert_one_line_error(r: subprocess.CompletedProcess[str], *needles: str) -> None:
+@dataclass
+class Isolated:
+    """Every command line of this module that names a non-loopback target, run in ONE isolated
+    process (`unshare --net`), each through probe.cli.main; results by case."""
+
+    results: dict[str, CliResult]
+    outs: dict[str, Path]
+
+    def __call__(self, case: str) -> tuple[CliResult, Path]:
+        return self.results[case], self.outs[case]
+
+
+@pytest.fixture(scope="module")
+def isolated(tmp_path_factory: pytest.TempPathFactory) -> Isolated:
+    require("unshare")
+    tmp = tmp_path_factory.mktemp("isolated")
+    cases: dict[str, list[str]] = {}
+    for i, name in enumerate(UNRESOLVABLE):
+        cases[f"resolve-{i}"] = ["run", "--target", name]
+    for i, name in enumerate(MALFORMED_NAMES):
+        cases[f"name-{i}"] = ["run", f"--target={name}"]
+    for i, (target, _) in enumerate(NON_HOSTS):
+        cases[f"target-{i}"] = ["run", "--target", target]
+    for i, content in enumerate(BAD_TARGETS_FILES):
+        path = tmp / f"targets-{i}.txt"
+        path.write_bytes(content)
+        cases[f"targets-file-{i}"] = ["run", "--targets-file", str(path), "--ports", "1"]
+    outs = {case: tmp / f"{case}.json" for case in cases}
+    results = run_batch_subprocess([[*argv, "--out", str(outs[case])] for case, argv in cases.items()],
+                                   prefix=ISOLATED, timeout=120)
+    return Isolated(dict(zip(cases, results, strict=True)), outs)
+
+
+def assert_one_line_error(r: CliResult, *needles: str) -> None:
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
     lines = r.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("probe: error: "), r.stderr
@@ -49,41 +85,42 @@ def test_isolated_namespace_really_has_no_way_out() -> None:
     assert r.stdout.strip() == ""
 
 
-@pytest.mark.parametrize("name", ["nosuch.invalid", "probe-test.example.invalid"])
-def test_unresolvable_host_name(tmp_path: Path, name: str) -> None:
-    r = cli("run", "--target", name, "--out", str(tmp_path / "e.json"), isolated=True)
+@pytest.mark.parametrize("i,name", enumerate(UNRESOLVABLE))
+def test_unresolvable_host_name(isolated: Isolated, i: int, name: str) -> None:
+    r, out = isolated(f"resolve-{i}")
     assert_one_line_error(r, name, "cannot resolve")
-    assert not (tmp_path / "e.json").exists()
+    assert not out.exists()
 
 
-@pytest.mark.parametrize("name", ["evil\x1b]0;pwned\x07.invalid", "a b.invalid", "-lead.invalid", "x" * 300,
-                                  "under_score.invalid", "ünïcode.invalid", "a..b"])
-def test_malformed_host_names_are_refused_without_lookup(tmp_path: Path, name: str) -> None:
-    r = cli("run", f"--target={name}", "--out", str(tmp_path / "e.json"), isolated=True)
+@pytest.mark.parametrize("i", range(len(MALFORMED_NAMES)))
+def test_malformed_host_names_are_refused_without_lookup(isolated: Isolated, i: int) -> None:
+    r, out = isolated(f"name-{i}")
     assert_one_line_error(r, "neither an IP address nor a valid host name")
+    assert not out.exists()
 
 
-@pytest.mark.parametrize("target, why", [
-    ("255.255.255.255", "broadcast"), ("0.0.0.0", "unspecified"), ("0.1.2.3", "this network"),
-    ("224.0.0.1", "multicast"), ("239.255.255.250", "multicast"), ("ff02::1", "multicast"), ("::", "unspecified"),
-    ("::ffff:255.255.255.255", "broadcast"), ("10.9.8.0/24", "not a network"), ("", "empty"),
-])
-def test_non_host_targets_are_refused(tmp_path: Path, target: str, why: str) -> None:
-    r = cli("run", "--target", target, "--out", str(tmp_path / "e.json"), isolated=True)
+@pytest.mark.parametrize("i,target,why", [(i, t, w) for i, (t, w) in enumerate(NON_HOSTS)])
+def test_non_host_targets_are_refused(isolated: Isolated, i: int, target: str, why: str) -> None:
+    r, out = isolated(f"target-{i}")
     assert_one_line_error(r)
     assert why.split()[0] in r.stderr.lower() or why in r.stderr
+    assert not out.exists()
+
+
+LAB_NETS = ipaddress.IPv4Network("10.231.0.0/16")  # test and lab namespaces: their links come and go
 
 
 def test_network_and_broadcast_of_connected_subnets_are_refused() -> None:
-    """Every subnet this host is attached to (read from the kernel; no packet is sent)."""
-    nets = connected_ipv4_networks()
+    """Every subnet this host is attached to (read from the kernel; no packet is sent). Subnets of
+    other tests' namespaces may vanish between two readings, so only the host's own links count."""
+    nets = [n for n in connected_ipv4_networks() if not n.subnet_of(LAB_NETS)]
     assert nets, "this host has no directly connected IPv4 subnet to test against"
     for net in nets:
         if net.prefixlen > 30:
             continue
         for addr, what in ((net.network_address, "network"), (net.broadcast_address, "broadcast")):
             with pytest.raises(UserError, match=what):
-                resolve_target(str(addr))
+                resolve_target(str(addr))  # the rule reads the kernel's table itself
         assert resolve_target(str(net.network_address + 1)) == str(net.network_address + 1)
 
 
@@ -116,14 +153,17 @@ BAD_PROFILES = {
     "list.yaml": b"- a\n- b\n",
     "binary.yaml": b"\x00\xff\xfe garbage \x1b[2J",
     "missing.yaml": b"name: x\n",
-    "bad-ports.yaml": b"name: x\ndevice_class: general-iot\nschemes: [cls]\ndiscovery: {tcp_ports: '0-70000'}\nchecks: []\n",
-    "bad-check.yaml": b"name: x\ndevice_class: general-iot\nschemes: [cls]\ndiscovery: {tcp_ports: [22]}\nchecks: [nope]\n",
-    "escape.yaml": b"name: x\ndevice_class: \"\\e[2J\\e]0;t\\a\"\nschemes: [cls]\ndiscovery: {tcp_ports: [22]}\nchecks: []\n",
+    "bad-ports.yaml": b"name: x\ndevice_class: general-iot\nschemes: [cls]\ndiscovery: {tcp_ports: '0-70000'}\n"
+                      b"checks: []\n",
+    "bad-check.yaml": b"name: x\ndevice_class: general-iot\nschemes: [cls]\ndiscovery: {tcp_ports: [22]}\n"
+                      b"checks: [nope]\n",
+    "escape.yaml": b"name: x\ndevice_class: \"\\e[2J\\e]0;t\\a\"\nschemes: [cls]\ndiscovery: {tcp_ports: [22]}\n"
+                   b"checks: []\n",
 }
 
 
 @pytest.mark.parametrize("name", sorted(BAD_PROFILES))
-def test_malformed_profile(tmp_path: Path, name: str) -> None:
+def test_malformed_profile(cli: InProcessCli, tmp_path: Path, name: str) -> None:
     path = tmp_path / name
     path.write_bytes(BAD_PROFILES[name])
     r = cli("run", "--target", "127.0.0.1", "--ports", "1", "--profile", str(path), "--out", str(tmp_path / "e.json"))
@@ -142,7 +182,7 @@ BAD_OVERLAYS = {
 
 
 @pytest.mark.parametrize("name", sorted(BAD_OVERLAYS))
-def test_malformed_catalog_overlay(tmp_path: Path, name: str) -> None:
+def test_malformed_catalog_overlay(cli: InProcessCli, tmp_path: Path, name: str) -> None:
     d = tmp_path / "cat"
     d.mkdir()
     (d / name).write_bytes(BAD_OVERLAYS[name])
@@ -152,23 +192,21 @@ def test_malformed_catalog_overlay(tmp_path: Path, name: str) -> None:
     assert_one_line_error(r)
 
 
-@pytest.mark.parametrize("content", [b"\xff\xfe\x00binary", b"127.0.0.1\n\x1b]0;x\x07bad\n", b"10.0.0.0/8\n",
-                                     b"# only a comment\n"])
-def test_malformed_targets_file(tmp_path: Path, content: bytes) -> None:
-    path = tmp_path / "targets.txt"
-    path.write_bytes(content)
-    r = cli("run", "--targets-file", str(path), "--ports", "1", "--out", str(tmp_path / "e.json"), isolated=True)
+@pytest.mark.parametrize("i", range(len(BAD_TARGETS_FILES)))
+def test_malformed_targets_file(isolated: Isolated, i: int) -> None:
+    r, out = isolated(f"targets-file-{i}")
     assert_one_line_error(r)
+    assert not out.exists()
 
 
-def test_missing_targets_file(tmp_path: Path) -> None:
+def test_missing_targets_file(cli: InProcessCli, tmp_path: Path) -> None:
     r = cli("run", "--targets-file", str(tmp_path / "nope.txt"), "--out", str(tmp_path / "e.json"))
     assert_one_line_error(r, "cannot read")
 
 
 @pytest.mark.parametrize("out", ["/proc/probe-test.json", "/sys/probe-test.json", "/etc/hostname/x.json",
                                  "{tmp}/missing-dir/e.json", "{tmp}"])
-def test_unwritable_output_is_refused_before_scanning(tmp_path: Path, out: str) -> None:
+def test_unwritable_output_is_refused_before_scanning(cli: InProcessCli, tmp_path: Path, out: str) -> None:
     r = cli("run", "--target", "127.0.0.1", "--ports", "1", "--out", out.format(tmp=tmp_path))
     assert_one_line_error(r, "--out")
     assert "scanning" not in r.stderr
@@ -176,13 +214,13 @@ def test_unwritable_output_is_refused_before_scanning(tmp_path: Path, out: str) 
 
 @pytest.mark.parametrize("args", [["--max-time", "-1"], ["--timeout", "0"], ["--ports", "0"],
                                   ["--ports", "70000"], ["--max-connections", "x"], ["--profile", "nope"]])
-def test_bad_options(tmp_path: Path, args: list[str]) -> None:
+def test_bad_options(cli: InProcessCli, tmp_path: Path, args: list[str]) -> None:
     r = cli("run", "--target", "127.0.0.1", "--out", str(tmp_path / "e.json"), *args)
     assert_one_line_error(r)
 
 
 @pytest.mark.parametrize("pack", ["/proc/probe-pack.tar", "/sys/probe-pack", "{tmp}/missing/p.tar"])
-def test_unwritable_pack_is_refused_before_scanning(tmp_path: Path, pack: str) -> None:
+def test_unwritable_pack_is_refused_before_scanning(cli: InProcessCli, tmp_path: Path, pack: str) -> None:
     r = cli("run", "--target", "127.0.0.1", "--ports", "1", "--out", str(tmp_path / "e.json"),
             "--pack", pack.format(tmp=tmp_path))
     assert_one_line_error(r, "pack")

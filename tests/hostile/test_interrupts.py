@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 
 from probe.engine import STOP_GRACE
+from probe.hostile import HostileServer
 from probe.output.evidence import validate
-
-from .conftest import REPO, probe_cmd, run_probe
+from tests.helpers.cli import REPO, probe_cmd
+from tests.helpers.probe_run import run_probe
 
 STALLERS = ("stall", "ftp-stall", "ssh-banner-only", "tls-huge-cert", "endless-stream", "telnet-negotiation-flood")
 
@@ -72,12 +73,13 @@ class Running:
             self.proc.wait()
 
 
-def _ports(hostile, names=STALLERS) -> str:
+def _ports(hostile: dict[str, HostileServer], names: tuple[str, ...] = STALLERS) -> str:
     return ",".join(str(hostile[n].port) for n in names)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupt_during_discovery_writes_incomplete_evidence(hostile, tmp_path, sig) -> None:
+def test_interrupt_during_discovery_writes_incomplete_evidence(hostile: dict[str, HostileServer], tmp_path: Path,
+                                                                sig: signal.Signals) -> None:
     out = tmp_path / "ev.json"
     run = Running(out, "--target", "127.0.0.1", "--ports", _ports(hostile))
     run.wait_for("scanning")
@@ -101,7 +103,7 @@ def test_interrupt_during_discovery_writes_incomplete_evidence(hostile, tmp_path
     assert "Traceback" not in "".join(run.stderr)
 
 
-def test_interrupt_while_a_check_is_blocked_in_a_read(hostile, tmp_path) -> None:
+def test_interrupt_while_a_check_is_blocked_in_a_read(hostile: dict[str, HostileServer], tmp_path: Path) -> None:
     """--timeout 30: the FTP check waits up to 30 s for an answer that never comes. The engine must
     give up after its grace period, record the check as interrupted and not wait for the thread."""
     out = tmp_path / "ev.json"
@@ -122,7 +124,7 @@ def test_interrupt_while_a_check_is_blocked_in_a_read(hostile, tmp_path) -> None
     assert any("shut down" in n for n in doc["notes"])
 
 
-def test_second_interrupt_exits_at_once(hostile, tmp_path) -> None:
+def test_second_interrupt_exits_at_once(hostile: dict[str, HostileServer], tmp_path: Path) -> None:
     out = tmp_path / "ev.json"
     run = Running(out, "--target", "127.0.0.1", "--ports", _ports(hostile), "--timeout", "30")
     run.wait_for("scanning")
@@ -137,7 +139,7 @@ def test_second_interrupt_exits_at_once(hostile, tmp_path) -> None:
     assert not out.exists() or json.loads(out.read_text())  # never half a file (written atomically)
 
 
-def test_max_time_is_honoured_against_stalling_servers(hostile, tmp_path) -> None:
+def test_max_time_is_honoured_against_stalling_servers(hostile: dict[str, HostileServer], tmp_path: Path) -> None:
     out = tmp_path / "ev.json"
     r = run_probe(out, "--target", "127.0.0.1", "--ports", _ports(hostile), "--no-nmap", "--max-time", "4",
                   "--timeout", "30", timeout=60)

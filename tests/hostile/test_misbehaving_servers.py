@@ -12,13 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from probe.hostile import SERVERS
+from probe.hostile import SERVERS, HostileServer
 from probe.options import SafetyOptions
 from probe.output.evidence import validate
+from tests.helpers.probe_run import ProbeRun, run_probe
 
-from .conftest import ESC, ProbeRun, run_probe
+ESC = "\x1b"
 
 MAX_TIME = 40
+pytestmark = pytest.mark.timeout(180)  # the module's one run (bounded at 120 s) starts with its first test
 CAP = SafetyOptions().max_read_bytes
 MISBEHAVED = {"device-misbehaved"}
 BROKEN = {"device-misbehaved", "connectivity"}
@@ -53,7 +55,7 @@ def test_every_server_has_an_expectation() -> None:
 
 
 @pytest.fixture(scope="module")
-def scan(hostile, tmp_path_factory) -> ProbeRun:
+def scan(hostile: dict[str, HostileServer], tmp_path_factory: pytest.TempPathFactory) -> ProbeRun:
     out = tmp_path_factory.mktemp("hostile") / "evidence.json"
     ports = ",".join(str(s.port) for s in hostile.values())
     return run_probe(out, "--target", "127.0.0.1", "--ports", ports, "--no-nmap", "--max-time", str(MAX_TIME),
@@ -85,7 +87,7 @@ def test_no_escape_sequence_reaches_the_terminal(scan: ProbeRun) -> None:
     assert "\x9b" not in scan.stdout and "\x07" not in scan.stdout + scan.stderr
 
 
-def test_no_pass_on_a_broken_port(scan: ProbeRun, hostile) -> None:
+def test_no_pass_on_a_broken_port(scan: ProbeRun, hostile: dict[str, HostileServer]) -> None:
     """Whatever checks exist (more land later), a broken device never earns a PASS, and an
     INCONCLUSIVE on it says the device or the connection was at fault, not probe."""
     for name, server in hostile.items():
@@ -99,7 +101,7 @@ def test_no_pass_on_a_broken_port(scan: ProbeRun, hostile) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECT))
-def test_misbehaviour(scan: ProbeRun, hostile, name: str) -> None:
+def test_misbehaviour(scan: ProbeRun, hostile: dict[str, HostileServer], name: str) -> None:
     protocol, checks = EXPECT[name]
     server = hostile[name]
     assert server.connections > 0, "probe never connected"
@@ -131,7 +133,7 @@ def test_misbehaviour(scan: ProbeRun, hostile, name: str) -> None:
         assert f"{server.port}/tcp {protocol}" in inventory["details"]["services"]
 
 
-def test_garbage_is_kept_verbatim(scan: ProbeRun, hostile) -> None:
+def test_garbage_is_kept_verbatim(scan: ProbeRun, hostile: dict[str, HostileServer]) -> None:
     """Binary junk is evidence too: stored base64, digest over the original bytes."""
     assert scan.doc is not None
     svc = scan.service(hostile["garbage-banner"].port)
@@ -141,7 +143,7 @@ def test_garbage_is_kept_verbatim(scan: ProbeRun, hostile) -> None:
     assert raw.startswith(b"\x00\x8f\xfe") and b"\x1b]52;" in raw
 
 
-def test_markup_kept_in_evidence_but_escaped_in_summaries(scan: ProbeRun, hostile) -> None:
+def test_markup_kept_in_evidence_but_escaped_in_summaries(scan: ProbeRun, hostile: dict[str, HostileServer]) -> None:
     f = scan.findings(port=hostile["ftp-markup"].port, check="cleartext_authentication")[0]
     assert ESC not in f["summary"] and "\\x1b" in f["summary"]
     assert scan.doc is not None

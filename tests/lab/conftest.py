@@ -1,8 +1,11 @@
-"""The lab fixture: every lab variant up once per test session, on this session's own instance.
+"""The lab fixture: every lab variant up once per test session, on an instance of its own.
 
-The instance number comes from the PID so parallel sessions (other engineers, CI jobs) use
-different 10.231.<N>.0/24 nets and namespace names. Leftovers of the same instance are swept
-before starting; teardown always runs (fixture finally + atexit, in case pytest is killed).
+The instance number is reserved (tests/helpers/netns.py) so parallel sessions (other engineers,
+CI jobs, test workers) never share a 10.231.<N>.0/24 net or a namespace name, and never sweep each
+other's devices. Teardown always runs (fixture finally + atexit, in case pytest is killed).
+
+The ground-truth scans (test_ground_truth.py) must see devices no other test has touched (the
+hardened gateway locks a client out after failed logins), so their module runs first.
 """
 
 from __future__ import annotations
@@ -16,22 +19,24 @@ import pytest
 from probe.errors import UserError
 from probe.lab import LabDevice, manager
 from probe.lab.variants import known_variants
+from tests.helpers.netns import reserve_lab_instance
+
+FIRST = "test_ground_truth.py"
 
 
-def session_instance() -> int:
-    return int(os.environ.get("PROBE_LAB_TEST_INSTANCE", os.getpid() % 200 + 20))
-
-
-def _require_root() -> None:
-    if os.geteuid() != 0:
-        pytest.skip("lab tests need root (network namespaces)")
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    first = [i for i in items if i.path.name == FIRST]
+    if first:
+        items[:] = first + [i for i in items if i.path.name != FIRST]
 
 
 @pytest.fixture(scope="session")
 def lab() -> Iterator[dict[str, LabDevice]]:
-    _require_root()
-    inst = session_instance()
-    manager.down(inst)  # sweep whatever a crashed earlier session of this instance left
+    if os.geteuid() != 0:
+        pytest.skip("lab tests need root (network namespaces)")
+    reservation = reserve_lab_instance()
+    inst = reservation.octet
+    manager.down(inst)  # the reservation is ours: only a crashed earlier session of ours can have left anything
     atexit.register(manager.down, inst)
     try:
         try:
@@ -41,6 +46,7 @@ def lab() -> Iterator[dict[str, LabDevice]]:
         yield {d.name: d for d in devices}
     finally:
         manager.down(inst)
+        reservation.release()
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,7 @@ import paramiko
 import pytest
 
 from probe.lab import LabDevice
-
-from . import wire
+from tests.helpers import wire
 
 pytestmark = pytest.mark.lab
 T = wire.TIMEOUT
@@ -36,7 +35,7 @@ def http_get(url: str, auth: tuple[str, str] | None = None, digest: bool = False
                         else urllib.request.HTTPBasicAuthHandler(mgr))
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *a, **k):  # type: ignore[no-untyped-def]
+        def redirect_request(self, *a: object, **k: object) -> None:
             return None
 
     opener = urllib.request.build_opener(NoRedirect, *handlers)

@@ -34,8 +34,9 @@ from probe.output.evidence import validate
 
 from . import truth as T
 
-pytestmark = pytest.mark.lab
 SCAN_TIMEOUT = 600  # per scan; a scan's own --max-time, where its truth sets one, is far shorter
+# the first test also brings the session's lab up and waits for every scan
+pytestmark = [pytest.mark.lab, pytest.mark.timeout(2 * SCAN_TIMEOUT + 180)]
 TRUTHS = {v: T.load_truth(T.truth_path(v)) for v in known_variants()}
 CASES = [(v, s) for v, t in TRUTHS.items() for s in t.scans]
 IDS = [f"{v}-{s}" for v, s in CASES]
@@ -83,6 +84,9 @@ def scans(lab: dict[str, LabDevice], tmp_path_factory: pytest.TempPathFactory) -
         t.start()
     for t in threads:
         t.join(timeout=2 * SCAN_TIMEOUT + 60)
+    for name, truth in TRUTHS.items():  # hand the lab on as the scans found it (no client locked out)
+        if truth.shared_state:
+            reset_login_state(lab[name])
     return results
 
 

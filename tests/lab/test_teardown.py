@@ -1,6 +1,7 @@
 """`down` leaves nothing of an instance behind: after a clean run, and after a 'crash'.
 
-These use their own instance (the session's + 1) so they never disturb the shared lab fixture.
+These use an instance of their own (reserved like the session lab's) so they never disturb the
+shared lab fixture or a parallel session.
 """
 
 from __future__ import annotations
@@ -8,28 +9,28 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Iterator
 
 import pytest
 
 from probe.lab import manager, netns, state
 from probe.lab.identity import NETNS_ETC
 from probe.lab.variants import load_variant
-
-from .conftest import session_instance
+from tests.helpers.netns import reserve_lab_instance
 
 pytestmark = pytest.mark.lab
 
 
 @pytest.fixture()
-def own_instance():  # type: ignore[no-untyped-def]
+def own_instance() -> Iterator[int]:
     if os.geteuid() != 0:
         pytest.skip("lab tests need root")
-    inst = (session_instance() + 1) % (netns.MAX_INSTANCE + 1)
-    manager.down(inst)
+    reservation = reserve_lab_instance()
     try:
-        yield inst
+        yield reservation.octet
     finally:
-        manager.down(inst)
+        manager.down(reservation.octet)
+        reservation.release()
 
 
 def _leftovers(inst: int, pids: list[int]) -> list[str]:

@@ -18,6 +18,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 # source folder -> where it lives inside the installed package
+pytestmark = pytest.mark.timeout(900)  # pip builds the wheel and installs it (each bounded at 300 s)
 MAPPED = {"probe": "probe", "checks": "probe/checks", "reports": "probe/reports", "profiles": "probe/builtin_profiles"}
 
 

@@ -17,6 +17,7 @@ from probe.protocols import ftp
 from probe.protocols.lines import LineReader
 from probe.protocols.netio import ReadTimeout
 from probe.protocols.transcript import Transcript
+from tests.helpers.daemons import LocalDaemons
 
 HOST = "127.0.0.1"
 
@@ -49,7 +50,7 @@ def test_refusals(data: bytes, error: type[Exception]) -> None:
 
 
 @pytest.fixture
-def vsftpd(daemon, tmp_path: Path) -> int:
+def vsftpd(daemons: LocalDaemons, tmp_path: Path) -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
         port = s.getsockname()[1]
@@ -61,7 +62,7 @@ def vsftpd(daemon, tmp_path: Path) -> int:
         "anonymous_enable=NO", "local_enable=YES", "write_enable=NO", f"secure_chroot_dir={empty}",
         "seccomp_sandbox=NO", "pasv_enable=NO", "xferlog_enable=NO"]) + "\n")
     conf.chmod(0o600)
-    daemon(["vsftpd", str(conf)], port)
+    daemons.start(["vsftpd", str(conf)], port=port)
     return port
 
 

@@ -22,14 +22,10 @@ from probe.hostile import BY_NAME
 from probe.lab import pki
 from probe.protocols import http
 from probe.protocols.transcript import Transcript
+from tests.helpers.daemons import LocalDaemons
+from tests.helpers.ports import free_port
 
 HOST = "127.0.0.1"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def _connect(port: int) -> Callable[[], contextlib.AbstractContextManager[socket.socket]]:
@@ -41,26 +37,26 @@ def _connect(port: int) -> Callable[[], contextlib.AbstractContextManager[socket
 
 
 @pytest.fixture
-def lighttpd(daemon, tmp_path: Path) -> int:
+def lighttpd(daemons: LocalDaemons, tmp_path: Path) -> int:
     www = tmp_path / "www"
     www.mkdir()
     (www / "index.html").write_text("<html><title>gateway</title></html>\n")
-    port = _port()
+    port = free_port()
     conf = tmp_path / "lighttpd.conf"
     conf.write_text(f'server.document-root = "{www}"\nserver.bind = "{HOST}"\nserver.port = {port}\n'
                     f'server.errorlog = "{tmp_path}/error.log"\nindex-file.names = ("index.html")\n'
                     'mimetype.assign = (".html" => "text/html")\n')
-    daemon(["lighttpd", "-D", "-f", str(conf)], port)
+    daemons.start(["lighttpd", "-D", "-f", str(conf)], port=port)
     return port
 
 
 @pytest.fixture
-def s_server(daemon, tmp_path: Path) -> tuple[int, pki.Issued, pki.Issued]:
+def s_server(daemons: LocalDaemons, tmp_path: Path) -> tuple[int, pki.Issued, pki.Issued]:
     ca = pki.make_ca(tmp_path / "ca", "http client test")
     leaf = pki.make_leaf(tmp_path / "leaf", ca, HOST, HOST, "probe tests")
-    port = _port()
-    daemon(["openssl", "s_server", "-accept", f"{HOST}:{port}", "-cert", str(leaf.cert), "-key", str(leaf.key),
-            "-www", "-quiet"], port)
+    port = free_port()
+    daemons.start(["openssl", "s_server", "-accept", f"{HOST}:{port}", "-cert", str(leaf.cert), "-key", str(leaf.key),
+                   "-www", "-quiet"], port=port)
     return port, ca, leaf
 
 
@@ -96,7 +92,7 @@ def test_verification_is_an_observation(s_server: tuple[int, pki.Issued, pki.Iss
         bad.request("GET", "/")
 
 
-def test_stall_guard_stops_asking_a_silent_port() -> None:
+def test_stall_guard_stops_asking_a_silentfree_port() -> None:
     with BY_NAME["stall"](HOST, 0) as stall:
         guard = http.StallGuard()
         c = http.Client(_connect(stall.port), HOST, stall.port, False, Transcript("http", HOST, stall.port),

@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 from probe.hostile import BY_NAME
 from probe.protocols import telnet
 from probe.protocols.transcript import Transcript
+from tests.helpers.daemons import LocalDaemons
+from tests.helpers.ports import free_port
 
 HOST = "127.0.0.1"
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
@@ -47,22 +49,16 @@ def test_transcript_verbatim_keeps_the_bytes() -> None:
     assert t.verbatim() == b"<<< \xff\xfb\x01\x1b[31mlogin: \n>>> \xff\xfd\x01\n"
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def telnetd(daemon, tmp_path: Path) -> Callable[[str], int]:
+def telnetd(daemons: LocalDaemons, tmp_path: Path) -> Callable[[str], int]:
     """busybox telnetd on loopback running `script` as its login program."""
 
     def start(script: str) -> int:
-        prog = tmp_path / f"login{_port()}.sh"
+        prog = tmp_path / f"login{free_port()}.sh"
         prog.write_text("#!/bin/sh\n" + script + "\n")
         prog.chmod(0o755)
-        port = _port()
-        daemon(["busybox", "telnetd", "-F", "-p", str(port), "-b", HOST, "-l", str(prog)], port)
+        port = free_port()
+        daemons.start(["busybox", "telnetd", "-F", "-p", str(port), "-b", HOST, "-l", str(prog)], port=port)
         return port
 
     return start

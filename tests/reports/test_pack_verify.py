@@ -12,12 +12,13 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
 from cryptography import x509
-from reporthelpers import hostile_doc, real_run
 
 from probe.output import pack
 from probe.output.signing import keygen, load_private, load_public
+from tests.helpers.cli import InProcessCli
+from tests.helpers.daemons import LocalDaemons
+from tests.helpers.reports import hostile_doc, real_run
 
 SIGNED_AT = "2026-02-03T04:05:06+00:00"
 
@@ -36,8 +37,8 @@ def evidence_file(tmp_path: Path) -> Path:
     return p
 
 
-def _verify(p: Path, *args: str) -> tuple[int, str]:
-    r = run_cli("verify", str(p), *args)
+def _verify(cli: InProcessCli, p: Path, *args: str) -> tuple[int, str]:
+    r = cli("verify", str(p), *args)
     return r.returncode, r.stdout + r.stderr
 
 
@@ -48,20 +49,20 @@ def _flip(path: Path, pos: int | None = None) -> None:
     path.write_bytes(bytes(data))
 
 
-def test_keygen_writes_private_key_0600_and_refuses_overwrite(tmp_path: Path) -> None:
-    r = run_cli("keygen", "--out", str(tmp_path / "k"))
+def test_keygen_writes_private_key_0600_and_refuses_overwrite(cli: InProcessCli, tmp_path: Path) -> None:
+    r = cli("keygen", "--out", str(tmp_path / "k"))
     assert r.returncode == 0, r.stderr
     assert stat.S_IMODE((tmp_path / "k.key").stat().st_mode) == 0o600
     assert b"BEGIN PRIVATE KEY" in (tmp_path / "k.key").read_bytes()  # PKCS#8
     assert b"BEGIN PUBLIC KEY" in (tmp_path / "k.pub").read_bytes()
     load_private(tmp_path / "k.key"), load_public(tmp_path / "k.pub")
-    again = run_cli("keygen", "--out", str(tmp_path / "k"))
+    again = cli("keygen", "--out", str(tmp_path / "k"))
     assert again.returncode == 2 and "already exists" in again.stderr
 
 
-def test_pack_layout_names_and_certificate_pem(evidence_file: Path, tmp_path: Path) -> None:
+def test_pack_layout_names_and_certificate_pem(cli: InProcessCli, evidence_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "pk"
-    r = run_cli("pack", str(evidence_file), "--out", str(out))
+    r = cli("pack", str(evidence_file), "--out", str(out))
     assert r.returncode == 0, r.stderr
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert "evidence.json" in files and "manifest.json" in files and "signature.json" not in files
@@ -85,44 +86,47 @@ def test_pack_layout_names_and_certificate_pem(evidence_file: Path, tmp_path: Pa
         assert pack.sha256(data) == e["sha256"] and len(data) == e["size"]
 
 
-def test_untouched_packs_verify_signed_and_unsigned(evidence_file: Path, tmp_path: Path, keys) -> None:
+def test_untouched_packs_verify_signed_and_unsigned(cli: InProcessCli, evidence_file: Path, tmp_path: Path,
+                                                    keys: dict[str, Path]) -> None:
     unsigned, signed = tmp_path / "u", tmp_path / "s.tar.gz"
-    assert run_cli("pack", str(evidence_file), "--out", str(unsigned)).returncode == 0
-    assert run_cli("pack", str(evidence_file), "--out", str(signed), "--sign", str(keys["key"])).returncode == 0
-    rc, out = _verify(unsigned)
+    assert cli("pack", str(evidence_file), "--out", str(unsigned)).returncode == 0
+    assert cli("pack", str(evidence_file), "--out", str(signed), "--sign", str(keys["key"])).returncode == 0
+    rc, out = _verify(cli, unsigned)
     assert rc == 0 and "unsigned" in out, out
-    rc, out = _verify(signed, "--key", str(keys["pub"]))
+    rc, out = _verify(cli, signed, "--key", str(keys["pub"]))
     assert rc == 0 and "signed by the given key" in out, out
-    rc, out = _verify(signed)
+    rc, out = _verify(cli, signed)
     assert rc == 0 and "not pinned" in out, out
-    rc, out = _verify(unsigned, "--key", str(keys["pub"]))
+    rc, out = _verify(cli, unsigned, "--key", str(keys["pub"]))
     assert rc == 1 and "unsigned" in out, out
 
 
-def test_wrong_key_is_unknown_key(evidence_file: Path, tmp_path: Path, keys) -> None:
+def test_wrong_key_is_unknown_key(cli: InProcessCli, evidence_file: Path, tmp_path: Path,
+                                  keys: dict[str, Path]) -> None:
     out = tmp_path / "s"
-    run_cli("pack", str(evidence_file), "--out", str(out), "--sign", str(keys["key"]))
-    rc, text = _verify(out, "--key", str(keys["other_pub"]))
+    assert cli("pack", str(evidence_file), "--out", str(out), "--sign", str(keys["key"])).returncode == 0
+    rc, text = _verify(cli, out, "--key", str(keys["other_pub"]))
     assert rc == 1 and "unknown key" in text, text
 
 
 @pytest.mark.parametrize("signed", [True, False])
-def test_one_changed_byte_in_any_artefact_or_the_evidence_is_named(evidence_file: Path, tmp_path: Path, keys,
-                                                                     signed: bool) -> None:
+def test_one_changed_byte_in_any_artefact_or_the_evidence_is_named(cli: InProcessCli, evidence_file: Path,
+                                                                   tmp_path: Path, keys: dict[str, Path],
+                                                                   signed: bool) -> None:
     src = tmp_path / "orig"
     args = ["--sign", str(keys["key"])] if signed else []
-    assert run_cli("pack", str(evidence_file), "--out", str(src), *args).returncode == 0
+    assert cli("pack", str(evidence_file), "--out", str(src), *args).returncode == 0
     names = [e["path"] for e in json.loads((src / "manifest.json").read_text())["files"]]
     for name in names:
         work = tmp_path / f"w-{name.replace('/', '_')}"
         shutil.copytree(src, work)
         _flip(work / name)
-        rc, text = _verify(work, *(["--key", str(keys["pub"])] if signed else []))
+        rc, text = _verify(cli, work, *(["--key", str(keys["pub"])] if signed else []))
         assert rc == 1, (name, text)
         assert f"changed: {name}" in text, (name, text)
 
 
-def test_every_byte_of_a_signed_manifest_is_protected(evidence_file: Path, keys) -> None:
+def test_every_byte_of_a_signed_manifest_is_protected(evidence_file: Path, keys: dict[str, Path]) -> None:
     doc = json.loads(evidence_file.read_text())
     files = pack.build_pack(doc, key=load_private(keys["key"]), signed_at=SIGNED_AT)
     pub = load_public(keys["pub"])
@@ -135,7 +139,7 @@ def test_every_byte_of_a_signed_manifest_is_protected(evidence_file: Path, keys)
         assert not v.ok and any(p.startswith("manifest changed") for p in v.problems), (i, v.problems)
 
 
-def test_every_byte_of_the_signature_is_protected(evidence_file: Path, keys) -> None:
+def test_every_byte_of_the_signature_is_protected(evidence_file: Path, keys: dict[str, Path]) -> None:
     doc = json.loads(evidence_file.read_text())
     files = pack.build_pack(doc, key=load_private(keys["key"]), signed_at=SIGNED_AT)
     pub = load_public(keys["pub"])
@@ -147,6 +151,7 @@ def test_every_byte_of_the_signature_is_protected(evidence_file: Path, keys) -> 
         assert not v.ok and v.problems[0].startswith("bad signature"), (i, chr(s[i]), v.problems)
 
 
+@pytest.mark.timeout(180)  # ~1,600 verifications, each validating the evidence against the JSON Schema
 def test_unsigned_manifest_edits_are_caught(evidence_file: Path) -> None:
     """Without a signature a forger can rewrite digests, but a one-byte edit never goes unnoticed."""
     files = pack.build_pack(json.loads(evidence_file.read_text()))
@@ -157,40 +162,42 @@ def test_unsigned_manifest_edits_are_caught(evidence_file: Path) -> None:
         assert not pack.verify_files(bad).ok, i
 
 
-def test_signature_changed_on_disk_via_cli(evidence_file: Path, tmp_path: Path, keys) -> None:
+def test_signature_changed_on_disk_via_cli(cli: InProcessCli, evidence_file: Path, tmp_path: Path,
+                                           keys: dict[str, Path]) -> None:
     out = tmp_path / "s"
-    run_cli("pack", str(evidence_file), "--out", str(out), "--sign", str(keys["key"]))
+    assert cli("pack", str(evidence_file), "--out", str(out), "--sign", str(keys["key"])).returncode == 0
     sig = json.loads((out / "signature.json").read_text())
     raw = bytearray(__import__("base64").b64decode(sig["signature"]))
     raw[5] ^= 0x01
     sig["signature"] = __import__("base64").b64encode(bytes(raw)).decode()
     (out / "signature.json").write_bytes(pack.canonical_json(sig))
-    rc, text = _verify(out, "--key", str(keys["pub"]))
+    rc, text = _verify(cli, out, "--key", str(keys["pub"]))
     assert rc == 1 and "bad signature: the signature does not verify" in text, text
 
 
-def test_manifest_changed_on_disk_via_cli(evidence_file: Path, tmp_path: Path, keys) -> None:
+def test_manifest_changed_on_disk_via_cli(cli: InProcessCli, evidence_file: Path, tmp_path: Path,
+                                          keys: dict[str, Path]) -> None:
     out = tmp_path / "s"
-    run_cli("pack", str(evidence_file), "--out", str(out), "--sign", str(keys["key"]))
+    assert cli("pack", str(evidence_file), "--out", str(out), "--sign", str(keys["key"])).returncode == 0
     _flip(out / "manifest.json", (out / "manifest.json").read_bytes().index(b'"sha256": "') + 12)
-    rc, text = _verify(out, "--key", str(keys["pub"]))
+    rc, text = _verify(cli, out, "--key", str(keys["pub"]))
     assert rc == 1 and "manifest changed" in text, text
 
 
-def test_missing_and_extra_files(evidence_file: Path, tmp_path: Path, keys) -> None:
+def test_missing_and_extra_files(cli: InProcessCli, evidence_file: Path, tmp_path: Path, keys: dict[str, Path]) -> None:
     out = tmp_path / "s"
-    run_cli("pack", str(evidence_file), "--out", str(out), "--sign", str(keys["key"]))
+    assert cli("pack", str(evidence_file), "--out", str(out), "--sign", str(keys["key"])).returncode == 0
     victim = json.loads((out / "manifest.json").read_text())["files"][0]["path"]
     (out / victim).unlink()
     (out / "artefacts" / "planted.sh").write_text("echo hi\n")
     (out / "notes.txt").write_text("x")
-    rc, text = _verify(out, "--key", str(keys["pub"]))
+    rc, text = _verify(cli, out, "--key", str(keys["pub"]))
     assert rc == 1
     assert f"missing file: {victim}" in text
     assert "extra file not in manifest: artefacts/planted.sh" in text
     assert "extra file not in manifest: notes.txt" in text
     (out / "signature.json").unlink()
-    rc, text = _verify(out)
+    rc, text = _verify(cli, out)
     assert rc == 1 and "missing file: signature.json" in text, text  # stripping the signature is seen
 
 
@@ -203,7 +210,8 @@ def test_manifest_cannot_point_outside_the_pack(evidence_file: Path, tmp_path: P
     assert any("unsafe or reserved path" in p for p in v.problems), v.problems
 
 
-def test_archives_are_reproducible_and_verifiable(evidence_file: Path, tmp_path: Path, keys) -> None:
+def test_archives_are_reproducible_and_verifiable(cli: InProcessCli, evidence_file: Path, tmp_path: Path,
+                                                  keys: dict[str, Path]) -> None:
     doc = json.loads(evidence_file.read_text())
     key = load_private(keys["key"])
     for suffix in (".tar", ".tar.gz"):
@@ -213,8 +221,8 @@ def test_archives_are_reproducible_and_verifiable(evidence_file: Path, tmp_path:
         assert a.read_bytes() == b.read_bytes(), suffix
         assert pack.verify_pack(a, load_public(keys["pub"])).ok
     u1, u2 = tmp_path / "u1.tar", tmp_path / "u2.tar"
-    run_cli("pack", str(evidence_file), "--out", str(u1))
-    run_cli("pack", str(evidence_file), "--out", str(u2))
+    assert cli("pack", str(evidence_file), "--out", str(u1)).returncode == 0
+    assert cli("pack", str(evidence_file), "--out", str(u2)).returncode == 0
     assert u1.read_bytes() == u2.read_bytes()
     with tarfile.open(u1) as t:
         members = t.getmembers()
@@ -230,9 +238,10 @@ def test_archives_are_reproducible_and_verifiable(evidence_file: Path, tmp_path:
                 assert t.extractfile(m).read() == (d / rel).read_bytes(), rel
 
 
-def test_tampered_archive_member_is_named(evidence_file: Path, tmp_path: Path, keys) -> None:
+def test_tampered_archive_member_is_named(cli: InProcessCli, evidence_file: Path, tmp_path: Path,
+                                          keys: dict[str, Path]) -> None:
     src = tmp_path / "s.tar"
-    run_cli("pack", str(evidence_file), "--out", str(src), "--sign", str(keys["key"]))
+    assert cli("pack", str(evidence_file), "--out", str(src), "--sign", str(keys["key"])).returncode == 0
     bad = tmp_path / "bad.tar"
     with tarfile.open(src) as t_in, tarfile.open(bad, "w", format=tarfile.USTAR_FORMAT) as t_out:
         for m in t_in.getmembers():
@@ -243,37 +252,39 @@ def test_tampered_archive_member_is_named(evidence_file: Path, tmp_path: Path, k
         link = tarfile.TarInfo("probe-evidence-pack/artefacts/link")
         link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
         t_out.addfile(link)
-    rc, text = _verify(bad, "--key", str(keys["pub"]))
+    rc, text = _verify(cli, bad, "--key", str(keys["pub"]))
     assert rc == 1 and "changed: evidence.json" in text and "unsafe entry" in text, text
 
 
-def test_verify_usage_errors_exit_2(tmp_path: Path) -> None:
-    assert run_cli("verify", str(tmp_path / "nope")).returncode == 2
+def test_verify_usage_errors_exit_2(cli: InProcessCli, tmp_path: Path) -> None:
+    assert cli("verify", str(tmp_path / "nope")).returncode == 2
     (tmp_path / "p").mkdir()
     (tmp_path / "junk.pub").write_text("not a key")
-    assert run_cli("verify", str(tmp_path / "p"), "--key", str(tmp_path / "junk.pub")).returncode == 2
+    assert cli("verify", str(tmp_path / "p"), "--key", str(tmp_path / "junk.pub")).returncode == 2
 
 
-def test_run_writes_signed_pack_from_a_real_daemon(tmp_path: Path, keys) -> None:
+def test_run_writes_signed_pack_from_a_real_daemon(cli: InProcessCli, daemons: LocalDaemons, tmp_path: Path,
+                                                   keys: dict[str, Path]) -> None:
     """End to end: `probe run --pack --sign` against busybox telnetd; the pack verifies with the key."""
     p = tmp_path / "pack.tar.gz"
-    ev, r = real_run(tmp_path, "--pack", str(p), "--sign", str(keys["key"]))
+    ev, r = real_run(daemons, cli, tmp_path, "--pack", str(p), "--sign", str(keys["key"]))
     assert r.returncode == 1, r.stderr  # telnet is cleartext: clauses FAIL
     assert f"pack: {p} (signed, key" in r.stdout
-    rc, text = _verify(p, "--key", str(keys["pub"]))
+    rc, text = _verify(cli, p, "--key", str(keys["pub"]))
     assert rc == 0, text
     files, _ = pack.read_pack(p)
     assert files["evidence.json"] == ev.read_bytes()  # the pack holds exactly the evidence written
     assert any(f.startswith("artefacts/") and f.endswith(".txt") for f in files)  # the telnet transcript
 
 
-def test_run_refuses_sign_without_pack_and_bad_pack_destination(tmp_path: Path, keys) -> None:
-    r = run_cli("run", "--target", "127.0.0.1", "--ports", "1", "--sign", str(keys["key"]))
+def test_run_refuses_sign_without_pack_and_bad_pack_destination(cli: InProcessCli, tmp_path: Path,
+                                                                keys: dict[str, Path]) -> None:
+    r = cli("run", "--target", "127.0.0.1", "--ports", "1", "--sign", str(keys["key"]))
     assert r.returncode == 2 and "--sign needs --pack" in r.stderr
     full = tmp_path / "full"
     full.mkdir()
     (full / "x").write_text("x")
-    r = run_cli("run", "--target", "127.0.0.1", "--ports", "1", "--out", str(tmp_path / "e.json"),
+    r = cli("run", "--target", "127.0.0.1", "--ports", "1", "--out", str(tmp_path / "e.json"),
                 "--pack", str(full))
     assert r.returncode == 2 and "not an empty directory" in r.stderr
     assert not (tmp_path / "e.json").exists()  # refused before scanning

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import socket
+from collections.abc import Callable
 
 import pytest
-from conftest import free_port
-from upd_fixtures import admin_ui, lighttpd  # noqa: F401
 
+from probe.checks.model_designation import model_tokens
 from probe.engine import run_single_check
 from probe.models import Service
+from tests.helpers.daemons import LocalDaemons
+from tests.helpers.ports import free_port
+from tests.helpers.sites import admin_ui
+
+Site = Callable[..., int]
 
 
-def _udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_model_from_web_ui_title_meta_and_json(lighttpd) -> None:
-    port = lighttpd(admin_ui("https://127.0.0.9/x"))
+def test_model_from_web_ui_title_meta_and_json(site: Site) -> None:
+    port = site(admin_ui("https://127.0.0.9/x"))
     f, _ = run_single_check("model_designation", "127.0.0.1",
                             [Service("127.0.0.1", port, "tcp", "http", "test")])
     assert len(f) == 1 and f[0].status == "PASS", f[0].summary
@@ -29,23 +27,16 @@ def test_model_from_web_ui_title_meta_and_json(lighttpd) -> None:
     assert "jc-star:S1.1-10" in f[0].clauses
 
 
-def test_generic_title_is_not_a_model(lighttpd) -> None:
-    port = lighttpd({"/index.html": "<html><head><title>Login</title></head></html>"})
+def test_generic_title_is_not_a_model(site: Site) -> None:
+    port = site({"/index.html": "<html><head><title>Login</title></head></html>"})
     f, _ = run_single_check("model_designation", "127.0.0.1",
                             [Service("127.0.0.1", port, "tcp", "http", "test", product="lighttpd", version="1.4.69")])
     assert f[0].status == "NOT_APPLICABLE", f[0].summary
     assert any(s["how"] == "banner" for s in f[0].details["strings"])  # recorded, but a banner is not a model
 
 
-def test_snmp_sysdescr_with_community_public(daemon, tmp_path) -> None:
-    port = _udp_port()
-    conf = tmp_path / "snmpd.conf"
-    conf.write_text("rocommunity public 127.0.0.1\nsysDescr ACME EX-GW1000 home gateway, firmware 1.2.3\n"
-                    "sysServices 72\n")
-    tcp_guard = free_port()  # Daemon waits for a TCP port: give snmpd a TCP listener too
-    d = daemon(["snmpd", "-f", "-Lo", "-C", "-c", str(conf), "-p", str(tmp_path / "pid"),
-                f"udp:127.0.0.1:{port}", f"tcp:127.0.0.1:{tcp_guard}"], tcp_guard)
-    assert d.proc.poll() is None
+def test_snmp_sysdescr_with_community_public(daemons: LocalDaemons) -> None:
+    port = daemons.snmpd(sys_descr="ACME EX-GW1000 home gateway, firmware 1.2.3", extra=["sysServices 72"])
     f, store = run_single_check("model_designation", "127.0.0.1",
                                 [Service("127.0.0.1", port, "udp", "snmp", "test")])
     assert f[0].status == "PASS", f[0].summary
@@ -63,6 +54,5 @@ def test_nothing_reachable_is_inconclusive() -> None:
 
 @pytest.mark.parametrize("text,expect", [("RT-AX58U", True), ("Archer C7", True), ("Welcome", False),
                                          ("HTTP 1.1", False)])
-def test_model_tokens(text, expect) -> None:
-    from probe.checks.model_designation import model_tokens
+def test_model_tokens(text: str, expect: bool) -> None:
     assert bool(model_tokens(text)) is expect

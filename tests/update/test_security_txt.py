@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-
-from upd_fixtures import lighttpd, make_ca  # noqa: F401
+from pathlib import Path
 
 from probe.engine import run_single_check
-from probe.models import Service
+from probe.models import Finding, Service
 from probe.protocols import securitytxt
+from probe.store import EvidenceStore
+
+Site = Callable[..., int]
 
 FUTURE = (datetime.now(UTC) + timedelta(days=90)).strftime("%Y-%m-%dT%H:%M:%SZ")
 PAST = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -24,15 +27,14 @@ def svc(port: int, tls: bool) -> Service:
                    method="test", tls=tls)
 
 
-def _one(port: int, tls: bool, extra: list[Service] | None = None):
+def _one(port: int, tls: bool, extra: list[Service] | None = None) -> tuple[Finding, EvidenceStore]:
     findings, store = run_single_check("security_txt", "127.0.0.1", [svc(port, tls), *(extra or [])])
     assert len(findings) == 1
     return findings[0], store
 
 
-def test_valid_security_txt_over_https_passes(lighttpd, tmp_path) -> None:
-    pki = make_ca(tmp_path)
-    port = lighttpd({"/.well-known/security.txt": body(FUTURE)}, tls_pem=pki["server_pem"])
+def test_valid_security_txt_over_https_passes(site: Site, tls_pem: Path) -> None:
+    port = site({"/.well-known/security.txt": body(FUTURE)}, tls_pem=tls_pem)
     f, store = _one(port, True)
     assert f.status == "PASS", f.summary
     assert f.details["fields"]["contact"] == ["mailto:security@example.com"]
@@ -41,30 +43,29 @@ def test_valid_security_txt_over_https_passes(lighttpd, tmp_path) -> None:
     assert b"Contact: mailto:security@example.com" in store.artefacts[f.artefacts[0]].data
 
 
-def test_expired_security_txt_fails(lighttpd, tmp_path) -> None:
-    pki = make_ca(tmp_path)
-    port = lighttpd({"/.well-known/security.txt": body(PAST)}, tls_pem=pki["server_pem"])
+def test_expired_security_txt_fails(site: Site, tls_pem: Path) -> None:
+    port = site({"/.well-known/security.txt": body(PAST)}, tls_pem=tls_pem)
     f, _ = _one(port, True)
     assert f.status == "FAIL" and "expired" in f.summary
 
 
-def test_security_txt_only_over_plain_http_fails_rfc_9116(lighttpd) -> None:
-    port = lighttpd({"/security.txt": body(FUTURE)})
+def test_security_txt_only_over_plain_http_fails_rfc_9116(site: Site) -> None:
+    port = site({"/security.txt": body(FUTURE)})
     f, _ = _one(port, False)
     assert f.status == "FAIL" and "HTTPS" in f.summary
     assert any("legacy" in w for w in f.details["warnings"])
 
 
-def test_absent_security_txt_is_not_applicable(lighttpd) -> None:
-    port = lighttpd({"/index.html": "<html><title>x</title></html>"})
+def test_absent_security_txt_is_not_applicable(site: Site) -> None:
+    port = site({"/index.html": "<html><title>x</title></html>"})
     f, _ = _one(port, False)
     assert f.status == "NOT_APPLICABLE" and "vulnerability_disclosure_policy_url" in f.summary
     assert len(f.details["tried"]) == 2
 
 
-def test_catch_all_html_is_not_taken_for_a_security_txt(lighttpd) -> None:
-    port = lighttpd({"/index.html": "<!DOCTYPE html><html><title>x</title></html>"},
-                    extra_conf=['server.error-handler-404 = "/index.html"'])
+def test_catch_all_html_is_not_taken_for_a_security_txt(site: Site) -> None:
+    port = site({"/index.html": "<!DOCTYPE html><html><title>x</title></html>"},
+                    conf=['server.error-handler-404 = "/index.html"'])
     f, _ = _one(port, False)
     assert f.status == "NOT_APPLICABLE"
 

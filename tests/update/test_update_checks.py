@@ -5,14 +5,20 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
+from collections.abc import Callable
 
 import pytest
-from conftest import free_port, run_cli
-from upd_fixtures import admin_ui, basic_auth_conf, lighttpd, self_signed  # noqa: F401  (fixture for pytest)
 
 from probe.engine import run_single_check
 from probe.models import Service
 from probe.output.evidence import validate
+from tests.helpers.checks import one as _one
+from tests.helpers.cli import InProcessCli
+from tests.helpers.pki import self_signed
+from tests.helpers.ports import free_port
+from tests.helpers.sites import admin_ui, basic_auth_conf
+
+Site = Callable[..., int]
 
 
 def web(port: int, proto: str = "http") -> Service:
@@ -20,14 +26,11 @@ def web(port: int, proto: str = "http") -> Service:
                    tls=proto == "https")
 
 
-def _one(findings):
-    assert len(findings) == 1, [f.summary for f in findings]
-    return findings[0]
 
 
-def test_http_update_url_fails_and_mechanism_is_seen(lighttpd) -> None:
+def test_http_update_url_fails_and_mechanism_is_seen(site: Site) -> None:
     port = free_port()
-    lighttpd(admin_ui(f"http://127.0.0.1:{port}/fw/check.json"), port=port)
+    site(admin_ui(f"http://127.0.0.1:{port}/fw/check.json"), port=port)
     svc = [web(port)]
     f, store = run_single_check("update_channel", "127.0.0.1", svc)
     f = _one(f)
@@ -52,9 +55,9 @@ MODERN_TLS = ('ssl.openssl.ssl-conf-cmd = ("MinProtocol" => "TLSv1.2", "CipherSt
               '"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305")')
 
 
-def _run(tmp_path, *ports: int, extra: tuple[str, ...] = ()) -> dict:
+def _run(cli: InProcessCli, tmp_path, *ports: int, extra: tuple[str, ...] = ()) -> dict:
     out = tmp_path / f"ev-{'-'.join(map(str, ports))}.json"
-    r = run_cli("run", "--target", "127.0.0.1", "--profile", "general-iot", "--ports", ",".join(map(str, ports)),
+    r = cli("run", "--target", "127.0.0.1", "--profile", "general-iot", "--ports", ",".join(map(str, ports)),
                 "--udp-ports", "none", "--no-credentials", "--no-nmap", "--out", str(out), *extra)
     assert r.returncode in (0, 1, 4), r.stderr
     doc = json.loads(out.read_text())
@@ -67,15 +70,15 @@ def _roles(doc: dict, port: int) -> dict[str, dict]:
     return {r["role"]: r for r in svc["roles"]}
 
 
-def test_https_update_url_on_device_is_judged_by_the_same_tls_policy(lighttpd, tmp_path) -> None:
+def test_https_update_url_on_device_is_judged_by_the_same_tls_policy(site: Site, cli: InProcessCli, tmp_path) -> None:
     """A self-signed certificate on the device's own update service is judged as on every other
     service (tls_certificate, through the update role), not failed by a trust store of its own."""
     # TLS 1.2+ with the Mozilla-intermediate suites only, so the certificate is the one question
-    tls_port = lighttpd({"/fw/latest.json": json.dumps({"latest": "1.2.4"})}, tls_pem=self_signed(tmp_path),
-                        extra_conf=[MODERN_TLS])
+    tls_port = site({"/fw/latest.json": json.dumps({"latest": "1.2.4"})}, tls_pem=self_signed(tmp_path),
+                        conf=[MODERN_TLS])
     url = f"https://127.0.0.1:{tls_port}/fw/latest.json"
-    port = lighttpd(admin_ui(url, firmware_link=False))
-    doc = _run(tmp_path, port, tls_port)
+    port = site(admin_ui(url, firmware_link=False))
+    doc = _run(cli, tmp_path, port, tls_port)
     roles = _roles(doc, tls_port)
     assert "update" in roles and url in roles["update"]["why"] and roles["update"]["evidence"]
     assert "update" not in _roles(doc, port)
@@ -102,13 +105,13 @@ def test_https_update_url_on_device_is_judged_by_the_same_tls_policy(lighttpd, t
     assert c["verdict"] == "MANUAL" and "self-signed" in cert["summary"]
 
 
-def test_protected_update_path_is_not_an_update_page(lighttpd, tmp_path) -> None:
+def test_protected_update_path_is_not_an_update_page(site: Site, cli: InProcessCli, tmp_path) -> None:
     """A 401 on /admin/firmware is "a protected page exists": no update page, no update role, so the
     weak TLS of that admin UI is evidence for authentication crypto, not for update crypto."""
     files = {"/index.html": "<html><head><title>Router</title></head><body>Welcome</body></html>",
              "/admin/firmware/index.html": "<html><head><title>Firmware upgrade</title></head></html>"}
-    port = lighttpd(files, tls_pem=self_signed(tmp_path, expired=True), extra_conf=basic_auth_conf(tmp_path))
-    doc = _run(tmp_path, port)
+    port = site(files, tls_pem=self_signed(tmp_path, expired=True), conf=basic_auth_conf(tmp_path))
+    doc = _run(cli, tmp_path, port)
     mech = next(f for f in doc["findings"] if f["check_id"] == "update_mechanism")
     assert mech["status"] == "INCONCLUSIVE" and mech["reason_code"] == "missing-input", mech
     assert mech["details"]["update_pages"] == []
@@ -124,7 +127,7 @@ def test_protected_update_path_is_not_an_update_page(lighttpd, tmp_path) -> None
     assert "cls:5.1-3" in cert["clauses"] and "cls:5.3-7" not in cert["clauses"]
 
 
-def test_update_url_on_another_host_is_recorded_never_fetched(lighttpd) -> None:
+def test_update_url_on_another_host_is_recorded_never_fetched(site: Site) -> None:
     # a listener on another loopback address stands in for the vendor's server: it must see nothing
     vendor = socket.socket()
     vendor.bind(("127.0.0.2", 0))
@@ -133,7 +136,7 @@ def test_update_url_on_another_host_is_recorded_never_fetched(lighttpd) -> None:
     vport = vendor.getsockname()[1]
     try:
         link = f"http://127.0.0.2:{vport}/downloads/firmware.bin"
-        port = lighttpd(admin_ui(f"https://127.0.0.2:{vport}/check", firmware_link=False, extra_link=link))
+        port = site(admin_ui(f"https://127.0.0.2:{vport}/check", firmware_link=False, extra_link=link))
         findings, _ = run_single_check("update_channel", "127.0.0.1", [web(port)])
         https = _one(findings)  # only the URL the device names in its API is judged
         assert https.details["update_url"] == f"https://127.0.0.2:{vport}/check"
@@ -147,7 +150,7 @@ def test_update_url_on_another_host_is_recorded_never_fetched(lighttpd) -> None:
         vendor.close()
 
 
-def test_ordinary_update_link_is_not_an_update_url_or_page(lighttpd) -> None:
+def test_ordinary_update_link_is_not_an_update_url_or_page(site: Site) -> None:
     """A page that merely links to update news (off-device, cleartext) and to a same-host news page
     whose path says "update": no update URL judged, no update page, so no FAIL."""
     vendor = socket.socket()
@@ -157,7 +160,7 @@ def test_ordinary_update_link_is_not_an_update_url_or_page(lighttpd) -> None:
     vport = vendor.getsockname()[1]
     news = f"http://127.0.0.2:{vport}/blog/firmware-update-2025.html"
     try:
-        port = lighttpd({
+        port = site({
             "/index.html": "<html><head><title>Smart plug</title></head><body>"
                            f'<a href="{news}">Read our firmware update news</a> | '
                            '<a href="/news/update-2025.html">Product update</a></body></html>',
@@ -174,21 +177,21 @@ def test_ordinary_update_link_is_not_an_update_url_or_page(lighttpd) -> None:
         vendor.close()
 
 
-def test_no_update_endpoint_is_never_a_pass(lighttpd) -> None:
-    port = lighttpd({"/index.html": "<html><head><title>Camera</title></head><body>hello</body></html>"})
+def test_no_update_endpoint_is_never_a_pass(site: Site) -> None:
+    port = site({"/index.html": "<html><head><title>Camera</title></head><body>hello</body></html>"})
     for check in ("update_channel", "update_mechanism"):
         f = _one(run_single_check(check, "127.0.0.1", [web(port)])[0])
         assert f.status == "NOT_APPLICABLE", (check, f.summary)
         assert "not a PASS" in f.summary
 
 
-def test_catch_all_web_ui_does_not_invent_endpoints(tmp_path, lighttpd) -> None:
+def test_catch_all_web_ui_does_not_invent_endpoints(site: Site, tmp_path) -> None:
     """A UI answering 200 with the same page for every path must not look like /cgi-bin/upgrade."""
     port = free_port()
     page = "<html><head><title>Router</title></head><body>login</body></html>"
     # lighttpd's 404 handler pointed at the page turns it into a catch-all
     files = {"/index.html": page}
-    lighttpd(files, port=port, extra_conf=['server.error-handler-404 = "/index.html"'])
+    site(files, port=port, conf=['server.error-handler-404 = "/index.html"'])
     f = _one(run_single_check("update_mechanism", "127.0.0.1", [web(port)])[0])
     assert f.status == "NOT_APPLICABLE", f.summary
 
@@ -205,18 +208,18 @@ def test_no_web_service_is_not_applicable() -> None:
     assert f.status == "NOT_APPLICABLE"
 
 
-def test_unconfirmed_clause_is_manual_until_an_overlay_confirms_it(lighttpd, tmp_path) -> None:
+def test_unconfirmed_clause_is_manual_until_an_overlay_confirms_it(site: Site, cli: InProcessCli, tmp_path) -> None:
     """cls:7.3-7's text is unconfirmed: the cleartext update URL is attached, decides nothing; an overlay
     with the official text confirms it, and the same evidence then decides it (overlay recorded)."""
     port = free_port()
-    lighttpd(admin_ui(f"http://127.0.0.1:{port}/fw/check.json", firmware_link=False), port=port)
+    site(admin_ui(f"http://127.0.0.1:{port}/fw/check.json", firmware_link=False), port=port)
     overlay = tmp_path / "official-7.3-7.yaml"
     overlay.write_text("scheme: cls\nclauses:\n  - number: 7.3-7\n    text_confirmed: true\n"
                        "    title: The lab's licensed wording of 7.3-7\n", encoding="utf-8")
     docs = {}
     for name, extra in (("builtin", ()), ("overlay", ("--catalog", str(overlay)))):
         out = tmp_path / f"{name}.json"
-        r = run_cli("run", "--target", "127.0.0.1", "--profile", "home-gateway", "--holding", "jc-star",
+        r = cli("run", "--target", "127.0.0.1", "--profile", "home-gateway", "--holding", "jc-star",
                     "--apply-for", "cls", "--ports", str(port), "--udp-ports", "none", "--no-nmap", "--out", str(out),
                     *extra)
         assert r.returncode == 1, r.stderr  # 5.3-7 FAILs either way
@@ -235,12 +238,13 @@ def test_unconfirmed_clause_is_manual_until_an_overlay_confirms_it(lighttpd, tmp
         {"path": str(overlay), "sha256": hashlib.sha256(overlay.read_bytes()).hexdigest()}]
 
 
-def test_cleartext_update_url_fails_update_crypto_and_only_supports_the_rest(lighttpd, tmp_path) -> None:
+def test_cleartext_update_url_fails_update_crypto_and_only_supports_the_rest(site: Site, cli: InProcessCli,
+                                                                            tmp_path) -> None:
     """The cleartext update URL proves the channel has no cryptography (5.3-7 FAIL); it does not prove
     images unsigned, so 5.3-2 and 5.3-10 stay MANUAL with the finding attached as supporting evidence."""
     port = free_port()
-    lighttpd(admin_ui(f"http://127.0.0.1:{port}/fw/check.json"), port=port)
-    doc = _run(tmp_path, port)
+    site(admin_ui(f"http://127.0.0.1:{port}/fw/check.json"), port=port)
+    doc = _run(cli, tmp_path, port)
     channel = next(f for f in doc["findings"] if f["check_id"] == "update_channel")
     assert channel["status"] == "FAIL" and "whether images are signed" in channel["summary"]
     clauses = {c["id"]: c for c in doc["clauses"]}

@@ -13,14 +13,12 @@ only ever go to the namespaces' own addresses.
 from __future__ import annotations
 
 import contextlib
-import os
-import secrets
-import shutil
+import re
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -29,13 +27,25 @@ from probe.engine import run_single_check
 from probe.models import Service
 from probe.options import DiscoveryOptions, SafetyOptions, ScanOptions
 from probe.services import upnp
+from tests.helpers.netns import NetNS, available
+from tests.helpers.processes import require
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("miniupnpd"),
-                                reason="needs root, iproute2 and miniupnpd (scripts/setup-system.sh)")
+needs_root = pytest.mark.skipif(available() is not None, reason=str(available()))
+READ_ONLY = {"GetExternalIPAddress", "GetStatusInfo", "GetGenericPortMappingEntry"}
 
 
-def sh(*args: str) -> None:
-    subprocess.run(list(args), check=True, timeout=15, capture_output=True)
+@dataclass(frozen=True)
+class IGD:
+    """A running miniupnpd: its LAN address, its namespace and its own log of what it received."""
+
+    ip: str
+    ns: str
+    log: Path  # miniupnpd -d: every HTTP request and every SOAPAction it received, in its own words
+
+    def actions_since(self, offset: int) -> list[str]:
+        """The SOAP actions miniupnpd received after `offset` bytes of its log."""
+        text = self.log.read_bytes()[offset:].decode("utf-8", "replace")
+        return re.findall(r"SOAPAction: \S+#(\w+)", text)
 
 
 # The chains miniupnpd's nftables backend adds its rules to (Debian's nft_init.sh needs a helper
@@ -68,80 +78,51 @@ REPORTED_EXTERNAL_IP = "198.20.0.1"
 
 
 @contextlib.contextmanager
-def miniupnpd(tmp: Path, *, secure_mode: bool, mappable: bool) -> Iterator[tuple[str, str]]:
-    """A real miniupnpd in a namespace we create; yields (device LAN address, namespace)."""
-    tag = secrets.token_hex(3)
-    ns, host_if, dev_if = f"pu-{tag}", f"pu{tag}h", f"pu{tag}d"
-    octet = 1 + secrets.randbelow(250)
-    host_ip, dev_ip = f"10.233.{octet}.1", f"10.233.{octet}.2"
-    proc = None
-    sh("ip", "netns", "add", ns)
-    try:
-        sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", dev_if)
-        sh("ip", "link", "set", dev_if, "netns", ns)
-        sh("sysctl", "-qw", f"net.ipv6.conf.{host_if}.disable_ipv6=1")
-        sh("ip", "addr", "add", f"{host_ip}/30", "dev", host_if)
-        sh("ip", "link", "set", host_if, "up")
-        nsx = ("ip", "netns", "exec", ns)
-        sh(*nsx, "sysctl", "-qw", f"net.ipv6.conf.{dev_if}.disable_ipv6=1")
-        sh(*nsx, "ip", "addr", "add", f"{dev_ip}/30", "dev", dev_if)
-        sh(*nsx, "ip", "link", "set", dev_if, "up")
-        sh(*nsx, "ip", "link", "set", "lo", "up")
-        sh(*nsx, "ip", "link", "add", "wan0", "type", "veth", "peer", "name", "wan0p")
-        sh(*nsx, "sysctl", "-qw", "net.ipv6.conf.wan0.disable_ipv6=1", "net.ipv6.conf.wan0p.disable_ipv6=1")
-        sh(*nsx, "ip", "addr", "add", "10.234.0.2/24", "dev", "wan0")
-        sh(*nsx, "ip", "link", "set", "wan0", "up")
-        sh(*nsx, "ip", "link", "set", "wan0p", "up")
-        lines = ["ext_ifname=wan0", f"listening_ip={dev_if}", "port=5555", "enable_natpmp=no", "enable_upnp=yes",
+def miniupnpd(tmp: Path, *, secure_mode: bool, mappable: bool) -> Iterator[IGD]:
+    """A real miniupnpd in a namespace we create (reserved, tests/helpers/netns.py)."""
+    require("miniupnpd")
+    with NetNS("u") as ns:
+        # the WAN: a veth pair inside the namespace, private address, no route anywhere
+        ns.exec(["ip", "link", "add", "wan0", "type", "veth", "peer", "name", "wan0p"])
+        ns.exec(["sysctl", "-qw", "net.ipv6.conf.wan0.disable_ipv6=1", "net.ipv6.conf.wan0p.disable_ipv6=1"])
+        ns.exec(["ip", "addr", "add", "10.234.0.2/24", "dev", "wan0"])
+        ns.exec(["ip", "link", "set", "wan0", "up"])
+        ns.exec(["ip", "link", "set", "wan0p", "up"])
+        lines = ["ext_ifname=wan0", f"listening_ip={ns.ns_if}", "port=5555", "enable_natpmp=no", "enable_upnp=yes",
                  f"secure_mode={'yes' if secure_mode else 'no'}", "system_uptime=yes",
                  "uuid=3f1e2a6c-1111-4222-8333-944455556666", "friendly_name=ACME Gateway",
                  "model_number=EX-GW1000", "serial=SN0001", "notify_interval=600"]
         if mappable:
-            (tmp / "nft.conf").write_text(NFT_TABLE)
-            sh(*nsx, "nft", "-f", str(tmp / "nft.conf"))
-            lines += [f"ext_ip={REPORTED_EXTERNAL_IP}", "allow 1024-65535 10.233.0.0/16 1024-65535"]
+            ns.nft(NFT_TABLE)
+            # any LAN address may be named as the mapping's client: the test host's subnet and beyond
+            lines += [f"ext_ip={REPORTED_EXTERNAL_IP}", "allow 1024-65535 10.231.0.0/16 1024-65535"]
         else:
-            lines += [f"allow 1024-65535 {host_ip}/32 1024-65535"]
+            lines += [f"allow 1024-65535 {ns.host_ip}/32 1024-65535"]
         lines.append("deny 0-65535 0.0.0.0/0 0-65535")
         conf = tmp / "miniupnpd.conf"
         conf.write_text("\n".join(lines) + "\n")
-        proc = subprocess.Popen([*nsx, "miniupnpd", "-f", str(conf), "-d", "-P", str(tmp / "miniupnpd.pid")],
-                                stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection((dev_ip, 5555), timeout=0.5):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("miniupnpd did not start in the namespace")
-        yield dev_ip, ns
-    finally:
-        if proc is not None and proc.poll() is None:
-            os.killpg(proc.pid, 9)
-            proc.wait(timeout=10)
-        subprocess.run(["ip", "netns", "del", ns], timeout=15)
-        subprocess.run(["ip", "link", "del", host_if], timeout=15, capture_output=True)
+        log = tmp / "miniupnpd.log"
+        ns.spawn(["miniupnpd", "-f", str(conf), "-d", "-P", str(tmp / "miniupnpd.pid")], log=log)
+        ns.wait_tcp(5555)
+        yield IGD(ns.ip, ns.name, log)
 
 
 @pytest.fixture(scope="module")
-def miniupnpd_ns(tmp_path_factory) -> Iterator[str]:
+def miniupnpd_ns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IGD]:
     """As the lab's gateways run it: private WAN address, so it maps nothing, whatever is asked."""
-    with miniupnpd(tmp_path_factory.mktemp("miniupnpd"), secure_mode=True, mappable=False) as (ip, _ns):
-        yield ip
+    with miniupnpd(tmp_path_factory.mktemp("miniupnpd"), secure_mode=True, mappable=False) as igd:
+        yield igd
 
 
 @pytest.fixture(scope="module")
-def weak_igd(tmp_path_factory) -> Iterator[tuple[str, str]]:
+def weak_igd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IGD]:
     """secure_mode off: it maps ports for any LAN address, not only for the host that asks."""
     with miniupnpd(tmp_path_factory.mktemp("weak-igd"), secure_mode=False, mappable=True) as dev:
         yield dev
 
 
 @pytest.fixture(scope="module")
-def secure_igd(tmp_path_factory) -> Iterator[tuple[str, str]]:
+def secure_igd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IGD]:
     """secure_mode on and able to map: a mapping only for the asking host, what IGD on a LAN is for."""
     with miniupnpd(tmp_path_factory.mktemp("secure-igd"), secure_mode=True, mappable=True) as dev:
         yield dev
@@ -171,9 +152,10 @@ MAPPING_TEST = ScanOptions(safety=SafetyOptions(upnp_mapping_test=True))
 
 
 @needs_root
-def test_read_only_igd_on_the_lan_is_exposure_not_a_fail(miniupnpd_ns) -> None:
+def test_read_only_igd_on_the_lan_is_exposure_not_a_fail(miniupnpd_ns: IGD) -> None:
     """IGD answering read-only actions on the LAN is what IGD is for: recorded, never a FAIL."""
-    findings, store = run_single_check("upnp_exposure", miniupnpd_ns, [])
+    before = miniupnpd_ns.log.stat().st_size
+    findings, store = run_single_check("upnp_exposure", miniupnpd_ns.ip, [])
     assert len(findings) == 1
     f = findings[0]
     assert f.status == "PASS", f.summary
@@ -182,8 +164,13 @@ def test_read_only_igd_on_the_lan_is_exposure_not_a_fail(miniupnpd_ns) -> None:
     # it bears on S1.1-01 (fails-only: its PASS never counts) and supports the inventory review
     assert "jc-star:S1.1-01" in f.clauses and "jc-star:S1.1-13" in f.clauses
     calls = [c for e in f.details["igd"] for c in e["calls"]]
-    assert {c["action"] for c in calls} <= {"GetExternalIPAddress", "GetStatusInfo", "GetGenericPortMappingEntry"}
+    assert {c["action"] for c in calls} <= READ_ONLY
     assert all(c["outcome"] == "answered" for c in calls)
+    # no state-changing action was ever sent: miniupnpd's own log of what it received lists exactly
+    # the read-only calls probe reports, nothing else (AddPortMapping & co. would be logged there too)
+    received = miniupnpd_ns.actions_since(before)
+    assert received and set(received) <= READ_ONLY, received
+    assert sorted(received) == sorted(c["action"] for c in calls)
     assert f.details["mapping_test"] == {"run": False, "why": "not opted in (--allow-upnp-mapping-test)"}
     # the transcripts are evidence; no state-changing action was ever sent
     sent = b"".join(a.data for a in store.artefacts.values() if a.kind == "http-response")
@@ -194,19 +181,19 @@ def test_read_only_igd_on_the_lan_is_exposure_not_a_fail(miniupnpd_ns) -> None:
 
 
 @needs_root
-def test_read_only_igd_does_not_fail_the_access_control_clause(miniupnpd_ns) -> None:
+def test_read_only_igd_does_not_fail_the_access_control_clause(miniupnpd_ns: IGD) -> None:
     from probe.compliance.catalog import load_catalog
     from probe.compliance.verdicts import clause_verdict
 
-    findings, _ = run_single_check("upnp_exposure", miniupnpd_ns, [])
+    findings, _ = run_single_check("upnp_exposure", miniupnpd_ns.ip, [])
     clause = load_catalog().get("jc-star:S1.1-01")
-    v = clause_verdict(clause, miniupnpd_ns, findings, clause.checks, None)
+    v = clause_verdict(clause, miniupnpd_ns.ip, findings, clause.checks, None)
     assert v.verdict == "MANUAL" and findings[0].id in v.findings  # attached, decides nothing
 
 
 @needs_root
-def test_opt_in_mapping_for_another_host_fails_and_is_removed(weak_igd) -> None:
-    ip, ns = weak_igd
+def test_opt_in_mapping_for_another_host_fails_and_is_removed(weak_igd: IGD) -> None:
+    ip, ns = weak_igd.ip, weak_igd.ns
     findings, store = run_single_check("upnp_exposure", ip, [], options=MAPPING_TEST)
     f = findings[0]
     assert f.status == "FAIL", f.summary
@@ -233,8 +220,8 @@ def test_opt_in_mapping_for_another_host_fails_and_is_removed(weak_igd) -> None:
 
 
 @needs_root
-def test_opt_in_mapping_refused_by_a_secure_igd_is_no_fail(secure_igd) -> None:
-    ip, _ns = secure_igd
+def test_opt_in_mapping_refused_by_a_secure_igd_is_no_fail(secure_igd: IGD) -> None:
+    ip = secure_igd.ip
     findings, _ = run_single_check("upnp_exposure", ip, [], options=MAPPING_TEST)
     f = findings[0]
     assert f.status == "PASS", f.summary
@@ -244,8 +231,8 @@ def test_opt_in_mapping_refused_by_a_secure_igd_is_no_fail(secure_igd) -> None:
 
 
 @needs_root
-def test_without_opt_in_the_weak_igd_is_not_touched(weak_igd) -> None:
-    ip, _ns = weak_igd
+def test_without_opt_in_the_weak_igd_is_not_touched(weak_igd: IGD) -> None:
+    ip = weak_igd.ip
     findings, store = run_single_check("upnp_exposure", ip, [])
     assert findings[0].status == "PASS" and findings[0].details["mapping_test"]["run"] is False
     answers = b"".join(a.data for a in store.artefacts.values())
@@ -271,9 +258,9 @@ def test_mapping_actions_need_the_opt_in() -> None:
 
 
 @needs_root
-def test_model_designation_from_upnp_description(miniupnpd_ns) -> None:
-    findings, _ = run_single_check("model_designation", miniupnpd_ns,
-                                   [Service(miniupnpd_ns, 5555, "tcp", "upnp", "test")])
+def test_model_designation_from_upnp_description(miniupnpd_ns: IGD) -> None:
+    findings, _ = run_single_check("model_designation", miniupnpd_ns.ip,
+                                   [Service(miniupnpd_ns.ip, 5555, "tcp", "upnp", "test")])
     assert findings[0].status == "PASS", findings[0].summary
     hows = {(s["value"], s["how"]) for s in findings[0].details["strings"]}
     assert ("EX-GW1000", "upnp:modelNumber") in hows

@@ -125,7 +125,7 @@ def mqtt_connect_packet(client_id: str, user: str | None = None, password: str |
 def mqtt_connack(sock: socket.socket | ssl.SSLSocket, packet: bytes) -> int:
     """Send CONNECT, return the CONNACK return code (0 = accepted)."""
     sock.sendall(packet)
-    data = recv_exact(sock, 4)  # type: ignore[arg-type]
+    data = recv_exact(sock, 4)  # an SSLSocket is a socket.socket
     if len(data) < 4 or data[0] != 0x20:
         raise ConnectionError(f"no CONNACK: {data!r}")
     return data[3]

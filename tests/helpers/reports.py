@@ -4,7 +4,6 @@ against busybox telnetd on loopback, headless Chromium, and a small PNG reader (
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import os
 import shutil
@@ -17,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, Daemon, free_port, run_cli
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.x509.oid import NameOID
 
+from probe.lab.pki import make_weak_self_signed
 from probe.output.evidence import validate
+from tests.helpers.cli import REPO, CliResult, InProcessCli
+from tests.helpers.daemons import LocalDaemons
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(2)>'
@@ -45,11 +44,10 @@ def _art(aid: str, kind: str, name: str, data: bytes, media: str = "application/
 
 
 def self_signed_der(cn: str) -> bytes:
-    key = Ed25519PrivateKey.generate()
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=30)).sign(key, None))
+    """A certificate whose subject is device text (probe's lab PKI), as DER like a TLS hello carries it."""
+    with tempfile.TemporaryDirectory() as d:
+        issued = make_weak_self_signed(Path(d) / "device", cn, None, "probe tests", expired=False)
+        cert = x509.load_pem_x509_certificate(issued.cert.read_bytes())
     return cert.public_bytes(serialization.Encoding.DER)
 
 
@@ -168,16 +166,11 @@ def hostile_doc() -> dict[str, Any]:
     return doc
 
 
-def real_run(tmp: Path, *extra: str) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    """`probe run` against a real busybox telnetd on loopback; the daemon is always stopped."""
-    port = free_port()
-    d = Daemon(["busybox", "telnetd", "-F", "-p", str(port), "-b", "127.0.0.1", "-l", "/bin/false"], port)
-    try:
-        out = tmp / "evidence.json"
-        r = run_cli("run", "--target", "127.0.0.1", "--ports", str(port), "--out", str(out), "--no-credentials",
-                    *extra)
-    finally:
-        d.stop()
+def real_run(daemons: LocalDaemons, cli: InProcessCli, tmp: Path, *extra: str) -> tuple[Path, CliResult]:
+    """`probe run` against a real busybox telnetd on loopback (cleartext logins: some clause FAILs)."""
+    port = daemons.telnetd()
+    out = tmp / "evidence.json"
+    r = cli("run", "--target", "127.0.0.1", "--ports", str(port), "--out", str(out), "--no-credentials", *extra)
     assert out.exists(), r.stderr
     return out, r
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from nslab import NetNS, wait_udp
+from probe.discovery.udp_probe import snmp_get_request
+from probe.lab.pki import make_weak_self_signed
+from tests.helpers.netns import NetNS
+from tests.helpers.ports import wait_udp
 
 
-def cert(tmp: Path) -> tuple[Path, Path]:
-    key, crt = tmp / "key.pem", tmp / "cert.pem"
-    if not crt.exists():
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
-                        str(crt), "-subj", "/CN=probe-test-device", "-days", "2"], check=True, capture_output=True,
-                       timeout=60)
-    return key, crt
+def cert(tmp: Path, ip: str) -> tuple[Path, Path]:
+    """A self-signed RSA-2048 certificate for the gateway's HTTPS port (probe's lab PKI)."""
+    issued = make_weak_self_signed(tmp / "https", "probe-test-device", ip, "probe tests", bits=2048, expired=False)
+    return issued.key, issued.cert
 
 
 def lighttpd(ns: NetNS, tmp: Path, http_port: int = 80, https_port: int | None = 443, quiet: bool = True) -> None:
@@ -33,7 +33,7 @@ def lighttpd(ns: NetNS, tmp: Path, http_port: int = 80, https_port: int | None =
     if quiet:
         lines.append('server.tag = ""')
     if https_port:
-        key, crt = cert(tmp)
+        key, crt = cert(tmp, ns.ip)
         lines += [f'$SERVER["socket"] == "{ns.ip}:{https_port}" {{', '  ssl.engine = "enable"',
                   f'  ssl.pemfile = "{crt}"', f'  ssl.privkey = "{key}"', "}"]
     conf = tmp / "lighttpd.conf"
@@ -85,13 +85,21 @@ def dnsmasq(ns: NetNS, tmp: Path, port: int = 53) -> None:
     ns.wait_tcp(port)
 
 
+def _snmpd(ns: NetNS, tmp: Path, name: str, conf: str, listen: str) -> None:
+    (tmp / f"{name}.conf").write_text(conf)
+    ns.spawn(["snmpd", "-f", "-Lf", str(tmp / f"{name}.log"), "-M", "/nonexistent", "-C", "-c",
+              str(tmp / f"{name}.conf"), "-p", str(tmp / f"{name}.pid"), listen], log=str(tmp / f"{name}.out"))
+
+
 def snmpd(ns: NetNS, tmp: Path, port: int = 161) -> None:
-    conf = tmp / "snmpd.conf"
-    conf.write_text("rocommunity public\nsysDescr probe test gateway (snmpd)\n")
-    ns.spawn(["snmpd", "-f", "-Lf", str(tmp / "snmpd.log"), "-M", "/nonexistent", "-C", "-c", str(conf),
-              "-p", str(tmp / "snmpd.pid"), f"udp:{ns.ip}:{port}"], log=str(tmp / "snmpd.out"))
-    from probe.discovery.udp_probe import snmp_get_request
+    _snmpd(ns, tmp, "snmpd", "rocommunity public\nsysDescr probe test gateway (snmpd)\n", f"udp:{ns.ip}:{port}")
     wait_udp(ns.ip, port, snmp_get_request("public", 1, 1))
+
+
+def snmpd_tcp(ns: NetNS, tmp: Path, port: int) -> None:
+    """SNMP over TCP on an odd port: a service neither probe's probes nor nmap 7.93 can name."""
+    _snmpd(ns, tmp, "snmpd-tcp", "rocommunity public\n", f"tcp:{ns.ip}:{port}")
+    ns.wait_tcp(port)
 
 
 def miniupnpd(ns: NetNS, tmp: Path, http_port: int = 5000) -> None:
@@ -111,8 +119,10 @@ GATEWAY = ("lighttpd", "dropbear", "telnetd", "mosquitto", "vsftpd", "dnsmasq", 
 def gateway(ns: NetNS, tmp: Path, which: tuple[str, ...] = GATEWAY) -> dict[str, int]:
     """Start the named daemons; returns the TCP ports expected open."""
     tcp: dict[str, int] = {}
+    starters = {"lighttpd": lighttpd, "dropbear": dropbear, "telnetd": telnetd, "mosquitto": mosquitto,
+                "vsftpd": vsftpd, "dnsmasq": dnsmasq, "snmpd": snmpd, "miniupnpd": miniupnpd}
     for name in which:
-        globals()[name](ns, tmp)
+        starters[name](ns, tmp)
     ports = {"lighttpd": [80, 443], "dropbear": [22], "telnetd": [23], "mosquitto": [1883], "vsftpd": [21],
              "dnsmasq": [53], "miniupnpd": [5000]}
     for name in which:
