@@ -9,6 +9,7 @@ commands that need no root from outside the repository.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -22,22 +23,34 @@ pytestmark = pytest.mark.timeout(900)  # pip builds the wheel and installs it (e
 MAPPED = {"probe": "probe", "checks": "probe/checks", "reports": "probe/reports", "profiles": "probe/builtin_profiles"}
 
 
+def _tracked() -> list[str]:
+    """The files git tracks: what a fresh clone holds."""
+    out = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, check=True, capture_output=True, timeout=60).stdout
+    return [rel for rel in out.decode().split("\0") if rel and (REPO / rel).is_file()]
+
+
 def _tree_files() -> set[str]:
-    """Every file the tree ships, as its path inside the wheel (caches and bytecode aside)."""
+    """Every file the tree ships, as its path inside the wheel."""
     out: set[str] = set()
-    for folder, installed in MAPPED.items():
-        for path in (REPO / folder).rglob("*"):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                out.add(f"{installed}/{path.relative_to(REPO / folder).as_posix()}")
+    for rel in _tracked():
+        folder, _, rest = rel.partition("/")
+        if folder in MAPPED and rest:
+            out.add(f"{MAPPED[folder]}/{rest}")
     return out
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    # From the files git tracks, copied elsewhere: what a fresh clone holds (no stray local file can
+    # make the test pass), and setuptools' in-tree build/ folder is not left in the repository.
+    src = tmp_path_factory.mktemp("src")
+    for rel in _tracked():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / rel, src / rel)
     # built as `pip install .` builds it: in pip's isolated build environment
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    "--disable-pip-version-check", "-w", str(out), str(REPO)],
+                    "--disable-pip-version-check", "-w", str(out), str(src)],
                    check=True, capture_output=True, timeout=300)
     wheels = list(out.glob("probe_iot-*.whl"))
     assert len(wheels) == 1, wheels
