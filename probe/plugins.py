@@ -23,8 +23,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import yaml
-
 from probe import yamlfile
 from probe.context import CheckContext, ServiceContext
 from probe.errors import UserError
@@ -133,10 +131,7 @@ def _load_builtin() -> dict[str, type[Check]]:
         meta_file = importlib.resources.files("probe.checks") / f"{mod.name}.yaml"
         if not meta_file.is_file():
             raise UserError(f"checks/{mod.name}.yaml: metadata file missing")
-        try:
-            raw = yamlfile.safe_load(meta_file.read_text("utf-8"))
-        except yaml.YAMLError as exc:
-            raise UserError(f"checks/{mod.name}.yaml: not valid YAML ({exc})") from None
+        raw = yamlfile.load_data(meta_file.read_text("utf-8"), f"checks/{mod.name}.yaml")
         meta = CheckMetadata.from_dict(raw, where=f"checks/{mod.name}.yaml", source="builtin")
         if meta.id != mod.name:
             raise UserError(f"checks/{mod.name}.yaml: id {meta.id!r} does not match the file name")

@@ -11,9 +11,24 @@ from typing import Any
 
 import yaml
 
+from probe.errors import UserError
+
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def safe_load(text: str | bytes) -> Any:
     """yaml.safe_load, faster; raises yaml.YAMLError exactly like it."""
     return yaml.load(text, Loader=_Loader)
+
+
+def load_data(text: str | bytes, where: str) -> Any:
+    """A human-edited data file (catalog, profile, policy, MoC table, check metadata) parsed, or a
+    one-line UserError naming the file and the line: a typo in a data file is a usage error, never
+    a traceback."""
+    try:
+        return safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}:" if mark else ""
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+        raise UserError(f"{where}:{line} not valid YAML ({problem})") from None

@@ -22,8 +22,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from probe import yamlfile
 from probe.compliance.roles import ROLES
 from probe.errors import UserError
@@ -147,16 +145,6 @@ class Catalog:
         """Every (clause, rule) that names the check: what `probe checks` and the finding map show."""
         return [(c, r) for c in self.clauses if device_class is None or c.applies_to(device_class)
                 for r in c.rules if r.check == check_id]
-
-
-def _read_yaml(text: str, where: str) -> Any:
-    try:
-        return yamlfile.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
-        raise UserError(f"{where}:{line} not valid YAML ({problem})") from None
 
 
 def _parse_scheme_file(data: Any, where: str, *, overlay: bool) -> tuple[Scheme | None, list[dict[str, Any]]]:
@@ -337,7 +325,7 @@ def load_catalog(overlay_dir: Path | None = None, *, overlays: Sequence[Path] = 
     base = importlib.resources.files("probe") / "data" / "catalog"
     for scheme_id in SCHEMES:
         where = f"probe/data/catalog/{scheme_id}.yaml"
-        data = _read_yaml((base / f"{scheme_id}.yaml").read_text("utf-8"), where)
+        data = yamlfile.load_data((base / f"{scheme_id}.yaml").read_text("utf-8"), where)
         sch, entries = _parse_scheme_file(data, where, overlay=False)
         assert sch is not None
         schemes[sch.id] = sch
@@ -355,7 +343,7 @@ def load_catalog(overlay_dir: Path | None = None, *, overlays: Sequence[Path] = 
             raise UserError(f"{flag} {path}: is a directory (use --catalog-dir for a folder)") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise UserError(f"{path}: cannot read ({exc.__class__.__name__}: {exc})") from None
-        data = _read_yaml(text, str(path))
+        data = yamlfile.load_data(text, str(path))
         _, entries = _parse_scheme_file(data, str(path), overlay=True)
         clauses = _apply_overlay(clauses, entries, data["scheme"], str(path), known_checks)
         recorded.append(Overlay(str(path), hashlib.sha256(raw).hexdigest()))

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from probe import yamlfile
 from probe.errors import UserError
 from probe.options import SSH_POLICY_PRESETS
@@ -51,10 +49,7 @@ def _load(name: str, path: str | Path | None) -> dict[str, Any]:
     else:
         text = (importlib.resources.files("probe") / "data" / "policies" / f"{name}.yaml").read_text("utf-8")
         where = f"probe/data/policies/{name}.yaml"
-    try:
-        data = yamlfile.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise UserError(f"{where}: not valid YAML ({exc})") from None
+    data = yamlfile.load_data(text, where)
     if not isinstance(data, dict):
         raise UserError(f"{where}: a policy must be a mapping")
     for key in ("name", "source", "source_version"):

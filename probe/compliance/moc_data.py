@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from probe import yamlfile
 from probe.compliance.catalog import DEVICE_CLASSES, SCHEMES, Catalog
 from probe.errors import UserError
@@ -234,14 +232,10 @@ def load_moc(catalog: Catalog, moc_dir: Path | None = None) -> MocData:
             continue
         where = f"probe/data/moc/{entry.name}" if moc_dir is None else str(entry)
         try:
-            doc = yamlfile.safe_load(entry.read_text("utf-8"))
+            text = entry.read_text("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise UserError(f"{where}: cannot read ({exc.__class__.__name__})") from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f" line {mark.line + 1}:" if mark else ""
-            problem = getattr(exc, "problem", None) or "syntax error"
-            raise UserError(f"{where}:{line} not valid YAML ({problem})") from None
+        doc = yamlfile.load_data(text, where)
         if not isinstance(doc, dict) or not isinstance(doc.get("tables"), list):
             raise UserError(f"{where}: must be a mapping with a 'tables' list")
         inst = _instrument(doc, where)

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from probe import yamlfile
 from probe.compliance.catalog import DEVICE_CLASSES, SCHEMES
 from probe.errors import UserError
@@ -96,13 +94,7 @@ def load_profile(name_or_path: str, known_checks: set[str]) -> Profile:
     else:
         raise UserError(f"unknown profile {name_or_path!r} (built-in: {', '.join(builtin_profiles())}; "
                         "or give a path to a .yaml file)")
-    try:
-        data = yamlfile.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}:" if mark else ""
-        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
-        raise UserError(f"{where}:{line} not valid YAML ({problem})") from None
+    data = yamlfile.load_data(text, where)
     return parse_profile(data, where, known_checks)
 
 

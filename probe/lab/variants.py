@@ -106,7 +106,7 @@ def load_variant(name: str) -> Variant:
     if name.endswith(".truth") or not path.is_file():
         raise UserError(f"probe lab: unknown variant {name!r}; known: {', '.join(known_variants())}")
     where = f"probe/lab/variants/{path.name}"
-    data = yamlfile.safe_load(path.read_text("utf-8"))
+    data = yamlfile.load_data(path.read_text("utf-8"), where)
     if not isinstance(data, dict):
         raise UserError(f"probe lab: {where}: must be a mapping")
     services = []
