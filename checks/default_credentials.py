@@ -25,6 +25,7 @@ from probe.context import ServiceContext
 from probe.models import Finding, InconclusiveReason, Status
 from probe.options import CredentialScope
 from probe.plugins import ServiceCheck
+from probe.protocols import snmp
 from probe.services.credentials import Credential, for_service
 from probe.services.logins import Attempt, Result, ServiceLogin, admin_paths
 
@@ -235,6 +236,9 @@ class DefaultCredentials(ServiceCheck):
         asked = any(a.prompt_seen for a in failures) or bool(login.requires_auth)
         if attempts and len(failures) == len(attempts) and asked:
             exhausted = "the whole list" if len(attempts) == len(creds) else f"the budget of {budget} attempts"
+            if svc.protocol == "snmp" and login.snmp_engine is not None:
+                yield self._snmp_pass(ctx, login.snmp_engine, len(attempts), exhausted, details, base)
+                return
             yield ctx.finding(Status.PASS, "No default credential accepted",
                               f"The {login.description} on port {svc.port} asked for credentials and rejected all "
                               f"{len(attempts)} default credentials tried ({exhausted}, most likely first).",
@@ -261,6 +265,23 @@ class DefaultCredentials(ServiceCheck):
                                f"{len(odd)} answer(s) were neither a clear rejection nor a proven login: "
                                f"{odd[-1].detail}", InconclusiveReason.DEVICE_MISBEHAVED, details=details,
                                artefacts=base)
+
+    @staticmethod
+    def _snmp_pass(ctx: ServiceContext, engine: snmp.EngineReport, tried: int, exhausted: str,
+                   details: dict[str, object], base: list[str]) -> Finding:
+        """Silence is the only "no" a v1/v2c agent gives: it counts as a rejection only because the
+        agent was proven to be listening (its SNMPv3 Report, in the login-discovery transcript)."""
+        port = ctx.service.port
+        return ctx.finding(
+            Status.PASS, "No default SNMP community accepted",
+            f"The SNMP agent on udp/{port} is listening: it answered an SNMPv3 engine-discovery request with a "
+            f"Report ({engine.describe()}; transcript in the login-discovery artefact). None of the {tried} default "
+            f"communities tried ({exhausted}) got an answer to GET sysDescr.0 over v2c or v1: SNMP v1/v2c agents "
+            "drop a request with a community they do not know without answering, so a live agent's silence is "
+            "its rejection.",
+            details={**details, "agent_proof": "SNMPv3 engine-discovery Report",
+                     "snmpv3_engine_id": engine.engine_id.hex(), "snmpv3_report": engine.report},
+            artefacts=base)
 
     def _no_login(self, ctx: ServiceContext, login: ServiceLogin, pre: list[str]) -> Finding:
         svc = ctx.service

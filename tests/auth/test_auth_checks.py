@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -212,16 +214,71 @@ def test_anonymous_mqtt(daemons: LocalDaemons, anonymous: bool, status: Status) 
         assert f.details["suback"] == [0] and f.details["publish_echoed"] is True
 
 
+# what weak devices write into snmpd.conf: net-snmp then makes these objects read-only (notWritable),
+# so a write-back of sysContact cannot prove write access there
+SYSTEM_SET_IN_CONFIG = ["sysContact support@example.invalid", "sysName gw-test", "sysDescr Test gateway"]
+
+
+def _system_group(port: int) -> str:
+    walk = subprocess.run(["snmpwalk", "-v2c", "-c", "public", "-On", f"udp:127.0.0.1:{port}", "1.3.6.1.2.1.1"],
+                          capture_output=True, text=True, timeout=30, env=dict(os.environ, MIBS="")).stdout
+    return "\n".join(ln for ln in walk.splitlines() if not ln.startswith(".1.3.6.1.2.1.1.3.0"))  # not sysUpTime
+
+
 def test_snmp_write_community_proven_without_change(daemons: LocalDaemons) -> None:
-    port = daemons.snmpd(rw="private")
-    before = subprocess.run(["snmpget", "-v2c", "-c", "public", "-Oqv", f"udp:127.0.0.1:{port}",
-                             "1.3.6.1.2.1.1.4.0"], capture_output=True, text=True).stdout
-    f, _ = run_check("unauthenticated_access", port, "snmp", transport="udp")
-    after = subprocess.run(["snmpget", "-v2c", "-c", "public", "-Oqv", f"udp:127.0.0.1:{port}",
-                            "1.3.6.1.2.1.1.4.0"], capture_output=True, text=True).stdout
+    """The weak gateway's case: sysContact/sysName/sysDescr set in the config (net-snmp makes them
+    notWritable). "private" is still proven a write community, by the error-status of a SET of
+    read-only sysDescr.0 to its own value, and nothing on the agent changes."""
+    port = daemons.snmpd(rw="private", extra=SYSTEM_SET_IN_CONFIG)
+    before = _system_group(port)
+    f, store = run_check("unauthenticated_access", port, "snmp", transport="udp")
     f = one(f)
-    assert f.status is Status.FAIL and f.details["community"] == "private"
-    assert before == after and before.strip()
+    assert f.status is Status.FAIL and f.details["community"] == "private", f.summary
+    assert f.details["set_error"] == "notWritable" and "noAccess" in f.summary  # public showed the contrast
+    rights = {r["community"]: r["rights"] for r in f.details["communities"]}
+    assert rights == {"public": "read-only", "private": "write"}
+    assert _system_group(port) == before and "Test gateway" in before
+    text = artefact_text(store, f)
+    assert "SET of the same value" in text and "notWritable" in text
+
+
+def test_snmp_v1_only_write_rights_are_not_guessed(daemons: LocalDaemons) -> None:
+    """SNMPv1 answers noSuchName for a read-only and a read-write community alike: INCONCLUSIVE."""
+    port = daemons.snmpd(ro=None, sys_descr="v1 only agent",
+                         extra=["com2sec rw 127.0.0.1 private", "group rwg v1 rw", "view all included .1",
+                                'access rwg "" any noauth exact all all none'])
+    f, _ = run_check("unauthenticated_access", port, "snmp", transport="udp")
+    f = one(f)
+    assert f.status is Status.INCONCLUSIVE and f.reason_code is InconclusiveReason.UNSUPPORTED, f.summary
+    assert "noSuchName" in f.reason and f.details["communities"][0]["version"] == "v1"
+
+
+@pytest.mark.parametrize("agent", ["per-device community", "v3 only"])
+def test_snmp_agent_answering_no_default_community_passes_on_its_v3_report(daemons: LocalDaemons,
+                                                                           agent: str) -> None:
+    """A v1/v2c agent drops a wrong community silently; silence counts as a refusal only because the
+    agent answered SNMPv3 engine discovery, and the findings say so and keep that answer."""
+    port = (daemons.snmpd(ro="k7-per-device-4c1") if agent == "per-device community" else
+            daemons.snmpd(ro=None, extra=['createUser labadmin SHA-256 "k7-auth-pass-phrase" AES "k7-priv-phrase"',
+                                          "rouser labadmin priv"]))
+    for check in ("default_credentials", "unauthenticated_access"):
+        f, store = run_check(check, port, "snmp", transport="udp")
+        f = one(f)
+        assert f.status is Status.PASS, (check, f.summary)
+        assert f.details["agent_proof"] == "SNMPv3 engine-discovery Report"
+        assert f.details["snmpv3_engine_id"].startswith("80001f88")
+        assert "without answering" in f.summary and f.details["snmpv3_engine_id"] in f.summary
+        assert "SNMPv3 Report: engine ID " + f.details["snmpv3_engine_id"] in artefact_text(store, f)
+
+
+def test_snmp_silence_without_an_agent_is_never_a_pass() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as quiet:
+        quiet.bind(("127.0.0.1", 0))
+        port = quiet.getsockname()[1]
+        for check in ("default_credentials", "unauthenticated_access"):
+            f, _ = run_check(check, port, "snmp", transport="udp")
+            f = one(f)
+            assert f.status is Status.INCONCLUSIVE and f.reason_code is InconclusiveReason.CONNECTIVITY, f.summary
 
 
 def test_snmp_read_only_passes(daemons: LocalDaemons) -> None:

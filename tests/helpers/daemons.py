@@ -317,25 +317,30 @@ class LocalDaemons(Daemons):
         self.start(["mosquitto", "-c", str(d / "mosquitto.conf")], port=port)
         return port
 
-    def snmpd(self, *, ro: str = "public", rw: str | None = None, sys_descr: str | None = None,
+    def snmpd(self, *, ro: str | None = "public", rw: str | None = None, sys_descr: str | None = None,
               extra: Sequence[str] = ()) -> int:
-        """net-snmp's agent on a UDP port; ready when it answers net-snmp's own snmpget."""
+        """net-snmp's agent on a UDP port; ready when it answers net-snmp's own snmpget (with the
+        read-only community, or, for an agent without one, SNMPv3 engine discovery: "Unknown user
+        name" is the agent's answer). `extra`: more snmpd.conf lines (VACM, createUser...)."""
         d = self._dir("snmpd")
         port = free_port("udp")
-        lines = [f"rocommunity {ro} {LOOPBACK}", "sysLocation probe-test-lab"]
+        lines = ["sysLocation probe-test-lab"]
+        if ro:
+            lines.append(f"rocommunity {ro} {LOOPBACK}")
         if rw:
             lines.append(f"rwcommunity {rw} {LOOPBACK}")
         if sys_descr:
             lines.append(f"sysDescr {sys_descr}")
         (d / "snmpd.conf").write_text("\n".join([*lines, *extra]) + "\n")
         env = snmp_env(d)
+        ask = ["-v2c", "-c", ro] if ro else ["-v3", "-l", "noAuthNoPriv", "-u", "probe-ready-check"]
 
         def answers(proc: subprocess.Popen[bytes]) -> None:
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
-                r = subprocess.run(["snmpget", "-v2c", "-c", ro, "-t", "0.3", "-r", "0", f"udp:{LOOPBACK}:{port}",
+                r = subprocess.run(["snmpget", *ask, "-t", "0.3", "-r", "0", f"udp:{LOOPBACK}:{port}",
                                     "1.3.6.1.2.1.1.5.0"], capture_output=True, env=env, timeout=10)
-                if r.returncode == 0:
+                if r.returncode == 0 or (not ro and b"Unknown user name" in r.stderr):
                     return
                 if proc.poll() is not None:
                     raise RuntimeError("snmpd exited early")
