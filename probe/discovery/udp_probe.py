@@ -4,9 +4,10 @@ A UDP port only shows itself by answering a datagram it understands, so each pro
 request of its protocol: SNMP GET sysDescr.0 with community "public" (v2c and v1) and an SNMPv3
 engine-discovery GET, each asked on its own; a unicast SSDP M-SEARCH to the target's own address
 (never multicast: from the root namespace that would leave the machine); a unicast mDNS query for
-`_services._dns-sd._udp.local` PTR; a DNS `version.bind` CH TXT query. The messages are built and
-parsed by probe.protocols (snmp, ssdp, dns); this module only sends them, through a connected
-socket so that an ICMP port unreachable shows as "closed" instead of silence.
+`_services._dns-sd._udp.local` PTR; a DNS `version.bind` CH TXT query; a NAT-PMP external-address
+request. The messages are built and parsed by probe.protocols (snmp, ssdp, dns, natpmp); this
+module only sends them, through a connected socket so that an ICMP port unreachable shows as
+"closed" instead of silence.
 
 Every answer is kept verbatim; an SNMP v1/v2c answer also proves that the community "public" is
 accepted, which the unauthenticated-access checks rely on, and an SNMPv3 Report proves an agent
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from probe.discovery import identify
-from probe.protocols import dns, snmp, ssdp
+from probe.protocols import dns, natpmp, snmp, ssdp
 
 MAX_DATAGRAM = 65535
 MAX_REPLIES = 16  # SSDP ssdp:all may answer once per device/service type; keep a bounded number
@@ -269,16 +270,41 @@ def probe_ssdp(host: str, port: int, timeout: float, attempts: int) -> UdpResult
     return res
 
 
+def _natpmp_answer(data: bytes) -> natpmp.Answer | None:
+    try:
+        return natpmp.parse(data)
+    except natpmp.NatPmpError:
+        return None
+
+
+def probe_natpmp(host: str, port: int, timeout: float, attempts: int) -> UdpResult:
+    """NAT-PMP external-address request (RFC 6886 3.2): read-only, two bytes. Any well-formed
+    answer, whatever its result code, identifies a NAT-PMP (or PCP) port-mapping server."""
+    req = natpmp.EXTERNAL_ADDRESS_REQUEST
+    state, replies = _exchange(host, port, req, lambda d: _natpmp_answer(d) is not None, timeout=timeout,
+                               attempts=attempts)
+    res = UdpResult(port, state)
+    if state == "open":
+        answer = natpmp.parse(replies[0])
+        res.protocol = "nat-pmp"
+        res.exchanges.append(UdpExchange("NAT-PMP external address request (version 0, opcode 0)", req, replies))
+        res.detail["natpmp_result"] = f"{answer.result} {answer.result_name}"
+        res.detail["natpmp_epoch_s"] = str(answer.epoch)
+        if answer.external_address:
+            res.detail["natpmp_external_address"] = answer.external_address
+    return res
+
+
 PROBES: dict[str, Callable[[str, int, float, int], UdpResult]] = {
-    "snmp": probe_snmp, "dns": probe_dns, "mdns": probe_mdns, "ssdp": probe_ssdp,
+    "snmp": probe_snmp, "dns": probe_dns, "mdns": probe_mdns, "ssdp": probe_ssdp, "nat-pmp": probe_natpmp,
 }
-PORT_PROTOCOL = {161: "snmp", 53: "dns", 5353: "mdns", 1900: "ssdp"}
+PORT_PROTOCOL = {161: "snmp", 53: "dns", 5353: "mdns", 1900: "ssdp", natpmp.PORT: "nat-pmp"}
 
 
 def probe_port(host: str, port: int, *, timeout: float = 1.0, attempts: int = 2) -> UdpResult:
     """Probe one UDP port: its well-known protocol, or (an odd port) each probe once in turn."""
     first = PORT_PROTOCOL.get(port)
-    order = [first] if first else ["dns", "snmp", "ssdp", "mdns"]
+    order = [first] if first else ["dns", "snmp", "ssdp", "mdns", "nat-pmp"]
     result = UdpResult(port, "no-answer")
     for i, proto in enumerate(order):
         # a well-known port gets its own probe with retransmission; the fallbacks are tried once

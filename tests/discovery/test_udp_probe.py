@@ -8,11 +8,19 @@ import contextlib
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
 from probe.discovery import udp_probe
-from probe.protocols import snmp
+from probe.compliance.roles import assign_roles
+from probe.discovery import discover
+from probe.options import ScanOptions
+from probe.protocols import natpmp, snmp
+from probe.session import TargetSession
+from probe.store import EvidenceStore
+from tests.helpers import gateway
+from tests.helpers.netns import NetNS, available
 from tests.helpers.daemons import LocalDaemons
 from tests.helpers.ports import free_port
 
@@ -86,6 +94,35 @@ def test_silent_udp_port_is_no_answer_after_all_three_snmp_questions() -> None:
             while len(got) < 10:
                 got.append(quiet.recv(65535))
         assert len(got) == 6  # v2c, v1, v3 sent twice each, nothing else
+
+
+@pytest.mark.skipif(available() is not None, reason=str(available()))
+def test_natpmp_found_on_real_miniupnpd_with_read_only_request(tmp_path: Path) -> None:
+    """miniupnpd (NAT-PMP on, in a namespace): the external-address request identifies it; its
+    private WAN address makes it answer "network failure", which still names the service."""
+    with NetNS() as ns:
+        gateway.miniupnpd(ns, tmp_path, natpmp=True)
+        r = udp_probe.probe_port(ns.ip, natpmp.PORT, timeout=1.0)
+        assert r.state == "open" and r.protocol == "nat-pmp", r
+        assert r.exchanges[0].request == b"\x00\x00"  # version 0, opcode 0: read-only
+        assert r.detail["natpmp_result"] == "3 Network Failure" and int(r.detail["natpmp_epoch_s"]) > 0
+        assert "NAT-PMP public address request" in (tmp_path / "miniupnpd.log").read_text()
+        store = EvidenceStore()
+        res = discover(TargetSession(ns.ip, ScanOptions(), store), (), (natpmp.PORT,))
+        svc = next(s for s in res.services if s.transport == "udp")
+        assert (svc.port, svc.protocol, svc.details["natpmp_result"]) == (5351, "nat-pmp", "3 Network Failure")
+        assert [r.role for r in assign_roles(ns.ip, [svc], [])[svc.key()]] == ["device-api"]
+
+
+def test_natpmp_parser() -> None:
+    ok = natpmp.parse(bytes.fromhex("0080000000001234c0000205"))
+    assert (ok.result, ok.epoch, ok.external_address) == (0, 0x1234, "192.0.2.5")
+    assert natpmp.parse(bytes.fromhex("00800003000022df00000000")).external_address is None
+    assert natpmp.parse(bytes.fromhex("0080000100000001")).result_name == "Unsupported Version"  # PCP-only
+    for bad in (b"", b"\x00\x00", bytes.fromhex("0081000000001234c0000205"), bytes.fromhex("02800000000012"),
+                bytes.fromhex("0080000000001234")):
+        with pytest.raises(natpmp.NatPmpError):
+            natpmp.parse(bad)
 
 
 def test_dnsmasq_found_with_product_and_version(dnsmasq: int) -> None:
