@@ -12,16 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from probe.discovery import udp_probe
 from probe.compliance.roles import assign_roles
-from probe.discovery import discover
+from probe.discovery import discover, udp_probe
 from probe.options import ScanOptions
 from probe.protocols import natpmp, snmp
 from probe.session import TargetSession
 from probe.store import EvidenceStore
 from tests.helpers import gateway
-from tests.helpers.netns import NetNS, available
 from tests.helpers.daemons import LocalDaemons
+from tests.helpers.netns import NetNS, available
 from tests.helpers.ports import free_port
 
 
