@@ -160,7 +160,7 @@ def _nmap_enrich(session: TargetSession, services: list[Service], result: Discov
     host, store, clock, opts = session.host, session.store, session.clock, session.options.discovery
     deadline = clock.deadline
     candidates = [s for s in services if s.transport == "tcp" and not s.method.endswith("-unidentified")
-                  and nmap_scan.wanted(s.protocol, s.confidence, s.product, s.version, opts.nmap_versions)]
+                  and nmap_scan.wanted(s.protocol, s.confidence, s.product, s.version, opts.nmap_versions, s.tls)]
     stats: dict[str, Any] = {"nmap": nmap_scan.available() or "not installed",
                              "nmap_ports": [s.port for s in candidates]}
     result.stats.update(stats)

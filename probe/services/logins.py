@@ -305,10 +305,12 @@ class ServiceLogin:
         t.note(f"verdict: {'success' if a.success else 'no success'}: {a.detail}")
         if a.success:
             return Result.SUCCESS, a.detail, True, a.latency, {"status": a.status}
-        if a.status in (429, 503) or (a.status == 403 and self.surface.kind != "form"
-                                      and self.surface.baseline.status != 403):
-            return Result.LOCKED, f"{a.status}: the device refused to evaluate the login", True, a.latency, \
-                {"status": a.status}
+        if a.status in (423, 429, 503) or (a.status == 403 and self.surface.kind != "form"
+                                           and self.surface.baseline.status != 403):
+            pause = a.response.retry_after() if a.response is not None else None
+            said = f" (asks to retry after {pause:.0f} s)" if pause is not None else ""
+            return Result.LOCKED, f"{a.status}: the device refused to evaluate the login{said}", True, a.latency, \
+                {"status": a.status, "retry_after": pause}
         if a.status in http_auth.AUTH_FAIL_STATUSES or self.surface.kind == "form":
             return Result.FAILURE, a.detail, True, a.latency, {"status": a.status}
         return Result.UNKNOWN, a.detail, True, a.latency, {"status": a.status}

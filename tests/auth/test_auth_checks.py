@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 from pathlib import Path
@@ -93,6 +94,41 @@ def test_snmp_public_and_private_found(daemons: LocalDaemons) -> None:
     f = one(f)
     assert f.status is Status.FAIL and "'public'" in f.summary and "'private'" in f.summary
     assert "Linux" in artefact_text(store, f)
+
+
+# -- a device that locks the client out for a short, stated pause ------------------------------
+
+def test_short_lockout_is_waited_out_and_every_pair_is_answered(daemons: LocalDaemons) -> None:
+    """The hardened gateway's login stand-in, scaled down: 3 failures lock the client out for 2 s
+    (429 + Retry-After). Twice the trials pause, then go on with the ranked pairs: PASS only with
+    every pair of the budget answered with a rejection, and the waits reported."""
+    port = daemons.lighttpd_lockout(lockout_after=3, lock_seconds=2)
+    opts = CredentialOptions(budget=6)
+    f, store = run_check("default_credentials", port, "http", credentials=opts)
+    f = one(f)
+    assert f.status is Status.PASS, f.summary
+    table = json.loads(store.artefacts[f.artefacts[-1]].data)
+    assert [a["result"] for a in table["attempts"]] == ["failure"] * 6  # 429s are not counted as answers
+    waits = f.details["lockout_waits"]
+    assert 1 <= len(waits) <= 2 and all(w["status"] == 429 and w["retry_after_s"] <= 3 for w in waits)
+    assert "locked the client out" in f.summary and "waited out" in f.summary
+
+
+def test_lockout_waits_are_bounded(daemons: LocalDaemons) -> None:
+    """More lockouts than the bound (two pauses per service): the trials stop, INCONCLUSIVE, never PASS."""
+    port = daemons.lighttpd_lockout(lockout_after=2, lock_seconds=2)
+    f, _ = run_check("default_credentials", port, "http", credentials=CredentialOptions(budget=12))
+    f = one(f)
+    assert f.status is Status.INCONCLUSIVE and "429" in (f.reason or ""), f.summary
+    assert len(f.details["lockout_waits"]) == 2 and f.details["attempts"] < 12
+
+
+def test_long_lockout_is_not_waited_out(daemons: LocalDaemons) -> None:
+    port = daemons.lighttpd_lockout(lockout_after=2, lock_seconds=600)
+    f, _ = run_check("default_credentials", port, "http", credentials=CredentialOptions(budget=6))
+    f = one(f)
+    assert f.status is Status.INCONCLUSIVE and f.details["lockout_waits"] == [], f.summary
+    assert re.search(r"asked for a pause of 60[01] s", f.summary)
 
 
 # -- wrong credentials are not reported; PASS needs a real login prompt ------------------------

@@ -15,6 +15,7 @@ account files are never modified.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import tempfile
@@ -25,6 +26,7 @@ from pathlib import Path
 from tests.helpers.ports import LOOPBACK, free_port
 from tests.helpers.processes import Daemons
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TEST_USER = "admin"
 TEST_PASSWORD = "admin"  # rank 1 in the built-in list: default_credentials must find it
 STRONG_PASSWORD = "K7#q-not-a-default-9f2"
@@ -294,6 +296,32 @@ class LocalDaemons(Daemons):
                               "/cgi-bin/login.cgi": cgi},
                              conf=['server.modules += ("mod_cgi")', 'cgi.assign = (".cgi" => "/bin/sh")'])
         return port
+
+    def lighttpd_lockout(self, password: str = STRONG_PASSWORD, *, lockout_after: int = 3, window: int = 60,
+                         lock_seconds: int = 2) -> int:
+        """/admin behind HTTP Basic served by the hardened lab device's login stand-in (its CGI,
+        probe/lab/templates/www/hardened-gateway/cgi-bin/admin.py): `lockout_after` failures within
+        `window` s lock the client out for `lock_seconds` (429 with Retry-After, even for the right
+        password); 0.5 s delay per failure."""
+        d = self._dir("lighttpd-lockout")
+        d.chmod(0o755)
+        etc = d / "etc"
+        etc.mkdir()
+        state = d / "lockout"
+        state.mkdir()
+        state.chmod(0o777)  # the CGI runs as lighttpd's user
+        (etc / "admin-auth.json").write_text(json.dumps({
+            "user": TEST_USER, "password": password, "realm": "lockout test", "model": "Lockout Test",
+            "max_failures": lockout_after, "window": window, "lock_seconds": lock_seconds,
+            "state": str(state / "state.json")}))
+        (etc / "admin-auth.json").chmod(0o644)
+        template = REPO_ROOT / "probe/lab/templates/www/hardened-gateway/cgi-bin/admin.py"
+        cgi = template.read_text().replace("@{etc}", str(etc))
+        return self.lighttpd({"/index.html": "<html><body><h1>Gateway</h1></body></html>\n",
+                              "/cgi-bin/admin.py": cgi},
+                             conf=['server.modules += ("mod_cgi", "mod_rewrite")',
+                                   'cgi.assign = (".py" => "/usr/bin/python3")',
+                                   'url.rewrite-once = ("^/admin(/[^?]*)?(\\?.*)?$" => "/cgi-bin/admin.py$2")'])
 
     # -- MQTT, SNMP, DNS -----------------------------------------------------------------------
     def mosquitto(self, *, anonymous: bool, password: str = TEST_PASSWORD) -> int:
