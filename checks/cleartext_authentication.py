@@ -1,4 +1,9 @@
-"""Proves a service would accept a login in cleartext, without sending any password."""
+"""Proves a service would accept a login in cleartext, without sending any password.
+
+HTTP Digest is the exception that sends no password: on plain HTTP it is a PASS with what stays
+weak named as warnings, unless default_credentials proved that a published default password
+logs in through it (then the offline attack is a lookup and the session was seen unencrypted).
+"""
 
 from __future__ import annotations
 
@@ -20,23 +25,27 @@ TELNET_QUIET = 0.7  # the device said something, then nothing for this long: no 
 
 
 def _http_weakness(surface: http_auth.Surface) -> tuple[str, str, str]:
-    """(title, weakness id, explanation) naming what is actually weak about this HTTP login."""
+    """(title, weakness id, explanation) naming what is actually weak about a Basic or form login."""
     if surface.kind == "basic":
         return ("HTTP Basic login over plain HTTP: password readable", "basic-over-plain-http",
                 "HTTP Basic sends the user name and password base64-encoded, which anyone on the path reads as "
                 "cleartext.")
-    if surface.kind == "form":
-        return ("HTTP form login over plain HTTP: password in cleartext", "form-over-plain-http",
-                "the login form posts the password in cleartext.")
+    return ("HTTP form login over plain HTTP: password in cleartext", "form-over-plain-http",
+            "the login form posts the password in cleartext.")
+
+
+def _digest_warnings(surface: http_auth.Surface) -> list[str]:
+    """What stays weak about a Digest login on plain HTTP even though no password travels."""
     alg = surface.challenge.get("algorithm", "MD5")
-    qop = "" if surface.challenge.get("qop") else (
-        " The challenge offers no qop (RFC 2617 legacy mode), so no client nonce makes responses unique.")
-    return ("HTTP Digest login over plain HTTP: crackable exchange, unencrypted session", "digest-over-plain-http",
-            f"no password travels in cleartext (Digest sends a {alg} hash of it), but a captured challenge and "
-            "response can be attacked offline by dictionary, nothing authenticates the device to the client (a "
-            "man in the middle can answer with a Basic challenge instead), and the whole session after the login, "
-            f"including any new password set in it, travels unencrypted.{qop} This bears on best-practice "
-            "cryptography for user authentication and on protection of the session from eavesdropping.")
+    out = [f"the digest is {alg}" + (" (a broken hash)" if alg.upper().startswith("MD5") else "")]
+    if not surface.challenge.get("qop"):
+        out.append("the challenge offers no qop (RFC 2617 legacy mode), so no client nonce makes responses unique")
+    out += ["a captured challenge and response can be attacked offline by dictionary, which matters if the "
+            "password is guessable",
+            "nothing authenticates the device to the client (a man in the middle can ask for Basic instead)",
+            "whatever a session carries after the login travels unencrypted (not observed: probe has no "
+            "credentials for it)"]
+    return out
 
 
 class CleartextAuthentication(ServiceCheck):
@@ -67,6 +76,8 @@ class CleartextAuthentication(ServiceCheck):
         if fetched == 0:
             return ctx.inconclusive("Could not fetch pages from the web service.", "every request failed",
                                     InconclusiveReason.CONNECTIVITY, artefacts=[art])
+        if surface and surface.kind == "digest":
+            return self._digest(ctx, surface, redirected, art)
         if surface:
             title, weakness, detail = _http_weakness(surface)
             return ctx.finding(Status.FAIL, title,
@@ -95,6 +106,44 @@ class CleartextAuthentication(ServiceCheck):
                            f"None of {fetched} probed paths on plain HTTP port {svc.port} asks for credentials.",
                            reason="no HTTP login surface (Basic, Digest or form) found on this plain-HTTP port",
                            artefacts=[art])
+
+    def _digest(self, ctx: ServiceContext, surface: http_auth.Surface, redirected: list[str], art: str) -> Finding:
+        """Digest on plain HTTP sends no password in cleartext: not a FAIL of this check by itself.
+
+        It FAILs only when default_credentials (which runs first on this service: `after:` in
+        the metadata) proved that a publicly known password logs in through it: then one captured
+        challenge-response gives the password away to a list of defaults at once, and the pages
+        that login opened were seen travelling unencrypted. Otherwise PASS, with what stays weak
+        named as warnings.
+        """
+        svc = ctx.service
+        alg = surface.challenge.get("algorithm", "MD5")
+        warnings = _digest_warnings(surface)
+        details: dict[str, object] = {"surface": surface.kind, "path": surface.path, "digest_algorithm": alg,
+                                      "redirected_to_https": redirected, "warnings": warnings}
+        proven = [f for f in ctx.findings_of("default_credentials", svc)
+                  if f.status is Status.FAIL and (f.details or {}).get("login_kind") == "digest"]
+        if proven:
+            login = proven[0]
+            accepted = "; ".join(f"{a.get('username')} / {a.get('password')}"
+                                 for a in (login.details or {}).get("accepted") or [])[:200]
+            return ctx.finding(
+                Status.FAIL, "HTTP Digest login over plain HTTP with a published default password",
+                f"{surface.describe()} on plain HTTP port {svc.port} sends no password in cleartext (Digest sends a "
+                f"{alg} hash of it), but a publicly known default password logs in through it "
+                f"({accepted + '; ' if accepted else ''}default_credentials finding {login.id}). So anyone who "
+                "captures one challenge and response on the path recovers that password offline from a list of "
+                "defaults at once, and the authenticated pages that login opened were seen travelling "
+                "unencrypted. This is user authentication without best-practice cryptography, and protected "
+                "data open to eavesdropping.", artefacts=[art, *login.artefacts[:1]], severity="high",
+                details={**details, "weakness": "digest-over-plain-http-default-password",
+                         "default_login_finding": login.id})
+        return ctx.finding(
+            Status.PASS, "HTTP Digest login on plain HTTP: no password in cleartext (weaknesses noted)",
+            f"{surface.describe()} on plain HTTP port {svc.port} sends no password in cleartext (Digest sends a "
+            f"{alg} hash of it), so the login is not cleartext authentication. Warnings, not failures: "
+            + "; ".join(warnings) + ". No default password was proven to log in through it.",
+            artefacts=[art], severity="medium", details={**details, "weakness": "digest-over-plain-http"})
 
     def _mqtt(self, ctx: ServiceContext) -> Finding:
         """A plain-MQTT broker that requires a user name and password: they would travel in the clear."""

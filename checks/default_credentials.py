@@ -9,7 +9,8 @@ all tried: the list is short, answers are instant, and a write community is a di
 from a read one. Up to PARALLEL_ACCOUNTS accounts are tried at once (each account's candidates
 strictly in order), inside the device's connection cap; with ctx.options.credentials.delay
 everything is sequential. PASS
-needs proof that the service really asked for credentials and rejected every one tried;
+needs proof that the service really asked for credentials and rejected every one tried; a
+short lockout the device announces (429 with Retry-After) is waited out, boundedly (run_trials);
 a service that needs no login at all is NOT_APPLICABLE here (unauthenticated_access reports it).
 """
 
@@ -25,9 +26,12 @@ from probe.context import ServiceContext
 from probe.models import Finding, InconclusiveReason, Status
 from probe.options import CredentialScope
 from probe.plugins import ServiceCheck
+from probe.protocols import snmp
 from probe.services.credentials import Credential, for_service
 from probe.services.logins import Attempt, Result, ServiceLogin, admin_paths
 
+MAX_LOCKOUT_WAITS = 2  # pauses a throttling device may impose on one service's trials
+MAX_LOCKOUT_WAIT = 60.0  # seconds: a longer pause is not waited out (the trials stop, INCONCLUSIVE)
 MAX_CONSECUTIVE_CONNECTIVITY = 2
 MAX_CONSECUTIVE_UNKNOWN = 3  # answers neither a rejection nor a login, in a row
 PARALLEL_ACCOUNTS = 4  # accounts tried at once on one service (as hydra -t 4); the device cap still holds
@@ -43,15 +47,29 @@ def _account(protocol: str, cred: Credential) -> str:
     return cred.password if protocol == "snmp" else cred.username  # a community is its own account
 
 
+def _wait_allowed(ctx: ServiceContext, seconds: float) -> bool:
+    """A lockout pause is waited out only when the run's time budget leaves room for it and more."""
+    deadline = ctx.session.clock.deadline
+    return deadline is None or deadline - time.monotonic() > seconds + 15.0
+
+
 def run_trials(ctx: ServiceContext, login: ServiceLogin, creds: list[Credential],
-               budget: int) -> tuple[list[Attempt], Attempt | None]:
+               budget: int, waits: list[dict[str, object]] | None = None) -> tuple[list[Attempt], Attempt | None]:
     """Try credentials; returns the attempts (in list order) and the answer that stopped them, if any.
 
     Stops an account at its first success (the whole service, unless every account is wanted),
     and the whole service at the budget, at an answer that
     makes further tries pointless (no login asked, unsupported, locked out, no password login), or
     when the device keeps dropping connections or answering nonsense.
+
+    A device that throttles (HTTP 429/423/503) and says for how long (Retry-After, or a pause
+    stated in the page) of at most MAX_LOCKOUT_WAIT seconds is waited out, at most
+    MAX_LOCKOUT_WAITS times per service and only when the run's time budget allows: every worker
+    pauses, the refused pair is tried again afterwards (a refused attempt tested no password, so it
+    does not use the budget), and each pause is recorded in `waits`. Anything longer, or a third
+    lockout, stops the trials as before.
     """
+    waits = waits if waits is not None else []
     protocol = ctx.service.protocol
     queues: dict[str, list[Credential]] = {}
     for c in creds:
@@ -61,6 +79,7 @@ def run_trials(ctx: ServiceContext, login: ServiceLogin, creds: list[Credential]
     lock = threading.Lock()
     attempts: list[Attempt] = []
     shared = {"used": 0, "conn": 0, "unknown": 0}
+    pause = {"until": 0.0}  # monotonic time before which no worker sends an attempt (a lockout being waited out)
     stop: list[Attempt] = []
     delay = ctx.options.credentials.delay
     all_accounts = every_account(ctx)
@@ -82,19 +101,40 @@ def run_trials(ctx: ServiceContext, login: ServiceLogin, creds: list[Credential]
         finally:
             warm.set()  # whatever happened to the first worker, the others stop waiting
 
+    def _paused(a: Attempt) -> bool:
+        """Under the lock: is this refusal a lockout to wait out? Starts (or joins) the pause if so."""
+        seconds = a.extra.get("retry_after")
+        if a.result is not Result.LOCKED or not isinstance(seconds, (int, float)) or seconds > MAX_LOCKOUT_WAIT:
+            return False
+        now = time.monotonic()
+        if now < pause["until"]:
+            return True  # another worker's attempt met the same lockout: its pause covers this one
+        if len(waits) >= MAX_LOCKOUT_WAITS or not _wait_allowed(ctx, seconds):
+            return False
+        pause["until"] = now + seconds + 1.0
+        waits.append({"after_attempts": len(attempts), "status": a.extra.get("status"), "retry_after_s": seconds,
+                      "waited_s": round(seconds + 1.0, 1), "refused": a.credential.label(), "detail": a.detail})
+        return True
+
     def _work() -> None:
         while True:
             with lock:
                 if stop or found or not accounts:
                     return
                 account = accounts.pop(0)
-            for cred in queues[account]:
+            queue = queues[account]
+            i = 0
+            while i < len(queue):
+                cred = queue[i]
                 with lock:
                     if stop or found or shared["used"] >= budget:
                         return
                     shared["used"] += 1
                     later = shared["used"] > 1
+                    wait = pause["until"] - time.monotonic()
                 ctx.check_cancelled()
+                if wait > 0:
+                    _sleep(ctx, wait)
                 if later and delay > 0:
                     _sleep(ctx, delay)
                 try:
@@ -103,6 +143,9 @@ def run_trials(ctx: ServiceContext, login: ServiceLogin, creds: list[Credential]
                     solo.append(True)
                     raise
                 with lock:
+                    if _paused(a):
+                        shared["used"] -= 1  # the pair was not evaluated: try it again after the pause
+                        continue
                     attempts.append(a)
                     if not warm.is_set():
                         if a.result not in (Result.SUCCESS, Result.FAILURE):
@@ -118,6 +161,7 @@ def run_trials(ctx: ServiceContext, login: ServiceLogin, creds: list[Credential]
                         found.append(a)  # the FAIL is proven: no more logins on this service
                 if a.result is Result.SUCCESS:
                     break  # next account
+                i += 1
 
     parallel = 1 if delay > 0 else max(1, min(PARALLEL_ACCOUNTS, ctx.options.safety.max_connections, len(accounts)))
     with ThreadPoolExecutor(max_workers=parallel) as pool:
@@ -174,7 +218,8 @@ class DefaultCredentials(ServiceCheck):
             return
 
         budget = max(0, ctx.options.credentials.budget)
-        attempts, stop = run_trials(ctx, login, creds, budget)
+        waits: list[dict[str, object]] = []
+        attempts, stop = run_trials(ctx, login, creds, budget, waits)
 
         log = "\n".join(a.transcript.text() for a in attempts)
         cap = max(1024, ctx.options.safety.max_read_bytes)  # per service, whatever a flood sent per attempt
@@ -188,7 +233,10 @@ class DefaultCredentials(ServiceCheck):
         base = pre + ([log_id] if log_id else []) + [table_id]
         scope = "accounts" if every_account(ctx) else "first"
         details = {"login": login.description, "attempts": len(attempts), "budget": budget,
-                   "candidates": len(creds), "scope": scope}
+                   "candidates": len(creds), "scope": scope, "lockout_waits": waits}
+        waited = (f" The device locked the client out {len(waits)} time(s) during the trials (" + "; ".join(
+            f"HTTP {w['status']} after {w['after_attempts']} answered attempt(s), pause {w['retry_after_s']:.0f} s"
+            for w in waits) + "); each pause was waited out and the refused pair tried again." if waits else "")
         if login.surface is not None:  # where the web login is, for anyone re-testing it by hand
             details["login_path"] = login.surface.path
             details["login_kind"] = login.surface.kind
@@ -227,17 +275,24 @@ class DefaultCredentials(ServiceCheck):
                                    reason, InconclusiveReason.UNSUPPORTED, details=details, artefacts=base)
             return
         if stop is not None and stop.result is Result.LOCKED:
+            why = ("" if stop.extra.get("retry_after") is None else
+                   f" It asked for a pause of {stop.extra['retry_after']:.0f} s; at most {MAX_LOCKOUT_WAITS} pauses "
+                   f"of up to {MAX_LOCKOUT_WAIT:.0f} s are waited out per service, within the run's time budget.")
             yield ctx.inconclusive(f"The device stopped evaluating logins after {len(attempts)} attempt(s); the "
-                                   "rest of the list was not tried.", f"lock-out or refusal: {stop.detail}",
+                                   f"rest of the list was not tried.{why}{waited}",
+                                   f"lock-out or refusal: {stop.detail}",
                                    InconclusiveReason.CONNECTIVITY, details=details, artefacts=base)
             return
         failures = [a for a in attempts if a.result is Result.FAILURE]
         asked = any(a.prompt_seen for a in failures) or bool(login.requires_auth)
         if attempts and len(failures) == len(attempts) and asked:
             exhausted = "the whole list" if len(attempts) == len(creds) else f"the budget of {budget} attempts"
+            if svc.protocol == "snmp" and login.snmp_engine is not None:
+                yield self._snmp_pass(ctx, login.snmp_engine, len(attempts), exhausted, details, base)
+                return
             yield ctx.finding(Status.PASS, "No default credential accepted",
                               f"The {login.description} on port {svc.port} asked for credentials and rejected all "
-                              f"{len(attempts)} default credentials tried ({exhausted}, most likely first).",
+                              f"{len(attempts)} default credentials tried ({exhausted}, most likely first).{waited}",
                               details=details, artefacts=base)
             return
         if not attempts:
@@ -261,6 +316,23 @@ class DefaultCredentials(ServiceCheck):
                                f"{len(odd)} answer(s) were neither a clear rejection nor a proven login: "
                                f"{odd[-1].detail}", InconclusiveReason.DEVICE_MISBEHAVED, details=details,
                                artefacts=base)
+
+    @staticmethod
+    def _snmp_pass(ctx: ServiceContext, engine: snmp.EngineReport, tried: int, exhausted: str,
+                   details: dict[str, object], base: list[str]) -> Finding:
+        """Silence is the only "no" a v1/v2c agent gives: it counts as a rejection only because the
+        agent was proven to be listening (its SNMPv3 Report, in the login-discovery transcript)."""
+        port = ctx.service.port
+        return ctx.finding(
+            Status.PASS, "No default SNMP community accepted",
+            f"The SNMP agent on udp/{port} is listening: it answered an SNMPv3 engine-discovery request with a "
+            f"Report ({engine.describe()}; transcript in the login-discovery artefact). None of the {tried} default "
+            f"communities tried ({exhausted}) got an answer to GET sysDescr.0 over v2c or v1: SNMP v1/v2c agents "
+            "drop a request with a community they do not know without answering, so a live agent's silence is "
+            "its rejection.",
+            details={**details, "agent_proof": "SNMPv3 engine-discovery Report",
+                     "snmpv3_engine_id": engine.engine_id.hex(), "snmpv3_report": engine.report},
+            artefacts=base)
 
     def _no_login(self, ctx: ServiceContext, login: ServiceLogin, pre: list[str]) -> Finding:
         svc = ctx.service

@@ -75,6 +75,17 @@ class TlsConfiguration(ServiceCheck):
                 details=details, artefacts=[transcript])
             return
 
+        if scan.version_violation and not scan.accepted_versions:
+            # every ServerHello of a server that does not negotiate is in doubt: say which rule it
+            # broke and stop, rather than judge versions or suites it never really agreed to
+            yield ctx.inconclusive(
+                "The server answers TLS hellos with a version above the one offered, a protocol violation "
+                f"({scan.version_violation}), and never completed a handshake flight: which TLS versions and "
+                "suites it accepts cannot be read.",
+                f"device misbehaved: ServerHello version above the offered one ({scan.version_violation}); "
+                "RFC 5246 E.1 and RFC 8446 4.1.3 forbid it", InconclusiveReason.DEVICE_MISBEHAVED,
+                details=details, artefacts=[transcript])
+            return
         judgement = judge_tls_configuration(scan, policy)
         details["violations"] = [v.to_json() for v in judgement.violations]
         details["undetermined"] = judgement.undetermined

@@ -3,7 +3,8 @@
 Evidence for JC-STAR S1.1-01 (every access over IP passes authentication). Each service type
 has its own proof: a management page or config file served without credentials, FTP 230 for
 "anonymous", MQTT CONNACK 0 + granted SUBACK (+ our own message echoed back) for an anonymous
-client, and an SNMP SET that succeeds with a public community (writing back the value just read).
+client, and for SNMP a known community whose write probe (a SET of read-only sysDescr.0 to its own
+value, which changes nothing) is answered notWritable: the object is inside its write view.
 """
 
 from __future__ import annotations
@@ -237,43 +238,106 @@ class UnauthenticatedAccess(ServiceCheck):
 
     # -- SNMP ------------------------------------------------------------------------------
     def _snmp(self, ctx: ServiceContext) -> Finding:
+        """Write access with a known community, proven without changing anything.
+
+        Each community that reads sysDescr.0 gets one SET of sysDescr.0 to the value just read.
+        sysDescr is read-only in every agent (RFC 3418), so nothing can change; the error-status
+        says what the community may do (RFC 3416 4.2.5, checked with net-snmp 5.9's snmpd and
+        snmpset): noAccess / authorizationError when the object is outside the community's write
+        view (a read-only community), notWritable when it is inside the write view but the object
+        cannot be changed (a read-write community). SNMPv1 maps both to noSuchName (RFC 3584 4.4),
+        so a v1-only answer cannot tell them apart.
+        """
         svc = ctx.service
         t = Transcript("snmp", ctx.host, svc.port)
         communities = [c for c in for_service("snmp", ctx.options.credentials.user_file)][:8]
-        readable: list[str] = []
+        rows: list[dict[str, str]] = []
+        engine: snmp.EngineReport | None = None
         with ctx.slot():
             client = snmp.Client(ctx.host, svc.port, t, timeout=ctx.remaining(2.0))
-            for cred in communities:
+            names = [c.password.encode() for c in communities]
+            t.note(f"GET sysDescr.0 with each of {len(names)} known communities, over v2c and v1, all at once")
+            answers = client.request_each([(v, c, snmp.GET, snmp.SYS_DESCR) for c in names
+                                           for v in (snmp.V2C, snmp.V1)])
+            for i, cred in enumerate(communities):
                 ctx.check_cancelled()
-                community = cred.password.encode()
-                shown = "<operator-supplied>" if cred.secret else cred.password
-                for oid in (snmp.SYS_CONTACT, snmp.SYS_LOCATION):
-                    got = client.request(snmp.V2C, community, snmp.GET, oid)
-                    if got is None:  # wrong community: v1/v2c agents stay silent
-                        break
-                    if got.error_status or not got.varbinds or got.varbinds[0][1] != "OCTET STRING":
-                        continue
-                    if shown not in readable:
-                        readable.append(shown)
-                    _, type_name, value = got.varbinds[0]
-                    t.note(f"community {shown!r}: {oid} = {value!r}; writing the same value back")
-                    res = client.request(snmp.V2C, community, snmp.SET, oid, snmp.enc_value(type_name, value))
-                    if res is not None and res.error_status == 0:
-                        art = ctx.artefact("transcript", "snmp write test (same value written back)", t.render())
-                        return ctx.finding(Status.FAIL, "SNMP write access with a default community",
-                                           f"The SNMP agent on port {svc.port} accepted a SET of {oid} with community "
-                                           f"{shown!r} (the value just read was written back unchanged).",
-                                           artefacts=[art], severity="high",
-                                           details={"community": shown, "oid": oid,
-                                                    "value": value.decode("utf-8", "replace")})
-                    t.note(f"SET refused: {res.error if res else 'no answer'}")
-            alive = bool(readable) or snmp.agent_answers_v3(ctx.host, svc.port, t, ctx.remaining(2.0))
-        art = ctx.artefact("transcript", "snmp write test", t.render())
-        if not alive:
+                row = self._snmp_rights(client, t, names[i], "<operator-supplied>" if cred.secret else cred.password,
+                                        answers[2 * i], answers[2 * i + 1])
+                if row is not None:
+                    rows.append(row)
+            if not rows:
+                engine = snmp.discover_engine(ctx.host, svc.port, t, ctx.remaining(2.0))
+        art = ctx.artefact("transcript", "snmp community rights (GET sysDescr.0, SET to the same value)", t.render())
+        details: dict[str, object] = {"communities": rows, "tried": len(communities), "oid": snmp.SYS_DESCR}
+        writers = [r for r in rows if r["rights"] == "write"]
+        if writers:
+            w = writers[0]
+            readers = [r["community"] for r in rows if r["rights"] == "read-only"]
+            contrast = (f" With {', '.join(repr(c) for c in readers)} the same SET got noAccess (read-only): the "
+                        "agent tells the two apart." if readers else "")
+            return ctx.finding(Status.FAIL, "SNMP write access with a default community",
+                               f"The SNMP agent on udp/{svc.port} grants write access to the community "
+                               f"{w['community']!r}: a SET of sysDescr.0 (read-only in every agent) to the value "
+                               f"just read was answered {w['set']}, which an agent returns only when the object is "
+                               f"inside the community's write view (RFC 3416 4.2.5; a read-only community gets "
+                               f"noAccess). Nothing was changed.{contrast} Anyone on the network can change the "
+                               "agent's writable objects with this community.",
+                               artefacts=[art], severity="high",
+                               details={**details, "community": w["community"], "set_error": w["set"]})
+        unclear = [r for r in rows if r["rights"] == "unknown"]
+        if unclear:
+            u = unclear[0]
+            return ctx.inconclusive(f"The community {u['community']!r} reads the SNMP agent on udp/{svc.port}; "
+                                    "whether it may also write could not be told without changing something.",
+                                    f"the SET of sysDescr.0 to its own value was answered {u['set']} over "
+                                    f"{u['version']}, which does not separate read-only from read-write",
+                                    InconclusiveReason.UNSUPPORTED, artefacts=[art], details=details)
+        if rows:
+            readable = ", ".join(repr(r["community"]) for r in rows)
+            return ctx.finding(Status.PASS, "No SNMP write access with a default community",
+                               f"No default community has write access on udp/{svc.port}: {readable} read(s) "
+                               "sysDescr.0, and a SET of it to the same value was answered noAccess (outside the "
+                               "community's write view). Read access with a default community is reported by "
+                               "default_credentials.", artefacts=[art], severity="info",
+                               details={**details, "readable_communities": [r["community"] for r in rows]})
+        if engine is None:
             return ctx.inconclusive("No SNMP agent answered.", "no answer to any community nor to SNMPv3 discovery",
-                                    InconclusiveReason.CONNECTIVITY, artefacts=[art])
-        return ctx.finding(Status.PASS, "No SNMP write access with a default community",
-                           f"No SET succeeded with the {len(communities)} known communities on port {svc.port}"
-                           f" (readable with: {', '.join(readable) or 'none'}; read access is reported by "
-                           "default_credentials).", artefacts=[art], severity="info",
-                           details={"readable_communities": readable})
+                                    InconclusiveReason.CONNECTIVITY, artefacts=[art], details=details)
+        return ctx.finding(Status.PASS, "No SNMP access with a default community",
+                           f"The SNMP agent on udp/{svc.port} is listening: it answered SNMPv3 engine discovery with "
+                           f"a Report ({engine.describe()}; in the transcript). None of the {len(communities)} "
+                           "default communities tried got any answer over v2c or v1: SNMP v1/v2c agents drop a "
+                           "request with a community they do not know without answering, so a live agent's silence "
+                           "is its refusal. No read, and so no write, access without the device's own credentials.",
+                           artefacts=[art], severity="info",
+                           details={**details, "agent_proof": "SNMPv3 engine-discovery Report",
+                                    "snmpv3_engine_id": engine.engine_id.hex()})
+
+    @staticmethod
+    def _snmp_rights(client: snmp.Client, t: Transcript, community: bytes, shown: str, v2c: snmp.Reply | None,
+                     v1: snmp.Reply | None) -> dict[str, str] | None:
+        """What one community may do, from its answers to GET sysDescr.0 over v2c and v1: None when
+        the agent ignored it (silence), else a row with the version used, the answer to the write
+        probe and the rights that answer shows."""
+        version, got = (snmp.V2C, v2c) if v2c is not None else (snmp.V1, v1)
+        if got is None:
+            t.note(f"community {shown!r}: no answer over v2c or v1 (not a community of this agent)")
+            return None
+        row = {"community": shown, "version": "v2c" if version == snmp.V2C else "v1", "get": got.error}
+        if got.error_status or not got.varbinds or got.varbinds[0][1] != "OCTET STRING":
+            row.update(set="not sent", rights="unknown")
+            t.note(f"community {shown!r}: sysDescr.0 not readable ({got.error}); no write probe")
+            return row
+        value = got.varbinds[0][2]
+        t.note(f"community {shown!r}: sysDescr.0 = {value!r}; SET of the same value (sysDescr is read-only: "
+               "nothing can change) to read the community's rights from the error-status")
+        res = client.request(version, community, snmp.SET, snmp.SYS_DESCR, snmp.enc_value("OCTET STRING", value))
+        row["set"] = res.error if res is not None else "no answer"
+        if res is not None and version == snmp.V2C and res.error_status in (0, 17):  # noError, notWritable
+            row["rights"] = "write"
+        elif res is not None and version == snmp.V2C and res.error_status in (6, 16):  # noAccess, authorizationError
+            row["rights"] = "read-only"
+        else:
+            row["rights"] = "unknown"
+        t.note(f"community {shown!r}: SET answered {row['set']}: {row['rights']}")
+        return row

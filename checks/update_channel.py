@@ -7,7 +7,9 @@ update check or the image in transit), though it does not by itself show that im
 the catalog rules decide which clauses it can FAIL (docs/verdicts.md). An https URL on the device
 is not judged here against a trust store of its own: its port gets the `update` role, and that
 service's TLS is judged by tls_configuration and tls_certificate under the one policy every
-service gets. An https URL on another host is the vendor's server, which probe never contacts.
+service gets. An https URL on another host is the vendor's server, which probe never contacts:
+the channel exists but its protection cannot be observed (INCONCLUSIVE, missing-input: the
+manufacturer's documents must show how the device validates that server).
 """
 
 from __future__ import annotations
@@ -83,12 +85,19 @@ class UpdateChannel(Check):
             return ctx.inconclusive(f"Update URL with an unknown scheme: {url}", "update URL scheme not assessable",
                                     InconclusiveReason.UNSUPPORTED, details=details, artefacts=arts)
         if not on_device:
-            return ctx.finding(
-                Status.NOT_APPLICABLE, "Update URL on another host (not contacted)",
-                f"The device names {url} (in {item.source}) as an update URL over https on another host: the "
-                "vendor's server, which probe never contacts. Nothing on the device under test serves it; how the "
-                "device validates that server is for the manufacturer's documents.",
-                reason="the update server is not the device under test: recorded, never fetched",
+            # The channel exists (the device names it), so this is not "nothing to test"; and its
+            # cryptography is out of reach: the server is not the device and is never contacted, and
+            # whether the device checks that server's certificate happens inside the device. What
+            # would decide it is the manufacturer's documents (or a lab set-up that intercepts the
+            # device's own update connection), an input this run does not have.
+            return ctx.inconclusive(
+                f"The device names {url} (in {item.source}, {item.how}) as its update URL: https on another "
+                "host, the vendor's server, which probe never contacts. The update channel exists, but whether "
+                "the device validates that server's certificate (and so whether the https protects the update "
+                "check) cannot be observed from the network: the manufacturer's documents must show it.",
+                "the update server is another host (never contacted) and the device's certificate validation "
+                "cannot be observed from the network; it needs the manufacturer's documents",
+                InconclusiveReason.NO_INPUT, title="Update URL on the vendor's server: validation not observable",
                 details=details, artefacts=arts)
         _h, port, _tls, path = web.split_target_url(url)
         svc = next((s for s in ctx.services if s.port == port and s.transport == "tcp"), None)

@@ -108,6 +108,14 @@ class CheckContext:
     def services_for(self, *protocols: str) -> list[Service]:
         return [s for s in self.services if s.protocol in protocols]
 
+    def findings_of(self, check_id: str, service: Service | None = None) -> list[Finding]:
+        """Findings another check already recorded on this target (on `service`, when given). Only
+        meaningful for a check that declares `after: [check_id]` in its metadata: the engine then
+        runs it once that check has finished on the same service."""
+        _s, findings, _a = self.session.store.snapshot()
+        return [f for f in findings if f.check_id == check_id and f.host == self.host
+                and (service is None or (f.port == service.port and (f.transport or "tcp") == service.transport))]
+
     # -- evidence --------------------------------------------------------------------------
     def artefact(self, kind: str, name: str, data: bytes | str, *, media_type: str | None = None,
                  port: int | None = None) -> str:

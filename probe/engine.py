@@ -105,6 +105,11 @@ class _Job:
     discovery_complete: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
     settled: bool = False  # its findings (or the engine's "interrupted" finding) are in the store
+    then: list[_Job] = field(default_factory=list)  # jobs that read this one's findings: run right after it
+
+    def chain(self) -> list[_Job]:
+        """This job and those chained after it, in the order they run."""
+        return [self, *(j for t in self.then for j in t.chain())]
 
     def settle(self) -> bool:
         """True for the first caller only: the job's own result or the engine's give-up, never both."""
@@ -184,7 +189,23 @@ def _jobs_for_target(state: ScanState, session: TargetSession, services: list[Se
             continue
         for svc in matching:
             jobs.append(_Job(cls, svc))
-    return jobs
+    return _chain_dependents(jobs)
+
+
+def _chain_dependents(jobs: list[_Job]) -> list[_Job]:
+    """A check that reads another check's findings on its service (`after:` in its metadata) runs in
+    the same worker right after that check's job on the same service; with no such job (the
+    prerequisite is not in scope or not allowed in this run) it runs on its own."""
+    top: list[_Job] = []
+    for job in jobs:
+        after = set(job.cls.metadata.after or ())
+        first = next((j for j in jobs if job.service is not None and j is not job and j.cls.metadata.id in after
+                      and j.service is not None and j.service.key() == job.service.key()), None)
+        if first is None:
+            top.append(job)
+        else:
+            first.then.append(job)
+    return top
 
 
 def _scan_target(state: ScanState, catalog: Catalog, host: str, progress: Progress) -> None:
@@ -201,17 +222,18 @@ def _scan_target(state: ScanState, catalog: Catalog, host: str, progress: Progre
     services = [s for s in state.store.snapshot()[0] if s.host == host]
     progress("discovered", {"host": host, "services": [s.key() + " " + s.protocol for s in services]})
     jobs = _jobs_for_target(state, session, services, disc)
-    total = len(jobs)
+    total = sum(len(j.chain()) for j in jobs)
     done = 0
     lock = threading.Lock()
 
-    def run(job: _Job) -> None:
+    def run(top: _Job) -> None:
         nonlocal done
-        _run_job(session, job.cls, services, job.service, profile=state.profile.raw,
-                 discovery_complete=job.discovery_complete, job=job, timings=state.timings)
-        with lock:
-            done += 1
-            progress("check", {"host": host, "done": done, "total": total})
+        for job in top.chain():
+            _run_job(session, job.cls, services, job.service, profile=state.profile.raw,
+                     discovery_complete=job.discovery_complete, job=job, timings=state.timings)
+            with lock:
+                done += 1
+                progress("check", {"host": host, "done": done, "total": total})
 
     # Brute-force tests go last, once every other check on the device has finished: a lockout
     # they provoke must not spoil credential trials or other checks running beside them.
@@ -244,14 +266,17 @@ def _wait_or_give_up(session: TargetSession, futures: list[Any], jobs: list[_Job
             break
         wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
     why = session.clock.why()
-    for job, fut in zip(jobs, futures, strict=True):
-        if fut.done() or not job.settle():
+    for top, fut in zip(jobs, futures, strict=True):
+        if fut.done():
             continue
-        meta = job.cls.metadata
-        ctx = make_context(session, meta, job.service)
-        f = ctx.inconclusive(f"{meta.title}: not completed.", f"{why} (the check was still running)",
-                             InconclusiveReason.INTERRUPTED)
-        session.store.add_finding(f)
+        for job in top.chain():
+            if not job.settle():
+                continue
+            meta = job.cls.metadata
+            ctx = make_context(session, meta, job.service)
+            f = ctx.inconclusive(f"{meta.title}: not completed.", f"{why} (the check was still running)",
+                                 InconclusiveReason.INTERRUPTED)
+            session.store.add_finding(f)
     aborted = session.limiter.abort_sockets()
     if aborted:
         session.store.note(f"{session.host}: {aborted} connection(s) still open after the interrupt were shut down")

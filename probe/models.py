@@ -136,6 +136,9 @@ class Service:
     tls: bool = False
     banner_artefact: str | None = None  # Artefact.id of the banner, when one was read
     confidence: str = "port"  # port (guessed from the port number) | banner | handshake | nmap
+    # what discovery learned beyond protocol/product/version, e.g. which SNMP versions answered and
+    # the SNMPv3 engine ID, or a NAT-PMP result code; values are short texts, never secrets
+    details: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     def key(self) -> str:
         return f"{self.host}:{self.port}/{self.transport}"
@@ -152,6 +155,7 @@ class Service:
             "tls": self.tls,
             "banner_artefact": self.banner_artefact,
             "confidence": self.confidence,
+            "details": dict(self.details),
         }
 
 

@@ -44,6 +44,9 @@ class CheckMetadata:
     severity: str
     remediation: str
     source: str  # "builtin" or the distribution that provided it
+    # checks whose findings on the same service this check reads: its job runs right after theirs
+    # (in the same worker), so what they observed is there to read; independent when they do not run
+    after: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, data: Any, *, where: str, source: str) -> CheckMetadata:
@@ -67,6 +70,11 @@ class CheckMetadata:
             raise UserError(f"{where}: services must be a list of protocol names")
         if data["scope"] == "service" and not services:
             raise UserError(f"{where}: a service-scoped check must name the services it needs")
+        after = data.get("after") or []
+        if not isinstance(after, list) or not all(isinstance(a, str) and _ID_RE.match(a) for a in after):
+            raise UserError(f"{where}: after must be a list of check ids")
+        if data["scope"] != "service" and after:
+            raise UserError(f"{where}: only a service-scoped check can run after others on its service")
         return cls(
             id=cid,
             title=str(data["title"]),
@@ -77,6 +85,7 @@ class CheckMetadata:
             severity=str(data.get("severity", "medium")),
             remediation=str(data.get("remediation", "")).strip(),
             source=source,
+            after=tuple(after),
         )
 
 

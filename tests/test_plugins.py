@@ -22,11 +22,20 @@ def test_builtin_checks_have_matching_metadata() -> None:
         assert cls.metadata.title and cls.metadata.description
 
 
+def test_builtin_dependencies_name_real_checks() -> None:
+    reg = registry()
+    assert reg["cleartext_authentication"].metadata.after == ("default_credentials",)
+    assert all(a in reg for cls in reg.values() for a in cls.metadata.after)
+
+
 @pytest.mark.parametrize("patch,needle", [
     ({"id": "Bad-ID"}, "lower_snake_case"),
     ({"scope": "galaxy"}, "scope"),
     ({"intrusiveness": "gentle"}, "intrusiveness"),
     ({"services": []}, "service-scoped"),
+    ({"after": "default_credentials"}, "after must be a list"),
+    ({"after": ["Not An Id"]}, "after must be a list"),
+    ({"scope": "device", "after": ["default_credentials"]}, "only a service-scoped check"),
 ])
 def test_metadata_is_validated(patch, needle) -> None:
     base = {"id": "ok_check", "title": "t", "description": "d", "scope": "service", "services": ["ssh"],

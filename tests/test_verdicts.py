@@ -162,13 +162,13 @@ def test_factory_state_does_not_excuse_a_fail_from_a_rule_that_is_not_exempt() -
 # -- role assignment -------------------------------------------------------------------------------
 
 def test_roles_come_from_protocols_and_observations() -> None:
-    svcs = [Service("h", 22, "tcp", "ssh", "test", banner_artefact="a-1"),
-            Service("h", 21, "tcp", "ftp", "test"),
-            Service("h", 1883, "tcp", "mqtt", "test"),
-            Service("h", 80, "tcp", "http", "test"),
-            Service("h", 8443, "tcp", "https", "test", tls=True),
-            Service("h", 5000, "tcp", "upnp", "test"),
-            Service("h", 9000, "tcp", "http", "test")]
+    svcs = [Service("h", 22, "tcp", "ssh", "test", banner_artefact="a-1", confidence="banner"),
+            Service("h", 21, "tcp", "ftp", "test", confidence="banner"),
+            Service("h", 1883, "tcp", "mqtt", "test", confidence="handshake"),
+            Service("h", 80, "tcp", "http", "test", confidence="handshake"),
+            Service("h", 8443, "tcp", "https", "test", tls=True, confidence="handshake"),
+            Service("h", 5000, "tcp", "upnp", "test", confidence="handshake"),
+            Service("h", 9000, "tcp", "http", "test", confidence="handshake")]
     fs = [
         f(Status.PASS, "unauthenticated_access", port=8443, details={"protected_paths": ["/admin/"], "open": []}),
         f(Status.FAIL, "update_channel", details={"update_url": "http://h/api/update-check", "found_in": "x",
@@ -188,6 +188,31 @@ def test_roles_come_from_protocols_and_observations() -> None:
     assert ssh.evidence == ("a-1",) and "SSH" in ssh.why
     assert roles["h:80/tcp"][0].evidence == (fs[1].id,)
     assert "/admin/" in roles["h:8443/tcp"][0].why
+
+
+def test_no_role_from_a_port_number_guess() -> None:
+    """7547 (TR-069's port) and 8883 (MQTT over TLS) named only by their port numbers: no role. The
+    same ports answering as what they are get theirs."""
+    guessed = [Service("h", 7547, "tcp", "http", "syn-scan", confidence="port"),
+               Service("h", 8883, "tcp", "mqtts", "syn-scan", confidence="port")]
+    assert assign_roles("h", guessed, []) == {"h:7547/tcp": (), "h:8883/tcp": ()}
+    seen = [Service("h", 7547, "tcp", "http", "syn-scan", confidence="handshake"),
+            Service("h", 8883, "tcp", "mqtts", "syn-scan", confidence="handshake")]
+    assert {k: [r.role for r in v] for k, v in assign_roles("h", seen, []).items()} == {
+        "h:7547/tcp": ["device-api"], "h:8883/tcp": ["device-api"]}
+
+
+def test_a_default_login_on_any_protocol_gives_management() -> None:
+    """FTP is a file share (data); a known credential that logs in to an account on it also makes it
+    a way to administer the device. A FAIL of another check gives no such role."""
+    svcs = [Service("h", 21, "tcp", "ftp", "syn-scan", confidence="banner"),
+            Service("h", 1883, "tcp", "mqtt", "syn-scan", confidence="handshake")]
+    fs = [f(Status.FAIL, "default_credentials", port=21, details={"login": "FTP USER/PASS"}),
+          f(Status.FAIL, "unauthenticated_access", port=1883, details={})]
+    roles = assign_roles("h", svcs, fs)
+    assert [r.role for r in roles["h:21/tcp"]] == ["management", "data"]
+    assert fs[0].id in roles["h:21/tcp"][0].evidence and "ftp login" in roles["h:21/tcp"][0].why
+    assert [r.role for r in roles["h:1883/tcp"]] == ["device-api"]
 
 
 def test_an_update_url_on_another_host_gives_no_role() -> None:

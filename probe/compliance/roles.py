@@ -7,14 +7,16 @@ the target has run, from two kinds of observation:
 - the protocol discovery identified (SSH is a login for administration, FTP a file share, MQTT a
   device API): the table is data, `probe/data/roles.yaml`;
 - what the checks saw on the service: an authentication challenge, a login form or an admin
-  page (default_credentials, cleartext_authentication, unauthenticated_access), a default login
-  that worked, an update page or endpoint or the host:port of an update URL the device names for
-  itself (update_mechanism, update_channel), a UPnP description or control URL (upnp_exposure),
-  a directory listing (the update survey's crawl).
+  page (default_credentials, cleartext_authentication, unauthenticated_access), a known
+  credential that logged in to an account (any protocol), an update page or endpoint or the
+  host:port of an update URL the device names for itself (update_mechanism, update_channel), a
+  UPnP description or control URL (upnp_exposure), a directory listing (the update survey's crawl).
 
 Every role carries its reason and the finding or artefact ids it rests on, so an assessor can
-check why a finding counted for a clause. Roles never come from a port number alone, except the
-well-known ports listed in the data file.
+check why a finding counted for a clause. Roles never come from a port number alone: a service
+that discovery named only by its port number's guess (confidence "port") gets no role from its
+protocol, and the well-known ports listed in the data file (TR-069's 7547) count only for a
+service that answered as what it is.
 """
 
 from __future__ import annotations
@@ -114,6 +116,10 @@ def _by_protocol(c: _Collector, services: list[Service], findings: list[Finding]
     table = data()["by_protocol"]
     ports = data().get("by_port") or {}
     for svc in services:
+        if svc.confidence == "port":
+            # the protocol is only the port number's guess (nothing answered as that protocol): a
+            # role would rest on the number, not on the device, so none is given
+            continue
         for role in ROLES:
             why = (table.get(role) or {}).get(svc.protocol)
             if why:
@@ -126,17 +132,20 @@ def _by_protocol(c: _Collector, services: list[Service], findings: list[Finding]
 
 def _management(c: _Collector, host: str, f: Finding) -> None:
     svc = c.service_at(host, f.port, f.transport)
-    if svc is None or svc.protocol not in WEB and not svc.tls:
+    if svc is None:
         return
     d = f.details or {}
+    if f.check_id == "default_credentials" and str(f.status) == "FAIL":
+        # whatever the protocol (an FTP or MQTT login too): an account the device lets a known
+        # credential into is a way in to administer it
+        c.add(svc, "management", f"a known or operator-supplied credential logged in to an account on its "
+              f"{svc.protocol} login (default_credentials)", [f.id])
+    if svc.protocol not in WEB and not svc.tls:
+        return
     if f.check_id == "default_credentials":
         if d.get("login_kind"):
             c.add(svc, "management", f"HTTP {d['login_kind']} login at {d.get('login_path') or '?'} "
                   "(default_credentials)", [f.id])
-        if str(f.status) == "FAIL":
-            c.add(svc, "management", "a known or operator-supplied credential logged in to its web login "
-                  "(default_credentials)",
-                  [f.id])
     elif f.check_id == "cleartext_authentication" and d.get("surface"):
         c.add(svc, "management", f"HTTP {d['surface']} login at {d.get('path') or '?'} (cleartext_authentication)",
               [f.id])

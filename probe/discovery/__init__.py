@@ -142,9 +142,12 @@ def _probe_udp(session: TargetSession, port: int) -> tuple[udp_probe.UdpResult |
         if accepted:
             store.note(f"{host}:{port}/udp answered an SNMP GET with community 'public' "
                        f"({', '.join(accepted)}): the community is accepted (discovery probe, artefact {first_art})")
+    if r.protocol == "snmp" and r.detail.get("snmpv3_engine"):
+        store.note(f"{host}:{port}/udp answered SNMPv3 engine discovery: {r.detail['snmpv3_engine']} "
+                   "(an SNMP agent is listening, whichever communities it accepts)")
     return r, Service(host=host, port=port, transport="udp", protocol=r.protocol, method="udp-probe",
                       product=r.product, version=r.version, tls=False, banner_artefact=first_art,
-                      confidence="handshake")
+                      confidence="handshake", details=dict(r.detail))
 
 
 NMAP_SHARE = 0.2  # of the remaining --max-time budget
@@ -157,7 +160,7 @@ def _nmap_enrich(session: TargetSession, services: list[Service], result: Discov
     host, store, clock, opts = session.host, session.store, session.clock, session.options.discovery
     deadline = clock.deadline
     candidates = [s for s in services if s.transport == "tcp" and not s.method.endswith("-unidentified")
-                  and nmap_scan.wanted(s.protocol, s.confidence, s.product, s.version, opts.nmap_versions)]
+                  and nmap_scan.wanted(s.protocol, s.confidence, s.product, s.version, opts.nmap_versions, s.tls)]
     stats: dict[str, Any] = {"nmap": nmap_scan.available() or "not installed",
                              "nmap_ports": [s.port for s in candidates]}
     result.stats.update(stats)

@@ -166,6 +166,11 @@ def _probe_tls(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Finger
         return None, b""  # a plaintext service's complaint about our ClientHello is not evidence of anything
     proto = identify.TLS_PROTOCOL_FOR_PORT.get(port)
     product = version = None
+    if not identify.is_whole_tls_reply(data):
+        # the start of a TLS record, then nothing (or a reset): TLS-looking, but no handshake was
+        # seen, so what the port carries stays its number's guess (confidence "port": no role)
+        return Fingerprint(proto or identify.PORT_GUESS.get(port, "tls"), True, None, None, "port", data,
+                           "tls-probe"), data
     if proto is None:
         proto, server = ("tls", None) if b.stopped() else _http_over_tls(host, port, b, max_bytes)
         product, version = identify.product_from_server(server)

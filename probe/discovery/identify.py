@@ -64,6 +64,18 @@ def looks_like_tls_server_reply(data: bytes) -> bool:
     return len(data) >= 3 and data[0] in (0x15, 0x16) and data[1] == 0x03 and data[2] <= 0x04
 
 
+def is_whole_tls_reply(data: bytes) -> bool:
+    """A whole first TLS record: a handshake record starting with a ServerHello, or an alert record
+    with its two bytes. A few bytes that start a record and break off (a server that resets
+    mid-ServerHello) look like TLS but prove no handshake: the port's protocol stays a guess."""
+    if not looks_like_tls_server_reply(data) or len(data) < 5:
+        return False
+    length = int.from_bytes(data[3:5], "big")
+    if data[0] == 0x15:
+        return length == 2 and len(data) >= 7
+    return length >= 4 and len(data) >= 5 + min(length, 16384) and data[5] == 0x02  # 2: ServerHello
+
+
 def looks_like_mqtt_connack(data: bytes) -> bool:
     return len(data) >= 4 and data[0] == 0x20 and data[1] == 0x02
 

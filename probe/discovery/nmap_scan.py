@@ -67,14 +67,16 @@ def available() -> str | None:
 
 
 def wanted(protocol: str, confidence: str, product: str | None, version: str | None,
-           fill_versions: bool = False) -> bool:
+           fill_versions: bool = False, tls: bool = False) -> bool:
     """Should nmap look at this TCP service? (the policy documented in docs/discovery.md)
 
     By default only ports our own probes could not identify: no check depends on product/version,
     and filling them costs nmap tens of seconds on services with login delays (telnet, FTP).
-    `fill_versions` (--nmap-versions) also asks for those.
+    `fill_versions` (--nmap-versions) also asks for those. A port that answered as TLS is never
+    sent, whatever it carries: the TLS checks read it themselves, and quiet TLS ports are where
+    nmap spends minutes.
     """
-    if protocol in NEVER:
+    if protocol in NEVER or tls:
         return False
     if confidence == "port":
         return True

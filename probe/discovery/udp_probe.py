@@ -1,15 +1,17 @@
 """UDP discovery: one harmless, protocol-correct request per port, because UDP has no handshake.
 
 A UDP port only shows itself by answering a datagram it understands, so each probe is a real
-request of its protocol: SNMP GET sysDescr.0 with community "public" (v2c, then v1), a unicast SSDP
-M-SEARCH to the target's own address (never multicast: from the root namespace that would leave
-the machine), a unicast mDNS query for `_services._dns-sd._udp.local` PTR, and a DNS
-`version.bind` CH TXT query. The messages are built and parsed by probe.protocols (snmp, ssdp,
-dns); this module only sends them, through a connected socket so that an ICMP port unreachable
-shows as "closed" instead of silence.
+request of its protocol: SNMP GET sysDescr.0 with community "public" (v2c and v1) and an SNMPv3
+engine-discovery GET, each asked on its own; a unicast SSDP M-SEARCH to the target's own address
+(never multicast: from the root namespace that would leave the machine); a unicast mDNS query for
+`_services._dns-sd._udp.local` PTR; a DNS `version.bind` CH TXT query; a NAT-PMP external-address
+request. The messages are built and parsed by probe.protocols (snmp, ssdp, dns, natpmp); this
+module only sends them, through a connected socket so that an ICMP port unreachable shows as
+"closed" instead of silence.
 
-Every answer is kept verbatim; an SNMP answer also proves that the community "public" is accepted,
-which the unauthenticated-access checks rely on.
+Every answer is kept verbatim; an SNMP v1/v2c answer also proves that the community "public" is
+accepted, which the unauthenticated-access checks rely on, and an SNMPv3 Report proves an agent
+is listening even when it answers no community.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from probe.discovery import identify
-from probe.protocols import dns, snmp, ssdp
+from probe.protocols import dns, natpmp, snmp, ssdp
 
 MAX_DATAGRAM = 65535
 MAX_REPLIES = 16  # SSDP ssdp:all may answer once per device/service type; keep a bounded number
@@ -111,28 +113,105 @@ def _exchange(host: str, port: int, request: bytes, accept: Callable[[bytes], bo
     return "no-answer", []
 
 
+@dataclass
+class _Ask:
+    """One request of a multi-request exchange, and whether (and how) it was answered."""
+
+    label: str
+    request: bytes
+    accept: Callable[[bytes], bool]
+    replies: list[bytes] = field(default_factory=list)
+
+
+def _exchange_each(host: str, port: int, asks: list[_Ask], *, timeout: float, attempts: int) -> str:
+    """Send every request, collect the answer to each for `timeout`, resend the unanswered ones up to
+    `attempts` times. One socket, one wait per round: asking three SNMP versions costs no more
+    time than asking one. Returns 'open' (something answered), 'closed' (ICMP port unreachable),
+    'unreachable' (no route) or 'no-answer'."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect((host, port))
+        except OSError:
+            return "unreachable"
+        for _ in range(max(1, attempts)):
+            waiting = [a for a in asks if not a.replies]
+            if not waiting:
+                break
+            for a in waiting:
+                try:
+                    s.send(a.request)
+                except ConnectionRefusedError:
+                    return "open" if any(x.replies for x in asks) else "closed"
+                except OSError:
+                    return "unreachable"
+            end = time.monotonic() + timeout
+            while any(not a.replies for a in asks) and (left := end - time.monotonic()) > 0:
+                ready, _, _ = select.select([s], [], [], left)
+                if not ready:
+                    break
+                try:
+                    data = s.recv(MAX_DATAGRAM)
+                except ConnectionRefusedError:
+                    return "open" if any(x.replies for x in asks) else "closed"
+                except OSError:
+                    break
+                for a in asks:
+                    if not a.replies and a.accept(data):
+                        a.replies.append(data)
+                        break
+    return "open" if any(a.replies for a in asks) else "no-answer"
+
+
+def _v3_report(data: bytes, msg_id: int) -> snmp.EngineReport | None:
+    try:
+        report = snmp.parse_v3_message(data)
+    except (ValueError, IndexError):
+        return None
+    return report if report.msg_id == msg_id else None
+
+
 def probe_snmp(host: str, port: int, timeout: float, attempts: int) -> UdpResult:
+    """SNMP asked three ways, each on its own: v2c and v1 GET sysDescr.0 with community "public",
+    and SNMPv3 engine discovery (no credentials). An agent may answer one version and not another,
+    and a v1/v2c agent stays silent to a community it does not know, so an agent whose communities
+    are not "public" (or that speaks only v3) is found by its v3 Report, which names its engine ID."""
     res = UdpResult(port, "no-answer")
+    rids = {1: int.from_bytes(os.urandom(3), "big"), 0: int.from_bytes(os.urandom(3), "big")}
+    msg_id = int.from_bytes(os.urandom(3), "big")
+    asks = []
     for version, label in ((1, "SNMPv2c"), (0, "SNMPv1")):
-        rid = int.from_bytes(os.urandom(3), "big")
-        req = snmp_get_request("public", version, rid)
-
-        def answers_request(d: bytes, r: int = rid) -> bool:
-            return (parse_snmp_response(d) or {}).get("request_id") == r
-
-        state, replies = _exchange(host, port, req, answers_request, timeout=timeout, attempts=attempts)
-        if state in ("closed", "unreachable"):
-            res.state = state
-            return res
-        if state == "open":
-            res.state, res.protocol = "open", "snmp"
-            res.exchanges.append(UdpExchange(f"{label} GET sysDescr.0 community=public", req, replies))
-            parsed = parse_snmp_response(replies[0]) or {}
-            res.detail[f"{label.lower()}_public"] = "accepted" if parsed.get("error_status") == 0 else \
-                f"error-status {parsed.get('error_status')}"
-            value = parsed.get("value")
-            if isinstance(value, bytes) and "sysdescr" not in res.detail:
-                res.detail["sysdescr"] = value[:256].decode("utf-8", "replace")
+        def answers(d: bytes, r: int = rids[version], v: int = version) -> bool:
+            parsed = parse_snmp_response(d) or {}
+            return parsed.get("request_id") == r and parsed.get("version") == v
+        asks.append(_Ask(f"{label} GET sysDescr.0 community=public", snmp_get_request("public", version, rids[version]),
+                         answers))
+    asks.append(_Ask("SNMPv3 engine discovery (GET, empty engine ID and user)", snmp.v3_discovery_message(msg_id),
+                     lambda d: _v3_report(d, msg_id) is not None))
+    res.state = _exchange_each(host, port, asks, timeout=timeout, attempts=attempts)
+    if res.state != "open":
+        return res
+    res.protocol = "snmp"
+    for ask, key in zip(asks[:2], ("snmpv2c_public", "snmpv1_public"), strict=True):
+        if not ask.replies:
+            res.detail[key] = "no answer"
+            continue
+        res.exchanges.append(UdpExchange(ask.label, ask.request, ask.replies))
+        parsed = parse_snmp_response(ask.replies[0]) or {}
+        status = parsed.get("error_status")
+        res.detail[key] = "accepted" if status == 0 else f"error-status {status}"
+        value = parsed.get("value")
+        if isinstance(value, bytes) and "sysdescr" not in res.detail:
+            res.detail["sysdescr"] = value[:256].decode("utf-8", "replace")
+    v3 = asks[2]
+    report = _v3_report(v3.replies[0], msg_id) if v3.replies else None
+    if report is None:
+        res.detail["snmpv3"] = "no answer"
+    else:
+        res.exchanges.append(UdpExchange(v3.label, v3.request, v3.replies))
+        res.detail["snmpv3"] = "answered engine discovery"
+        res.detail["snmpv3_engine_id"] = report.engine_id.hex()
+        res.detail["snmpv3_engine"] = report.describe()
     return res
 
 
@@ -191,16 +270,41 @@ def probe_ssdp(host: str, port: int, timeout: float, attempts: int) -> UdpResult
     return res
 
 
+def _natpmp_answer(data: bytes) -> natpmp.Answer | None:
+    try:
+        return natpmp.parse(data)
+    except natpmp.NatPmpError:
+        return None
+
+
+def probe_natpmp(host: str, port: int, timeout: float, attempts: int) -> UdpResult:
+    """NAT-PMP external-address request (RFC 6886 3.2): read-only, two bytes. Any well-formed
+    answer, whatever its result code, identifies a NAT-PMP (or PCP) port-mapping server."""
+    req = natpmp.EXTERNAL_ADDRESS_REQUEST
+    state, replies = _exchange(host, port, req, lambda d: _natpmp_answer(d) is not None, timeout=timeout,
+                               attempts=attempts)
+    res = UdpResult(port, state)
+    if state == "open":
+        answer = natpmp.parse(replies[0])
+        res.protocol = "nat-pmp"
+        res.exchanges.append(UdpExchange("NAT-PMP external address request (version 0, opcode 0)", req, replies))
+        res.detail["natpmp_result"] = f"{answer.result} {answer.result_name}"
+        res.detail["natpmp_epoch_s"] = str(answer.epoch)
+        if answer.external_address:
+            res.detail["natpmp_external_address"] = answer.external_address
+    return res
+
+
 PROBES: dict[str, Callable[[str, int, float, int], UdpResult]] = {
-    "snmp": probe_snmp, "dns": probe_dns, "mdns": probe_mdns, "ssdp": probe_ssdp,
+    "snmp": probe_snmp, "dns": probe_dns, "mdns": probe_mdns, "ssdp": probe_ssdp, "nat-pmp": probe_natpmp,
 }
-PORT_PROTOCOL = {161: "snmp", 53: "dns", 5353: "mdns", 1900: "ssdp"}
+PORT_PROTOCOL = {161: "snmp", 53: "dns", 5353: "mdns", 1900: "ssdp", natpmp.PORT: "nat-pmp"}
 
 
 def probe_port(host: str, port: int, *, timeout: float = 1.0, attempts: int = 2) -> UdpResult:
     """Probe one UDP port: its well-known protocol, or (an odd port) each probe once in turn."""
     first = PORT_PROTOCOL.get(port)
-    order = [first] if first else ["dns", "snmp", "ssdp", "mdns"]
+    order = [first] if first else ["dns", "snmp", "ssdp", "mdns", "nat-pmp"]
     result = UdpResult(port, "no-answer")
     for i, proto in enumerate(order):
         # a well-known port gets its own probe with retransmission; the fallbacks are tried once

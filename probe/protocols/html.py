@@ -1,10 +1,11 @@
 """HTML as devices serve it: the one parser for what probe reads in a page.
 
 Title, h1/h2 headings, meta tags, links (with their text), frames, form actions, forms with
-their inputs, and a count of scripts: the update survey, the login-page search and the login trials all read pages
-through `parse`. The standard library's HTMLParser is lenient (broken markup is normal on
-devices) and never fetches or runs anything; every list is capped, and a page is read up to a
-character limit, so a hostile page costs bounded time and memory.
+their inputs, and the scripts (a count, their src, inline script text, capped): the update
+survey, the login-page search and the login trials all read pages through `parse`. The standard
+library's HTMLParser is lenient (broken markup is normal on devices) and never fetches or runs
+anything; every list is capped, and a page is read up to a character limit, so a hostile page
+costs bounded time and memory.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from html.parser import HTMLParser
 
 MAX_ITEMS = 500  # meta tags, links, forms, inputs per form: each list stops growing here
 MAX_TITLE = 500  # characters of <title> kept
+MAX_INLINE_SCRIPT = 64 * 1024  # characters of inline script text kept (what a page's scripts request)
 DEFAULT_LIMIT = 128 * 1024  # characters of a page read by default
 _PASSWORD_MARKUP = re.compile(rb"(?i)<input[^>]+type\s*=\s*[\"']?password")
 
@@ -44,6 +46,8 @@ class Page:
     links: list[tuple[str, str]] = field(default_factory=list)
     forms: list[Form] = field(default_factory=list)
     scripts: int = 0
+    script_srcs: list[str] = field(default_factory=list)  # src of every <script src=...>
+    inline_script: str = ""  # the text of inline <script> elements, capped at MAX_INLINE_SCRIPT characters
 
     @property
     def file_inputs(self) -> int:
@@ -59,6 +63,7 @@ class _Parser(HTMLParser):
         self._link: list[str] | None = None  # [href, text so far] inside an <a>
         self._heading: list[str] | None = None  # text so far inside an <h1>/<h2>
         self._form: Form | None = None
+        self._in_script = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         p = self.page
@@ -77,6 +82,9 @@ class _Parser(HTMLParser):
             p.links.append((a["src"], ""))
         elif tag == "script":
             p.scripts += 1
+            if a.get("src") and len(p.script_srcs) < MAX_ITEMS:
+                p.script_srcs.append(a["src"])
+            self._in_script = True
         if tag == "form":
             if a.get("action") and len(p.links) < MAX_ITEMS:
                 p.links.append((a["action"], "form"))
@@ -92,6 +100,8 @@ class _Parser(HTMLParser):
                 self._form.inputs.append(Input(a.get("type", "text").lower(), a.get("name", ""), a.get("value", "")))
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_script = False
         if tag == "title":
             self._in_title = False
         elif tag in ("h1", "h2") and self._heading is not None:
@@ -104,6 +114,8 @@ class _Parser(HTMLParser):
             self._form = None
 
     def handle_data(self, data: str) -> None:
+        if self._in_script and len(self.page.inline_script) < MAX_INLINE_SCRIPT:
+            self.page.inline_script += data[:MAX_INLINE_SCRIPT - len(self.page.inline_script)]
         if self._in_title:
             self.page.title += data[:MAX_TITLE - len(self.page.title)]
         if self._link is not None:

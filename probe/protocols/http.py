@@ -18,6 +18,8 @@ versions. Each response records whether verification was on.
 from __future__ import annotations
 
 import contextlib
+import email.utils
+import re
 import socket
 import ssl
 import threading
@@ -33,6 +35,8 @@ MAX_HEADER = 64 * 1024  # a response head bigger than this is not an HTTP respon
 MAX_CHUNKS = 10_000  # a chunked body split finer than this is cut (bounds the decode loop)
 USER_AGENT = f"probe/{__version__} (compliance evidence collector)"
 NO_RESPONSE = "no HTTP response"  # not one byte came back (clients count these as stalls)
+# "try again in 30 seconds", "retry after 2 minutes": a pause a throttling page states in words
+_PAUSE_IN_BODY = re.compile(r"(?i)(?:try again|retry|wait|locked)\D{0,40}?\b(\d{1,4})\s*(s\b|sec|second|min)")
 STALL_LIMIT = 2  # silent read timeouts in a row after which a port is not asked again
 
 
@@ -54,6 +58,23 @@ class Response:
 
     def headers_all(self, name: str) -> list[str]:
         return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    def retry_after(self, now: float | None = None) -> float | None:
+        """Seconds the server asks the client to wait (RFC 9110 10.2.3: delta-seconds or an
+        HTTP-date), else, on a 429/423/503, a pause stated in the body ("try again in 30 seconds");
+        None when it says nothing usable."""
+        value = (self.header("Retry-After") or "").strip()
+        if value.isdigit():
+            return float(min(int(value), 86400))
+        if value:
+            with contextlib.suppress(TypeError, ValueError, IndexError, OverflowError):
+                when = email.utils.parsedate_to_datetime(value).timestamp()
+                return max(0.0, when - (time.time() if now is None else now))
+        if self.status in (423, 429, 503):
+            m = _PAUSE_IN_BODY.search(self.body[:4096].decode("utf-8", "replace"))
+            if m:
+                return float(m.group(1)) * (60 if m.group(2).lower().startswith("min") else 1)
+        return None
 
 
 @dataclass(frozen=True)

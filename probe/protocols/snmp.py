@@ -1,15 +1,25 @@
-"""SNMP v1/v2c GET and SET with hand-built BER (RFC 1157 / RFC 3416 PDUs).
+"""SNMP v1/v2c GET and SET, and SNMPv3 engine discovery, with hand-built BER (RFC 1157 / RFC 3416
+PDUs, RFC 3412/3414 messages).
 
 A few dozen lines of BER beat pulling scapy's layer into a check: we need GetRequest and
-SetRequest with one varbind, and a strict, bounded decoder for the Response. The write test
-never changes the device: it reads an object (sysContact.0 / sysLocation.0) and sets it to the
-value just read.
+SetRequest with one varbind, an SNMPv3 GET without credentials, and a strict, bounded decoder for
+the Response and the Report. The write test never changes the device: it sets a read-only object
+(sysDescr.0) to the value just read, and reads the community's rights from the error-status
+(RFC 3416 4.2.5: noAccess when the object is outside the community's write view, notWritable when
+it is inside but cannot be changed).
+
+SNMPv3 engine discovery (RFC 3414 section 4) is how an agent is found that answers no community:
+v1/v2c agents drop a request with a wrong community without a word, but every USM agent answers
+a GET with an empty engine ID and user name with a Report (usmStatsUnknownEngineIDs) carrying its
+engine ID, boots and time, the same request nmap's UDP payload for port 161 sends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import socket
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,9 +29,14 @@ SYS_DESCR = "1.3.6.1.2.1.1.1.0"
 SYS_CONTACT = "1.3.6.1.2.1.1.4.0"
 SYS_NAME = "1.3.6.1.2.1.1.5.0"
 SYS_LOCATION = "1.3.6.1.2.1.1.6.0"
+USM_STATS = "1.3.6.1.6.3.15.1.1"  # usmStats counters: the OIDs a USM Report names
+USM_REPORTS = {"1.3.6.1.6.3.15.1.1.1.0": "usmStatsUnsupportedSecLevels", "1.3.6.1.6.3.15.1.1.2.0":
+               "usmStatsNotInTimeWindows", "1.3.6.1.6.3.15.1.1.3.0": "usmStatsUnknownUserNames",
+               "1.3.6.1.6.3.15.1.1.4.0": "usmStatsUnknownEngineIDs", "1.3.6.1.6.3.15.1.1.5.0":
+               "usmStatsWrongDigests", "1.3.6.1.6.3.15.1.1.6.0": "usmStatsDecryptionErrors"}
 
-V1, V2C = 0, 1
-GET, GETNEXT, RESPONSE, SET = 0xA0, 0xA1, 0xA2, 0xA3
+V1, V2C, V3 = 0, 1, 3
+GET, GETNEXT, RESPONSE, SET, REPORT = 0xA0, 0xA1, 0xA2, 0xA3, 0xA8
 ERRORS = {0: "noError", 1: "tooBig", 2: "noSuchName", 3: "badValue", 4: "readOnly", 5: "genErr",
           6: "noAccess", 7: "wrongType", 8: "wrongLength", 9: "wrongEncoding", 10: "wrongValue",
           11: "noCreation", 12: "inconsistentValue", 13: "resourceUnavailable", 14: "commitFailed",
@@ -222,6 +237,49 @@ class Client:
                 self.t.note(f"no reply within {self.timeout:.1f}s (try {attempt + 1})")
         return None
 
+    def request_each(self, asks: list[tuple[int, bytes, int, str]]) -> list[Reply | None]:
+        """Several (version, community, pdu type, oid) requests at once, each with its own request
+        id: every round sends the unanswered ones and waits one timeout for all of them, so
+        learning that N communities are silent costs one wait, not N."""
+        ids = [secrets.randbelow(2**31 - 1) for _ in asks]
+        msgs = [message(v, c, pdu, rid, oid) for (v, c, pdu, oid), rid in zip(asks, ids, strict=True)]
+        out: list[Reply | None] = [None] * len(asks)
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as s:
+            for attempt in range(self.retries + 1):
+                waiting = [i for i, r in enumerate(out) if r is None]
+                if not waiting:
+                    break
+                for i in waiting:
+                    self.t.sent(msgs[i])
+                    s.sendto(msgs[i], (self.host, self.port))
+                end = time.monotonic() + self.timeout
+                for _ in range(8 * len(asks)):  # bounded: the answers plus a few stray datagrams
+                    left = end - time.monotonic()
+                    if left <= 0 or all(r is not None for r in out):
+                        break
+                    s.settimeout(left)
+                    try:
+                        data, _addr = s.recvfrom(65535)
+                    except TimeoutError:
+                        break
+                    except OSError as exc:  # ICMP port unreachable
+                        self.t.note(f"no answer: {exc}")
+                        return out
+                    self.t.received(data)
+                    try:
+                        reply = parse_message(data)
+                    except BERError as exc:
+                        self.t.note(f"undecodable reply: {exc}")
+                        continue
+                    if reply.request_id in ids:
+                        out[ids.index(reply.request_id)] = reply
+                unanswered = sum(1 for r in out if r is None)
+                if unanswered:
+                    self.t.note(f"{unanswered} of {len(asks)} requests unanswered within {self.timeout:.1f}s "
+                                f"(try {attempt + 1})")
+        return out
+
 
 def v3_discovery_message(msg_id: int) -> bytes:
     """An SNMPv3 GET with empty USM parameters (RFC 3414 4.): a live agent answers with a Report.
@@ -236,25 +294,123 @@ def v3_discovery_message(msg_id: int) -> bytes:
     return tlv(0x30, enc_int(3) + global_data + tlv(0x04, usm) + scoped)
 
 
-def agent_answers_v3(host: str, port: int, t: Transcript, timeout: float = 2.0) -> bool:
-    """True when an SNMPv3 engine-discovery request gets any SNMPv3 answer."""
+@dataclass(frozen=True)
+class EngineReport:
+    """What an SNMPv3 agent says about itself in answer to engine discovery (RFC 3414 4.)."""
+
+    msg_id: int
+    engine_id: bytes  # snmpEngineID (RFC 3411 5.): 4 bytes of enterprise number (high bit set) + format + data
+    boots: int
+    time: int
+    pdu_type: int  # REPORT expected
+    report: str  # the usmStats counter the Report names, e.g. usmStatsUnknownEngineIDs
+
+    @property
+    def enterprise(self) -> int | None:
+        """The IANA enterprise number in an RFC 3411 engine ID (8072 is net-snmp), else None."""
+        if len(self.engine_id) >= 5 and self.engine_id[0] & 0x80:
+            return int.from_bytes(self.engine_id[:4], "big") & 0x7FFFFFFF
+        return None
+
+    def describe(self) -> str:
+        ent = f", enterprise {self.enterprise}" if self.enterprise is not None else ""
+        return (f"engine ID {self.engine_id.hex() or '(empty)'}{ent}, boots {self.boots}, time {self.time} s"
+                f"{', ' + self.report if self.report else ''}")
+
+
+def _int(value: bytes) -> int:
+    if not value or len(value) > 9:
+        raise BERError("bad INTEGER")
+    return int.from_bytes(value, "big", signed=True)
+
+
+def parse_v3_message(data: bytes) -> EngineReport:
+    """An SNMPv3 message without privacy (a discovery Report): msgID, the USM engine parameters and
+    what the PDU reports. Strict about structure and lengths; raises BERError otherwise."""
+    tag, body, _ = dec_tlv(data)
+    if tag != 0x30:
+        raise BERError("not an SNMP message (no outer SEQUENCE)")
+    t, v, p = dec_tlv(body)
+    if t != 0x02 or _int(v) != V3:
+        raise BERError("not an SNMPv3 message")
+    t, header, p = dec_tlv(body, p)
+    if t != 0x30:
+        raise BERError("no msgGlobalData")
+    t, v, _ = dec_tlv(header)
+    if t != 0x02:
+        raise BERError("no msgID")
+    msg_id = _int(v)
+    t, usm_raw, p = dec_tlv(body, p)
+    if t != 0x04:
+        raise BERError("no msgSecurityParameters")
+    t, usm, _ = dec_tlv(usm_raw)
+    if t != 0x30:
+        raise BERError("USM parameters are not a SEQUENCE")
+    t, engine_id, q = dec_tlv(usm)
+    if t != 0x04 or len(engine_id) > 32:
+        raise BERError("bad msgAuthoritativeEngineID")
+    t, boots, q = dec_tlv(usm, q)
+    t2, etime, q = dec_tlv(usm, q)
+    if t != 0x02 or t2 != 0x02:
+        raise BERError("bad engine boots/time")
+    t, scoped, _ = dec_tlv(body, p)
+    if t != 0x30:
+        raise BERError("scopedPDU is encrypted or missing")
+    _t, _ctx_engine, r = dec_tlv(scoped)
+    _t, _ctx_name, r = dec_tlv(scoped, r)
+    pdu_type, pdu, _ = dec_tlv(scoped, r)
+    report = ""
+    with contextlib.suppress(BERError, IndexError):
+        q = 0
+        for _ in range(3):
+            _t, _v, q = dec_tlv(pdu, q)
+        _t, vbl, _ = dec_tlv(pdu, q)
+        _t, vb, _ = dec_tlv(vbl)
+        ot, ov, _ = dec_tlv(vb)
+        if ot == 0x06:
+            oid = dec_oid(ov)
+            report = USM_REPORTS.get(oid, oid)
+    return EngineReport(msg_id, engine_id, _int(boots), _int(etime), pdu_type, report)
+
+
+def discover_engine(host: str, port: int, t: Transcript, timeout: float = 2.0) -> EngineReport | None:
+    """SNMPv3 engine discovery: the agent's Report, or None when nothing (or nothing SNMPv3) answered.
+
+    The exchange is in the transcript: a Report proves an SNMP agent is listening, whatever it
+    does with communities.
+    """
     msg_id = secrets.randbelow(2**31 - 1)
     msg = v3_discovery_message(msg_id)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_DGRAM) as s:
         s.settimeout(timeout)
-        t.note("SNMPv3 engine discovery (no credentials) to see whether an agent is listening")
+        t.note("SNMPv3 engine discovery (a GET with no engine ID and no user: any SNMPv3 agent answers "
+               "with a Report) to see whether an agent is listening")
         t.sent(msg)
-        s.sendto(msg, (host, port))
         try:
-            data, _ = s.recvfrom(65535)
-        except (TimeoutError, OSError):
-            t.note("no SNMPv3 answer")
-            return False
-        t.received(data)
-        try:
-            tag, body, _ = dec_tlv(data)
-            t2, v, _ = dec_tlv(body)
-            return tag == 0x30 and t2 == 0x02 and int.from_bytes(v, "big") == 3
-        except BERError:
-            return False
+            s.connect((host, port))
+            s.send(msg)
+        except OSError as exc:
+            t.note(f"could not send: {exc}")
+            return None
+        for _ in range(4):  # a few stray datagrams at most
+            try:
+                data = s.recv(65535)
+            except (TimeoutError, OSError):
+                t.note("no SNMPv3 answer")
+                return None
+            t.received(data)
+            try:
+                report = parse_v3_message(data)
+            except BERError as exc:
+                t.note(f"not an SNMPv3 answer: {exc}")
+                continue
+            if report.msg_id == msg_id:
+                t.note(f"SNMPv3 Report: {report.describe()}")
+                return report
+        return None
+
+
+def agent_answers_v3(host: str, port: int, t: Transcript, timeout: float = 2.0) -> bool:
+    """True when an SNMPv3 engine-discovery request gets an SNMPv3 answer (see discover_engine)."""
+    return discover_engine(host, port, t, timeout) is not None

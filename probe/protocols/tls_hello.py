@@ -513,6 +513,7 @@ class HelloAttempt:
     offered_groups: tuple[int, ...] = ()
     sent: bytes = b""
     received: bytes = b""
+    flight_done: bool = False  # TLS <= 1.2: the server's first flight was read to its ServerHelloDone
 
     @property
     def alert_name(self) -> str | None:
@@ -523,13 +524,15 @@ class HelloAttempt:
 
 def hello(connect: Connect, version: int, suites: list[int], *, timeout: float = 5.0,
           want_certificate: bool = False, want_kex: bool = False, max_bytes: int = 256 * 1024,
-          groups: tuple[int, ...] | None = None, server_name: str | None = None) -> HelloAttempt:
+          groups: tuple[int, ...] | None = None, server_name: str | None = None,
+          want_flight: bool = False) -> HelloAttempt:
     """Send one ClientHello on a fresh connection and classify the answer. Never raises for
     anything the peer does (only Cancelled from the context propagates).
 
     want_certificate: also read the certificate chain (TLS <= 1.2 in clear; TLS 1.3 by deriving
     the handshake keys, following one HelloRetryRequest). want_kex: also read the
     ServerKeyExchange of an ephemeral TLS <= 1.2 suite (TLS 1.3 always shows its group).
+    want_flight: read a TLS <= 1.2 server's first flight to its ServerHelloDone (`flight_done`).
     """
     tls13 = version == VERSIONS["TLSv1.3"]
     shares: dict[int, tls13_keys.KeyShare] = {}
@@ -555,7 +558,7 @@ def hello(connect: Connect, version: int, suites: list[int], *, timeout: float =
     try:
         try:
             sock.sendall(record)
-            _exchange(att, sock, reader, want_certificate, want_kex, max_bytes, shares, server_name)
+            _exchange(att, sock, reader, want_certificate, want_kex, max_bytes, shares, server_name, want_flight)
         except TLSParseError as exc:
             if att.outcome == ACCEPTED:  # the version answer stands; only the later read failed
                 att.certificate_note = att.certificate_note or f"reading the rest of the handshake failed: {exc}"
@@ -596,7 +599,7 @@ def _hs_bytes(mtype: int, body: bytes) -> bytes:
 
 def _exchange(att: HelloAttempt, sock: socket.socket, reader: RecordReader, want_certificate: bool,
               want_kex: bool, max_bytes: int, shares: dict[int, tls13_keys.KeyShare],
-              server_name: str | None) -> None:
+              server_name: str | None, want_flight: bool = False) -> None:
     stream = HandshakeStream(reader, max_message=max_bytes)
     msg = stream.next_message()
     if msg is None:
@@ -626,7 +629,7 @@ def _exchange(att: HelloAttempt, sock: socket.socket, reader: RecordReader, want
         _tls13_rest(att, sock, reader, stream, sh, body, want_certificate, max_bytes, shares, server_name)
         return
     kind = cipher_suites()[sh.cipher_suite].key_exchange if sh.cipher_suite in cipher_suites() else "static"
-    if not want_certificate and not (want_kex and kind in ("DHE", "ECDHE")):
+    if not want_certificate and not (want_kex and kind in ("DHE", "ECDHE")) and not want_flight:
         return
     for _ in range(MAX_FLIGHT_MESSAGES):  # Certificate, ServerKeyExchange, CertificateRequest, Done
         msg = stream.next_message()
@@ -636,12 +639,14 @@ def _exchange(att: HelloAttempt, sock: socket.socket, reader: RecordReader, want
         mtype, body = msg
         if mtype == HS_CERTIFICATE:
             att.certificates = parse_certificate_list(body)
-            if not (want_kex and kind in ("DHE", "ECDHE")):
+            if not (want_kex and kind in ("DHE", "ECDHE")) and not want_flight:
                 return
         elif mtype == HS_SERVER_KEY_EXCHANGE and kind in ("DHE", "ECDHE"):
             att.kex = parse_server_key_exchange(body, kind)
-            return
+            if not want_flight:
+                return
         elif mtype == HS_SERVER_HELLO_DONE:
+            att.flight_done = True
             return
 
 
@@ -787,6 +792,9 @@ class TLSScan:
     attempts: list[HelloAttempt] = field(default_factory=list)
     connections: int = 0
     budget_exhausted: bool = False
+    # a ServerHello above the version the hello offered (RFC 5246 E.1, RFC 8446 4.1.3 forbid it):
+    # the server does not negotiate, so its ServerHello alone proves no version (see scan)
+    version_violation: str = ""
 
     @property
     def accepted_versions(self) -> list[str]:
@@ -799,7 +807,8 @@ class TLSScan:
     def to_json(self) -> dict:
         return {"versions": {k: v.to_json() for k, v in self.versions.items()},
                 "connections": self.connections, "budget_exhausted": self.budget_exhausted,
-                "certificate_source": self.certificate_source, "certificates": len(self.certificates)}
+                "certificate_source": self.certificate_source, "certificates": len(self.certificates),
+                "version_violation": self.version_violation or None}
 
 
 ORDER = ("TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1.0", "SSLv3")
@@ -825,21 +834,24 @@ def scan(connect: Connect, *, max_connections: int = 60, timeout: float = 5.0,
     result = TLSScan()
 
     def attempt(version: int, suites: list[int], want_cert: bool,
-                groups: tuple[int, ...] | None = None) -> HelloAttempt | None:
+                groups: tuple[int, ...] | None = None, want_flight: bool = False) -> HelloAttempt | None:
         if result.connections >= max_connections:
             result.budget_exhausted = True
             return None
         check_cancelled()
         result.connections += 1
         att = hello(connect, version, suites, timeout=timeout, want_certificate=want_cert, want_kex=True,
-                    max_bytes=max_bytes, groups=groups, server_name=server_name)
+                    max_bytes=max_bytes, groups=groups, server_name=server_name, want_flight=want_flight)
         result.attempts.append(att)
         return att
 
     first_choice: dict[str, int] = {}
+    by_version: dict[str, HelloAttempt] = {}
     for name in ORDER:
         v = VERSIONS[name]
-        att = attempt(v, suites_for(v, include_anon=False), want_cert=not result.certificates)
+        att = attempt(v, suites_for(v, include_anon=False), want_cert=not result.certificates, want_flight=True)
+        if att is not None:
+            by_version[name] = att
         if att is None:
             result.versions[name] = VersionResult(name, None, "connection budget exhausted", None)
             continue
@@ -857,6 +869,7 @@ def scan(connect: Connect, *, max_connections: int = 60, timeout: float = 5.0,
             vr.accepted = False
         result.versions[name] = vr
 
+    _distrust_a_non_negotiating_server(result, by_version, first_choice)
     if not enumerate_suites:
         return result
     # Newest first: the versions a policy allows matter most for the suite list.
@@ -894,6 +907,33 @@ def scan(connect: Connect, *, max_connections: int = 60, timeout: float = 5.0,
         for name in ORDER:
             _probe_groups(result, name, probe_groups(name), attempt)
     return result
+
+
+def _distrust_a_non_negotiating_server(result: TLSScan, by_version: dict[str, HelloAttempt],
+                                       first_choice: dict[str, int]) -> None:
+    """A server that answers a hello with a version above the one offered is not negotiating: it
+    sends the same ServerHello whatever it is asked. That answer is a protocol violation, never
+    "accepted that version", and it also takes the weight from its other ServerHellos: a version
+    then counts as accepted only when the server went on to complete its first flight for it
+    (to ServerHelloDone). When none did, no version can be read, and the check says so."""
+    higher = [a for a in by_version.values() if a.server_hello is not None
+              and a.server_hello.version > a.offered_version]
+    if not higher:
+        return
+    result.version_violation = "; ".join(
+        f"answered a {VERSION_NAMES.get(a.offered_version, hex(a.offered_version))} hello with "
+        f"{a.server_hello.version_name}" for a in higher if a.server_hello is not None)
+    for name, att in by_version.items():
+        vr = result.versions.get(name)
+        if vr is None or not vr.accepted or name == "TLSv1.3" or att.flight_done:
+            continue
+        vr.accepted = None
+        vr.reason_code = MISBEHAVED
+        vr.reason = (f"ServerHello {name}, but this server also picks versions above what a hello offers (a "
+                     "protocol violation) and did not complete its first flight here "
+                     f"({att.certificate_note or att.reason or 'no ServerHelloDone'}): acceptance not proven")
+        first_choice.pop(name, None)
+        vr.key_exchange.clear()
 
 
 def _probe_groups(result: TLSScan, name: str, groups: list[int],

@@ -168,6 +168,9 @@ class ServiceLogin:
         self.control: http_auth.Attempt | None = None
         self.description = f"{service.protocol} login"
         self.pages: dict[str, object] = {}  # HTTP: path -> unauthenticated response seen in prepare()
+        # SNMP: the agent's answer to SNMPv3 engine discovery, the proof that it is listening even
+        # when every community goes unanswered (v1/v2c agents drop a wrong community silently)
+        self.snmp_engine: snmp.EngineReport | None = None
 
     # -- preparation ---------------------------------------------------------------------
     def prepare(self, paths: list[str] | None = None) -> None:
@@ -179,8 +182,9 @@ class ServiceLogin:
             self._prepare_mqtt()
         elif p == "snmp":
             with self.ctx.slot():
-                alive = snmp.agent_answers_v3(self.ctx.host, self.svc.port, self.preflight, self.ctx.remaining(2.0))
-            self.requires_auth = True if alive else None
+                self.snmp_engine = snmp.discover_engine(self.ctx.host, self.svc.port, self.preflight,
+                                                        self.ctx.remaining(2.0))
+            self.requires_auth = True if self.snmp_engine else None
             self.description = "SNMP community"
 
     def _client(self, t: Transcript) -> http.Client:
@@ -301,10 +305,12 @@ class ServiceLogin:
         t.note(f"verdict: {'success' if a.success else 'no success'}: {a.detail}")
         if a.success:
             return Result.SUCCESS, a.detail, True, a.latency, {"status": a.status}
-        if a.status in (429, 503) or (a.status == 403 and self.surface.kind != "form"
-                                      and self.surface.baseline.status != 403):
-            return Result.LOCKED, f"{a.status}: the device refused to evaluate the login", True, a.latency, \
-                {"status": a.status}
+        if a.status in (423, 429, 503) or (a.status == 403 and self.surface.kind != "form"
+                                           and self.surface.baseline.status != 403):
+            pause = a.response.retry_after() if a.response is not None else None
+            said = f" (asks to retry after {pause:.0f} s)" if pause is not None else ""
+            return Result.LOCKED, f"{a.status}: the device refused to evaluate the login{said}", True, a.latency, \
+                {"status": a.status, "retry_after": pause}
         if a.status in http_auth.AUTH_FAIL_STATUSES or self.surface.kind == "form":
             return Result.FAILURE, a.detail, True, a.latency, {"status": a.status}
         return Result.UNKNOWN, a.detail, True, a.latency, {"status": a.status}
@@ -331,9 +337,9 @@ class ServiceLogin:
         with self.ctx.slot():
             c = snmp.Client(self.ctx.host, self.svc.port, t, timeout=self.ctx.remaining(2.0), retries=0)
             sent = time.monotonic()
-            reply = c.request(snmp.V2C, community, snmp.GET, snmp.SYS_DESCR)
-            if reply is None:
-                reply = c.request(snmp.V1, community, snmp.GET, snmp.SYS_DESCR)
+            v2c, v1 = c.request_each([(snmp.V2C, community, snmp.GET, snmp.SYS_DESCR),
+                                      (snmp.V1, community, snmp.GET, snmp.SYS_DESCR)])  # one wait for both
+            reply = v2c if v2c is not None else v1
         latency = time.monotonic() - sent
         if reply is None:
             return Result.FAILURE, "no answer to this community (SNMP v1/v2c drop wrong communities silently)", \

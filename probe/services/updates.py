@@ -13,9 +13,12 @@ What counts is decided by content, never by a path or a word alone:
   contain an update word are recorded as *update links* and never judged.
 
 Bounds: per web service a random-path baseline, the known vendor paths from
-`probe/data/update_paths.yaml`, and a crawl of at most `crawl.max_pages` same-host pages, each
-capped in bytes. Only the target's own address is contacted; URLs in its answers that point
-anywhere else are recorded and never fetched (they are the vendor's servers, not ours to test).
+`probe/data/update_paths.yaml`, a crawl of at most `crawl.max_pages` same-host pages, the
+same-host scripts those pages load and the document paths the scripts name (`scripts:`), each
+capped in bytes; then each update-endpoint path the device revealed (at most MAX_LEARNED_PATHS)
+asked once on each of its other web services, since one document root often serves them all.
+Only the target's own address is contacted; URLs in its answers that point anywhere else are
+recorded and never fetched (they are the vendor's servers, not ours to test).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import json
 import re
 import secrets
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -102,18 +106,18 @@ def _digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def _walk_json(obj: Any, depth: int = 0) -> list[tuple[str, Any]]:
-    """(key, value) pairs at any depth, bounded."""
-    out: list[tuple[str, Any]] = []
+def _walk_json(obj: Any, depth: int = 0, parent: str = "") -> list[tuple[str, str, Any]]:
+    """(parent key, key, value) triples at any depth, bounded."""
+    out: list[tuple[str, str, Any]] = []
     if depth > 8:
         return out
     if isinstance(obj, dict):
         for k, v in list(obj.items())[:200]:
-            out.append((str(k), v))
-            out.extend(_walk_json(v, depth + 1))
+            out.append((parent, str(k), v))
+            out.extend(_walk_json(v, depth + 1, str(k)))
     elif isinstance(obj, list):
         for v in obj[:200]:
-            out.extend(_walk_json(v, depth + 1))
+            out.extend(_walk_json(v, depth + 1, parent))
     return out[:2000]
 
 
@@ -132,18 +136,21 @@ def _scan_json(s: Survey, cfg: dict[str, Any], res: web.HttpResult) -> bool:
     endpoint_keys: list[str] = []
     url_keys = {_norm(k) for k in cfg["url_keys"]}
     url_words = tuple(_norm(w) for w in cfg.get("url_key_words", ()))
+    leaf_keys = {_norm(k) for k in cfg.get("url_leaf_keys", ())}
     ver_keys = {_norm(k) for k in cfg["version_keys"]}
     model_keys = {_norm(k) for k in cfg["model_keys"]}
-    for key, value in _walk_json(doc):
+    for parent, key, value in _walk_json(doc):
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             continue
         text = str(value).strip()[:300]
         nk = _norm(key)
         if nk in check_keys and text and key not in endpoint_keys:
             endpoint_keys.append(key)
-        is_url_key = nk in url_keys or (nk.endswith(("url", "uri")) and any(w in nk for w in url_words))
+        is_url_key = nk in url_keys or (nk.endswith(("url", "uri")) and any(w in nk for w in url_words)) or (
+            nk in leaf_keys and any(w in _norm(parent) for w in url_words))  # autoUpdate: {server: ...}
         if is_url_key and text.lower().startswith(("http://", "https://", "ftp://", "tftp://")):
-            s.add(s.update_urls, Seen(text, res.url, f"json:{key}", res.artefact))
+            where = f"{parent}.{key}" if parent else key
+            s.add(s.update_urls, Seen(text, res.url, f"json:{where}", res.artefact))
         elif nk in ver_keys and text and any(ch.isdigit() for ch in text):
             s.add(s.versions, Seen(text[:80], res.url, f"json:{key}", res.artefact))
         elif nk in model_keys and text:
@@ -228,6 +235,8 @@ def _survey_service(ctx: CheckContext, svc: Service, s: Survey, cfg: dict[str, A
     # 3. bounded crawl from "/"
     queue: deque[str] = deque([ws.url + "/" if not ws.url.endswith("/") else ws.url])
     visited: set[str] = set()
+    scripts: list[str] = []  # same-host script URLs of the crawled pages
+    inline: list[tuple[str, str]] = []  # (page URL, inline script text)
     skip = tuple(cfg["crawl"]["skip_extensions"])
     for _ in range(int(cfg["crawl"]["max_pages"]) * 4):
         ctx.check_cancelled()
@@ -259,6 +268,13 @@ def _survey_service(ctx: CheckContext, svc: Service, s: Survey, cfg: dict[str, A
         if page is None:
             _scan_text(s, cfg, res, text, ctx.host)
             continue
+        if page.inline_script.strip():
+            inline.append((url, page.inline_script))
+        for src in page.script_srcs:
+            link = web.resolve_link(url, src)
+            if link and web.same_host(link, ctx.host) and urlsplit(link).port in (None, *web_ports) \
+                    and link not in scripts:
+                scripts.append(link)
         for name, content in page.meta:
             if name in ("model", "product", "device", "model-name", "modelname") and content.strip():
                 s.add(s.models, Seen(content.strip()[:120], url, f"html-meta:{name}", res.artefact))
@@ -279,6 +295,63 @@ def _survey_service(ctx: CheckContext, svc: Service, s: Survey, cfg: dict[str, A
                 else:
                     queue.append(link)
         _scan_text(s, cfg, res, text, ctx.host)  # after the links, so a link is recorded as a link
+    _follow_scripts(ctx, s, cfg, ws, scripts, inline, catch_all)
+
+
+_PATH_LITERAL = re.compile(r"""["'`](/[A-Za-z0-9_~.%/-]{1,160})["'`?#]""")
+
+
+def _script_paths(text: str, cfg: dict[str, Any]) -> list[str]:
+    """Absolute paths that a script's string literals name and that look like documents a page reads
+    (a status or version JSON), never like actions (reboot, reset, upgrade...): only those are asked."""
+    sc = cfg["scripts"]
+    suffixes = tuple(sc["document_suffixes"])
+    doc_words = tuple(sc["document_words"])
+    actions = tuple(sc["action_words"])
+    skip = tuple(cfg["crawl"]["skip_extensions"]) + (".js", ".html", ".htm")
+    out: list[str] = []
+    for m in _PATH_LITERAL.finditer(text[:int(sc["max_bytes"])]):
+        path = m.group(1)
+        low = path.lower()
+        if path.startswith("//") or low.endswith(skip) or any(w in low for w in actions):
+            continue
+        if (low.endswith(suffixes) or any(w in low for w in doc_words)) and path not in out:
+            out.append(path)
+    return out
+
+
+def _follow_scripts(ctx: CheckContext, s: Survey, cfg: dict[str, Any], ws: WebService, scripts: list[str],
+                    inline: list[tuple[str, str]], catch_all: Callable[[web.HttpResult], bool]) -> None:
+    """What the crawled pages' own scripts read: a login page often loads its model, firmware and
+    update settings from a JSON document no link points to. Same-host scripts only (a script on
+    another host is never fetched), at most `scripts.max_scripts` per service, each capped in
+    bytes; the document paths their string literals name, at most `scripts.max_paths`, each asked
+    once with GET on this service and scanned like any JSON answer."""
+    sc = cfg["scripts"]
+    texts = [(page, text) for page, text in inline]
+    for url in scripts[:int(sc["max_scripts"])]:
+        ctx.check_cancelled()
+        _h, port, tls, path = web.split_target_url(url)
+        res = web.get(ctx, port, path, tls=tls, max_bytes=int(sc["max_bytes"]))
+        if res.ok and not catch_all(res):
+            s.add(s.pages, Seen(f"{res.status} script", url, "script", res.artefact))
+            texts.append((url, res.text()))
+    asked: list[str] = []
+    for _source, text in texts:
+        for path in _script_paths(text, cfg):
+            if len(asked) >= int(sc["max_paths"]):
+                return
+            if path in asked:
+                continue
+            asked.append(path)
+            ctx.check_cancelled()
+            _h, port, tls, _p = web.split_target_url(ws.url)
+            res = web.get(ctx, port, path, tls=tls, max_bytes=int(cfg["crawl"]["max_bytes_per_page"]))
+            if not res.ok or catch_all(res):
+                continue
+            s.add(s.pages, Seen(f"{res.status} named by a script", res.url, "script-path", res.artefact))
+            if res.body.lstrip()[:1] in (b"{", b"["):
+                _scan_json(s, cfg, res)
 
 
 def _scan_text(s: Survey, cfg: dict[str, Any], res: web.HttpResult, text: str, host: str) -> None:
@@ -293,6 +366,45 @@ def _scan_text(s: Survey, cfg: dict[str, Any], res: web.HttpResult, text: str, h
             s.add(s.update_links, Seen(url, res.url, "text-url", res.artefact))
 
 
+MAX_LEARNED_PATHS = 4  # update-endpoint paths the device named, asked on each of its other web services
+
+
+def _learned_paths(s: Survey, host: str) -> list[str]:
+    """Paths of update endpoints the device itself revealed: the same-host update URLs it names
+    and the URLs whose answer was an update-check document."""
+    out: list[str] = []
+    for item in [*s.update_urls, *(p for p in s.update_pages if p.how == "json-endpoint")]:
+        url = item.value if item in s.update_urls else item.source
+        if web.same_host(url, host):
+            path = web.split_target_url(url)[3]
+            if path not in out and path != "/":
+                out.append(path)
+    return out[:MAX_LEARNED_PATHS]
+
+
+def _ask_learned_paths(ctx: CheckContext, s: Survey, cfg: dict[str, Any],
+                       surveyed: list[tuple[Service, WebService]]) -> None:
+    """An update endpoint is often served by every web service of the device (one document root,
+    one global rewrite): ask each learned path once (GET) on the services that did not show it, and
+    count it where its answer is an update-check document that differs from the service's answer
+    to a path that cannot exist (a catch-all page is not an endpoint)."""
+    paths = _learned_paths(s, ctx.host)
+    cap = int(cfg["crawl"]["max_bytes_per_page"])
+    for svc, ws in surveyed:
+        if not ws.reachable or ws.error:
+            continue
+        for path in paths:
+            ctx.check_cancelled()
+            url = web.service_url(svc, path)
+            if any(p.source == url for p in s.update_pages):
+                continue
+            res = web.get(ctx, svc.port, path, tls=web.is_tls(svc), max_bytes=cap)
+            if not res.ok or (res.status == ws.baseline_status and _digest(res.body) == ws.baseline_digest):
+                continue
+            if res.body.lstrip()[:1] in (b"{", b"["):
+                _scan_json(s, cfg, res)
+
+
 def _survey(ctx: CheckContext) -> Survey:
     cfg = config()
     s = Survey()
@@ -300,9 +412,12 @@ def _survey(ctx: CheckContext) -> Survey:
     # https first: the same content over TLS is the better evidence
     web_services.sort(key=lambda sv: (not web.is_tls(sv), sv.port))
     ports = {sv.port for sv in web_services}
+    surveyed: list[tuple[Service, WebService]] = []
     for svc in web_services[:6]:
         ctx.check_cancelled()
         _survey_service(ctx, svc, s, cfg, ports)
+        surveyed.append((svc, s.services[-1]))
+    _ask_learned_paths(ctx, s, cfg, surveyed)
     s.upnp = upnp.gather(ctx)
     for d in s.upnp.descriptions:
         for k, v in d.fields.items():

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import socket
 import subprocess
 from pathlib import Path
 
@@ -91,6 +94,41 @@ def test_snmp_public_and_private_found(daemons: LocalDaemons) -> None:
     f = one(f)
     assert f.status is Status.FAIL and "'public'" in f.summary and "'private'" in f.summary
     assert "Linux" in artefact_text(store, f)
+
+
+# -- a device that locks the client out for a short, stated pause ------------------------------
+
+def test_short_lockout_is_waited_out_and_every_pair_is_answered(daemons: LocalDaemons) -> None:
+    """The hardened gateway's login stand-in, scaled down: 3 failures lock the client out for 2 s
+    (429 + Retry-After). Twice the trials pause, then go on with the ranked pairs: PASS only with
+    every pair of the budget answered with a rejection, and the waits reported."""
+    port = daemons.lighttpd_lockout(lockout_after=3, lock_seconds=2)
+    opts = CredentialOptions(budget=6)
+    f, store = run_check("default_credentials", port, "http", credentials=opts)
+    f = one(f)
+    assert f.status is Status.PASS, f.summary
+    table = json.loads(store.artefacts[f.artefacts[-1]].data)
+    assert [a["result"] for a in table["attempts"]] == ["failure"] * 6  # 429s are not counted as answers
+    waits = f.details["lockout_waits"]
+    assert 1 <= len(waits) <= 2 and all(w["status"] == 429 and w["retry_after_s"] <= 3 for w in waits)
+    assert "locked the client out" in f.summary and "waited out" in f.summary
+
+
+def test_lockout_waits_are_bounded(daemons: LocalDaemons) -> None:
+    """More lockouts than the bound (two pauses per service): the trials stop, INCONCLUSIVE, never PASS."""
+    port = daemons.lighttpd_lockout(lockout_after=2, lock_seconds=2)
+    f, _ = run_check("default_credentials", port, "http", credentials=CredentialOptions(budget=12))
+    f = one(f)
+    assert f.status is Status.INCONCLUSIVE and "429" in (f.reason or ""), f.summary
+    assert len(f.details["lockout_waits"]) == 2 and f.details["attempts"] < 12
+
+
+def test_long_lockout_is_not_waited_out(daemons: LocalDaemons) -> None:
+    port = daemons.lighttpd_lockout(lockout_after=2, lock_seconds=600)
+    f, _ = run_check("default_credentials", port, "http", credentials=CredentialOptions(budget=6))
+    f = one(f)
+    assert f.status is Status.INCONCLUSIVE and f.details["lockout_waits"] == [], f.summary
+    assert re.search(r"asked for a pause of 60[01] s", f.summary)
 
 
 # -- wrong credentials are not reported; PASS needs a real login prompt ------------------------
@@ -212,16 +250,71 @@ def test_anonymous_mqtt(daemons: LocalDaemons, anonymous: bool, status: Status) 
         assert f.details["suback"] == [0] and f.details["publish_echoed"] is True
 
 
+# what weak devices write into snmpd.conf: net-snmp then makes these objects read-only (notWritable),
+# so a write-back of sysContact cannot prove write access there
+SYSTEM_SET_IN_CONFIG = ["sysContact support@example.invalid", "sysName gw-test", "sysDescr Test gateway"]
+
+
+def _system_group(port: int) -> str:
+    walk = subprocess.run(["snmpwalk", "-v2c", "-c", "public", "-On", f"udp:127.0.0.1:{port}", "1.3.6.1.2.1.1"],
+                          capture_output=True, text=True, timeout=30, env=dict(os.environ, MIBS="")).stdout
+    return "\n".join(ln for ln in walk.splitlines() if not ln.startswith(".1.3.6.1.2.1.1.3.0"))  # not sysUpTime
+
+
 def test_snmp_write_community_proven_without_change(daemons: LocalDaemons) -> None:
-    port = daemons.snmpd(rw="private")
-    before = subprocess.run(["snmpget", "-v2c", "-c", "public", "-Oqv", f"udp:127.0.0.1:{port}",
-                             "1.3.6.1.2.1.1.4.0"], capture_output=True, text=True).stdout
-    f, _ = run_check("unauthenticated_access", port, "snmp", transport="udp")
-    after = subprocess.run(["snmpget", "-v2c", "-c", "public", "-Oqv", f"udp:127.0.0.1:{port}",
-                            "1.3.6.1.2.1.1.4.0"], capture_output=True, text=True).stdout
+    """The weak gateway's case: sysContact/sysName/sysDescr set in the config (net-snmp makes them
+    notWritable). "private" is still proven a write community, by the error-status of a SET of
+    read-only sysDescr.0 to its own value, and nothing on the agent changes."""
+    port = daemons.snmpd(rw="private", extra=SYSTEM_SET_IN_CONFIG)
+    before = _system_group(port)
+    f, store = run_check("unauthenticated_access", port, "snmp", transport="udp")
     f = one(f)
-    assert f.status is Status.FAIL and f.details["community"] == "private"
-    assert before == after and before.strip()
+    assert f.status is Status.FAIL and f.details["community"] == "private", f.summary
+    assert f.details["set_error"] == "notWritable" and "noAccess" in f.summary  # public showed the contrast
+    rights = {r["community"]: r["rights"] for r in f.details["communities"]}
+    assert rights == {"public": "read-only", "private": "write"}
+    assert _system_group(port) == before and "Test gateway" in before
+    text = artefact_text(store, f)
+    assert "SET of the same value" in text and "notWritable" in text
+
+
+def test_snmp_v1_only_write_rights_are_not_guessed(daemons: LocalDaemons) -> None:
+    """SNMPv1 answers noSuchName for a read-only and a read-write community alike: INCONCLUSIVE."""
+    port = daemons.snmpd(ro=None, sys_descr="v1 only agent",
+                         extra=["com2sec rw 127.0.0.1 private", "group rwg v1 rw", "view all included .1",
+                                'access rwg "" any noauth exact all all none'])
+    f, _ = run_check("unauthenticated_access", port, "snmp", transport="udp")
+    f = one(f)
+    assert f.status is Status.INCONCLUSIVE and f.reason_code is InconclusiveReason.UNSUPPORTED, f.summary
+    assert "noSuchName" in f.reason and f.details["communities"][0]["version"] == "v1"
+
+
+@pytest.mark.parametrize("agent", ["per-device community", "v3 only"])
+def test_snmp_agent_answering_no_default_community_passes_on_its_v3_report(daemons: LocalDaemons,
+                                                                           agent: str) -> None:
+    """A v1/v2c agent drops a wrong community silently; silence counts as a refusal only because the
+    agent answered SNMPv3 engine discovery, and the findings say so and keep that answer."""
+    port = (daemons.snmpd(ro="k7-per-device-4c1") if agent == "per-device community" else
+            daemons.snmpd(ro=None, extra=['createUser labadmin SHA-256 "k7-auth-pass-phrase" AES "k7-priv-phrase"',
+                                          "rouser labadmin priv"]))
+    for check in ("default_credentials", "unauthenticated_access"):
+        f, store = run_check(check, port, "snmp", transport="udp")
+        f = one(f)
+        assert f.status is Status.PASS, (check, f.summary)
+        assert f.details["agent_proof"] == "SNMPv3 engine-discovery Report"
+        assert f.details["snmpv3_engine_id"].startswith("80001f88")
+        assert "without answering" in f.summary and f.details["snmpv3_engine_id"] in f.summary
+        assert "SNMPv3 Report: engine ID " + f.details["snmpv3_engine_id"] in artefact_text(store, f)
+
+
+def test_snmp_silence_without_an_agent_is_never_a_pass() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as quiet:
+        quiet.bind(("127.0.0.1", 0))
+        port = quiet.getsockname()[1]
+        for check in ("default_credentials", "unauthenticated_access"):
+            f, _ = run_check(check, port, "snmp", transport="udp")
+            f = one(f)
+            assert f.status is Status.INCONCLUSIVE and f.reason_code is InconclusiveReason.CONNECTIVITY, f.summary
 
 
 def test_snmp_read_only_passes(daemons: LocalDaemons) -> None:
@@ -242,19 +335,45 @@ def test_http_basic_on_plain_http_fails(daemons: LocalDaemons) -> None:
 
 
 def test_http_digest_on_plain_http_names_what_is_actually_weak(daemons: LocalDaemons) -> None:
-    """Digest sends no password in cleartext: the FAIL must say what is weak instead, and count for
-    the authentication-crypto and eavesdropping clauses."""
-    port = daemons.lighttpd_auth(admin_method="digest")
+    """Digest sends no password in cleartext: this check does not FAIL it on its own (the lead's
+    decision, docs/verdicts.md). PASS, naming what stays weak as warnings, never the Basic wording."""
+    port = daemons.lighttpd_auth(admin_method="digest", password=STRONG_PASSWORD)
     f, store = run_check("cleartext_authentication", port, "http")
     f = one(f)
-    assert f.status is Status.FAIL and f.details["surface"] == "digest", f.summary
+    assert f.status is Status.PASS and f.details["surface"] == "digest", f.summary
     assert f.details["weakness"] == "digest-over-plain-http"
     assert f.details["digest_algorithm"] in ("MD5", "SHA-256")
-    assert "no password travels in cleartext" in f.summary and "attacked offline" in f.summary
-    assert "session after the login" in f.summary and "unencrypted" in f.summary
+    assert "no password in cleartext" in f.summary and "attacked offline" in f.summary
+    assert "after the login travels unencrypted (not observed" in f.summary and "MD5" in f.summary
     assert "in the clear" not in f.summary and "readable" not in f.summary  # never the Basic wording
+    assert len(f.details["warnings"]) >= 3
     assert "WWW-Authenticate: Digest" in artefact_text(store, f)
     assert set(f.clauses) == {"cls:5.1-3", "jc-star:S1.1-12"}
+
+
+@pytest.mark.parametrize("password", [TEST_PASSWORD, STRONG_PASSWORD])
+def test_http_digest_with_a_published_default_password_fails(daemons: LocalDaemons, cli: InProcessCli,
+                                                             tmp_path: Path, password: str) -> None:
+    """In a run, cleartext_authentication reads default_credentials' finding on the same service (it
+    runs after it): a default password logging in through Digest on plain HTTP makes the offline
+    attack a lookup and showed the session unencrypted (FAIL); a unique password leaves the PASS."""
+    port = daemons.lighttpd_auth(admin_method="digest", password=password)
+    out = tmp_path / "ev.json"
+    cli("run", "--target", "127.0.0.1", "--ports", str(port), "--udp-ports", "none", "--no-nmap",
+        "--profile", "general-iot", "--credential-budget", "3", "--out", str(out), "--quiet")
+    doc = json.loads(out.read_text())
+    login = next(x for x in doc["findings"] if x["check_id"] == "default_credentials")
+    clear = next(x for x in doc["findings"] if x["check_id"] == "cleartext_authentication")
+    if password == TEST_PASSWORD:
+        assert login["status"] == "FAIL" and clear["status"] == "FAIL", clear["summary"]
+        assert clear["details"]["default_login_finding"] == login["id"] and login["id"] in clear["summary"]
+        assert "admin / admin" in clear["summary"] and "seen travelling unencrypted" in clear["summary"]
+        assert {c["id"]: c["verdict"] for c in doc["clauses"]}["cls:5.1-3"] == "FAIL"
+    else:
+        assert login["status"] == "PASS" and clear["status"] == "PASS", clear["summary"]
+    assert clear["details"]["surface"] == "digest"
+    roles = {s["port"]: [r["role"] for r in s["roles"]] for s in doc["services"]}
+    assert roles[port] == ["management"]
 
 
 def test_factory_state_reports_the_default_login_but_does_not_fail_password_clauses(

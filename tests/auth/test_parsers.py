@@ -10,6 +10,7 @@ from probe.errors import UserError
 from probe.protocols import http, http_auth, mqtt, snmp, telnet
 from probe.protocols.transcript import Transcript, escape
 from probe.services.credentials import builtin, for_service, parse
+from tests.helpers.wire import NETSNMP_V3_REPORT
 
 IAC, DO, WILL, SB, SE = 255, 253, 251, 250, 240
 
@@ -72,6 +73,23 @@ def test_ber_response_parse() -> None:
 def test_ber_rejects_malformed(bad: bytes) -> None:
     with pytest.raises(snmp.BERError):
         snmp.parse_message(bad)
+
+
+def test_snmpv3_report_parse() -> None:
+    r = snmp.parse_v3_message(NETSNMP_V3_REPORT)
+    assert r.msg_id == 0x2FFB3246 and r.pdu_type == snmp.REPORT
+    assert r.engine_id.hex() == "80001f88802bc2d74937650f6b00000000" and r.enterprise == 8072
+    assert (r.boots, r.time, r.report) == (1, 7, "usmStatsUnknownEngineIDs")
+    msg = snmp.v3_discovery_message(0x2FFB3246)
+    # what net-snmp's own client sends for discovery, but for the request id inside the PDU
+    assert msg[:17] == NETSNMP_V3_REPORT[:2].replace(b"\x71", b"\x3e") + NETSNMP_V3_REPORT[2:17]
+    assert snmp.parse_v3_message(msg).report == ""  # a request names no report
+
+
+@pytest.mark.parametrize("cut", [1, 10, 30, 60, 100])
+def test_snmpv3_parse_rejects_truncation(cut: int) -> None:
+    with pytest.raises(snmp.BERError):
+        snmp.parse_v3_message(NETSNMP_V3_REPORT[:cut])
 
 
 def test_mqtt_packets() -> None:

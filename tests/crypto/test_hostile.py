@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from paramiko import kex_group14
 
+from probe.hostile.servers import BY_NAME
 from probe.models import InconclusiveReason, Status
 from probe.protocols import ssh_kexinit, tls_hello, x509
 from tests.helpers.checks import check_service, connector, one
@@ -211,6 +212,31 @@ def test_tls_checks_on_garbage_peer_are_inconclusive_not_pass():
         cert = one(check_service("tls_certificate", port, "https")[0])
     assert conf.status is Status.INCONCLUSIVE and conf.reason_code is InconclusiveReason.DEVICE_MISBEHAVED
     assert cert.status is Status.INCONCLUSIVE
+
+
+@pytest.mark.parametrize(("name", "status"), [("tls-huge-cert", Status.INCONCLUSIVE),
+                                              ("tls-malformed-cert", Status.FAIL)])
+def test_server_answering_every_hello_with_tls12(name: str, status: Status) -> None:
+    """Both servers answer every hello with a TLS 1.2 ServerHello picking the offered suite. A version
+    above the one offered is a protocol violation, never "accepted"; it leaves a version accepted
+    only where the server completed its first flight: tls-malformed-cert does (ServerHello, a
+    Certificate of bad DER, ServerHelloDone), so its NULL/EXPORT picks stand and FAIL; tls-huge-cert
+    never does (a 16 MiB Certificate), so no version can be read: INCONCLUSIVE naming the violation."""
+    server = BY_NAME[name]("127.0.0.1", 0).start()
+    try:
+        f = one(check_service("tls_configuration", server.port, "https")[0])
+    finally:
+        server.stop()
+    versions = f.details["scan"]["versions"]
+    for old in ("SSLv3", "TLSv1.0", "TLSv1.1"):
+        assert versions[old]["accepted"] is None and "higher than" in versions[old]["reason"], versions[old]
+    assert "answered a TLSv1.0 hello with TLSv1.2" in f.details["scan"]["version_violation"]
+    assert f.status is status, f.summary
+    if status is Status.INCONCLUSIVE:
+        assert f.reason_code is InconclusiveReason.DEVICE_MISBEHAVED and "protocol violation" in f.summary
+        assert versions["TLSv1.2"]["accepted"] is None and "acceptance not proven" in versions["TLSv1.2"]["reason"]
+    else:
+        assert versions["TLSv1.2"]["accepted"] is True and "NULL" in f.summary
 
 
 # -- scripted SSH peers ---------------------------------------------------------------------------

@@ -53,3 +53,15 @@ def test_rtsp_and_probe_order() -> None:
 def test_ftp_product() -> None:
     assert identify.product_from_ftp("(vsFTPd 3.0.3)") == ("vsFTPd", "3.0.3")
     assert identify.product_from_ftp("Welcome") == ("Welcome", None)
+
+
+@pytest.mark.parametrize(("data", "whole"), [
+    (bytes.fromhex("15030300020246"), True),  # a whole alert record (protocol_version)
+    (bytes.fromhex("160303000402000000"), True),  # a (tiny) whole record starting with a ServerHello
+    (bytes.fromhex("16030300310200002d03"), False),  # the first bytes of a ServerHello record, then nothing
+    (bytes.fromhex("1603030031"), False),
+    (bytes.fromhex("160303000401000000"), False),  # whole, but a ClientHello echoed back
+    (b"HTTP/1.1 400 Bad Request\r\n", False),
+])
+def test_a_tls_answer_counts_as_a_handshake_only_when_its_first_record_is_whole(data: bytes, whole: bool) -> None:
+    assert identify.is_whole_tls_reply(data) is whole

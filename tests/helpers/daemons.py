@@ -15,6 +15,7 @@ account files are never modified.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import tempfile
@@ -25,6 +26,7 @@ from pathlib import Path
 from tests.helpers.ports import LOOPBACK, free_port
 from tests.helpers.processes import Daemons
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TEST_USER = "admin"
 TEST_PASSWORD = "admin"  # rank 1 in the built-in list: default_credentials must find it
 STRONG_PASSWORD = "K7#q-not-a-default-9f2"
@@ -295,6 +297,32 @@ class LocalDaemons(Daemons):
                              conf=['server.modules += ("mod_cgi")', 'cgi.assign = (".cgi" => "/bin/sh")'])
         return port
 
+    def lighttpd_lockout(self, password: str = STRONG_PASSWORD, *, lockout_after: int = 3, window: int = 60,
+                         lock_seconds: int = 2) -> int:
+        """/admin behind HTTP Basic served by the hardened lab device's login stand-in (its CGI,
+        probe/lab/templates/www/hardened-gateway/cgi-bin/admin.py): `lockout_after` failures within
+        `window` s lock the client out for `lock_seconds` (429 with Retry-After, even for the right
+        password); 0.5 s delay per failure."""
+        d = self._dir("lighttpd-lockout")
+        d.chmod(0o755)
+        etc = d / "etc"
+        etc.mkdir()
+        state = d / "lockout"
+        state.mkdir()
+        state.chmod(0o777)  # the CGI runs as lighttpd's user
+        (etc / "admin-auth.json").write_text(json.dumps({
+            "user": TEST_USER, "password": password, "realm": "lockout test", "model": "Lockout Test",
+            "max_failures": lockout_after, "window": window, "lock_seconds": lock_seconds,
+            "state": str(state / "state.json")}))
+        (etc / "admin-auth.json").chmod(0o644)
+        template = REPO_ROOT / "probe/lab/templates/www/hardened-gateway/cgi-bin/admin.py"
+        cgi = template.read_text().replace("@{etc}", str(etc))
+        return self.lighttpd({"/index.html": "<html><body><h1>Gateway</h1></body></html>\n",
+                              "/cgi-bin/admin.py": cgi},
+                             conf=['server.modules += ("mod_cgi", "mod_rewrite")',
+                                   'cgi.assign = (".py" => "/usr/bin/python3")',
+                                   'url.rewrite-once = ("^/admin(/[^?]*)?(\\?.*)?$" => "/cgi-bin/admin.py$2")'])
+
     # -- MQTT, SNMP, DNS -----------------------------------------------------------------------
     def mosquitto(self, *, anonymous: bool, password: str = TEST_PASSWORD) -> int:
         d = self._dir("mosquitto")
@@ -317,25 +345,30 @@ class LocalDaemons(Daemons):
         self.start(["mosquitto", "-c", str(d / "mosquitto.conf")], port=port)
         return port
 
-    def snmpd(self, *, ro: str = "public", rw: str | None = None, sys_descr: str | None = None,
+    def snmpd(self, *, ro: str | None = "public", rw: str | None = None, sys_descr: str | None = None,
               extra: Sequence[str] = ()) -> int:
-        """net-snmp's agent on a UDP port; ready when it answers net-snmp's own snmpget."""
+        """net-snmp's agent on a UDP port; ready when it answers net-snmp's own snmpget (with the
+        read-only community, or, for an agent without one, SNMPv3 engine discovery: "Unknown user
+        name" is the agent's answer). `extra`: more snmpd.conf lines (VACM, createUser...)."""
         d = self._dir("snmpd")
         port = free_port("udp")
-        lines = [f"rocommunity {ro} {LOOPBACK}", "sysLocation probe-test-lab"]
+        lines = ["sysLocation probe-test-lab"]
+        if ro:
+            lines.append(f"rocommunity {ro} {LOOPBACK}")
         if rw:
             lines.append(f"rwcommunity {rw} {LOOPBACK}")
         if sys_descr:
             lines.append(f"sysDescr {sys_descr}")
         (d / "snmpd.conf").write_text("\n".join([*lines, *extra]) + "\n")
         env = snmp_env(d)
+        ask = ["-v2c", "-c", ro] if ro else ["-v3", "-l", "noAuthNoPriv", "-u", "probe-ready-check"]
 
         def answers(proc: subprocess.Popen[bytes]) -> None:
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
-                r = subprocess.run(["snmpget", "-v2c", "-c", ro, "-t", "0.3", "-r", "0", f"udp:{LOOPBACK}:{port}",
+                r = subprocess.run(["snmpget", *ask, "-t", "0.3", "-r", "0", f"udp:{LOOPBACK}:{port}",
                                     "1.3.6.1.2.1.1.5.0"], capture_output=True, env=env, timeout=10)
-                if r.returncode == 0:
+                if r.returncode == 0 or (not ro and b"Unknown user name" in r.stderr):
                     return
                 if proc.poll() is not None:
                     raise RuntimeError("snmpd exited early")

@@ -102,10 +102,13 @@ def snmpd_tcp(ns: NetNS, tmp: Path, port: int) -> None:
     ns.wait_tcp(port)
 
 
-def miniupnpd(ns: NetNS, tmp: Path, http_port: int = 5000) -> None:
+def miniupnpd(ns: NetNS, tmp: Path, http_port: int = 5000, natpmp: bool = False) -> None:
+    """miniupnpd's IGD (SSDP 1900, description on `http_port`); with `natpmp`, NAT-PMP/PCP on udp/5351 too
+    (its WAN address is private, so it answers the external-address request with "network failure")."""
     conf = tmp / "miniupnpd.conf"
     conf.write_text("\n".join([
-        f"ext_ifname={ns.ns_if}", f"listening_ip={ns.ns_if}", f"port={http_port}", "enable_natpmp=no",
+        f"ext_ifname={ns.ns_if}", f"listening_ip={ns.ns_if}", f"port={http_port}",
+        f"enable_natpmp={'yes' if natpmp else 'no'}",
         "enable_upnp=yes", "secure_mode=yes", "system_uptime=yes", "uuid=3d3cec3a-8cf0-11e0-98ee-001a6bd2d07b",
         "model_name=ProbeTestGateway", "allow 1024-65535 10.231.0.0/16 1024-65535", "deny 0-65535 0.0.0.0/0 0-65535",
     ]) + "\n")

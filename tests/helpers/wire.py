@@ -16,6 +16,13 @@ import time
 
 TIMEOUT = 5.0
 
+# net-snmp 5.9's answer to `snmpget -v3 -l noAuthNoPriv -u nobody` engine discovery (captured with -d)
+NETSNMP_V3_REPORT = bytes.fromhex(
+    "30710201033011020"
+    "42ffb3246020300ffe30401000201030421301f041180001f88802bc2d74937650f6b00000000020101020107040004000400"
+    "3036041180001f88802bc2d74937650f6b000000000400a81f02041628b62e020100020100301130"
+    "0f060a2b060106030f01010400410102")
+
 
 def recv_until(sock: socket.socket, token: bytes, limit: int = 65536, seconds: float = TIMEOUT) -> bytes:
     """Read until `token` appears, the peer closes, `limit` bytes or `seconds` pass."""

@@ -27,8 +27,9 @@ from probe.errors import UserError
 from probe.models import Artefact
 from probe.output.terminal import safe
 from probe.plugins import registry
-from probe.protocols import netio
+from probe.protocols import netio, snmp
 from probe.targets import read_targets_file, resolve_target
+from tests.helpers.wire import NETSNMP_V3_REPORT
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FILES = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -242,3 +243,16 @@ def test_artefacts_of_any_bytes_serialise(data: bytes) -> None:
     doc = Artefact("a-1", "banner", "x", data).to_json()
     json.dumps(doc)
     assert doc["size"] == len(data)
+
+
+@FAST
+@given(st.binary(max_size=300), st.integers(0, 120), st.binary(max_size=8))
+def test_snmp_parsers_raise_only_ber_error(data: bytes, cut: int, patch: bytes) -> None:
+    """SNMP answers are device bytes: v1/v2c and v3 parsers either decode or raise BERError."""
+    mutated = NETSNMP_V3_REPORT[:cut] + patch + NETSNMP_V3_REPORT[cut + len(patch):]
+    for blob in (data, mutated):
+        for parse in (snmp.parse_message, snmp.parse_v3_message):
+            try:
+                parse(blob)
+            except snmp.BERError:
+                pass

@@ -140,8 +140,9 @@ def test_update_url_on_another_host_is_recorded_never_fetched(site: Site) -> Non
         findings, _ = run_single_check("update_channel", "127.0.0.1", [web(port)])
         https = _one(findings)  # only the URL the device names in its API is judged
         assert https.details["update_url"] == f"https://127.0.0.2:{vport}/check"
-        assert https.status == "NOT_APPLICABLE" and "never contacts" in https.summary
-        assert "not the device under test" in (https.reason or "")
+        # the channel exists, but its protection cannot be observed: never NOT_APPLICABLE, never PASS
+        assert https.status == "INCONCLUSIVE" and https.reason_code == "missing-input", https.summary
+        assert "never contacts" in https.summary and "manufacturer's documents" in (https.reason or "")
         # the page's download link is recorded, not judged
         assert [x["value"] for x in https.details["update_links_not_judged"]] == [link]
         with pytest.raises((socket.timeout, TimeoutError)):
@@ -254,3 +255,60 @@ def test_cleartext_update_url_fails_update_crypto_and_only_supports_the_rest(sit
         assert channel["id"] in clauses[cid]["supporting"] and channel["id"] not in clauses[cid]["findings"]
     assert set(channel["clauses"]) >= {"cls:5.3-7", "cls:5.3-2", "cls:5.3-10", "jc-star:S1.1-09"}
     assert "update" in _roles(doc, port)  # the device names its own port as the update host
+
+
+def test_update_check_named_in_what_the_login_page_script_loads(site: Site) -> None:
+    """A login page whose script loads a status document no link points to, which names the update
+    server under an update-named object: found through the script (same host only), never by
+    asking what looks like an action, and never on another host."""
+    vendor = socket.socket()
+    vendor.bind(("127.0.0.2", 0))
+    vendor.listen(4)
+    vendor.settimeout(0.5)
+    vport = vendor.getsockname()[1]
+    check = "https://updates.vendor.example/gw7/check"
+    try:
+        port = site({
+            "/index.html": "<html><head><title>Gateway</title><script src='/static/ui.js'></script>"
+                           f"<script src='http://127.0.0.2:{vport}/cdn/lib.js'></script></head>"
+                           "<body><h1>Welcome</h1><p>Log in with the password on the label.</p></body></html>",
+            "/static/ui.js": "const INFO = '/rest/sysinfo.json';\n"
+                             "function reboot() { return fetch('/rest/reboot', {method: 'POST'}); }\n"
+                             "fetch(INFO).then(r => r.json()).then(show);\n",
+            "/rest/sysinfo.json": json.dumps({"model": "GW-7", "swVersion": "4.1.0",
+                                              "firmware": {"autoCheck": True, "endpoint": check}}),
+            "/rest/reboot": "rebooting (a test server that must never be asked)"})
+        m, store = run_single_check("update_mechanism", "127.0.0.1", [web(port)])
+        m = _one(m)
+        assert m.status == "PASS", m.summary
+        urls = {(u["value"], u["source"], u["how"]) for u in m.details["update_urls"]}
+        assert urls == {(check, f"http://127.0.0.1:{port}/rest/sysinfo.json", "json:firmware.endpoint")}
+        asked = " ".join(a.name for a in store.artefacts.values())
+        assert "/static/ui.js" in asked and "/rest/sysinfo.json" in asked
+        assert "/rest/reboot" not in asked and "127.0.0.2" not in asked  # no action, no other host
+        ch = _one(run_single_check("update_channel", "127.0.0.1", [web(port)])[0])
+        assert ch.status == "INCONCLUSIVE" and ch.details["update_url"] == check, ch.summary
+        with pytest.raises((socket.timeout, TimeoutError)):
+            vendor.accept()
+    finally:
+        vendor.close()
+
+
+def test_update_endpoint_is_asked_on_the_other_web_services(site: Site, cli: InProcessCli, tmp_path) -> None:
+    """The device names its update check on one port; the same document root serves it on another
+    port too (update role there), while a third port's catch-all page is no endpoint (no role)."""
+    a = free_port()
+    endpoint = json.dumps({"latest_version": "2.0.1", "image_url": f"http://127.0.0.1:{a}/fw/gw-2.0.1.bin"})
+    files = {"/index.html": "<html><head><title>Router</title></head><body>Status</body></html>",
+             "/api/version": json.dumps({"firmware_version": "2.0.0", "update_check_url":
+                                         f"http://127.0.0.1:{a}/api/check-latest"}),
+             "/api/check-latest": endpoint}
+    site(files, port=a)
+    b = site(files, tls_pem=self_signed(tmp_path), conf=[MODERN_TLS])
+    c = site({"/index.html": "<html><head><title>Router</title></head><body>login</body></html>"},
+             conf=['server.error-handler-404 = "/index.html"'])
+    doc = _run(cli, tmp_path, a, b, c)
+    assert "update" in _roles(doc, a)  # the host:port of the URL the device names
+    served = _roles(doc, b)["update"]
+    assert f"https://127.0.0.1:{b}/api/check-latest" in served["why"] and "json-endpoint" in served["why"]
+    assert "update" not in _roles(doc, c)
