@@ -1,6 +1,7 @@
 """default_credentials: does any login service accept a publicly known default credential?
 
-Bounded (ctx.options.credentials.budget attempts per service), most likely first. By default a
+Bounded: exactly the ctx.options.credentials.budget best-ranked pairs per service (planned_pairs),
+whatever the thread timing, most likely first. By default a
 service's trials stop at its first accepted credential: one proven default login is all the FAIL
 needs, and every further failed login costs the device (and the scan) the seconds of delay devices
 put on failures. With credential_scope "accounts" the other accounts are still tried, each until
@@ -8,7 +9,7 @@ its own first success, to list every account with a default password. SNMP commu
 all tried: the list is short, answers are instant, and a write community is a different finding
 from a read one. Up to PARALLEL_ACCOUNTS accounts are tried at once (each account's candidates
 strictly in order), inside the device's connection cap; with ctx.options.credentials.delay
-everything is sequential. PASS
+everything is sequential, and a device that drops connections narrows the trials to one. PASS
 needs proof that the service really asked for credentials and rejected every one tried; a
 short lockout the device announces (429 with Retry-After) is waited out, boundedly (run_trials);
 a service that needs no login at all is NOT_APPLICABLE here (unauthenticated_access reports it).
@@ -32,7 +33,9 @@ from probe.services.logins import Attempt, Result, ServiceLogin, admin_paths
 
 MAX_LOCKOUT_WAITS = 2  # pauses a throttling device may impose on one service's trials
 MAX_LOCKOUT_WAIT = 60.0  # seconds: a longer pause is not waited out (the trials stop, INCONCLUSIVE)
-MAX_CONSECUTIVE_CONNECTIVITY = 2
+MAX_CONSECUTIVE_CONNECTIVITY = 2  # dropped connections in a row, at one connection at a time, that stop the trials
+MAX_CONNECTIVITY_RETRIES = 3  # dropped connections per service met by a pause and a retry of the same pair
+CONNECTIVITY_BACKOFF = 1.0  # seconds before the first retry; doubles with each further one
 MAX_CONSECUTIVE_UNKNOWN = 3  # answers neither a rejection nor a login, in a row
 PARALLEL_ACCOUNTS = 4  # accounts tried at once on one service (as hydra -t 4); the device cap still holds
 STOPPERS = (Result.NO_AUTH, Result.UNSUPPORTED, Result.LOCKED, Result.NO_PASSWORD)
@@ -41,6 +44,11 @@ STOPPERS = (Result.NO_AUTH, Result.UNSUPPORTED, Result.LOCKED, Result.NO_PASSWOR
 def every_account(ctx: ServiceContext) -> bool:
     """Keep trying other accounts after a success? (see the module docstring for why SNMP always does)"""
     return ctx.options.credentials.scope is CredentialScope.ACCOUNTS or ctx.service.protocol == "snmp"
+
+
+def _pair(cred: Credential) -> dict[str, str]:
+    """A planned pair as the evidence shows it (the operator's own passwords redacted, as in attempts)."""
+    return {"username": cred.username, "password": "<redacted>" if cred.secret else cred.password}
 
 
 def _account(protocol: str, cred: Credential) -> str:
@@ -53,40 +61,57 @@ def _wait_allowed(ctx: ServiceContext, seconds: float) -> bool:
     return deadline is None or deadline - time.monotonic() > seconds + 15.0
 
 
-def run_trials(ctx: ServiceContext, login: ServiceLogin, creds: list[Credential],
-               budget: int, waits: list[dict[str, object]] | None = None) -> tuple[list[Attempt], Attempt | None]:
-    """Try credentials; returns the attempts (in list order) and the answer that stopped them, if any.
+def planned_pairs(creds: list[Credential], budget: int) -> list[Credential]:
+    """The pairs a service's trials may use: exactly the `budget` best-ranked ones, whatever the timing.
 
-    Stops an account at its first success (the whole service, unless every account is wanted),
-    and the whole service at the budget, at an answer that
-    makes further tries pointless (no login asked, unsupported, locked out, no password login), or
-    when the device keeps dropping connections or answering nonsense.
+    Which pairs are tried must not depend on thread scheduling (a camera whose admin password is
+    empty must be found in every run, not in four runs of five), so the budget selects a fixed
+    prefix of the ranked list up front; parallel workers only decide the order of the work inside
+    it. A pair made moot by a success on its account is skipped, never replaced by a lower one.
+    """
+    return list(creds[:max(0, budget)])
+
+
+def run_trials(ctx: ServiceContext, login: ServiceLogin, creds: list[Credential],
+               budget: int, waits: list[dict[str, object]] | None = None,
+               retries: list[dict[str, object]] | None = None) -> tuple[list[Attempt], Attempt | None]:
+    """Try the planned pairs; returns the attempts (in rank order) and the answer that stopped them, if any.
+
+    The pairs are `planned_pairs(creds, budget)`. Up to PARALLEL_ACCOUNTS workers take the
+    best-ranked pending pair whose account is not busy, so an account's candidates go strictly in
+    order. An account stops at its first success (the whole service, unless every account is
+    wanted); the whole service stops at an answer that makes further tries pointless (no login
+    asked, unsupported, locked out, no password login), or when the device keeps answering nonsense.
 
     A device that throttles (HTTP 429/423/503) and says for how long (Retry-After, or a pause
     stated in the page) of at most MAX_LOCKOUT_WAIT seconds is waited out, at most
     MAX_LOCKOUT_WAITS times per service and only when the run's time budget allows: every worker
-    pauses, the refused pair is tried again afterwards (a refused attempt tested no password, so it
-    does not use the budget), and each pause is recorded in `waits`. Anything longer, or a third
-    lockout, stops the trials as before.
+    pauses and the refused pair is tried again (it tested no password). Each pause is in `waits`.
+
+    A device that drops or refuses a connection (embedded servers cap unauthenticated clients per
+    address, e.g. dropbear at 5) is met the way a careful client meets it: the trials narrow to one
+    connection at a time, pause (CONNECTIVITY_BACKOFF, doubling) and try the same pair again, at most
+    MAX_CONNECTIVITY_RETRIES times per service (each in `retries`); after that, or after
+    MAX_CONSECUTIVE_CONNECTIVITY failures in a row at one connection, the trials stop.
     """
     waits = waits if waits is not None else []
+    retries = retries if retries is not None else []
     protocol = ctx.service.protocol
-    queues: dict[str, list[Credential]] = {}
-    for c in creds:
-        queues.setdefault(_account(protocol, c), []).append(c)
-    accounts = list(queues)  # in order of each account's most likely credential
-    position = {id(c): i for i, c in enumerate(creds)}
+    plan = planned_pairs(creds, budget)
     lock = threading.Lock()
-    attempts: list[Attempt] = []
-    shared = {"used": 0, "conn": 0, "unknown": 0}
-    pause = {"until": 0.0}  # monotonic time before which no worker sends an attempt (a lockout being waited out)
+    pending = list(range(len(plan)))  # indexes into plan, best-ranked first
+    busy: set[str] = set()  # accounts a worker is trying right now
+    done: set[str] = set()  # accounts with a proven login (their remaining pairs are moot)
+    results: dict[int, Attempt] = {}
+    state = {"conn": 0, "unknown": 0, "narrow": False, "sent": 0}
+    pause = {"until": 0.0}  # monotonic time before which no worker sends an attempt
     stop: list[Attempt] = []
     delay = ctx.options.credentials.delay
     all_accounts = every_account(ctx)
     found: list[Attempt] = []
 
     # The first attempt runs alone: only when it is an ordinary answer (accepted or rejected) do
-    # more accounts join in, so a device that stalls or babbles is met by one connection at a time.
+    # more workers join in, so a device that stalls or babbles is met by one connection at a time.
     warm = threading.Event()
     solo: list[bool] = []
 
@@ -97,7 +122,7 @@ def run_trials(ctx: ServiceContext, login: ServiceLogin, creds: list[Credential]
             if solo:
                 return
         try:
-            _work()
+            _work(first)
         finally:
             warm.set()  # whatever happened to the first worker, the others stop waiting
 
@@ -112,63 +137,93 @@ def run_trials(ctx: ServiceContext, login: ServiceLogin, creds: list[Credential]
         if len(waits) >= MAX_LOCKOUT_WAITS or not _wait_allowed(ctx, seconds):
             return False
         pause["until"] = now + seconds + 1.0
-        waits.append({"after_attempts": len(attempts), "status": a.extra.get("status"), "retry_after_s": seconds,
+        waits.append({"after_attempts": len(results), "status": a.extra.get("status"), "retry_after_s": seconds,
                       "waited_s": round(seconds + 1.0, 1), "refused": a.credential.label(), "detail": a.detail})
         return True
 
-    def _work() -> None:
+    def _backed_off(a: Attempt) -> bool:
+        """Under the lock: a dropped connection, met by narrowing to one connection and a pause."""
+        if a.result is not Result.CONNECTIVITY or len(retries) >= MAX_CONNECTIVITY_RETRIES:
+            return False
+        seconds = CONNECTIVITY_BACKOFF * 2 ** len(retries)
+        if not _wait_allowed(ctx, seconds):
+            return False
+        state["narrow"] = True
+        pause["until"] = max(pause["until"], time.monotonic() + seconds)
+        retries.append({"after_attempts": len(results), "pair": a.credential.label(), "detail": a.detail,
+                        "waited_s": seconds})
+        return True
+
+    def _take(first: bool) -> int | None:
+        """Under the lock: the best-ranked pending pair whose account is free, or None when done."""
+        if stop or found:
+            return None
+        if state["narrow"] and not first:
+            return None  # narrowed to one connection: the first worker carries on alone
+        for n, i in enumerate(pending):
+            account = _account(protocol, plan[i])
+            if account in done:
+                continue
+            if account not in busy:
+                del pending[n]
+                busy.add(account)
+                return i
+        return -1 if any(_account(protocol, plan[i]) not in done for i in pending) else None
+
+    def _work(first: bool) -> None:
         while True:
             with lock:
-                if stop or found or not accounts:
+                i = _take(first)
+                state["sent"] += 0 if i is None or i < 0 else 1
+                later = state["sent"] > 1
+                wait = pause["until"] - time.monotonic()
+            if i is None:
+                return
+            if i < 0:  # every pending pair's account is busy with another worker: wait for one
+                _sleep(ctx, 0.05)
+                continue
+            cred = plan[i]
+            account = _account(protocol, cred)
+            ctx.check_cancelled()
+            if wait > 0:
+                _sleep(ctx, wait)
+            if later and delay > 0:
+                _sleep(ctx, delay)
+            try:
+                a = login.attempt(cred)
+            except BaseException:
+                solo.append(True)
+                with lock:
+                    busy.discard(account)
+                raise
+            with lock:
+                busy.discard(account)
+                if _paused(a) or _backed_off(a):
+                    pending.insert(0, i)  # not evaluated: the same pair again after the pause
+                    pending.sort()
+                    continue
+                results[i] = a
+                if not warm.is_set():
+                    if a.result not in (Result.SUCCESS, Result.FAILURE):
+                        solo.append(True)
+                    warm.set()
+                state["conn"] = state["conn"] + 1 if a.result is Result.CONNECTIVITY else 0
+                state["unknown"] = state["unknown"] + 1 if a.result is Result.UNKNOWN else 0
+                if a.result in STOPPERS or state["conn"] >= MAX_CONSECUTIVE_CONNECTIVITY \
+                        or state["unknown"] >= MAX_CONSECUTIVE_UNKNOWN:
+                    stop.append(a)  # a device that stalls or babbles after the prompt won't start making sense
                     return
-                account = accounts.pop(0)
-            queue = queues[account]
-            i = 0
-            while i < len(queue):
-                cred = queue[i]
-                with lock:
-                    if stop or found or shared["used"] >= budget:
-                        return
-                    shared["used"] += 1
-                    later = shared["used"] > 1
-                    wait = pause["until"] - time.monotonic()
-                ctx.check_cancelled()
-                if wait > 0:
-                    _sleep(ctx, wait)
-                if later and delay > 0:
-                    _sleep(ctx, delay)
-                try:
-                    a = login.attempt(cred)
-                except BaseException:
-                    solo.append(True)
-                    raise
-                with lock:
-                    if _paused(a):
-                        shared["used"] -= 1  # the pair was not evaluated: try it again after the pause
-                        continue
-                    attempts.append(a)
-                    if not warm.is_set():
-                        if a.result not in (Result.SUCCESS, Result.FAILURE):
-                            solo.append(True)
-                        warm.set()
-                    shared["conn"] = shared["conn"] + 1 if a.result is Result.CONNECTIVITY else 0
-                    shared["unknown"] = shared["unknown"] + 1 if a.result is Result.UNKNOWN else 0
-                    if a.result in STOPPERS or shared["conn"] >= MAX_CONSECUTIVE_CONNECTIVITY \
-                            or shared["unknown"] >= MAX_CONSECUTIVE_UNKNOWN:
-                        stop.append(a)  # a device that stalls or babbles after the prompt won't start making sense
-                        return
-                    if a.result is Result.SUCCESS and not all_accounts:
-                        found.append(a)  # the FAIL is proven: no more logins on this service
                 if a.result is Result.SUCCESS:
-                    break  # next account
-                i += 1
+                    done.add(account)
+                    if not all_accounts:
+                        found.append(a)  # the FAIL is proven: no more logins on this service
 
-    parallel = 1 if delay > 0 else max(1, min(PARALLEL_ACCOUNTS, ctx.options.safety.max_connections, len(accounts)))
+    parallel = 1 if delay > 0 else max(1, min(PARALLEL_ACCOUNTS, ctx.options.safety.max_connections,
+                                              len({_account(protocol, c) for c in plan}) or 1))
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         for fut in [pool.submit(worker, i == 0) for i in range(parallel)]:
             fut.result()  # re-raises Cancelled and errors in this thread
-    attempts.sort(key=lambda a: position.get(id(a.credential), 0))
-    return attempts, (stop[0] if stop else None)
+    return [results[i] for i in sorted(results)], (stop[0] if stop else None)
 
 
 def _sleep(ctx: ServiceContext, seconds: float) -> None:
@@ -219,7 +274,8 @@ class DefaultCredentials(ServiceCheck):
 
         budget = max(0, ctx.options.credentials.budget)
         waits: list[dict[str, object]] = []
-        attempts, stop = run_trials(ctx, login, creds, budget, waits)
+        retries: list[dict[str, object]] = []
+        attempts, stop = run_trials(ctx, login, creds, budget, waits, retries)
 
         log = "\n".join(a.transcript.text() for a in attempts)
         cap = max(1024, ctx.options.safety.max_read_bytes)  # per service, whatever a flood sent per attempt
@@ -233,7 +289,8 @@ class DefaultCredentials(ServiceCheck):
         base = pre + ([log_id] if log_id else []) + [table_id]
         scope = "accounts" if every_account(ctx) else "first"
         details = {"login": login.description, "attempts": len(attempts), "budget": budget,
-                   "candidates": len(creds), "scope": scope, "lockout_waits": waits}
+                   "candidates": len(creds), "planned": [_pair(c) for c in planned_pairs(creds, budget)],
+                   "scope": scope, "lockout_waits": waits, "connection_retries": retries}
         waited = (f" The device locked the client out {len(waits)} time(s) during the trials (" + "; ".join(
             f"HTTP {w['status']} after {w['after_attempts']} answered attempt(s), pause {w['retry_after_s']:.0f} s"
             for w in waits) + "); each pause was waited out and the refused pair tried again." if waits else "")
