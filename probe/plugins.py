@@ -46,6 +46,9 @@ class CheckMetadata:
     severity: str
     remediation: str
     source: str  # "builtin" or the distribution that provided it
+    # what tells two findings of this check on one service apart, besides check, host, port and
+    # transport: fields of the finding's details (e.g. the update URL), for `probe diff`'s stable key
+    finding_key: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, data: Any, *, where: str, source: str) -> CheckMetadata:
@@ -69,6 +72,9 @@ class CheckMetadata:
             raise UserError(f"{where}: services must be a list of protocol names")
         if data["scope"] == "service" and not services:
             raise UserError(f"{where}: a service-scoped check must name the services it needs")
+        key = data.get("finding_key") or []
+        if not isinstance(key, list) or not all(isinstance(k, str) and k for k in key):
+            raise UserError(f"{where}: finding_key must be a list of details field names")
         return cls(
             id=cid,
             title=str(data["title"]),
@@ -79,6 +85,7 @@ class CheckMetadata:
             severity=str(data.get("severity", "medium")),
             remediation=str(data.get("remediation", "")).strip(),
             source=source,
+            finding_key=tuple(key),
         )
 
 
