@@ -287,6 +287,7 @@ class Verification:
     signer: str | None = None  # fingerprint of the key the signature is valid for
     files_checked: int = 0
     manifest_sha256: str | None = None  # SHA-256 of manifest.json: one digest covering every file of the pack
+    evidence_sha256: str | None = None  # SHA-256 of the pack's evidence.json
     signed_at: str | None = None  # when the manifest was signed (signed packs)
 
     @property
@@ -361,6 +362,8 @@ def verify_files(files: dict[str, bytes], key: Ed25519PublicKey | None = None,
         v.problems.append(f"missing file: {MANIFEST_NAME} (nothing in the pack can be verified)")
         return v
     v.manifest_sha256 = sha256(mbytes)
+    if EVIDENCE_NAME in files:
+        v.evidence_sha256 = sha256(files[EVIDENCE_NAME])
     manifest = _parse_manifest(mbytes, v)
     if manifest is not None and isinstance(manifest.get("signed_at"), str):
         v.signed_at = manifest["signed_at"]
