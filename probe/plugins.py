@@ -33,6 +33,7 @@ from probe.models import Finding, Intrusiveness
 ENTRY_POINT_GROUP = "probe.checks"
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]{2,63}$")
 _SCOPES = ("service", "device")
+COMPARABLE_SECTIONS = ("interfaces", "update")  # declaration sections a check may compare (metadata `compares`)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,10 @@ class CheckMetadata:
     # what tells two findings of this check on one service apart, besides check, host, port and
     # transport: fields of the finding's details (e.g. the update URL), for `probe diff`'s stable key
     finding_key: tuple[str, ...] = ()
+    # a section of the manufacturer declaration this check compares with the device (interfaces,
+    # update): such a check sends nothing, runs after every other check of the target (it reads
+    # their findings) and only when the run's declaration states that section
+    compares: str | None = None
 
     @classmethod
     def from_dict(cls, data: Any, *, where: str, source: str) -> CheckMetadata:
@@ -72,6 +77,11 @@ class CheckMetadata:
             raise UserError(f"{where}: services must be a list of protocol names")
         if data["scope"] == "service" and not services:
             raise UserError(f"{where}: a service-scoped check must name the services it needs")
+        compares = data.get("compares")
+        if compares is not None and compares not in COMPARABLE_SECTIONS:
+            raise UserError(f"{where}: compares must be one of {', '.join(COMPARABLE_SECTIONS)}")
+        if compares is not None and data["scope"] != "device":
+            raise UserError(f"{where}: a check that compares the declaration with the device is device-scoped")
         key = data.get("finding_key") or []
         if not isinstance(key, list) or not all(isinstance(k, str) and k for k in key):
             raise UserError(f"{where}: finding_key must be a list of details field names")
@@ -86,6 +96,7 @@ class CheckMetadata:
             remediation=str(data.get("remediation", "")).strip(),
             source=source,
             finding_key=tuple(key),
+            compares=compares,
         )
 
 

@@ -123,7 +123,8 @@ def plan_json(args: argparse.Namespace) -> dict[str, Any]:
         "catalog_overlays": [o.to_json() for o in catalog.overlays],
         "clauses": clauses,
         "checks": [{"id": cid, "title": reg[cid].metadata.title,
-                    "intrusiveness": str(reg[cid].metadata.intrusiveness)} for cid in scope.checks],
+                    "intrusiveness": str(reg[cid].metadata.intrusiveness),
+                    "compares": reg[cid].metadata.compares} for cid in scope.checks],
     }
 
 
@@ -232,6 +233,10 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(f"{len(data['clauses'])} clause(s) in scope; {len(manual)} can only be MANUAL "
           f"(need the manufacturer's documents): {', '.join(manual) or 'none'}")
-    print(f"checks that will run: {', '.join(c['id'] for c in data['checks']) or 'none'}")
+    print(f"checks that will run: {', '.join(c['id'] for c in data['checks'] if not c['compares']) or 'none'}")
+    compare = [c for c in data["checks"] if c["compares"]]
+    if compare:
+        print("with --declaration stating them, compared with the device: "
+              + ", ".join(f"{c['id']} ({c['compares']})" for c in compare))
     print("probe plan --explain CLAUSE shows a clause's rules: what FAILs it, what supports it, what needs documents")
     return 0
