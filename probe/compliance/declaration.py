@@ -157,6 +157,8 @@ def _error_line(root: yaml.Node, err: Any) -> int:
         for k, _v in node.value:
             if k.value == err.instance:
                 return k.start_mark.line + 1
+    if err.validator == "required" and path and isinstance(path[-1], int):
+        return node.start_mark.line + 1  # the list item that lacks the field
     if err.validator == "required" and key is not None:
         return key.start_mark.line + 1  # the entry that lacks the field, not its first child
     target = node if node is not None else key
