@@ -99,8 +99,8 @@ def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None, s
     out.append(f"- **{L['targets']}**: {esc(', '.join(doc['targets']))}")
     out.append(f"- **{L['profile']}**: {esc(doc['profile']['name'])} ({L['device_class']}: "
                f"{esc(doc['profile']['device_class'])})")
-    out.append(f"- **{L['run_id']}**: {esc(run['id'])}; {L['started']} {esc(run['started'])}, "
-               f"{L['finished']} {esc(run['finished'] or '-')}")
+    out.append(f"- **{L['run_id']}**: {esc(run['id'])}; {L['started']} {esc(ctx['started'])}, "
+               f"{L['finished']} {esc(ctx['finished'])}")
     out.append(f"- **{L['device_state']}**: {esc(ctx['device_state'])}")
     if ctx["overlays"]:
         out.append(f"- **{L['overlays']}**: " + "; ".join(f"{esc(o['path'])} (sha256 {esc(o['sha256'])})"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from probe.output.exitcodes import exit_code
+from probe.output.lang import datetime_text
 
 from .i18n import labels
 
@@ -204,6 +205,8 @@ def context(doc: dict[str, Any], lang: str, verification: Any = None) -> dict[st
         "findings": {f["id"]: f for f in doc["findings"]},
         "artefacts": views, "bad_digests": [a["id"] for a in views if not a["digest_ok"]],
         "verification": verification, "device_state": device_state(doc, labels(lang)), "overlays": overlays(doc),
+        "started": visible(datetime_text(doc["run"].get("started"), lang)),
+        "finished": visible(datetime_text(doc["run"].get("finished"), lang) or "—"),
     }
 
 
