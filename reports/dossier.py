@@ -109,7 +109,8 @@ def dossier_view(doc: dict[str, Any], lang: str, verification: Any = None,
                 "findings": [_finding_view(findings[f], arts, lang) for f in c.get("findings") or [] if f in findings],
                 "supporting": [_finding_view(findings[f], arts, lang) for f in c.get("supporting") or []
                                if f in findings],
-                "documents": visible(c.get("documents") or ""),
+                "documents": visible(c["documents"]) if c.get("documents") else
+                L["d_documents_missing"] if "documents" not in c else "",
                 "declaration": _declaration_view(c["declaration"]) if c.get("declaration") else None,
                 "text_confirmed": bool(c.get("text_confirmed", True)),
             })

@@ -95,6 +95,7 @@ _EN = {
     "d_moc_words": "in the MoC's own words", "d_gap_status": "MoC status", "d_per_target": "Target",
     "d_question_answer": "Third-party question", "d_path_items": "What the application must show (never tested)",
     "d_overall": "Outcome of the run", "d_no_path": "the evidence has no recognition path",
+    "d_documents_missing": "not recorded in this evidence (schema before 2.1.0): see probe plan --explain CLAUSE",
 }
 
 _JA = {
@@ -178,6 +179,7 @@ _JA = {
     "d_moc_words": "MoC の表現", "d_gap_status": "MoC 上の扱い", "d_per_target": "対象機器",
     "d_question_answer": "第三者取決めに関する確認事項", "d_path_items": "申請時に提示するもの（試験対象外）",
     "d_overall": "実行の総合結果", "d_no_path": "エビデンスに相互承認の経路がありません",
+    "d_documents_missing": "このエビデンスには記録なし（スキーマ 2.1.0 より前）: probe plan --explain CLAUSE を参照",
 }
 
 def labels(lang: str) -> dict[str, str]:
