@@ -85,6 +85,10 @@ def test_plan_in_japanese(cli: InProcessCli) -> None:
     assert "probe による翻訳" in out and "仮訳" in out
     assert "相互承認上の扱い: 一部適合" in out and "相互承認上の扱い: 該当なし" in out
     assert "差分: 6件の要求事項に証跡が必要（一部適合 3件、該当なし 3件）" in out
+    # the path's basis in Japanese, from the MoC data's *_ja wording
+    assert "根拠: 日本・シンガポール協力覚書（MoC）para 3.2(a)" in out
+    assert "条件: 日本の適合性評価手続に基づき発行された有効な JC-STAR ラベル" in out
+    assert "他の相互承認の取決め" in out and "附属書 A は一般の IoT 製品を対象とし" in out
     en = cli("plan", "--profile", "home-gateway", "--holding", "jc-star", "--apply-for", "cls",
              "--application-date", "2026-07-01")
     assert "一部適合" not in en.stdout and "The update mechanism uses best-practice cryptography" in en.stdout

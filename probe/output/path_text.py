@@ -46,6 +46,7 @@ _JA = {
 
 
 _KIND = {"moc": "MoC", "law": "law"}
+_KIND_JA = {"moc": "MoC", "law": "法令"}
 
 
 def _where(declared_in: dict[str, Any] | None, line: int | None = None, lang: str = "en") -> str:
@@ -73,14 +74,19 @@ def _bases(bases: list[dict[str, Any]], lang: str = "en") -> list[str]:
         head = (f"{safe(b['name'])} ({_KIND.get(b['kind'], b['kind'])}) {safe(b['paragraph'])}"
                 + (f", {safe(annexes)}" if annexes else ""))
         if lang == "ja":
+            kind = _KIND_JA.get(b["kind"], b["kind"])
+            head = (f"{safe(b.get('name_ja') or b['name'])}（{kind}）{safe(b['paragraph'])}"
+                    + (f"、{safe(annexes)}" if annexes else ""))
             if not applies:
                 out.append(_JA["not_used"].format(head=head, why=safe(b.get("why_not") or "", 300)))
                 continue
             signed = _JA["signed"].format(date=date_text(b["signed"], lang)) if b.get("signed") else ""
-            out += [_JA["basis"].format(head=head), _JA["condition"].format(text=safe(b["condition"], 300)),
+            out += [_JA["basis"].format(head=head),
+                    _JA["condition"].format(text=safe(b.get("condition_ja") or b["condition"], 300)),
                     _JA["since"].format(date=date_text(b["in_force"], lang), ref=safe(b["in_force_ref"], 200),
                                         signed=signed),
-                    _JA["gap_from"].format(text=safe("; ".join(dict.fromkeys(x["gap_source"] for x in bs)), 400))]
+                    _JA["gap_from"].format(text=safe("; ".join(dict.fromkeys(x.get("gap_source_ja") or x["gap_source"]
+                                                                            for x in bs)), 400))]
             continue
         if not applies:
             out.append(f"  not used: {head}: {safe(b.get('why_not') or '', 300)}")
@@ -207,7 +213,8 @@ def path_lines_ja(recognition: dict[str, Any]) -> list[str]:
     if held and path["holding"] == "none":
         out.append(_JA["note_holding"].format(scheme=safe(held["scheme"])))
     for q in path.get("questions") or []:
-        out.append(_JA["question"].format(refs="; ".join(safe(r) for r in q["refs"]), text=safe(q["text"], 400)))
+        out.append(_JA["question"].format(refs="; ".join(safe(r) for r in q["refs"]),
+                                          text=safe(q.get("text_ja") or q["text"], 400)))
         answer = (f"{safe(q['answer'])}（{_where(held.get('declared_in') if held else None, q.get('line'), 'ja')}）"
                   if q.get("answered") else _JA["not_answered"])
         out.append(_JA["answer"].format(answer=answer))
@@ -217,10 +224,11 @@ def path_lines_ja(recognition: dict[str, Any]) -> list[str]:
         for i in items:
             dec = (_JA["item_declared"].format(value=safe(i["declared"]["value"], 300)) if i.get("declared")
                    else _JA["item_not_declared"].format(by=i["declared_by"]))
-            out.append(_JA["item"].format(id=i["id"], what=safe(i["what"], 300),
+            out.append(_JA["item"].format(id=i["id"], what=safe(i.get("what_ja") or i["what"], 300),
                                           refs="; ".join(safe(r) for r in i["refs"]), dec=dec))
-    for n in path.get("notes") or []:
-        out.append(_JA["note"].format(text=safe(n, 400)))
+    notes_ja = list(path.get("notes_ja") or [])
+    for k, n in enumerate(path.get("notes") or []):
+        out.append(_JA["note"].format(text=safe((notes_ja[k] if k < len(notes_ja) else "") or n, 400)))
     if status == "in-force":
         gap = path.get("gap_set") or []
         partial = sum(1 for g in gap if g["status"] == "partial")
