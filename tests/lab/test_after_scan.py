@@ -20,6 +20,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
@@ -27,7 +28,7 @@ from probe.lab import LabDevice, manager
 from probe.output.signing import fingerprint, keygen, load_public
 from tests.helpers.cli import REPO, InProcessCli, run_subprocess
 from tests.helpers.netns import reserve_lab_instance
-from tests.helpers.reports import chromium
+from tests.helpers.reports import SARIF_SCHEMA, chromium
 
 from . import truth as T
 
@@ -202,8 +203,10 @@ def test_report_baseline_section_matches_the_diff(cli: InProcessCli, retest: dic
     assert html.count('class="baseline-finding"') == len(diff["findings"])
     sarif = tmp_path / "r.sarif"
     cli("report", str(d / "after.tar"), "--format", "sarif", "--baseline", str(d / "before.tar"), "--out", str(sarif))
-    states = {res["properties"]["findingId"]: res["baselineState"] for res in json.loads(sarif.read_text())["runs"][0][
-        "results"] if "findingId" in res["properties"]}
+    log = json.loads(sarif.read_text())
+    jsonschema.validate(log, json.loads(SARIF_SCHEMA.read_text()))  # baselineState is SARIF's own field
+    states = {res["properties"]["findingId"]: res["baselineState"] for res in log["runs"][0]["results"]
+              if "findingId" in res["properties"]}
     appeared = {f["after"]["id"] for f in diff["findings"] if f["change"] == "appeared"}
     assert {fid for fid, s in states.items() if s == "new"} == appeared & set(states)
 
