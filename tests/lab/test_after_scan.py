@@ -364,18 +364,69 @@ def _interfaces(variant: str, leave_out: str | None = None) -> list[dict[str, An
     return out
 
 
-def _interfaces_declaration(path: Path, interfaces: list[dict[str, Any]]) -> Path:
-    path.write_text(yaml.safe_dump({"declaration_version": 1, "manufacturer": "ACME", "model": "CAM-200",
-                                    "interfaces": interfaces}), "utf-8")
+def _interfaces_declaration(path: Path, interfaces: list[dict[str, Any]],
+                            update: dict[str, Any] | None = None) -> Path:
+    doc: dict[str, Any] = {"declaration_version": 1, "manufacturer": "ACME", "model": "CAM-200",
+                           "interfaces": interfaces}
+    if update:
+        doc["update"] = update
+    path.write_text(yaml.safe_dump(doc), "utf-8")
     return path
+
+
+def _authentication_as_the_checks_saw_it(doc: dict[str, Any], interfaces: list[dict[str, Any]]) -> None:
+    """declared_authentication says what default_credentials / unauthenticated_access found on the port."""
+    for i in interfaces:
+        if "authentication" not in i:
+            continue
+        mine = [f for f in doc["findings"] if f["check_id"] == "declared_authentication" and f["port"] == i["port"]]
+        assert len(mine) == 1, mine
+        seen = {f["check_id"]: f for f in doc["findings"] if f["port"] == i["port"]
+                and f["check_id"] in ("default_credentials", "unauthenticated_access")}
+        dc, ua = seen.get("default_credentials"), seen.get("unauthenticated_access")
+        if dc and dc["status"] == "FAIL":
+            want, cited = "FAIL", dc
+        elif ua and ua["status"] == "FAIL":
+            want, cited = "FAIL", ua
+        elif dc and dc["status"] == "PASS":
+            want, cited = "PASS", dc
+        else:
+            want, cited = "INCONCLUSIVE", None
+        assert mine[0]["status"] == want, (mine[0], dc and dc["status"], ua and ua["status"])
+        if cited is not None:
+            assert set(cited["evidence"]) <= set(mine[0]["evidence"])  # the raw evidence it rests on
+
+
+def _update_as_the_checks_saw_it(doc: dict[str, Any]) -> None:
+    """declared_update: one finding per update URL the device names, the declared URL, and the page."""
+    mine = {f["details"]["item"]: f for f in doc["findings"] if f["check_id"] == "declared_update"}
+    named = {f["details"]["update_url"] for f in doc["findings"]
+             if f["check_id"] == "update_channel" and isinstance(f["details"].get("update_url"), str)}
+    for url in named:  # every URL the camera names for itself: not the declared one, so a difference
+        assert mine[f"url {url}"]["status"] == "FAIL", mine
+    if VENDOR_CAMERA_UPDATE not in named:
+        assert mine[f"declared-url {VENDOR_CAMERA_UPDATE}"]["status"] == "NOT_APPLICABLE"
+    pages = [p for f in doc["findings"] if f["check_id"] == "update_mechanism" for p in f["details"].get(
+        "update_pages") or []]
+    assert mine["update page"]["status"] == ("FAIL" if pages else "PASS")  # declared: no update page
+
+
+VENDOR_CAMERA_UPDATE = "https://updates.example.invalid/cam-200/latest.json"
 
 
 def test_undeclared_open_port_is_a_finding_for_the_unused_interfaces_clause(lab: dict[str, LabDevice],
                                                                             tmp_path: Path) -> None:
     dev = lab["camera"]
     rtsp = f"tcp/{dev.port('rtsp')}"
-    decl = _interfaces_declaration(tmp_path / "decl.yaml", _interfaces("camera", leave_out=rtsp))
+    interfaces = _interfaces("camera", leave_out=rtsp)
+    for i in interfaces:  # the manufacturer claims per-device web passwords
+        if i["protocol"] == "http":
+            i["authentication"] = "unique-per-device"
+    decl = _interfaces_declaration(tmp_path / "decl.yaml", interfaces, update={
+        "method": "automatic", "protocol": "https", "check_url": VENDOR_CAMERA_UPDATE, "local_update_page": False})
     doc = _scan(dev, tmp_path / "ev.json", "--declaration", str(decl), profile="general-iot")
+    _authentication_as_the_checks_saw_it(doc, interfaces)
+    _update_as_the_checks_saw_it(doc)
     mine = [f for f in doc["findings"] if f["check_id"] == "declared_interfaces"]
     fails = [f for f in mine if f["status"] == "FAIL"]
     assert [f"{f['transport']}/{f['port']}" for f in fails] == [rtsp], mine
