@@ -26,12 +26,15 @@ typical use:
   probe schema            print the JSON Schema of the evidence file
   probe keygen --out lab; probe run ... --pack gw.tar --sign lab.key; probe verify gw.tar --key lab.pub
         signed evidence pack for a certification body (docs/evidence-pack.md)
-  probe report gw.tar --format html|markdown|sarif|junit [--lang ja] --out FILE
-        reports from saved evidence, no rescan
+  probe report gw.tar --format html|markdown|sarif|junit|dossier [--lang ja] --out FILE
+        reports from saved evidence, no rescan; dossier: the simplified-application dossier
+  probe diff before.tar after.tar
+        what changed between two runs; exit 1 if anything got worse (0 no, 3 a pack fails verification)
 
 exit codes of `probe run`: 0 no FAIL/INCONCLUSIVE, 1 some clause FAIL, 2 usage error,
 3 could not complete (unreachable, interrupted, --max-time), 4 some clause INCONCLUSIVE.
-docs: README.md, docs/verdicts.md, docs/evidence.md, docs/evidence-pack.md
+docs: README.md, docs/verdicts.md, docs/evidence.md, docs/evidence-pack.md, docs/diff.md, docs/dossier.md,
+docs/declared-observed.md, docs/japanese.md
 """
 
 

@@ -10,14 +10,25 @@ from __future__ import annotations
 import contextlib
 import socket
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from probe.models import Finding, InconclusiveReason, Service, Status
+from probe.compliance.declaration import Declared
+from probe.models import DeviceState, Finding, InconclusiveReason, Service, Status
 from probe.options import ScanOptions
 from probe.session import Cancelled, DeviceLimiter, TargetSession
 from probe.store import EvidenceStore
 
-__all__ = ["Cancelled", "CheckContext", "ServiceContext"]
+__all__ = ["Cancelled", "CheckContext", "RunView", "ServiceContext"]
+
+
+@dataclass(frozen=True)
+class RunView:
+    """What the run says about how the device was scanned, for checks that compare (no network)."""
+
+    device_state: DeviceState = DeviceState.INITIALISED  # as the operator stated it (--device-state)
+    tcp_ports: frozenset[int] = frozenset()  # the TCP ports discovery swept
+    udp_ports: frozenset[int] = frozenset()  # the UDP ports discovery probed
 
 
 class CheckContext:
@@ -25,7 +36,8 @@ class CheckContext:
 
     def __init__(self, session: TargetSession, check_id: str, *, services: list[Service] | None = None,
                  service: Service | None = None, profile: dict[str, Any] | None = None,
-                 discovery_complete: bool = True, declaration: dict[str, Any] | None = None) -> None:
+                 discovery_complete: bool = True, declaration: Declared | None = None,
+                 run: RunView | None = None) -> None:
         self.session = session
         self.check_id = check_id
         self.services = services or []
@@ -33,7 +45,9 @@ class CheckContext:
         self.profile = profile or {}
         # False when the port sweep was cut short: absence of a service then proves nothing.
         self.discovery_complete = discovery_complete
+        # what the manufacturer declared that a check can compare with the device (metadata `compares`)
         self.declaration = declaration
+        self.run = run or RunView()
 
     @property
     def service(self) -> Service | None:
@@ -105,6 +119,11 @@ class CheckContext:
                 with contextlib.suppress(OSError):
                     sock.close()
 
+    def findings_so_far(self) -> list[Finding]:
+        """This target's findings recorded so far: what a `compares` check (which runs after every
+        other check of the target) compares the declaration with."""
+        return [f for f in self.store.snapshot()[1] if f.host == self.host]
+
     def services_for(self, *protocols: str) -> list[Service]:
         return [s for s in self.services if s.protocol in protocols]
 
@@ -161,9 +180,10 @@ class ServiceContext(CheckContext):
 
     def __init__(self, session: TargetSession, check_id: str, *, service: Service,
                  services: list[Service] | None = None, profile: dict[str, Any] | None = None,
-                 discovery_complete: bool = True, declaration: dict[str, Any] | None = None) -> None:
+                 discovery_complete: bool = True, declaration: Declared | None = None,
+                 run: RunView | None = None) -> None:
         super().__init__(session, check_id, services=services, service=service, profile=profile,
-                         discovery_complete=discovery_complete, declaration=declaration)
+                         discovery_complete=discovery_complete, declaration=declaration, run=run)
         self._one_service = service
 
     @property

@@ -19,11 +19,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from probe.compliance.catalog import Catalog, Clause
+from probe.compliance.declaration import Declared
 from probe.compliance.profile import Profile
 from probe.compliance.roles import assign_roles
 from probe.compliance.scope import Scope
 from probe.compliance.verdicts import clause_verdict, clauses_for_finding
-from probe.context import CheckContext, ServiceContext
+from probe.context import CheckContext, RunView, ServiceContext
 from probe.discovery import DiscoveryResult, discover
 from probe.models import (
     ClauseVerdict,
@@ -59,6 +60,7 @@ class ScanState:
     complete: bool = True
     incomplete_reasons: list[str] = field(default_factory=list)
     declarations: dict[str, dict[str, Any]] = field(default_factory=dict)  # clause id -> declaration
+    declared: Declared | None = None  # what the declaration states that checks compare with the device
     timings: list[dict[str, Any]] = field(default_factory=list)  # per check job: host, check, port, seconds
     clock: RunClock = field(default_factory=RunClock)
     # the operator's statement of the device's state (--device-state), and whether they made it
@@ -83,12 +85,14 @@ def _gate(meta: CheckMetadata, options: ScanOptions) -> str | None:
 
 def make_context(session: TargetSession, meta: CheckMetadata, service: Service | None = None,
                  services: list[Service] | None = None, profile: dict[str, Any] | None = None,
-                 discovery_complete: bool = True) -> CheckContext:
+                 discovery_complete: bool = True, declared: Declared | None = None,
+                 run: RunView | None = None) -> CheckContext:
     """The one place a check context is built: a ServiceContext when the job is about one service."""
     if service is not None:
         return ServiceContext(session, meta.id, service=service, services=services, profile=profile,
-                              discovery_complete=discovery_complete)
-    return CheckContext(session, meta.id, services=services, profile=profile, discovery_complete=discovery_complete)
+                              discovery_complete=discovery_complete, declaration=declared, run=run)
+    return CheckContext(session, meta.id, services=services, profile=profile, discovery_complete=discovery_complete,
+                        declaration=declared, run=run)
 
 
 # After an interrupt or --max-time, how long running checks get to notice and finish on their own
@@ -123,9 +127,10 @@ class _Job:
 def _run_job(session: TargetSession, cls: type[Check], services: list[Service], service: Service | None, *,
              profile: dict[str, Any] | None = None,
              discovery_complete: bool = True, job: _Job | None = None,
-             timings: list[dict[str, Any]] | None = None) -> None:
+             timings: list[dict[str, Any]] | None = None, declared: Declared | None = None,
+             run: RunView | None = None) -> None:
     meta = cls.metadata
-    ctx = make_context(session, meta, service, services, profile, discovery_complete)
+    ctx = make_context(session, meta, service, services, profile, discovery_complete, declared, run)
     produced: list[Finding] = []
     started = time.monotonic()
     try:
@@ -166,6 +171,11 @@ def _jobs_for_target(state: ScanState, session: TargetSession, services: list[Se
         cls = reg[check_id]
         meta = cls.metadata
         ctx = make_context(session, meta, services=services)
+        if meta.compares and not (state.declared and state.declared.has(meta.compares)):
+            # nothing to compare: said once in the evidence's notes, no finding (docs/declared-observed.md)
+            why = "no --declaration" if state.declared is None else f"the declaration states no {meta.compares}"
+            session.store.note(f"{session.host}: {meta.id} not run: {why}")
+            continue
         blocked = _gate(meta, state.options)
         if blocked:
             f = ctx.inconclusive(f"{meta.title}: not run.", blocked, InconclusiveReason.NOT_OPTED_IN)
@@ -222,6 +232,8 @@ def _scan_target(state: ScanState, catalog: Catalog, host: str, progress: Progre
     services = [s for s in state.store.snapshot()[0] if s.host == host]
     progress("discovered", {"host": host, "services": [s.key() + " " + s.protocol for s in services]})
     jobs = _jobs_for_target(state, session, services, disc)
+    view = RunView(state.device_state, frozenset(ports),
+                   frozenset(state.profile.udp_ports if udp_ports is None else udp_ports))
     total = sum(len(j.chain()) for j in jobs)
     done = 0
     lock = threading.Lock()
@@ -230,15 +242,21 @@ def _scan_target(state: ScanState, catalog: Catalog, host: str, progress: Progre
         nonlocal done
         for job in top.chain():
             _run_job(session, job.cls, services, job.service, profile=state.profile.raw,
-                     discovery_complete=job.discovery_complete, job=job, timings=state.timings)
+                     discovery_complete=job.discovery_complete, job=job, timings=state.timings,
+                     declared=state.declared, run=view)
             with lock:
                 done += 1
                 progress("check", {"host": host, "done": done, "total": total})
 
-    # Brute-force tests go last, once every other check on the device has finished: a lockout
-    # they provoke must not spoil credential trials or other checks running beside them.
-    for phase in (False, True):
-        batch = [j for j in jobs if (j.cls.metadata.intrusiveness is Intrusiveness.BRUTE_FORCE) is phase]
+    # Brute-force tests go after every other check on the device: a lockout they provoke must not
+    # spoil credential trials or other checks running beside them. Checks that compare the
+    # manufacturer's declaration with the device send nothing and read the others' findings: last.
+    def phase_of(job: _Job) -> int:
+        meta = job.cls.metadata
+        return 2 if meta.compares else 1 if meta.intrusiveness is Intrusiveness.BRUTE_FORCE else 0
+
+    for phase in (0, 1, 2):
+        batch = [j for j in jobs if phase_of(j) == phase]
         pool = ThreadPoolExecutor(max_workers=state.options.safety.max_connections)
         try:
             futures = [pool.submit(run, job) for job in batch]

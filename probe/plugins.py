@@ -31,6 +31,7 @@ from probe.models import Finding, Intrusiveness
 ENTRY_POINT_GROUP = "probe.checks"
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]{2,63}$")
 _SCOPES = ("service", "device")
+COMPARABLE_SECTIONS = ("interfaces", "update")  # declaration sections a check may compare (metadata `compares`)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,13 @@ class CheckMetadata:
     # checks whose findings on the same service this check reads: its job runs right after theirs
     # (in the same worker), so what they observed is there to read; independent when they do not run
     after: tuple[str, ...] = ()
+    # what tells two findings of this check on one service apart, besides check, host, port and
+    # transport: fields of the finding's details (e.g. the update URL), for `probe diff`'s stable key
+    finding_key: tuple[str, ...] = ()
+    # a section of the manufacturer declaration this check compares with the device (interfaces,
+    # update): such a check sends nothing, runs after every other check of the target (it reads
+    # their findings) and only when the run's declaration states that section
+    compares: str | None = None
 
     @classmethod
     def from_dict(cls, data: Any, *, where: str, source: str) -> CheckMetadata:
@@ -75,6 +83,14 @@ class CheckMetadata:
             raise UserError(f"{where}: after must be a list of check ids")
         if data["scope"] != "service" and after:
             raise UserError(f"{where}: only a service-scoped check can run after others on its service")
+        compares = data.get("compares")
+        if compares is not None and compares not in COMPARABLE_SECTIONS:
+            raise UserError(f"{where}: compares must be one of {', '.join(COMPARABLE_SECTIONS)}")
+        if compares is not None and data["scope"] != "device":
+            raise UserError(f"{where}: a check that compares the declaration with the device is device-scoped")
+        key = data.get("finding_key") or []
+        if not isinstance(key, list) or not all(isinstance(k, str) and k for k in key):
+            raise UserError(f"{where}: finding_key must be a list of details field names")
         return cls(
             id=cid,
             title=str(data["title"]),
@@ -86,6 +102,8 @@ class CheckMetadata:
             remediation=str(data.get("remediation", "")).strip(),
             source=source,
             after=tuple(after),
+            finding_key=tuple(key),
+            compares=compares,
         )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 
 from .i18n import labels
-from .model import VERDICTS, clause_title, context, location, role_text, rule_rows, visible
+from .model import VERDICTS, baseline_view, clause_title, context, location, role_text, rule_rows, visible
 from .path_view import recognition_view
 
 
@@ -44,6 +44,8 @@ def _env(lang: str) -> jinja2.Environment:
     return env
 
 
-def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -> str:
+def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None, source: Any = None,
+           baseline: dict[str, Any] | None = None) -> str:
     return _env(lang).get_template("report.html.j2").render(**context(doc, lang, verification),
-                                                           rec=recognition_view(doc, lang))
+                                                           rec=recognition_view(doc, lang),
+                                                           base=baseline_view(baseline, lang))

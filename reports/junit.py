@@ -34,11 +34,16 @@ def _path_properties(doc: dict[str, Any]) -> list[tuple[str, str]]:
     return props
 
 
-def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -> str:
+def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None, source: Any = None,
+           baseline: dict[str, Any] | None = None) -> str:
     ctx = context(doc, lang, verification)
     findings = ctx["findings"]
     multi = len(doc["targets"]) > 1
     path_props = _path_properties(doc)
+    if baseline:  # --baseline: whether the run got worse than the baseline run (probe diff's exit code)
+        path_props += [("baseline_run_id", visible(baseline["old"]["run_id"])),
+                       ("baseline_exit_code", str(baseline["outcome"]["exit_code"])),
+                       ("baseline_worse", visible("; ".join(baseline["outcome"]["worse"]) or "none"))]
     root = ET.Element("testsuites", name="probe")
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for s in ctx["schemes"]:
@@ -74,7 +79,8 @@ def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -
                                    type="INCONCLUSIVE" + (f":{','.join(codes)}" if codes else ""))
                 el.text = detail
             elif v == "MANUAL":
-                el = ET.SubElement(tc, "skipped", message=MANUAL_MESSAGE)
+                message = MANUAL_MESSAGE if lang != "ja" else ctx["L"]["needs_documents"]
+                el = ET.SubElement(tc, "skipped", message=message)
                 el.text = one_line(c["reason"]) + ("\ndeclaration attached" if c.get("declaration") else "")
             elif v == "NOT_APPLICABLE":
                 ET.SubElement(tc, "skipped", message=one_line(f"not applicable: {c['reason']}", 500))

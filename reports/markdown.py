@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .model import BASES, VERDICTS, clause_title, context, location, one_line, role_text, rule_rows
+from .model import BASES, VERDICTS, baseline_view, clause_title, context, location, one_line, role_text, rule_rows
 from .path_view import recognition_view
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|~])")
@@ -65,7 +65,33 @@ def _path_basis(rv: dict[str, Any], L: dict[str, str]) -> list[str]:
     return out
 
 
-def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -> str:
+def _baseline(base: dict[str, Any], L: dict[str, str], multi: bool) -> list[str]:
+    """The --baseline section: what changed since the baseline run, and whether it got worse."""
+    out = ["", f"## {L['b_title']}", "",
+           f"- **{L['b_baseline']}**: {esc(base['old']['source'])} ({L['run_id']} {esc(base['old']['run_id'])}, "
+           f"{esc(base['old']['started'])}); {esc(base['old']['integrity'])}",
+           f"- **{L['b_result']}**: {'**' + base['result'] + '**' if base['exit_code'] == 1 else base['result']} "
+           f"({L['exit_code']} {base['exit_code']})"]
+    out += [f"  - {esc(w, 400)}" for w in base["worse"] + base["untested"]]
+    out += [f"- {L['notes']}: {esc(n, 400)}" for n in base["notes"]]
+    out += ["", f"{L['b_clauses']} ({len(base['clauses'])}; {L['b_unchanged']} {base['clauses_unchanged']}):", "",
+            _row([L["clause"], L["b_before"], L["b_after"], L["b_class"], L["findings"]]), _row(["---"] * 5)]
+    for c in base["clauses"]:
+        moved = "; ".join(f"{esc(f['key'], 200)}: {esc(f['before'])} → {esc(f['after'])}" for f in c["findings"])
+        out.append(_row([esc(c["id"]) + (f" @ {esc(c['target'])}" if multi else ""), f"**{esc(c['before'])}**",
+                         f"**{esc(c['after'])}**", f"{esc(c['cls_text'])} ({esc(c['why'], 200)})", moved or "-"]))
+    out += ["", f"{L['b_findings']} ({len(base['findings'])}; {L['b_unchanged']} {base['findings_unchanged']}):", ""]
+    out += [f"- {esc(f['key'], 300)}: {esc(f['before'])} → {esc(f['after'])} "
+            f"({esc(f['cls_text'])}: {esc(f['why'], 200)})"
+            for f in base["findings"]] or [f"- {L['b_none']}"]
+    out += ["", f"{L['b_services']} ({len(base['services'])}):", ""]
+    out += [f"- {esc(s['service'])} {esc(s['change'])} {esc(s['protocol'])}: {esc('; '.join(s['fields']), 600)}"
+            for s in base["services"]] or [f"- {L['b_none']}"]
+    return out
+
+
+def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None, source: Any = None,
+           baseline: dict[str, Any] | None = None) -> str:
     ctx = context(doc, lang, verification)
     L = ctx["L"]
     out: list[str] = [f"# {L['title']}", ""]
@@ -73,8 +99,8 @@ def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -
     out.append(f"- **{L['targets']}**: {esc(', '.join(doc['targets']))}")
     out.append(f"- **{L['profile']}**: {esc(doc['profile']['name'])} ({L['device_class']}: "
                f"{esc(doc['profile']['device_class'])})")
-    out.append(f"- **{L['run_id']}**: {esc(run['id'])}; {L['started']} {esc(run['started'])}, "
-               f"{L['finished']} {esc(run['finished'] or '-')}")
+    out.append(f"- **{L['run_id']}**: {esc(run['id'])}; {L['started']} {esc(ctx['started'])}, "
+               f"{L['finished']} {esc(ctx['finished'])}")
     out.append(f"- **{L['device_state']}**: {esc(ctx['device_state'])}")
     if ctx["overlays"]:
         out.append(f"- **{L['overlays']}**: " + "; ".join(f"{esc(o['path'])} (sha256 {esc(o['sha256'])})"
@@ -94,7 +120,11 @@ def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -
     for s in ctx["schemes"]:
         out.append(_row([f"{esc(s.name)} ({esc(s.id)})", *(str(s.counts[v]) for v in VERDICTS)]))
     out.append(_row([f"**{L['total']}**", *(f"**{ctx['summary'][v]}**" for v in VERDICTS)]))
-    out += ["", f"*{esc(L['legend'])}*", "", f"## {L['gap_set']}", ""]
+    out += ["", f"*{esc(L['legend'])}*"]
+    base = baseline_view(baseline, lang)
+    if base:
+        out += _baseline(base, L, len(doc["targets"]) > 1)
+    out += ["", f"## {L['gap_set']}", ""]
     path = ctx["path"]
     rv = recognition_view(doc, lang)
     if path:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from probe.output.exitcodes import exit_code
+from probe.output.lang import datetime_text
 
 from .i18n import labels
 
@@ -61,6 +62,15 @@ def clause_title(clause: dict[str, Any], lang: str) -> str:
     if lang == "ja" and clause.get("title_ja"):
         return visible(clause["title_ja"])
     return visible(clause.get("title", ""))
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a report's evidence came from, with the digests a reader can check it by."""
+
+    path: str
+    file_sha256: str | None = None  # the evidence JSON file's bytes (when not a pack)
+    archive_sha256: str | None = None  # the pack archive file's bytes (a .tar/.tar.gz pack)
 
 
 @dataclass
@@ -195,4 +205,48 @@ def context(doc: dict[str, Any], lang: str, verification: Any = None) -> dict[st
         "findings": {f["id"]: f for f in doc["findings"]},
         "artefacts": views, "bad_digests": [a["id"] for a in views if not a["digest_ok"]],
         "verification": verification, "device_state": device_state(doc, labels(lang)), "overlays": overlays(doc),
+        "started": visible(datetime_text(doc["run"].get("started"), lang)),
+        "finished": visible(datetime_text(doc["run"].get("finished"), lang) or "—"),
+    }
+
+
+def baseline_view(diff: dict[str, Any] | None, lang: str) -> dict[str, Any] | None:
+    """The --baseline comparison (probe diff's JSON form) as report rows, device strings visible."""
+    if not diff:
+        return None
+    L = labels(lang)
+    code = diff["outcome"]["exit_code"]
+    result = L["b_worse"] if code == 1 else L["b_untested"] if code == 4 else L["b_same"]
+
+    def status(state: dict[str, Any] | None) -> str:
+        return visible(state["status"]) if state else L["b_absent"]
+
+    def finding_row(f: dict[str, Any]) -> dict[str, Any]:
+        return {"key": visible(f["key"]["text"]), "before": status(f["before"]), "after": status(f["after"]),
+                "cls": visible(f["class"]), "cls_text": L.get(f["class"], visible(f["class"])),
+                "why": visible(f["why"]),
+                "id": visible((f["after"] or f["before"] or {}).get("id", ""))}
+
+    old = diff["old"]
+    return {
+        "old": {"source": visible(old["source"]), "run_id": visible(old["run_id"]), "started": visible(old["started"]),
+                "integrity": visible(old["integrity"])},
+        "exit_code": code, "result": result,
+        "worse": [visible(w) for w in diff["outcome"]["worse"]],
+        "untested": [visible(w) for w in diff["outcome"]["untested"]],
+        "notes": [visible(n) for n in diff.get("notes") or []],
+        "clauses": [{"id": visible(c["id"]), "target": visible(c["target"]),
+                     "before": visible(c["before"] or L["b_absent"]), "after": visible(c["after"] or L["b_absent"]),
+                     "cls": visible(c["class"]),
+                     "cls_text": L["b_unchanged"] if c["class"] == "unchanged" else L.get(c["class"], c["class"]),
+                     "why": visible(c["why"]),
+                     "findings": [finding_row(f) for f in c["findings"]]} for c in diff["clauses"]],
+        "clauses_unchanged": diff["clauses_unchanged"],
+        "findings": [finding_row(f) for f in diff["findings"]],
+        "findings_unchanged": diff["findings_unchanged"],
+        "services": [{"service": visible(s["service"]), "change": L.get(s["change"], visible(s["change"])),
+                      "fields": [f"{visible(x['field'])}: {visible(x['before'])} -> {visible(x['after'])}"
+                                 for x in s["fields"]],
+                      "protocol": visible((s["after"] or s["before"] or {}).get("protocol", ""))}
+                     for s in diff["services"]],
     }

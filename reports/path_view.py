@@ -13,8 +13,19 @@ from __future__ import annotations
 from typing import Any
 
 from probe.compliance.held_label import level_name
+from probe.output.lang import date_text
 
 from .model import visible
+
+
+def pick(obj: dict[str, Any], key: str, lang: str) -> Any:
+    """obj[key], or its Japanese wording obj[key + "_ja"] for a Japanese view when the data has one."""
+    if lang == "ja" and obj.get(f"{key}_ja"):
+        return obj[f"{key}_ja"]
+    return obj.get(key)
+
+
+_YES_NO = {"en": {True: "yes", False: "NO"}, "ja": {True: "はい", False: "いいえ"}}
 
 
 def _level(scheme: Any, level: Any) -> str:
@@ -23,8 +34,8 @@ def _level(scheme: Any, level: Any) -> str:
     return level_name(str(scheme), level)
 
 
-def held_view(held: dict[str, Any] | None) -> dict[str, str] | None:
-    """The held label, one visible string per field, or None."""
+def held_view(held: dict[str, Any] | None, lang: str = "en") -> dict[str, str] | None:
+    """The held label, one visible string per field (dates as the language writes them), or None."""
     if not held:
         return None
     src = held.get("declared_in") or {}
@@ -33,8 +44,9 @@ def held_view(held: dict[str, Any] | None) -> dict[str, str] | None:
     return {
         "label": visible(f"{held.get('scheme', '')} {_level(held.get('scheme'), held.get('level'))} "
                          f"{held.get('identifier', '')}".replace("  ", " ")),
-        "validity": visible(f"{held.get('valid_from') or '…'} – {held.get('valid_until') or '…'}"),
-        "valid_on_date": "yes" if valid is True else "NO" if valid is False else "-",
+        "validity": visible(f"{date_text(held.get('valid_from'), lang) or '…'} – "
+                            f"{date_text(held.get('valid_until'), lang) or '…'}"),
+        "valid_on_date": _YES_NO["ja" if lang == "ja" else "en"][valid] if isinstance(valid, bool) else "-",
         "problem": visible(held.get("validity_problem") or ""),
         "obtained_via": visible(held.get("obtained_via") or ""),
         "public_url": visible(held.get("public_url") or ""),
@@ -43,7 +55,7 @@ def held_view(held: dict[str, Any] | None) -> dict[str, str] | None:
     }
 
 
-def _basis_rows(bases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _basis_rows(bases: list[dict[str, Any]], lang: str = "en") -> list[dict[str, Any]]:
     """Bases grouped by instrument, paragraph and use (an instrument's annexes apply together)."""
     groups: dict[tuple[Any, Any, Any], list[dict[str, Any]]] = {}
     for b in bases:
@@ -53,14 +65,20 @@ def _basis_rows(bases: list[dict[str, Any]]) -> list[dict[str, Any]]:
         b = bs[0]
         annexes = " + ".join(dict.fromkeys(str(x.get("annex")) for x in bs if x.get("annex")))
         rows.append({
-            "instrument": visible(b.get("name") or b.get("instrument")), "kind": visible(b.get("kind")),
+            "instrument": visible(pick(b, "name", lang) or b.get("instrument")), "kind": visible(b.get("kind")),
             "paragraph": visible(b.get("paragraph")), "annexes": visible(annexes),
-            "condition": visible(b.get("condition")), "in_force": visible(b.get("in_force")),
-            "in_force_ref": visible(b.get("in_force_ref") or ""), "signed": visible(b.get("signed") or ""),
-            "gap_source": visible("; ".join(dict.fromkeys(str(x.get("gap_source") or "") for x in bs))),
+            "condition": visible(pick(b, "condition", lang)), "in_force": visible(date_text(b.get("in_force"), lang)),
+            "in_force_ref": visible(b.get("in_force_ref") or ""),
+            "signed": visible(date_text(b.get("signed"), lang) if b.get("signed") else ""),
+            "gap_source": visible("; ".join(dict.fromkeys(str(pick(x, "gap_source", lang) or "") for x in bs))),
             "applies": applies, "why_not": visible(b.get("why_not") or ""),
         })
     return rows
+
+
+def _pad(items: Any, n: int) -> list[str]:
+    items = [str(x) for x in items or []][:n]
+    return items + [""] * (n - len(items))
 
 
 def path_summary(p: dict[str, Any]) -> str:
@@ -79,20 +97,22 @@ def recognition_view(doc: dict[str, Any], lang: str = "en") -> dict[str, Any]:
     path = rec.get("chosen_path") or {}
     wording_key = "wording_ja" if lang == "ja" else "wording"
     return {
-        "as_of": visible(rec.get("as_of") or path.get("as_of") or ""),
+        "as_of": visible(date_text(rec.get("as_of") or path.get("as_of"), lang) or ""),
         "as_of_source": visible(rec.get("as_of_source") or ""),
         "status": visible(path.get("status") or ""),
-        "in_force_from": visible(path.get("in_force_from") or ""),
-        "bases": _basis_rows(path.get("bases") or []),
-        "held": held_view(rec.get("held_label")),
-        "questions": [{"text": visible(q.get("text")), "refs": visible("; ".join(q.get("refs") or [])),
+        "in_force_from": visible(date_text(path.get("in_force_from"), lang) if path.get("in_force_from") else ""),
+        "bases": _basis_rows(path.get("bases") or [], lang),
+        "held": held_view(rec.get("held_label"), lang),
+        "questions": [{"text": visible(pick(q, "text", lang)), "refs": visible("; ".join(q.get("refs") or [])),
                        "answer": visible(q.get("answer") or ""), "answered": bool(q.get("answered"))}
                       for q in path.get("questions") or []],
-        "manual_items": [{"id": visible(i.get("id")), "what": visible(i.get("what")),
+        "manual_items": [{"id": visible(i.get("id")), "what": visible(pick(i, "what", lang)),
                    "refs": visible("; ".join(i.get("refs") or [])), "basis": visible(i.get("basis")),
                    "declared": visible((i.get("declared") or {}).get("value") or "")}
                   for i in path.get("manual_items") or []],
-        "notes": [visible(n) for n in path.get("notes") or []],
+        "notes": [visible(ja if lang == "ja" and ja else n)
+                  for n, ja in zip(path.get("notes") or [], _pad(path.get("notes_ja"), len(path.get("notes") or [])),
+                                   strict=True)],
         "pending": ([visible(f"refused: {path['pending_refusal']}")] if path.get("pending_refusal") else
                     [visible(f"{g.get('id')} ({g.get('status')})") for g in path.get("pending_gap_set") or []]),
         "wording": {g.get("id"): visible(g.get(wording_key) or g.get("wording") or "")

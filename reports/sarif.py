@@ -17,7 +17,7 @@ from typing import Any
 
 from probe import __version__
 
-from .model import location, one_line, visible
+from .model import clause_title, location, one_line, visible
 from .path_view import recognition_view
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -60,8 +60,20 @@ def _recognition(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -> str:
+def _baseline_states(baseline: dict[str, Any] | None) -> dict[str, str]:
+    """New finding id -> SARIF baselineState (new | updated) from probe diff's JSON; absent ids are unchanged."""
+    out: dict[str, str] = {}
+    for f in (baseline or {}).get("findings") or []:
+        if f.get("after"):
+            out[f["after"]["id"]] = "new" if f.get("change") == "appeared" else "updated"
+    return out
+
+
+def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None, source: Any = None,
+           baseline: dict[str, Any] | None = None) -> str:
     import json
+
+    states = _baseline_states(baseline)
 
     clauses_by_check: dict[str, set[str]] = {}
     for c in doc["clauses"]:
@@ -103,7 +115,8 @@ def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -
             code = one_line(f.get("reason_code") or "unknown")
             text = f"Could not be tested ({code}): {one_line(f.get('reason') or text)}"
         loc = location(f)
-        results.append({
+        extra = {"baselineState": states.get(f["id"], "unchanged")} if baseline else {}
+        results.append({**extra,
             "ruleId": visible(f["check_id"]), "ruleIndex": index[f["check_id"]], "level": level,
             "kind": "fail",
             "message": {"text": text},
@@ -147,7 +160,13 @@ def render(doc: dict[str, Any], *, lang: str = "en", verification: Any = None) -
                                                for o in (doc.get("catalog") or {}).get("overlays") or []],
                            "clauses": {c["id"] + ("" if len(doc["targets"]) == 1 else f"@{c['target']}"): c["verdict"]
                                        for c in doc["clauses"]},
-                           "recognition": _recognition(doc)},
+                           "recognition": _recognition(doc), "lang": lang,
+                           # the catalog's clause titles, in the report's language (Japanese where the catalog has one)
+                           "clauseTitles": {c["id"]: clause_title(c, lang) for c in doc["clauses"]},
+                           **({"baseline": {"runId": visible(baseline["old"]["run_id"]),
+                                            "exitCode": baseline["outcome"]["exit_code"],
+                                            "worse": [visible(w) for w in baseline["outcome"]["worse"]]}}
+                              if baseline else {})},
         }],
     }
     return json.dumps(sarif, indent=1, ensure_ascii=False, sort_keys=True) + "\n"

@@ -27,6 +27,8 @@ PACKAGES=(
   time
   # headless browser for the HTML report test
   chromium
+  # a Japanese font, so the Japanese reports and dossier render as text in that browser (IPA fonts, ~8 MB)
+  fonts-ipafont-gothic
 )
 
 missing=()

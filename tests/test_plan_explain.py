@@ -70,3 +70,25 @@ def test_plan_shows_role_scopes_and_checks_shows_rules(cli: InProcessCli) -> Non
     assert rules["cls:5.3-7#tls-on-update-service"] == {"rule": "cls:5.3-7#tls-on-update-service",
                                                        "roles": ["update"], "effect": "decides"}
     assert "cls:5.3-7" in rows["tls_configuration"]["clauses"]
+
+
+def test_plan_in_japanese(cli: InProcessCli) -> None:
+    """Issue 16 §4: the plan in Japanese, with the catalog's Japanese titles (CLS ones marked as
+    probe's own translation), the MoC's Japanese status terms and Japan's way of writing dates."""
+    r = cli("plan", "--profile", "home-gateway", "--holding", "jc-star", "--apply-for", "cls", "--lang", "ja",
+            "--application-date", "2026-07-01")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "相互承認の経路: jc-star を取得済み → cls に申請" in out and "判定基準日 2026年7月1日" in out
+    assert "発効日 2026年6月1日" in out and "状態: 発効済み" in out
+    assert "更新機構にベストプラクティスの暗号技術を用いること※" in out  # cls:5.3-7, probe's translation
+    assert "probe による翻訳" in out and "仮訳" in out
+    assert "相互承認上の扱い: 一部適合" in out and "相互承認上の扱い: 該当なし" in out
+    assert "差分: 6件の要求事項に証跡が必要（一部適合 3件、該当なし 3件）" in out
+    # the path's basis in Japanese, from the MoC data's *_ja wording
+    assert "根拠: 日本・シンガポール協力覚書（MoC）para 3.2(a)" in out
+    assert "条件: 日本の適合性評価手続に基づき発行された有効な JC-STAR ラベル" in out
+    assert "他の相互承認の取決め" in out and "附属書 A は一般の IoT 製品を対象とし" in out
+    en = cli("plan", "--profile", "home-gateway", "--holding", "jc-star", "--apply-for", "cls",
+             "--application-date", "2026-07-01")
+    assert "一部適合" not in en.stdout and "The update mechanism uses best-practice cryptography" in en.stdout

@@ -14,7 +14,8 @@ from probe.compliance.declaration import load_declaration
 from probe.compliance.scope import Scope
 from probe.errors import UserError
 from probe.models import Assessment, Effect
-from probe.output.path_text import clause_status_line, path_lines
+from probe.output.lang import LANGS, TITLE_JA_NOTE, count_text, date_text
+from probe.output.path_text import clause_status_line, path_lines, path_lines_ja
 from probe.output.terminal import safe
 from probe.plugins import registry
 
@@ -42,7 +43,13 @@ examples:
   probe plan --profile general-iot --holding cls --apply-for jc-star --application-date 2026-05-01
   probe plan --profile home-gateway          (every clause of all three schemes)
   probe plan --explain cls:5.3-7
+  probe plan --profile home-gateway --holding jc-star --apply-for cls --lang ja
+        (in Japanese: the catalog's Japanese titles, marked ※ where they are probe's own wording, the
+        MoC's Japanese status terms 完全適合 / 一部適合 / 該当なし, dates as Japan writes them)
 """
+
+_ASSESSMENT_JA = {"network": "ネットワーク試験", "partly-network": "一部ネットワーク試験",
+                  "documents-only": "文書確認のみ"}
 
 _EFFECT_WORDS = {
     Effect.DECIDES: "decides: its FAIL fails the clause, INCONCLUSIVE leaves it untested, PASS (or NOT_APPLICABLE) "
@@ -72,6 +79,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--explain", metavar="CLAUSE", default=None,
                    help="explain one clause's evidence rules, e.g. cls:5.3-7 (any catalog clause)")
     p.add_argument("--json", action="store_true", help="print the plan (or the --explain answer) as JSON")
+    p.add_argument("--lang", choices=LANGS, default="en",
+                   help="language of the plan text (ja: Japanese titles, the MoC's Japanese terms, Japanese dates)")
     p.set_defaults(func=run)
 
 
@@ -101,6 +110,7 @@ def plan_json(args: argparse.Namespace) -> dict[str, Any]:
             "id": c.id,
             "title": c.title,
             "title_ja": c.title_ja,
+            "title_ja_source": c.title_ja_source,
             "text_confirmed": c.text_confirmed,
             "assessment": str(c.assessment),
             "purpose": c.purpose,
@@ -123,7 +133,8 @@ def plan_json(args: argparse.Namespace) -> dict[str, Any]:
         "catalog_overlays": [o.to_json() for o in catalog.overlays],
         "clauses": clauses,
         "checks": [{"id": cid, "title": reg[cid].metadata.title,
-                    "intrusiveness": str(reg[cid].metadata.intrusiveness)} for cid in scope.checks],
+                    "intrusiveness": str(reg[cid].metadata.intrusiveness),
+                    "compares": reg[cid].metadata.compares} for cid in scope.checks],
     }
 
 
@@ -209,6 +220,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
         return 0
+    if args.lang == "ja":
+        print("\n".join(plan_text_ja(data)))
+        return 0
     rec = data["recognition"]
     print(f"profile {data['profile']} ({data['device_class']})")
     lines = path_lines({"chosen_path": rec, "held_label": data["held_label"], "as_of": data["as_of"],
@@ -232,6 +246,56 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(f"{len(data['clauses'])} clause(s) in scope; {len(manual)} can only be MANUAL "
           f"(need the manufacturer's documents): {', '.join(manual) or 'none'}")
-    print(f"checks that will run: {', '.join(c['id'] for c in data['checks']) or 'none'}")
+    print(f"checks that will run: {', '.join(c['id'] for c in data['checks'] if not c['compares']) or 'none'}")
+    compare = [c for c in data["checks"] if c["compares"]]
+    if compare:
+        print("with --declaration stating them, compared with the device: "
+              + ", ".join(f"{c['id']} ({c['compares']})" for c in compare))
     print("probe plan --explain CLAUSE shows a clause's rules: what FAILs it, what supports it, what needs documents")
     return 0
+
+
+def plan_text_ja(data: dict[str, Any]) -> list[str]:
+    """The plan in Japanese: the same facts as the English text, in Japanese words and dates."""
+    rec = data["recognition"]
+    out = [f"プロファイル {data['profile']}（機器区分 {data['device_class']}）"]
+    if not rec:
+        out.append("相互承認の経路は指定されていません: プロファイルの制度の全要求事項が対象です")
+    out += path_lines_ja({"chosen_path": rec, "held_label": data["held_label"], "as_of": data["as_of"],
+                          "as_of_source": data["as_of_source"]})
+    out.append("")
+    width = max((len(c["id"]) for c in data["clauses"]), default=10)
+    marks: set[str] = set()
+    for c in data["clauses"]:
+        deciding = [r for r in c["rules"] if r["effect"] != "supports" and r["runs"]]
+        shown = ", ".join(f"{r['check']}[{','.join(r['roles'])}]" if r["roles"] else r["check"] for r in deciding)
+        how = "文書確認（MANUAL）のみ" if c["manual_only"] else f"判定するチェック: {shown}"
+        flag = "" if c["text_confirmed"] else "  [原文未確認]"
+        assessment = _ASSESSMENT_JA.get(c["assessment"], c["assessment"])
+        out.append(f"  {c['id']:<{width}}  {assessment}  {how}{flag}")
+        title, mark = safe(c["title"], 300), ""
+        if c.get("title_ja"):
+            title = safe(c["title_ja"], 300)
+            if c.get("title_ja_source") in TITLE_JA_NOTE:
+                mark = "※"
+                marks.add(c["title_ja_source"])
+        out.append(f"  {'':<{width}}  {title}{mark}")
+        moc = clause_status_line(c["recognition"], "ja")
+        if moc:
+            out.append(f"  {'':<{width}}  {moc}")
+    manual = [c["id"] for c in data["clauses"] if c["manual_only"]]
+    out += ["", f"対象の要求事項 {count_text(len(data['clauses']), 'ja')}。うち文書確認（MANUAL）のみ "
+                f"{count_text(len(manual), 'ja')}: {', '.join(manual) or 'なし'}",
+            f"実行するチェック: {', '.join(c['id'] for c in data['checks'] if not c['compares']) or 'なし'}"]
+    compare = [c for c in data["checks"] if c["compares"]]
+    if compare:
+        out.append("申告（--declaration）に記載があれば機器と照合: "
+                   + ", ".join(f"{c['id']}（{c['compares']}）" for c in compare))
+    out += [TITLE_JA_NOTE[m] for m in sorted(marks)]
+    if rec and any(g.get("wording_ja") for g in rec.get("gap_set") or []):
+        out.append("※ MoC 上の扱いの日本語は経済産業省の仮訳の用語です（署名された正文は英語）。")
+    if data.get("as_of"):
+        out.append(f"判定基準日: {date_text(data['as_of'], 'ja')}")
+    out.append("probe plan --explain CLAUSE で要求事項ごとの規則（FAIL となる条件、補足の証跡、必要な文書）を"
+               "表示します")
+    return out

@@ -14,7 +14,7 @@ from types import FrameType
 
 from probe.commands._common import add_scope_options, load_scope
 from probe.compliance.cryptopolicy import load_ssh_policy, load_tls_policy
-from probe.compliance.declaration import attach, load_declaration
+from probe.compliance.declaration import attach, declared_facts, load_declaration, record
 from probe.compliance.profile import parse_ports
 from probe.engine import ScanState, run_scan
 from probe.errors import UserError
@@ -152,7 +152,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     u = p.add_argument_group("manufacturer declaration")
     u.add_argument("--declaration", default=None, type=Path, metavar="FILE",
                    help="manufacturer declaration YAML (`probe declaration --template`): attached to the clauses "
-                        "it covers, which stay MANUAL with basis 'declared'; the file is kept as evidence")
+                        "it covers, which stay MANUAL with basis 'declared'; the file is kept as evidence. Its "
+                        "interfaces and update sections are compared with what the run observes (declared_interfaces, "
+                        "declared_authentication, declared_update; docs/declared-observed.md)")
     u.add_argument("--fetch-declared-urls", action="store_true",
                    help="opt in to fetching the URLs in the declaration (policy, support period...) and recording "
                         "status and sha256; those URLs are NOT the device and may be on the internet")
@@ -244,7 +246,9 @@ def run(args: argparse.Namespace) -> int:
     if decl is not None:
         fetch = (partial(fetch_all, add_artefact=state.store.add_artefact, timeout=options.safety.timeout)
                  if args.fetch_declared_urls else None)
-        state.declarations = attach(decl, state.store.add_artefact, catalog, fetch=fetch)
+        art = record(decl, state.store.add_artefact)
+        state.declarations = attach(decl, state.store.add_artefact, catalog, fetch=fetch, artefact=art)
+        state.declared = declared_facts(decl, art)
     handler = _Interrupts(state)
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

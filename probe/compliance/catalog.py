@@ -29,6 +29,9 @@ from probe.models import Assessment, Effect
 
 SCHEMES = ("jc-star", "cls", "uk-psti")
 DEVICE_CLASSES = ("general-iot", "home-gateway")
+# who wrote a built-in Japanese title: probe paraphrased the Japanese scheme text (JC-STAR), or
+# translated its own English paraphrase (CLS, UK PSTI: their owners publish no Japanese text)
+TITLE_JA_SOURCES = ("probe-paraphrase", "probe-translation")
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _RULE_KEYS = {"id", "check", "roles", "effect", "why", "factory_default_exempt"}
 _BUILTIN_KEYS = {"number", "title", "title_ja", "text_confirmed", "assessment", "assessment_why", "purpose",
@@ -69,6 +72,8 @@ class Clause:
     source: str
     title_source: str  # "builtin" or the path of the user's overlay file
     rules_source: str = "builtin"  # "builtin" or the path of the overlay that set the rules
+    # probe-paraphrase | probe-translation (built-in title_ja), or the overlay file that set title_ja
+    title_ja_source: str = "probe-paraphrase"
 
     @property
     def checks(self) -> tuple[str, ...]:
@@ -98,6 +103,7 @@ class Clause:
             "device_classes": list(self.device_classes),
             "source": self.source,
             "title_source": self.title_source,
+            "title_ja_source": self.title_ja_source,
             "rules_source": self.rules_source,
         }
 
@@ -109,6 +115,7 @@ class Scheme:
     version: str
     publisher: str
     source: str
+    title_ja_source: str = "probe-paraphrase"  # TITLE_JA_SOURCES: who wrote the built-in Japanese titles
 
 
 @dataclass(frozen=True)
@@ -158,8 +165,11 @@ def _parse_scheme_file(data: Any, where: str, *, overlay: bool) -> tuple[Scheme 
     for key in ("name", "version", "publisher", "source"):
         if key not in data:
             raise UserError(f"{where}: missing '{key}'")
+    ja_source = data.get("title_ja_source", "probe-paraphrase")
+    if ja_source not in TITLE_JA_SOURCES:
+        raise UserError(f"{where}: 'title_ja_source' must be one of {', '.join(TITLE_JA_SOURCES)}")
     sch = Scheme(data["scheme"], str(data["name"]), str(data["version"]), str(data["publisher"]),
-                 str(data["source"]))
+                 str(data["source"]), ja_source)
     return sch, entries
 
 
@@ -264,6 +274,7 @@ def _clause_from(entry: dict[str, Any], scheme: Scheme, where: str, known_checks
         device_classes=tuple(classes),
         source=scheme.source,
         title_source="builtin",
+        title_ja_source=scheme.title_ja_source,
     )
 
 
@@ -288,6 +299,7 @@ def _apply_overlay(clauses: list[Clause], entries: Iterable[dict[str, Any]], sch
             changes["title_source"] = where
         if "title_ja" in entry:
             changes["title_ja"] = _text(entry, "title_ja", where, number, required=False) or None
+            changes["title_ja_source"] = where
         if "text_confirmed" in entry:
             changes["text_confirmed"] = _flag(entry, "text_confirmed", where, number)
         for key in ("purpose", "documents"):

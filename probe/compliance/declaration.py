@@ -157,6 +157,8 @@ def _error_line(root: yaml.Node, err: Any) -> int:
         for k, _v in node.value:
             if k.value == err.instance:
                 return k.start_mark.line + 1
+    if err.validator == "required" and path and isinstance(path[-1], int):
+        return node.start_mark.line + 1  # the list item that lacks the field
     if err.validator == "required" and key is not None:
         return key.start_mark.line + 1  # the entry that lacks the field, not its first child
     target = node if node is not None else key
@@ -209,10 +211,14 @@ def parse(text: str, where: str, catalog: Catalog | None = None) -> tuple[dict[s
     assert isinstance(root, yaml.MappingNode)
     for k, v in root.value:
         lines[k.value] = k.start_mark.line + 1
-        if k.value in ("clauses", "held_label") and isinstance(v, yaml.MappingNode):
+        if k.value in ("clauses", "held_label", "update") and isinstance(v, yaml.MappingNode):
             for ck, _cv in v.value:
                 lines[f"{k.value}.{ck.value}"] = ck.start_mark.line + 1
+        if k.value == "interfaces" and isinstance(v, yaml.SequenceNode):
+            for i, item in enumerate(v.value):
+                lines[f"interfaces.{i}"] = item.start_mark.line + 1
     _check_held_label(data.get("held_label"), lines, where)
+    _check_interfaces(data.get("interfaces"), lines, where)
     if catalog is not None:
         for cid in (data.get("clauses") or {}):
             if cid not in catalog.by_id:
@@ -231,6 +237,84 @@ def _check_held_label(held: dict[str, Any] | None, lines: dict[str, int], where:
     if held.get("obtained_via") == held["scheme"]:
         raise UserError(f"{where}:{lines.get('held_label.obtained_via', lines['held_label'])}: held_label.obtained_via "
                         f"cannot be the label's own scheme ({held['scheme']}): use own-assessment")
+
+
+def _check_interfaces(interfaces: list[dict[str, Any]] | None, lines: dict[str, int], where: str) -> None:
+    """One entry per port and transport: a port declared twice would make the comparison ambiguous."""
+    seen: dict[tuple[int, str], int] = {}
+    for i, entry in enumerate(interfaces or []):
+        key = (entry["port"], entry.get("transport", "tcp"))
+        line = lines.get(f"interfaces.{i}", lines.get("interfaces", 1))
+        if key in seen:
+            raise UserError(f"{where}:{line}: interface {key[1]}/{key[0]} is declared twice "
+                            f"(first at line {seen[key]})")
+        seen[key] = line
+
+
+@dataclass(frozen=True)
+class DeclaredInterface:
+    """One interface the manufacturer declares (ICS/IXIT style), with the line it is declared on."""
+
+    protocol: str
+    port: int
+    transport: str
+    purpose: str
+    enabled_by_default: bool
+    authentication: str | None  # unique-per-device | user-set-at-first-use | none | None (not declared)
+    line: int | None
+
+    def key(self) -> str:
+        return f"{self.transport}/{self.port}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"protocol": self.protocol, "port": self.port, "transport": self.transport, "purpose": self.purpose,
+                "enabled_by_default": self.enabled_by_default, "authentication": self.authentication,
+                "line": self.line}
+
+
+@dataclass(frozen=True)
+class DeclaredUpdate:
+    """How the manufacturer says the product checks for and fetches updates."""
+
+    method: str
+    protocol: str | None
+    check_url: str | None
+    download_url: str | None
+    local_update_page: bool | None
+    lines: dict[str, int]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"method": self.method, "protocol": self.protocol, "check_url": self.check_url,
+                "download_url": self.download_url, "local_update_page": self.local_update_page,
+                "lines": dict(self.lines)}
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What the declaration says that a run can compare with the device (the `compares` checks)."""
+
+    file: str
+    sha256: str
+    artefact: str | None  # the declaration file's artefact id in this run's evidence
+    interfaces: tuple[DeclaredInterface, ...] | None  # None: the declaration lists no interfaces
+    update: DeclaredUpdate | None
+
+    def has(self, section: str) -> bool:
+        return {"interfaces": self.interfaces is not None, "update": self.update is not None}.get(section, False)
+
+
+def declared_facts(decl: Declaration, artefact: str | None) -> Declared:
+    ifaces = decl.data.get("interfaces")
+    interfaces = None if ifaces is None else tuple(
+        DeclaredInterface(str(e["protocol"]), int(e["port"]), str(e.get("transport", "tcp")), str(e["purpose"]),
+                          bool(e["enabled_by_default"]), e.get("authentication"), decl.lines.get(f"interfaces.{i}"))
+        for i, e in enumerate(ifaces))
+    upd = decl.data.get("update")
+    update = None if upd is None else DeclaredUpdate(
+        str(upd["method"]), upd.get("protocol"), upd.get("check_url"), upd.get("download_url"),
+        upd.get("local_update_page"),
+        {k.split(".", 1)[1]: v for k, v in decl.lines.items() if k.startswith("update.")})
+    return Declared(decl.path, decl.sha256, artefact, interfaces, update)
 
 
 def load_declaration(path: Path, catalog: Catalog | None = None) -> Declaration:
@@ -272,15 +356,22 @@ def declared_urls(decl: Declaration) -> list[str]:
     return list(dict.fromkeys(urls))
 
 
+def record(decl: Declaration, add_artefact: Callable[..., str]) -> str:
+    """Keep the declaration file verbatim as an artefact of the run; its id."""
+    return add_artefact("declaration", Path(decl.path).name, decl.raw, media_type="application/yaml")
+
+
 def attach(decl: Declaration, add_artefact: Callable[..., str], catalog: Catalog, *,
-           fetch: Callable[[list[str]], dict[str, dict[str, Any]]] | None = None) -> dict[str, dict[str, Any]]:
+           fetch: Callable[[list[str]], dict[str, dict[str, Any]]] | None = None,
+           artefact: str | None = None) -> dict[str, dict[str, Any]]:
     """Record the declaration as an artefact and build ScanState.declarations (clause id -> declaration).
 
-    `add_artefact(kind, name, data, media_type=...)` stores raw evidence and returns its id;
+    `add_artefact(kind, name, data, media_type=...)` stores raw evidence and returns its id (unless
+    `artefact`, the id `record` returned, says the file is already kept);
     `fetch`, given only when the operator opted in, fetches the declared URLs (this module has no
     network code: probe.services.declared_urls does that) and returns url -> fetch result.
     """
-    art = add_artefact("declaration", Path(decl.path).name, decl.raw, media_type="application/yaml")
+    art = artefact or record(decl, add_artefact)
     fetched = fetch(declared_urls(decl)) if fetch else {}
     out: dict[str, dict[str, Any]] = {}
     for cid, statements in clause_statements(decl, load_map(catalog)).items():
@@ -331,6 +422,36 @@ update_signing: >-                        # -> cls:5.3-7, 5.3-9, 5.3-10, 7.3-7, 
 
 # Data deletion -> jc-star:S1.1-15
 data_deletion: A factory reset (System > Reset) erases all user data and credentials.
+
+# Interfaces (as in an ETSI TS 103 701 ICS/IXIT): EVERY network service the product exposes.
+# `probe run --declaration` compares this list with what it finds (docs/declared-observed.md):
+# an open service missing here is a finding for the unused-interfaces clause (jc-star:S1.1-13);
+# a declared interface that is not found is reported. Statement -> jc-star:S1.1-13.
+#   protocol            as probe names it: ssh, telnet, http, https, ftp, mqtt, mqtts, snmp, upnp,
+#                       ssdp, dns, rtsp, cwmp, ... (`probe run` prints the protocols it identified)
+#   port, transport     transport is tcp unless you say udp
+#   purpose             what the interface is for
+#   enabled_by_default  open in the product's default configuration (true/false)
+#   authentication      unique-per-device | user-set-at-first-use | none: compared with what the
+#                       default-credential, cleartext and open-access checks found on that port
+interfaces:
+  - {protocol: https, port: 443, purpose: web administration, enabled_by_default: true,
+     authentication: unique-per-device}
+  - {protocol: http, port: 80, purpose: redirect to the HTTPS administration, enabled_by_default: true,
+     authentication: none}
+  - {protocol: dns, port: 53, transport: udp, purpose: DNS for the home network, enabled_by_default: true,
+     authentication: none}
+  - {protocol: ssh, port: 22, purpose: support access, enabled_by_default: false,
+     authentication: user-set-at-first-use}
+
+# How the product checks for and fetches updates, compared with the update URLs and pages the
+# device shows. Statement -> the same clauses as update_mechanism.
+update:
+  method: automatic-and-user-initiated   # automatic | user-initiated | automatic-and-user-initiated | none
+  protocol: https                        # what update checks and images travel over
+  check_url: https://updates.example.com/ex-gw1000/latest.json
+  download_url: https://updates.example.com/ex-gw1000/images/
+  local_update_page: true                # the web interface has an update page
 
 # The label the product already holds, the basis of a simplified application (--holding SCHEME).
 # Shown in the plan, the evidence and the reports as declared (probe does not verify it); a path

@@ -43,6 +43,7 @@ class Instrument:
     third_party_ref: str
     levels: dict[str, tuple[int, ...] | None]  # scheme held -> recognised label levels; None = any level
     levels_ref: str
+    name_ja: str = ""  # the short name in Japanese (probe's wording), for Japanese output
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -61,6 +62,7 @@ class ManualItem:
     what: str
     ref: str
     declared_by: str  # the declaration field that answers it
+    what_ja: str = ""  # probe's Japanese wording of `what`, for Japanese output
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,10 @@ class MocTable:
     wording_ja: dict[str, str]
     notes: tuple[str, ...]
     manual_items: tuple[ManualItem, ...]
+    # probe's Japanese wording of the paraphrased texts above (the MoC's own words are wording_ja)
+    condition_ja: str = ""
+    gap_source_ja: str = ""
+    notes_ja: tuple[str, ...] = ()
 
     @property
     def arrangement(self) -> str:
@@ -161,7 +167,8 @@ def _instrument(doc: dict[str, Any], where: str) -> Instrument:
         in_force=_date(doc["in_force"], where, "in_force"), in_force_ref=_text(doc, "in_force_ref", where),
         source=_text(doc, "source", where), third_party_labels=third,
         third_party_ref=_text(doc, "third_party_ref", where), levels=_levels(doc, where),
-        levels_ref=_text(doc, "levels_ref", where, required=False))
+        levels_ref=_text(doc, "levels_ref", where, required=False),
+        name_ja=_text(doc, "name_ja", where, required=False))
 
 
 def _wording(t: dict[str, Any], key: str, where: str) -> dict[str, str]:
@@ -182,7 +189,7 @@ def _items(t: dict[str, Any], where: str) -> tuple[ManualItem, ...]:
         if item.get("declared_by") not in DECLARED_BY:
             raise UserError(f"{where}: manual item: 'declared_by' must be one of {', '.join(DECLARED_BY)}")
         out.append(ManualItem(_text(item, "id", where), _text(item, "what", where), _text(item, "ref", where),
-                              item["declared_by"]))
+                              item["declared_by"], _text(item, "what_ja", where, required=False)))
     return tuple(out)
 
 
@@ -212,6 +219,10 @@ def _table(t: Any, inst: Instrument, catalog: Catalog, where: str) -> MocTable:
     notes = t.get("notes") or []
     if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
         raise UserError(f"{where}: 'notes' must be a list of texts")
+    notes_ja = t.get("notes_ja") or []
+    if not isinstance(notes_ja, list) or not all(isinstance(n, str) for n in notes_ja) or \
+            (notes_ja and len(notes_ja) != len(notes)):
+        raise UserError(f"{where}: 'notes_ja' must be a list of texts, one per note")
     return MocTable(
         id=str(t["id"]), instrument=inst, annex=str(t.get("annex", "")), heading=str(t.get("heading", "")),
         holding=holding, apply_for=apply_for, device_classes=tuple(classes), default=default, status=status,
@@ -219,7 +230,12 @@ def _table(t: Any, inst: Instrument, catalog: Catalog, where: str) -> MocTable:
         gap_source=(_text(t, "gap_source", where, required=False)
                     or f"the status table of {inst.name}, {t.get('annex')}"),
         wording=_wording(t, "wording", where), wording_ja=_wording(t, "wording_ja", where),
-        notes=tuple(notes), manual_items=_items(t, where))
+        notes=tuple(notes), manual_items=_items(t, where),
+        condition_ja=_text(t, "condition_ja", where, required=False),
+        gap_source_ja=(_text(t, "gap_source_ja", where, required=False)
+                       or (f"{inst.name_ja}、{t.get('annex')} の表" if inst.name_ja and not t.get("gap_source")
+                           else "")),
+        notes_ja=tuple(notes_ja))
 
 
 def load_moc(catalog: Catalog, moc_dir: Path | None = None) -> MocData:

@@ -33,6 +33,9 @@ class Profile:
     disallowed_services: tuple[str, ...]
     source: str
     raw: dict[str, Any]
+    # checks that compare the manufacturer's declaration with the device: scheduled like `checks`
+    # when a clause in scope names them, and run only when the declaration states what they compare
+    declaration_checks: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -43,6 +46,7 @@ class Profile:
             "tcp_port_count": len(self.tcp_ports),
             "udp_ports": list(self.udp_ports),
             "checks": list(self.checks),
+            "declaration_checks": list(self.declaration_checks),
             "source": self.source,
         }
 
@@ -119,7 +123,10 @@ def parse_profile(data: Any, where: str, known_checks: set[str]) -> Profile:
     checks = data["checks"]
     if not isinstance(checks, list) or not all(isinstance(c, str) for c in checks):
         raise UserError(f"{where}: checks must be a list of check IDs")
-    unknown = [c for c in checks if c not in known_checks]
+    decl_checks = data.get("declaration_checks") or []
+    if not isinstance(decl_checks, list) or not all(isinstance(c, str) for c in decl_checks):
+        raise UserError(f"{where}: declaration_checks must be a list of check IDs")
+    unknown = [c for c in [*checks, *decl_checks] if c not in known_checks]
     if unknown:
         raise UserError(f"{where}: unknown check {unknown[0]!r} (see `probe checks`)")
     disallowed = data.get("disallowed_services") or []
@@ -138,4 +145,5 @@ def parse_profile(data: Any, where: str, known_checks: set[str]) -> Profile:
         disallowed_services=tuple(str(s) for s in disallowed),
         source=where,
         raw=data,
+        declaration_checks=tuple(c for c in dict.fromkeys(decl_checks) if c not in checks),
     )

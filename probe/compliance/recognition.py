@@ -71,6 +71,8 @@ class Basis:
             "signed": inst.signed.isoformat() if inst.signed else None, "in_force": t.in_force.isoformat(),
             "in_force_ref": inst.in_force_ref, "source": inst.source, "applies": self.applies,
             "why_not": self.why_not,
+            # probe's Japanese wording of the paraphrased texts, for Japanese output (empty when the data has none)
+            "name_ja": inst.name_ja, "condition_ja": t.condition_ja, "gap_source_ja": t.gap_source_ja,
         }
 
 
@@ -84,11 +86,12 @@ class PathItem:
     refs: tuple[str, ...]
     declared_by: str
     declared: dict[str, Any] | None
+    what_ja: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "what": self.what, "refs": list(self.refs), "verdict": "MANUAL",
                 "basis": "declared" if self.declared else "manual", "declared_by": self.declared_by,
-                "declared": self.declared}
+                "declared": self.declared, "what_ja": self.what_ja}
 
 
 @dataclass(frozen=True)
@@ -100,10 +103,11 @@ class Question:
     refs: tuple[str, ...]
     answer: str | None  # None: not answered
     line: int | None  # where the declaration answers it
+    text_ja: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "text": self.text, "refs": list(self.refs), "answer": self.answer,
-                "answered": self.answer is not None, "line": self.line}
+                "answered": self.answer is not None, "line": self.line, "text_ja": self.text_ja}
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,7 @@ class RecognitionPath:
     as_of: dt.date | None = None
     bases: tuple[Basis, ...] = ()
     notes: tuple[str, ...] = ()
+    notes_ja: tuple[str, ...] = ()  # probe's Japanese wording of each note, when the data has one
     items: tuple[PathItem, ...] = ()
     questions: tuple[Question, ...] = ()
     in_force_from: dt.date | None = None  # not yet in force: the date the simplified path starts
@@ -143,6 +148,7 @@ class RecognitionPath:
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "bases": [b.to_json() for b in self.bases],
             "notes": list(self.notes),
+            "notes_ja": list(self.notes_ja),
             "manual_items": [i.to_json() for i in self.items],
             "questions": [q.to_json() for q in self.questions],
             "in_force_from": self.in_force_from.isoformat() if self.in_force_from else None,
@@ -228,7 +234,8 @@ def _items(tables: list[MocTable], held: HeldLabel | None) -> tuple[PathItem, ..
             if m.id in out:
                 prev = out[m.id]
                 if ref not in prev.refs:
-                    out[m.id] = PathItem(prev.id, prev.what, (*prev.refs, ref), prev.declared_by, prev.declared)
+                    out[m.id] = PathItem(prev.id, prev.what, (*prev.refs, ref), prev.declared_by, prev.declared,
+                                         prev.what_ja)
                 continue
             declared = None
             if held is not None and m.declared_by == "held_label":
@@ -236,7 +243,7 @@ def _items(tables: list[MocTable], held: HeldLabel | None) -> tuple[PathItem, ..
             elif held is not None and m.declared_by == "held_label.public_url" and held.public_url:
                 declared = {"field": "held_label.public_url", "value": held.public_url,
                             "line": held.lines.get("public_url")}
-            out[m.id] = PathItem(m.id, m.what, (ref,), m.declared_by, declared)
+            out[m.id] = PathItem(m.id, m.what, (ref,), m.declared_by, declared, m.what_ja)
     return tuple(out.values())
 
 
@@ -249,8 +256,13 @@ def _questions(tables: list[MocTable], held: HeldLabel | None, holding: str) -> 
     text = (f"Was {what} itself obtained through another mutual-recognition arrangement (a simplified "
             "application that recognised another scheme's label or compliance)? What was obtained that way is not "
             "recognised again; declare held_label.obtained_via (own-assessment, or the scheme recognised).")
+    what_ja = "製品の UK PSTI への適合" if holding == "uk-psti" else f"{holding} ラベル"
+    text_ja = (f"{what_ja}は、他の相互承認の取決め（他制度のラベルや適合を承認した簡易申請）を通じて"
+               "取得したものですか。そのように取得したものは再び承認されません。held_label.obtained_via（own-assessment、または承認された制度）"
+               "を申告してください。")
     answer = held.obtained_via if held else None
-    return (Question("third-party-label", text, refs, answer, held.lines.get("obtained_via") if held else None),)
+    return (Question("third-party-label", text, refs, answer, held.lines.get("obtained_via") if held else None,
+                     text_ja),)
 
 
 def _basis_summary(tables: list[MocTable]) -> str:
@@ -341,9 +353,12 @@ def plan_path(catalog: Catalog, moc: MocData, holding: str, apply_for: str, devi
         expl = (f"holding {holding}, applying for {apply_for} ({device_class}), on {on}: no clause needs evidence: "
                 f"recognised in full by {_basis_summary(used)}")
     notes = tuple(dict.fromkeys(n for t in used for n in t.notes))
+    in_ja = {n: j for t in used for n, j in zip(t.notes, t.notes_ja, strict=False)}
+    notes_ja = tuple(in_ja.get(n, "") for n in notes) if in_ja else ()
     return RecognitionPath(holding, apply_for, device_class, tuple(t.id for t in used), tuple(gap),
                            tuple(best_recognised), expl, status="in-force", as_of=on, bases=tuple(bases),
-                           notes=notes, items=_items(used, held), questions=_questions(used, held, holding))
+                           notes=notes, notes_ja=notes_ja, items=_items(used, held),
+                           questions=_questions(used, held, holding))
 
 
 def all_paths(catalog: Catalog, moc: MocData, device_class: str, *, on: dt.date | None = None) -> list[RecognitionPath]:

@@ -63,6 +63,6 @@ def compute_scope(catalog: Catalog, moc: MocData, profile: Profile, holding: str
     wanted = {chk for c in clauses for chk in c.checks}
     # rules scoped to a service role need the checks that observe that role, or they select nothing
     wanted |= observers({role for c in clauses for r in c.rules for role in r.roles})
-    checks = tuple(c for c in profile.checks if c in wanted)
+    checks = tuple(c for c in (*profile.checks, *profile.declaration_checks) if c in wanted)
     return Scope(clauses, holding, apply_for, path, tuple(all_paths(catalog, moc, dc, on=on)), checks,
                  as_of=on, as_of_source=on_source, held=held)

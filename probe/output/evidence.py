@@ -27,6 +27,9 @@ from probe.errors import UserError
 # 2.0: findings[].clauses means "selected by a clause's evidence rules" (check and service role);
 #      services[].roles, clauses[].rules/supporting/reason_code, run.device_state, catalog.overlays;
 #      recognition: the path's basis, in-force status and the held label (as declared)
+# 2.1: services[].details (what identification learned, e.g. the SNMP engine), clauses[].documents
+#      (what needs the manufacturer's documents), clauses[].title_ja_source and
+#      catalog.<scheme>.title_ja_source (who wrote the Japanese title: probe's paraphrase or translation)
 SCHEMA_VERSION = "2.1.0"
 SCHEMA_ID = "https://probe.invalid/schema/evidence-2.json"
 
@@ -48,6 +51,7 @@ def build(state: ScanState, catalog: Catalog, *, run_id: str | None = None) -> d
             "number": c.number,
             "title": c.title,
             "title_ja": c.title_ja,
+            "title_ja_source": c.title_ja_source,
             "text_confirmed": c.text_confirmed,
             "assessment": str(c.assessment),
             "target": v.target,
@@ -61,6 +65,7 @@ def build(state: ScanState, catalog: Catalog, *, run_id: str | None = None) -> d
             "findings": list(v.findings),
             "supporting": list(v.supporting),
             "declaration": v.declaration,
+            "documents": c.documents,
         })
     counts = Counter(v["verdict"] for v in clauses_json)
     return {
@@ -81,7 +86,8 @@ def build(state: ScanState, catalog: Catalog, *, run_id: str | None = None) -> d
         "profile": state.profile.to_json(),
         "recognition": state.scope.to_json(),
         "scope": [c.id for c in state.scope.clauses],
-        "catalog": {**{sid: {"name": s.name, "version": s.version, "source": s.source}
+        "catalog": {**{sid: {"name": s.name, "version": s.version, "source": s.source,
+                             "title_ja_source": s.title_ja_source}
                        for sid, s in catalog.schemes.items()},
                     "overlays": [o.to_json() for o in catalog.overlays]},
         "discovery": {h: d.to_json() for h, d in state.discovery.items()},

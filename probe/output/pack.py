@@ -286,6 +286,9 @@ class Verification:
     signed: bool = False
     signer: str | None = None  # fingerprint of the key the signature is valid for
     files_checked: int = 0
+    manifest_sha256: str | None = None  # SHA-256 of manifest.json: one digest covering every file of the pack
+    evidence_sha256: str | None = None  # SHA-256 of the pack's evidence.json
+    signed_at: str | None = None  # when the manifest was signed (signed packs)
 
     @property
     def ok(self) -> bool:
@@ -358,7 +361,12 @@ def verify_files(files: dict[str, bytes], key: Ed25519PublicKey | None = None,
     if mbytes is None:
         v.problems.append(f"missing file: {MANIFEST_NAME} (nothing in the pack can be verified)")
         return v
+    v.manifest_sha256 = sha256(mbytes)
+    if EVIDENCE_NAME in files:
+        v.evidence_sha256 = sha256(files[EVIDENCE_NAME])
     manifest = _parse_manifest(mbytes, v)
+    if manifest is not None and isinstance(manifest.get("signed_at"), str):
+        v.signed_at = manifest["signed_at"]
     _check_signature(files, mbytes, manifest, key, v)
     if manifest is None:
         return v
@@ -528,10 +536,11 @@ def verify_pack(path: Path, key: Ed25519PublicKey | None = None) -> Verification
     return verify_files(files, key, problems)
 
 
-def load_evidence(path: Path) -> tuple[dict[str, Any], Verification | None]:
-    """An evidence document from a JSON file or from a pack (whose digests must verify)."""
+def load_evidence(path: Path, key: Ed25519PublicKey | None = None) -> tuple[dict[str, Any], Verification | None]:
+    """An evidence document from a JSON file or from a pack (whose digests, and signature by `key`
+    when one is given, must verify)."""
     if path.is_dir() or is_archive(path):
-        ver = verify_pack(path)
+        ver = verify_pack(path, key)
         if not ver.ok:
             raise PackInvalid(path, ver)
         files, _ = read_pack(path)

@@ -39,6 +39,13 @@ def test_template_round_trip(cli: InProcessCli, tmp_path: Path) -> None:
     assert decl.data["held_label"]["valid_until"] == "2027-03-31"
     assert decl.lines["held_label.obtained_via"] == next(
         i for i, ln in enumerate(r.stdout.splitlines(), 1) if ln.strip().startswith("obtained_via:"))
+    # the ICS/IXIT part (issue 16 §3): interfaces and the update mechanism, shown and flagged too
+    assert "interfaces: 4 declared (tcp/443 https, tcp/80 http, udp/53 dns, tcp/22 ssh)" in c.stdout
+    assert "update: automatic-and-user-initiated over https" in c.stdout and "update.check_url" in c.stdout
+    assert [i["authentication"] for i in decl.data["interfaces"]] == ["unique-per-device", "none", "none",
+                                                                      "user-set-at-first-use"]
+    assert decl.lines["interfaces.2"] == next(i for i, ln in enumerate(r.stdout.splitlines(), 1)
+                                              if "protocol: dns" in ln)
 
 
 def test_declaration_map_names_only_known_clauses() -> None:
@@ -72,6 +79,15 @@ BASE = "declaration_version: 1\nmanufacturer: ACME\nmodel: EX-GW1000\n"
      "  obtained_via: cls\n", 9, "use own-assessment"),
     ("held_label:\n  scheme: cls\n  identifier: C-1\n  level: 1\n  valid_until: 2027-01-01\n"
      "  valid_for: ever\n", 9, "unknown field"),
+    # the interfaces and update mechanism a run compares with the device (issue 16 §3)
+    ("interfaces:\n  - {protocol: ssh, port: 22, purpose: x, enabled_by_default: true}\n"
+     "  - {protocol: telnet, port: 22, purpose: y, enabled_by_default: false}\n", 6, "tcp/22 is declared twice"),
+    ("interfaces:\n  - {protocol: ssh, port: 22, purpose: x, enabled_by_default: true, authentication: strong}\n",
+     5, "interfaces.0.authentication"),
+    ("interfaces:\n  - {protocol: ssh, port: 70000, purpose: x, enabled_by_default: true}\n", 5, "interfaces.0.port"),
+    ("interfaces:\n  - {protocol: ssh, port: 22, purpose: x}\n", 5, "'enabled_by_default' is a required property"),
+    ("update:\n  method: automatic\n  check_url: ftp://x\n", 6, "not an http(s) URL"),
+    ("update:\n  protocol: https\n", 4, "'method' is a required property"),
 ])
 def test_malformed_declaration_is_one_line_with_the_line_number(cli: InProcessCli, tmp_path: Path, extra: str,
                                                                 line: int, needle: str) -> None:
