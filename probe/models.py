@@ -136,6 +136,9 @@ class Service:
     tls: bool = False
     banner_artefact: str | None = None  # Artefact.id of the banner, when one was read
     confidence: str = "port"  # port (guessed from the port number) | banner | handshake | nmap
+    # what identification tried, in order (greeting, then each probe sent): an unidentified port
+    # (confidence "port") is reported with what it did not answer to
+    probes: tuple[str, ...] = ()
 
     def key(self) -> str:
         return f"{self.host}:{self.port}/{self.transport}"
@@ -152,6 +155,7 @@ class Service:
             "tls": self.tls,
             "banner_artefact": self.banner_artefact,
             "confidence": self.confidence,
+            "probes": list(self.probes),
         }
 
 
