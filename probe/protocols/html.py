@@ -44,6 +44,10 @@ class Page:
     links: list[tuple[str, str]] = field(default_factory=list)
     forms: list[Form] = field(default_factory=list)
     scripts: int = 0
+    script_srcs: list[str] = field(default_factory=list)  # src of <script src=...>, in page order
+    # visible text of the page's header/footer and of elements whose id or class names a model,
+    # product, version, brand or copyright: where vendors put the model designation
+    marked_text: list[str] = field(default_factory=list)
 
     @property
     def file_inputs(self) -> int:
@@ -51,10 +55,20 @@ class Page:
         return sum(1 for f in self.forms for i in f.inputs if i.type == "file")
 
 
+_MARK_TAGS = frozenset({"header", "footer"})
+_MARK_WORDS = re.compile(r"(?i)footer|header|model|product|version|brand|copyright|device")
+_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
+                   "wbr", "param"})
+MAX_MARKED = 40  # marked sections kept, each at most 400 characters
+
+
 class _Parser(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.page = Page()
+        self._stack: list[tuple[str, bool]] = []  # open elements: (tag, starts a marked section)
+        self._marked: list[str] | None = None  # text of the outermost marked section being read
+        self._hidden = 0  # inside <script>/<style>: not visible text
         self._in_title = False
         self._link: list[str] | None = None  # [href, text so far] inside an <a>
         self._heading: list[str] | None = None  # text so far inside an <h1>/<h2>
@@ -77,6 +91,16 @@ class _Parser(HTMLParser):
             p.links.append((a["src"], ""))
         elif tag == "script":
             p.scripts += 1
+            if a.get("src") and len(p.script_srcs) < MAX_ITEMS:
+                p.script_srcs.append(a["src"])
+        if tag in ("script", "style"):
+            self._hidden += 1
+        elif tag not in _VOID and len(self._stack) < 200:
+            marks = self._marked is None and (tag in _MARK_TAGS or bool(
+                _MARK_WORDS.search(a.get("id", "") + " " + a.get("class", ""))))
+            if marks and len(p.marked_text) < MAX_MARKED:
+                self._marked = []
+            self._stack.append((tag, bool(marks and self._marked is not None)))
         if tag == "form":
             if a.get("action") and len(p.links) < MAX_ITEMS:
                 p.links.append((a["action"], "form"))
@@ -92,6 +116,18 @@ class _Parser(HTMLParser):
                 self._form.inputs.append(Input(a.get("type", "text").lower(), a.get("name", ""), a.get("value", "")))
 
     def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._hidden = max(0, self._hidden - 1)
+        elif any(t == tag for t, _ in self._stack):
+            while self._stack:
+                t, starts = self._stack.pop()
+                if starts and self._marked is not None:
+                    text = " ".join("".join(self._marked).split())[:400]
+                    if text:
+                        self.page.marked_text.append(text)
+                    self._marked = None
+                if t == tag:
+                    break
         if tag == "title":
             self._in_title = False
         elif tag in ("h1", "h2") and self._heading is not None:
@@ -104,6 +140,8 @@ class _Parser(HTMLParser):
             self._form = None
 
     def handle_data(self, data: str) -> None:
+        if self._marked is not None and not self._hidden and sum(map(len, self._marked)) < 800:
+            self._marked.append(data + " ")
         if self._in_title:
             self.page.title += data[:MAX_TITLE - len(self.page.title)]
         if self._link is not None:

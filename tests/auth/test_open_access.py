@@ -200,3 +200,70 @@ def test_image_bytes_labelled_html_or_protected_snapshot_pass(daemons: LocalDaem
                                   '"require" => "valid-user"))'])
     f = one(run_check("unauthenticated_access", port, "http")[0])
     assert f.status is Status.PASS and "/snapshot.jpg" in f.details["protected_data_paths"]
+
+
+# -- information_exposure -------------------------------------------------------------------
+
+def _device(port: int) -> list:
+    from tests.helpers.checks import service
+    return [service(port, "http")]
+
+
+def run_device_check(check_id: str, port: int) -> tuple:
+    from probe.engine import run_single_check
+    from probe.options import SafetyOptions, ScanOptions
+    return run_single_check(check_id, "127.0.0.1", _device(port), ScanOptions(safety=SafetyOptions(timeout=3.0)))
+
+
+def test_status_endpoint_named_by_login_script_leaks_serial_and_mac(daemons: LocalDaemons) -> None:
+    status = ('{"device": {"serialNo": "HV40812345", "lanMac": "02:42:ac:11:00:02"}, "fw": {"version": "2.4.1"}, '
+              '"ota": {"server": "https://updates.vendor.example/check"}, "admin_password": "********"}')
+    page = ('<html><head><title>Storage</title><script>fetch("/cgi-bin/sysinfo.cgi").then(r => r.json())'
+            '</script></head><body>Log in</body></html>\n')
+    port = daemons.lighttpd({"/index.html": page, "/cgi-bin/sysinfo.cgi": status})
+    f, _ = run_device_check("information_exposure", port)
+    f = one(f)
+    assert f.status is Status.FAIL and f.severity == "medium"
+    assert f.details["categories"] == ["mac", "serial", "update_server"]  # the masked password is not a leak
+    assert "/cgi-bin/sysinfo.cgi" in f.details["services"][0]["script_endpoints"]
+    assert "HV40812345" in f.summary
+
+
+def test_version_only_status_passes_and_reports(daemons: LocalDaemons) -> None:
+    port = daemons.lighttpd({"/index.html": "<html><body>Hello</body></html>\n",
+                             "/status.json": '{"firmware_version": "1.2.3", "uptime": 12}'})
+    f = one(run_device_check("information_exposure", port)[0])
+    assert f.status is Status.PASS and f.details["categories"] == ["firmware"]
+
+
+def test_cgi_variables_with_secret_fail_high(daemons: LocalDaemons) -> None:
+    cgi = "var id='00E0F8A1B2C3';\nvar sys_ver='11.37.2.49';\nvar wifi_key='sunshine2024';\n"
+    port = daemons.lighttpd({"/index.html": "<html><body>Camera</body></html>\n", "/get_status.cgi": cgi})
+    f = one(run_device_check("information_exposure", port)[0])
+    assert f.status is Status.FAIL and f.severity == "high" and "secret" in f.details["categories"]
+    assert "sunshine2024" not in str(f.details)  # redacted in the finding; the raw answer is the artefact
+
+
+# -- service_inventory: unidentified services -----------------------------------------------
+
+def test_unidentified_binary_service_is_listed_and_blocks_pass(daemons: LocalDaemons) -> None:
+    from probe.discovery import discover
+    from probe.options import DiscoveryOptions, SafetyOptions, ScanMethod, ScanOptions
+    from probe.session import TargetSession
+    from probe.store import EvidenceStore
+    from tests.helpers.checks import one as only
+    port = daemons.console("#!/bin/bash\nprintf '\\x00\\x00\\x00\\x18\\xa5\\x5aHV\\x01\\x02'\n"
+                           "IFS= read -r -t 5 _ || true\n")
+    opts = ScanOptions(safety=SafetyOptions(timeout=1.0),
+                       discovery=DiscoveryOptions(method=ScanMethod.CONNECT, use_nmap=False, tcp_ports=(port,)))
+    from probe.engine import make_context
+    from probe.plugins import registry
+    session = TargetSession("127.0.0.1", opts, EvidenceStore())
+    discover(session, (port,), ())
+    check = registry()["service_inventory"]
+    f = only(list(check().run(make_context(session, check.metadata, services=session.store.snapshot()[0]))))
+    assert f.status is Status.INCONCLUSIVE and f.reason_code is InconclusiveReason.UNSUPPORTED
+    u = f.details["unidentified"][0]
+    assert u["port"] == port and u["first_bytes_hex"].startswith("00000018a55a4856")
+    assert u["first_bytes_text"].startswith("\\x00\\x00\\x00\\x18\\xa5ZHV")
+    assert u["probes_tried"][0] == "greeting" and "tls" in u["probes_tried"] and "smb" in u["probes_tried"]
