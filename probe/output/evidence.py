@@ -27,7 +27,7 @@ from probe.errors import UserError
 # 2.0: findings[].clauses means "selected by a clause's evidence rules" (check and service role);
 #      services[].roles, clauses[].rules/supporting/reason_code, run.device_state, catalog.overlays;
 #      recognition: the path's basis, in-force status and the held label (as declared)
-SCHEMA_VERSION = "2.0.0"
+SCHEMA_VERSION = "2.1.0"
 SCHEMA_ID = "https://probe.invalid/schema/evidence-2.json"
 
 

@@ -261,6 +261,8 @@ class LocalDaemons(Daemons):
                  "[media]", f"path = {share}", "read only = yes", "comment = Media library", *access]
         conf = d / "smb.conf"
         conf.write_text("\n".join(lines) + "\n")
+        # smbd starts samba-dcerpcd (the share list's srvsvc) in a session of its own: stop it too
+        self.detached.append((d / "pid" / "samba-dcerpcd.pid", str(conf)))
         self.start(["smbd", "--foreground", "--no-process-group", "--debug-stdout", "-s", str(conf)], port=port,
                    cwd=d)
         return port
