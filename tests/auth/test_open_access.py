@@ -267,3 +267,11 @@ def test_unidentified_binary_service_is_listed_and_blocks_pass(daemons: LocalDae
     assert u["port"] == port and u["first_bytes_hex"].startswith("00000018a55a4856")
     assert u["first_bytes_text"].startswith("\\x00\\x00\\x00\\x18\\xa5ZHV")
     assert u["probes_tried"][0] == "greeting" and "tls" in u["probes_tried"] and "smb" in u["probes_tried"]
+
+
+def test_mjpeg_stream_without_login_fails(daemons: LocalDaemons) -> None:
+    # what an MJPEG camera sends: a multipart/x-mixed-replace body, one JPEG frame per part
+    frame = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(JPEG) + JPEG + b"\r\n"
+    port = daemons.lighttpd({"/index.html": "<html><body>Camera</body></html>\n", "/video.mjpg": frame * 3})
+    f = one(run_check("unauthenticated_access", port, "http")[0])
+    assert f.status is Status.FAIL and f.details["media"][0]["kind"] == "mjpeg-stream"

@@ -30,7 +30,7 @@ TEST_PASSWORD = "admin"  # rank 1 in the built-in list: default_credentials must
 STRONG_PASSWORD = "K7#q-not-a-default-9f2"
 
 MIME = {".html": "text/html; charset=utf-8", ".json": "application/json", ".txt": "text/plain; charset=utf-8",
-        ".xml": "text/xml", ".jpg": "image/jpeg"}
+        ".xml": "text/xml", ".jpg": "image/jpeg", ".mjpg": "multipart/x-mixed-replace; boundary=frame"}
 
 # OpenSSH with the legacy algorithms added to its defaults (modern clients still get in)
 LEGACY_SSH = ["KexAlgorithms +diffie-hellman-group1-sha1,diffie-hellman-group14-sha1,"
