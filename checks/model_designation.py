@@ -81,8 +81,8 @@ class ModelDesignation(Check):
                 host, port, tls, path = web.split_target_url(p.source)
                 res = web.get(ctx, port, path, tls=tls)  # memoised: the survey already read it
                 if res.status == 200 and "html" in res.headers.get("content-type", "text/html"):
-                    for value, how in visible_models(html.parse(res.text())):
-                        add(value, p.source, how, res.artefact or p.artefact, True)
+                    for model, how in visible_models(html.parse(res.text())):
+                        add(model, p.source, how, res.artefact or p.artefact, True)
             info = s.upnp
         else:
             info = upnp.gather(ctx)

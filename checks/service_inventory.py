@@ -39,12 +39,16 @@ class ServiceInventory(Check):
                            json.dumps(inventory, indent=1, sort_keys=True), media_type="application/json")
         disallowed = set(ctx.profile.get("disallowed_services") or ())
         bad = [s for s in ctx.services if s.protocol in disallowed]
-        unknown = [s for s in ctx.services if s.confidence == "port" and s.transport == "tcp"]
+        # not identified by any probe (a guess from the port number), or named by nmap outside probe's
+        # vocabulary (no check can test it either)
+        unknown = [s for s in ctx.services
+                   if s.transport == "tcp" and (s.confidence == "port" or s.protocol == "unknown")]
         listing = ", ".join(f"{s.protocol}/{s.port}" for s in ctx.services) or "none"
         evidence = [art] + [s.banner_artefact for s in [*bad, *unknown] if s.banner_artefact]
+        unidentified = [_unidentified(ctx, s) for s in unknown]
         details = {"services": [f"{s.port}/{s.transport} {s.protocol}" for s in ctx.services],
                    "disallowed_found": [f"{s.port}/{s.transport} {s.protocol}" for s in bad],
-                   "unidentified": [_unidentified(ctx, s) for s in unknown]}
+                   "unidentified": unidentified}
         if bad:
             yield ctx.finding(Status.FAIL, "Services exposed that the profile says must be off",
                               "Exposed: " + ", ".join(f"{s.protocol} on {s.port}/{s.transport}" for s in bad)
@@ -52,7 +56,7 @@ class ServiceInventory(Check):
                               details=details, artefacts=evidence, severity="high")
         elif unknown:
             shown = "; ".join(f"{u['port']}/tcp (first bytes {u['first_bytes_text'][:40] or 'none'!s}, tried "
-                              f"{', '.join(u['probes_tried']) or 'nothing'})" for u in details["unidentified"])
+                              f"{', '.join(u['probes_tried']) or 'nothing'})" for u in unidentified)
             yield ctx.inconclusive(f"Unidentified services: {shown}",
                                    f"{len(unknown)} open port(s) speak a protocol probe could not identify; "
                                    "an assessor must have the manufacturer explain each (undocumented or "

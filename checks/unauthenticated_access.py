@@ -268,7 +268,7 @@ class UnauthenticatedAccess(ServiceCheck):
         t = Transcript("smb", ctx.host, svc.port)
         try:
             with ctx.slot():
-                r = smb.guest_access(ctx.host, svc.port, ctx.remaining(), deadline=None)
+                r = smb.guest_access(ctx.host, svc.port, ctx.remaining(), deadline=ctx.session.clock.deadline)
         except OSError as exc:
             t.note(f"no SMB session: {exc}")
             art = ctx.artefact("transcript", "smb guest session", t.render())

@@ -114,7 +114,9 @@ def _pairs(res: web.HttpResult) -> list[tuple[tuple[str, ...], str]]:
     ctype = res.headers.get("content-type", "")
     if "html" in ctype and b"<html" in body[:512].lower():
         return []  # a page, not a status answer: its text is for people (model_designation reads it)
-    return [((m.group(1),), m.group(2)) for m in _CGI_PAIR.finditer(res.text()[:65536])][:500]
+    pairs: list[tuple[tuple[str, ...], str]] = [((str(m.group(1)),), str(m.group(2)))
+                                                for m in _CGI_PAIR.finditer(res.text()[:65536])]
+    return pairs[:500]
 
 
 def script_endpoints(ctx: CheckContext, svc: Service, root: web.HttpResult) -> list[str]:
