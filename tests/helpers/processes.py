@@ -27,7 +27,7 @@ def require(binary: str) -> None:
         pytest.fail(f"{binary} is not installed: run scripts/setup-system.sh")
 
 
-def _stop_detached(pidfile: Path, marker: str) -> None:
+def stop_detached(pidfile: Path, marker: str) -> None:
     """Kill the process group led by the PID in `pidfile`, if that process is still ours (its
     command line names `marker`, so a reused PID is never hit)."""
     try:
@@ -98,7 +98,7 @@ class Daemons:
             self._stop(proc)
         self.procs.clear()
         for pidfile, marker in self.detached:
-            _stop_detached(pidfile, marker)
+            stop_detached(pidfile, marker)
         self.detached.clear()
         for log in self._logs.values():
             log.close()

@@ -44,6 +44,7 @@ from probe.output.evidence import validate
 from tests.helpers.cli import REPO as REPO_ROOT
 from tests.helpers.cli import probe_cmd
 from tests.helpers.netns import NetNSPair, available
+from tests.helpers.processes import stop_detached
 
 SERVERS = ("ftp-markup", "telnet-markup", "ssh-banner-only", "http-markup", "tls-malformed-cert")
 
@@ -136,6 +137,8 @@ def test_full_scan_sends_nothing_to_any_other_address(isolated_pair: NetNSPair, 
         open_data_servers(pair, tmp_path, share)
         _scan_and_capture(pair, tmp_path, pcap, out, ready)
     finally:
+        # smbd starts samba-dcerpcd (the share list) in a session of its own: stop it by its pid file
+        stop_detached(tmp_path / "smb" / "pid" / "samba-dcerpcd.pid", str(tmp_path / "smb.conf"))
         shutil.rmtree(share, ignore_errors=True)
 
 
