@@ -126,14 +126,16 @@ class UnauthenticatedAccess(ServiceCheck):
                         "protected_data_paths": sorted(set(found.protected + dav_protected + pictures_protected))})
         data_arts = [str(x["artefact"]) for x in [*found.listings, *found.files, *dav, *pictures] if x.get("artefact")]
         opened: list[str] = [f"{p['path']} ({p['kind']})" for p in open_pages]
-        opened += [f"{x['path']} (directory listing, {x['entries']} entries)" for x in found.listings]
+        # an empty listing shows the switch is on but hands out nothing: kept in the details, not a FAIL
+        opened += [f"{x['path']} (directory listing, {x['entries']} entries)" for x in found.listings if x["entries"]]
         served = [x for x in found.files if x.get("status") == 200]
         if served:
             opened.append(f"{len(served)} file(s) fetched from the listings ({', '.join(x['path'] for x in served)})")
         opened += [f"{x['path']} (WebDAV PROPFIND lists {x['count']} entries)" for x in dav]
         opened += [f"{x['path']} ({x['kind']}, {x['bytes_read']} bytes read)" for x in pictures]
         if opened:
-            kinds = ("management pages" if open_pages else None, "files" if found.listings or dav else None,
+            kinds = ("management pages" if open_pages else None,
+                     "files" if any(x["entries"] for x in found.listings) or dav else None,
                      "camera pictures" if pictures else None)
             what = " and ".join(k for k in kinds if k)
             return ctx.finding(Status.FAIL, f"Web service hands out {what} without login",
