@@ -171,7 +171,7 @@ def test_resolve_target_text(text: str) -> None:
 @given(st.binary(max_size=600))
 def test_banner_and_http_identification_never_raise(data: bytes) -> None:
     proto, product, version = identify.from_banner(data)
-    assert proto in (None, "ssh", "telnet", "ftp", "smtp")
+    assert proto in (None, "ssh", "telnet", "ftp", "smtp", "console")
     identify.from_http_response(data)
     identify.looks_like_tls_server_reply(data)
     identify.looks_like_mqtt_connack(data)
