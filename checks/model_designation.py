@@ -9,9 +9,9 @@ from typing import Any
 from probe.context import CheckContext
 from probe.models import Finding, InconclusiveReason, Status
 from probe.plugins import Check
-from probe.protocols import snmp
+from probe.protocols import html, snmp
 from probe.protocols.transcript import Transcript
-from probe.services import updates, upnp
+from probe.services import updates, upnp, web
 
 # A model-like token: letters and digits together, e.g. RT-AX58U, DIR-615, TL-WR841N, C7.
 _MODEL_TOKEN = re.compile(r"\b(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9_-]{1,31}\b")
@@ -20,6 +20,31 @@ _NOT_MODEL = re.compile(r"(?i)^(http|https|html|utf-8|ipv4|ipv6|x86_64|i386|\d+[
 
 def model_tokens(text: str) -> list[str]:
     return [t for t in _MODEL_TOKEN.findall(text) if not _NOT_MODEL.match(t)][:5]
+
+
+# "Model: HG-3100", "Model No. NV-408", "Product name RT-AX58U" in a page's visible text
+_LABELLED = re.compile(r"(?i)\b(?:model(?:\s*(?:name|no\.?|number|#))?|product(?:\s*name)?|device\s*model|"
+                       r"hardware\s*model)\s*[:#.]?\s+([A-Za-z0-9][\w\-./]{1,31})")
+# in a header or footer a model token must look like one: letters and digits joined by a hyphen or
+# a letter prefix on a number (HG-3100, NV408, C7), not a technology (WPA2, IPv4, 5GHz, H.264, 802.11ac)
+_HEADER_MODEL = re.compile(r"\b(?=[A-Za-z0-9-]*\d)[A-Z][A-Za-z]{0,5}-?\d{1,5}[A-Za-z]{0,4}\b")
+_TECH = re.compile(r"(?i)^(wpa\d|wep\d*|ipv\d|\d+(?:\.\d+)?g?hz|h\d{3}|mp\d|md5|sha\d*|aes\d*|x\d{2,3}|"
+                   r"tls\d*|ssl\d*|utf\d*|iso\d*|rfc\d+|ieee\d*|usb\d*|hdmi\d*|lte\d*|[a-z]\d)$")
+
+
+def visible_models(page: html.Page) -> list[tuple[str, str]]:
+    """(model, how) from a page's visible text: labelled model fields, then header/footer tokens."""
+    out: list[tuple[str, str]] = []
+    texts = [*page.marked_text, *page.headings]
+    for text in texts:
+        for m in _LABELLED.finditer(text):
+            if not _TECH.match(m.group(1)) and any(c.isdigit() for c in m.group(1)):
+                out.append((m.group(1), "html-text:labelled"))
+    for text in page.marked_text:
+        for tok in _HEADER_MODEL.findall(text):
+            if not _TECH.match(tok) and tok not in [o[0] for o in out]:
+                out.append((tok, "html-text:header-footer"))
+    return out[:5]
 
 
 class ModelDesignation(Check):
@@ -50,6 +75,14 @@ class ModelDesignation(Check):
                     add(title, p.source, "html-title", p.artefact, False)
             for m in s.models:
                 add(m.value, m.source, m.how, m.artefact, True)
+            for p in s.pages:  # the visible text of every page read (login page first): footers, headers
+                if not p.value.startswith("200"):
+                    continue
+                host, port, tls, path = web.split_target_url(p.source)
+                res = web.get(ctx, port, path, tls=tls)  # memoised: the survey already read it
+                if res.status == 200 and "html" in res.headers.get("content-type", "text/html"):
+                    for model, how in visible_models(html.parse(res.text())):
+                        add(model, p.source, how, res.artefact or p.artefact, True)
             info = s.upnp
         else:
             info = upnp.gather(ctx)
@@ -112,7 +145,8 @@ class ModelDesignation(Check):
                                    details=details, artefacts=arts)
             return
         yield ctx.finding(Status.NOT_APPLICABLE, "No model designation over the network",
-                          "No model designation was seen in the web UI title or meta tags, the UPnP description, "
+                          "No model designation was seen in the web UI title, meta tags or visible header/footer "
+                          "text, the UPnP description, "
                           "SNMP sysDescr or service banners"
                           + (f" (strings seen: {', '.join(repr(s['value']) for s in seen[:4])})" if seen else "")
                           + ". The product label or app is the evidence for this clause.",

@@ -1,10 +1,15 @@
-"""unauthenticated_access: services that give access or change settings without any login.
+"""unauthenticated_access: services that give access, data or settings without any login.
 
 Evidence for JC-STAR S1.1-01 (every access over IP passes authentication). Each service type
-has its own proof: a management page or config file served without credentials, FTP 230 for
-"anonymous", MQTT CONNACK 0 + granted SUBACK (+ our own message echoed back) for an anonymous
-client, and for SNMP a known community whose write probe (a SET of read-only sysDescr.0 to its own
-value, which changes nothing) is answered notWritable: the object is inside its write view.
+has its own proof: on a web service, a management page or config file served without
+credentials, a directory listing (and files fetched from it), a WebDAV folder that PROPFIND lists,
+or a camera picture or MJPEG stream recognised by its bytes; FTP 230 for "anonymous"; MQTT
+CONNACK 0 + granted SUBACK (+ our own message echoed back) for an anonymous client; for SNMP a
+known community whose write probe (a SET of read-only sysDescr.0 to its own value, which changes
+nothing) is answered notWritable: the object is inside its write view; an RTSP DESCRIBE answered
+with a stream description; an SMB share whose folder an anonymous or guest session can list; and
+a console or telnet service that shows a shell prompt without a login and evaluates an `echo` of
+a random token (the only command ever sent).
 """
 
 from __future__ import annotations
@@ -18,10 +23,10 @@ from urllib.parse import urljoin, urlsplit
 from probe.context import ServiceContext
 from probe.models import Finding, InconclusiveReason, Status
 from probe.plugins import ServiceCheck
-from probe.protocols import ftp, http_auth, mqtt, rtsp, snmp, tlswrap
+from probe.protocols import console, ftp, http_auth, mqtt, rtsp, smb, snmp, tlswrap
 from probe.protocols.netio import ReadTimeout
 from probe.protocols.transcript import Transcript
-from probe.services import web
+from probe.services import open_web, web
 from probe.services.credentials import for_service
 from probe.services.logins import admin_paths
 
@@ -42,7 +47,8 @@ class UnauthenticatedAccess(ServiceCheck):
     def run_service(self, ctx: ServiceContext) -> Iterable[Finding]:
         svc = ctx.service
         handler = {"http": self._http, "https": self._http, "ftp": self._ftp, "mqtt": self._mqtt,
-                   "mqtts": self._mqtt, "snmp": self._snmp, "rtsp": self._rtsp}[svc.protocol]
+                   "mqtts": self._mqtt, "snmp": self._snmp, "rtsp": self._rtsp, "smb": self._smb,
+                   "console": self._console, "telnet": self._console}[svc.protocol]
         yield handler(ctx)
 
     # -- HTTP ------------------------------------------------------------------------------
@@ -101,30 +107,52 @@ class UnauthenticatedAccess(ServiceCheck):
                                    "bytes": len(resp.body), "management_words": words[:10],
                                    "kind": "configuration file" if is_config else "management page"})
         art = ctx.artefact("transcript", f"{svc.protocol} admin/config paths without credentials", t.render())
-        details = {"paths_probed": fetched, "protected_paths": protected, "open": open_pages,
-                   "throttled_paths": throttled, "tls_verified": False if tls else None}
+        details: dict[str, object] = {"paths_probed": fetched, "protected_paths": protected, "open": open_pages,
+                                      "throttled_paths": throttled, "tls_verified": False if tls else None}
         if fetched == 0:
             return ctx.inconclusive("No admin path could be fetched.", "every request failed",
                                     InconclusiveReason.CONNECTIVITY, artefacts=[art], details=details)
         if not open_pages and truncated == fetched:
             # no page ever ended: what it would have served past our read cap is unknown, so no PASS
+            # (and no further requests to a service that cannot finish one)
             return ctx.inconclusive("The web service never finished a response.",
                                     f"device misbehaved: all {fetched} responses were cut at the read cap "
                                     "(endless or oversized bodies)", InconclusiveReason.DEVICE_MISBEHAVED,
                                     artefacts=[art], details=details)
-        if not open_pages and throttled:
+        found = open_web.listings(ctx, svc)
+        folders = [str(x["path"]) for x in found.listings]
+        dav, dav_protected = open_web.webdav_listings(ctx, svc, folders)
+        pictures, pictures_protected = open_web.snapshots(ctx, svc)
+        details.update({"listings": found.listings, "listing_files": found.files, "webdav": dav, "media": pictures,
+                        "protected_data_paths": sorted(set(found.protected + dav_protected + pictures_protected))})
+        data_arts = [str(x["artefact"]) for x in [*found.listings, *found.files, *dav, *pictures] if x.get("artefact")]
+        opened: list[str] = [f"{p['path']} ({p['kind']})" for p in open_pages]
+        # an empty listing shows the switch is on but hands out nothing: kept in the details, not a FAIL
+        opened += [f"{x['path']} (directory listing, {x['entries']} entries)" for x in found.listings if x["entries"]]
+        served = [x for x in found.files if x.get("status") == 200]
+        if served:
+            opened.append(f"{len(served)} file(s) fetched from the listings ({', '.join(x['path'] for x in served)})")
+        opened += [f"{x['path']} (WebDAV PROPFIND lists {x['count']} entries)" for x in dav]
+        opened += [f"{x['path']} ({x['kind']}, {x['bytes_read']} bytes read)" for x in pictures]
+        if opened:
+            kinds = ("management pages" if open_pages else None,
+                     "files" if any(x["entries"] for x in found.listings) or dav else None,
+                     "camera pictures" if pictures else None)
+            what = " and ".join(k for k in kinds if k)
+            return ctx.finding(Status.FAIL, f"Web service hands out {what} without login",
+                               f"Without any credentials the web service on port {svc.port} served: "
+                               f"{'; '.join(opened)}.", artefacts=[art, *data_arts[:20]], details=details,
+                               severity="high")
+        if throttled:
             return ctx.inconclusive("The device throttled the requests.", f"{len(throttled)} path(s) answered "
                                     "429/503 (throttling or lock-out), so what they serve without a login is unknown",
                                     InconclusiveReason.CONNECTIVITY, artefacts=[art], details=details)
-        if open_pages:
-            listing = ", ".join(f"{p['path']} ({p['kind']})" for p in open_pages)
-            return ctx.finding(Status.FAIL, "Management pages reachable without login",
-                               f"Without any credentials the web service on port {svc.port} served: {listing}.",
-                               artefacts=[art], details=details, severity="high")
-        return ctx.finding(Status.PASS, "No open management page found",
+        return ctx.finding(Status.PASS, "No open management page, listing or camera picture found",
                            f"None of {fetched} common admin/config/firmware paths on port {svc.port} served "
-                           f"settings without a login ({len(protected)} asked for credentials). Pages outside "
-                           "this list are not covered.", artefacts=[art], details=details, severity="info")
+                           f"settings without a login ({len(protected)} asked for credentials); no directory "
+                           f"listing in {found.pages_read} folder(s) asked, no WebDAV folder listed, no camera "
+                           "picture at the known snapshot paths. Pages outside these lists are not covered.",
+                           artefacts=[art], details=details, severity="info")
 
     # -- FTP -------------------------------------------------------------------------------
     def _ftp(self, ctx: ServiceContext) -> Finding:
@@ -235,6 +263,76 @@ class UnauthenticatedAccess(ServiceCheck):
                                 "exists on this RTSP server and none asked for credentials, so whether a stream "
                                 "would need a login is unproven", InconclusiveReason.NO_INPUT,
                                 details=details, artefacts=[art])
+
+    # -- SMB -------------------------------------------------------------------------------
+    def _smb(self, ctx: ServiceContext) -> Finding:
+        """An anonymous, then a guest session; the share list; the top folder of each disk share."""
+        svc = ctx.service
+        t = Transcript("smb", ctx.host, svc.port)
+        try:
+            with ctx.slot():
+                r = smb.guest_access(ctx.host, svc.port, ctx.remaining(), deadline=ctx.session.clock.deadline)
+        except OSError as exc:
+            t.note(f"no SMB session: {exc}")
+            art = ctx.artefact("transcript", "smb guest session", t.render())
+            return ctx.inconclusive("Could not negotiate an SMB session.", str(exc), InconclusiveReason.CONNECTIVITY,
+                                    artefacts=[art])
+        for line in r.log:
+            t.note(line)
+        art = ctx.artefact("transcript", "smb anonymous/guest session, share list, top folders", t.render())
+        details = r.to_json()
+        readable = [s for s in r.readable if not s.special]
+        if readable:
+            listing = "; ".join(f"\\\\{ctx.host}\\{s.name} ({len(s.listed or [])} entries: "
+                                f"{', '.join((s.listed or [])[:5]) or 'empty'})" for s in readable)
+            return ctx.finding(Status.FAIL, "SMB share readable without login",
+                               f"An {r.session} SMB session (no password) on port {svc.port} listed the files of "
+                               f"{len(readable)} share(s): {listing}.", artefacts=[art], details=details,
+                               severity="high")
+        if r.session is None:
+            return ctx.finding(Status.PASS, "SMB refuses anonymous and guest sessions",
+                               f"The SMB server on port {svc.port} refused an anonymous and a guest session "
+                               f"({'; '.join(r.refusals)}).", artefacts=[art], details=details, severity="info")
+        names = ", ".join(s.name for s in r.shares) or "none"
+        return ctx.finding(Status.PASS, "No SMB share readable without login",
+                           f"The SMB server on port {svc.port} accepted an {r.session} session and "
+                           + ("listed its shares (" + names + ")" if r.shares else "did not list its shares")
+                           + ", but none of their folders could be read without a password.",
+                           artefacts=[art], details=details, severity="low" if r.shares else "info")
+
+    # -- consoles ----------------------------------------------------------------------------
+    def _console(self, ctx: ServiceContext) -> Finding:
+        """A prompt without a login: only an empty line and one `echo` of a random token are sent."""
+        svc = ctx.service
+        t = Transcript(svc.protocol, ctx.host, svc.port)
+        try:
+            with ctx.connection(svc.port) as sock:
+                r = console.probe(sock, t, ctx.remaining(), ctx.check_cancelled)
+        except (OSError, ReadTimeout) as exc:
+            t.note(f"connection ended: {exc}")
+            art = ctx.artefact("transcript", f"{svc.protocol} console probe", t.render())
+            return ctx.inconclusive(f"Could not talk to the {svc.protocol} service.", str(exc),
+                                    InconclusiveReason.CONNECTIVITY, artefacts=[art])
+        art = ctx.artefact("transcript", f"{svc.protocol} console probe (one empty line, one echo)", t.render())
+        details = {"outcome": str(r.outcome), "prompt": r.prompt, "token": r.token}
+        if r.outcome is console.Outcome.EXECUTES:
+            return ctx.finding(Status.FAIL, "Command shell without login",
+                               f"The {svc.protocol} service on port {svc.port} gave a shell prompt without asking "
+                               f"for any credential, and ran a command: {r.detail}.", artefacts=[art],
+                               details=details, severity="critical")
+        if r.outcome is console.Outcome.PROMPT:
+            return ctx.finding(Status.FAIL, "Interactive console without login",
+                               f"The {svc.protocol} service on port {svc.port} answers with a prompt without "
+                               f"asking for any credential ({r.detail}).", artefacts=[art], details=details,
+                               severity="high")
+        if r.outcome is console.Outcome.LOGIN:
+            return ctx.finding(Status.PASS, "Asks for a login first",
+                               f"The {svc.protocol} service on port {svc.port} asks for credentials before "
+                               "giving a prompt.", artefacts=[art], details=details, severity="info")
+        code = InconclusiveReason.CONNECTIVITY if r.outcome is console.Outcome.CLOSED else \
+            InconclusiveReason.DEVICE_MISBEHAVED
+        return ctx.inconclusive(f"Neither a login nor a prompt on {svc.protocol} port {svc.port}.", r.detail, code,
+                                artefacts=[art], details=details)
 
     # -- SNMP ------------------------------------------------------------------------------
     def _snmp(self, ctx: ServiceContext) -> Finding:

@@ -139,6 +139,9 @@ class Service:
     # what discovery learned beyond protocol/product/version, e.g. which SNMP versions answered and
     # the SNMPv3 engine ID, or a NAT-PMP result code; values are short texts, never secrets
     details: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    # what identification tried, in order (greeting, then each probe sent): an unidentified port
+    # (confidence "port") is reported with what it did not answer to
+    probes: tuple[str, ...] = ()
 
     def key(self) -> str:
         return f"{self.host}:{self.port}/{self.transport}"
@@ -156,6 +159,7 @@ class Service:
             "banner_artefact": self.banner_artefact,
             "confidence": self.confidence,
             "details": dict(self.details),
+            "probes": list(self.probes),
         }
 
 

@@ -113,7 +113,8 @@ def _identify_tcp(session: TargetSession, port: int, method: str) -> Service | N
         art = store.add_artefact("banner", f"{host}:{port}/tcp {f.banner_kind}",
                                  f.banner[:session.options.safety.max_read_bytes], host=host, port=port)
     return Service(host=host, port=port, transport="tcp", protocol=f.protocol, method=method,
-                   product=f.product, version=f.version, tls=f.tls, banner_artefact=art, confidence=f.confidence)
+                   product=f.product, version=f.version, tls=f.tls, banner_artefact=art, confidence=f.confidence,
+                   probes=f.tried)
 
 
 def _unidentified(host: str, port: int, method: str) -> Service:

@@ -1,11 +1,15 @@
-"""Identify what runs on one open TCP port, with at most four short connections.
+"""Identify what runs on one open TCP port, with a few short connections.
 
-Order: listen for a greeting (SSH, FTP, telnet speak first); if silent, send a TLS ClientHello;
-if not TLS, an HTTP request (an RTSP OPTIONS on the RTSP ports); if still nothing, an MQTT CONNECT;
-last, on port 53 or a port nothing else identified, a DNS version.bind query over TCP. Every answer
-read is kept as an artefact so the identification itself is evidence. Product and version come from
-what the service says (SSH software version, FTP greeting, HTTP/RTSP Server header, version.bind),
-never from the port number.
+Order: listen for a greeting (SSH, FTP, telnet speak first; a console shows its prompt); on a port
+with no well-known protocol that stayed silent, one empty line (a console that waits for Enter
+shows its prompt; nothing else is ever typed into something that may be a shell); then a TLS
+ClientHello; if not TLS, an HTTP request (an RTSP OPTIONS on the RTSP ports); if still nothing, an
+MQTT CONNECT; on port 53 or a port nothing else identified, a DNS version.bind query over TCP, an
+RTSP OPTIONS and an SMB2 NEGOTIATE (SMB goes first on 139/445). Every answer read is kept as an
+artefact so the identification itself is evidence, and what was tried is recorded
+(`Fingerprint.tried`), so an unidentified port says what it did not answer. Product and version
+come from what the service says (SSH software version, FTP greeting, HTTP/RTSP Server header,
+version.bind), never from the port number.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from probe.discovery import identify
-from probe.protocols import dns, mqtt, tls_hello
+from probe.protocols import console, dns, mqtt, smb, tls_hello
 from probe.protocols.netio import read_some
 from probe.protocols.tlswrap import permissive_context
 
@@ -33,7 +37,8 @@ class Fingerprint:
     version: str | None
     confidence: str  # banner | handshake | port
     banner: bytes  # first bytes the service sent (greeting or probe answer)
-    banner_kind: str  # greeting | tls-probe | http-probe | rtsp-probe | mqtt-probe | dns-probe | none
+    banner_kind: str  # greeting | <probe>-probe (tls, http, rtsp, mqtt, dns, smb, newline) | none
+    tried: tuple[str, ...] = ()  # what was tried, in order: greeting, then the probes sent
 
 
 # Any TLS server answers this hello (ServerHello or alert): TLS 1.3 with 1.2, 1.1 and 1.0 also offered,
@@ -49,6 +54,7 @@ def _client_hello() -> bytes:
 
 _MQTT_CONNECT = mqtt.connect_packet("probe-disc", keepalive=10)  # clean session, no credentials
 _RTSP_PORTS = (554, 8554)
+_SMB_PORTS = (139, 445)
 _RTSP_OPTIONS = b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: probe\r\n\r\n"
 _HTTP_GET = b"GET / HTTP/1.0\r\nUser-Agent: probe\r\n\r\n"
 
@@ -100,6 +106,8 @@ def probe_order(port: int) -> list[str]:
     """
     if port == 53:
         order = ["dns", "tls", "http", "mqtt"]
+    elif port in _SMB_PORTS:
+        order = ["smb", "tls", "http"]
     elif port == 1883:
         order = ["mqtt", "tls", "http"]
     elif port in _RTSP_PORTS:
@@ -109,7 +117,9 @@ def probe_order(port: int) -> list[str]:
     else:
         order = ["tls", "http", "mqtt"]
         if port not in identify.PORT_GUESS:
-            order.append("dns")  # an unknown port may be a resolver (nmap asks the same question)
+            # an unknown port may be a resolver (nmap asks the same question), a stream server or
+            # a file share moved off its port; a silent one may be a console waiting for Enter
+            order = ["newline", *order, "dns", "rtsp", "smb"]
     return order
 
 
@@ -130,28 +140,39 @@ def fingerprint(host: str, port: int, *, timeout: float = 3.0, greeting_wait: fl
         if proto == "ftp" and product:
             product, version = identify.product_from_ftp(product)
         if proto:
-            return Fingerprint(proto, False, product, version, "banner", r.data, "greeting")
+            return Fingerprint(proto, False, product, version, "banner", r.data, "greeting", ("greeting",))
     greeting = r.data
-    answers: list[bytes] = []
-    probes = {"tls": _probe_tls, "http": _probe_http, "rtsp": _probe_rtsp, "mqtt": _probe_mqtt, "dns": _probe_dns}
+    answers: list[tuple[str, bytes]] = []
+    tried = ["greeting"]
+    probes = {"tls": _probe_tls, "http": _probe_http, "rtsp": _probe_rtsp, "mqtt": _probe_mqtt, "dns": _probe_dns,
+              "smb": _probe_smb, "newline": _probe_newline}
     for name in probe_order(port):
         if b.stopped():
             break
+        if name == "newline" and greeting:
+            continue  # it spoke first and was not a prompt: an empty line tells nothing more
+        tried.append(name)
         try:
             found, data = probes[name](host, port, b, max_bytes)
         except OSError:
             continue
         if found is not None:
+            found.tried = tuple(tried)
             return found
         if data:
-            answers.append(data)
-    return _port_guess(port, greeting, answers)
+            answers.append((name, data))
+    return _port_guess(port, greeting, answers, tuple(tried))
 
 
-def _port_guess(port: int, greeting: bytes, answers: list[bytes]) -> Fingerprint:
+def _port_guess(port: int, greeting: bytes, answers: list[tuple[str, bytes]], tried: tuple[str, ...]) -> Fingerprint:
     guess = identify.PORT_GUESS.get(port, "unknown")
-    data = greeting or (answers[0] if answers else b"")
-    return Fingerprint(guess, False, None, None, "port", data, "greeting" if greeting else "none")
+    if greeting:
+        data, kind = greeting, "greeting"
+    elif answers:
+        data, kind = answers[0][1], f"{answers[0][0]}-probe"
+    else:
+        data, kind = b"", "none"
+    return Fingerprint(guess, False, None, None, "port", data, kind, tried)
 
 
 def _exchange(host: str, port: int, b: _Budget, request: bytes, max_bytes: int) -> bytes:
@@ -208,6 +229,26 @@ def _probe_mqtt(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Finge
             except OSError:
                 pass
             return Fingerprint("mqtt", False, None, None, "handshake", data, "mqtt-probe"), data
+    return None, data
+
+
+def _probe_smb(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
+    """One SMB2 NEGOTIATE (asks nothing, changes nothing): a file share answers with the SMB magic."""
+    data = _exchange(host, port, b, smb.negotiate_request(), 4096)
+    dialect = identify.from_smb_reply(data)
+    if dialect is None:
+        return None, data
+    return Fingerprint("smb", False, None, f"SMB {dialect}" if dialect else None, "handshake", data,
+                       "smb-probe"), data
+
+
+def _probe_newline(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
+    """One empty line to a port that stayed silent: a console waiting for Enter shows its prompt."""
+    with b.connect(host, port) as s:
+        s.sendall(b"\r\n")
+        data = read_some(s, max_bytes=4096, total_timeout=b.clip(min(b.timeout, 1.0)), idle_timeout=0.3).data
+    if console.looks_like_prompt(data):
+        return Fingerprint("console", False, None, None, "handshake", data, "newline-probe"), data
     return None, data
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 
-from probe.protocols import dns
+from probe.protocols import console, dns, smb
 
 # Well-known ports, used only when a service stays silent and answers no probe.
 PORT_GUESS: dict[int, str] = {
     21: "ftp", 22: "ssh", 23: "telnet", 25: "smtp", 53: "dns", 80: "http", 161: "snmp",
-    443: "https", 554: "rtsp", 1883: "mqtt", 1900: "ssdp", 2323: "telnet", 5000: "upnp",
+    139: "smb", 443: "https", 445: "smb", 554: "rtsp", 1883: "mqtt", 1900: "ssdp", 2323: "telnet", 5000: "upnp",
     5353: "mdns", 7547: "http", 8080: "http", 8443: "https", 8883: "mqtts",
 }
 
@@ -45,7 +45,14 @@ def from_banner(banner: bytes) -> tuple[str | None, str | None, str | None]:
     low = banner[:200].lower()
     if b"login:" in low or b"username:" in low or b"password:" in low:
         return "telnet", None, None
+    if console.looks_like_prompt(banner):  # a shell-like prompt before anything was sent: a console
+        return "console", None, None
     return None, None, None
+
+
+def from_smb_reply(data: bytes) -> str | None:
+    """The SMB dialect of a reply to smb.negotiate_request(), or None if it is not SMB."""
+    return smb.parse_negotiate_reply(data)
 
 
 def from_http_response(resp: bytes) -> tuple[str | None, str | None]:

@@ -30,6 +30,7 @@ NMAP_TO_PROTOCOL = {
     "ssh": "ssh", "telnet": "telnet", "ftp": "ftp", "http": "http", "http-proxy": "http", "https": "https",
     "domain": "dns", "snmp": "snmp", "upnp": "upnp", "mqtt": "mqtt", "mosquitto": "mqtt", "rtsp": "rtsp",
     "smtp": "smtp", "ssl": "tls", "tls": "tls", "ssdp": "ssdp", "mdns": "mdns", "secure-mqtt": "mqtts",
+    "microsoft-ds": "smb", "netbios-ssn": "smb",
 }
 
 # nmap's mqtt-subscribe version script reports e.g. name="mosquitto version 2.0.11"
@@ -38,8 +39,9 @@ _SCRIPT_NAMED = re.compile(r"^(mosquitto) version (\S+)$", re.IGNORECASE)
 
 # protocols whose product/version nmap fills quickly (measured: 0.4-14 s each)
 QUICK_FILL = frozenset({"ftp", "ssh", "smtp", "telnet", "mqtt", "dns"})
-# never worth nmap's time: our own probes identify them and nmap lingers on quiet ones for minutes
-NEVER = frozenset({"http", "https", "tls", "upnp", "rtsp"})
+# never worth nmap's time: our own probes identify them and nmap lingers on quiet ones for minutes;
+# and never a console: nmap's probes are lines of text a shell would try to run
+NEVER = frozenset({"http", "https", "tls", "upnp", "rtsp", "console", "smb"})
 
 DEFAULT_PORT_TIMEOUT = 60.0
 

@@ -55,6 +55,8 @@ BINARIES: dict[str, list[str]] = {
     "dnsmasq": ["dnsmasq"],
     "rtsp": ["rtsp-server-perl"],
     "rtsp-source": [],  # probe's own encoder stand-in (python, probe.lab.rtsp_source)
+    "samba": ["smbd", "testparm"],
+    "socat": ["socat"],
     "hostile": [],  # probe's own misbehaving servers (python, probe.hostile)
 }
 
@@ -175,6 +177,23 @@ def start_rtsp(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
             "--loglevel", str(svc.options.get("log_level", 2))]
 
 
+def start_samba(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
+    # smbd in the foreground, its state under the device's run directory (never the host's /var/lib)
+    for sub in ("private", "lock", "state", "cache", "pid", "ncalrpc"):
+        dev.path("samba", sub).mkdir(mode=0o755, parents=True, exist_ok=True)
+    conf = _config(dev, svc, "smb.conf")
+    run(["testparm", "-s", "--suppress-prompt", str(conf)], timeout=15)
+    return ["smbd", "--foreground", "--no-process-group", "--debug-stdout", "-s", str(conf)]
+
+
+def start_socat(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
+    # socat hands each TCP connection to a script (a fake console, a vendor's binary hello): the
+    # script template is the variant's, rendered into the device's bin/, and it runs nothing
+    script = dev.render_to(str(svc.options["script"]), dev.path("bin", f"{svc.id}.sh"), 0o755)
+    port = svc.ports[0].port
+    return ["socat", f"TCP-LISTEN:{port},bind={dev.address},reuseaddr,fork,max-children=8", f"EXEC:{script},stderr"]
+
+
 def start_rtsp_source(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
     # The camera's encoder stand-in: announces a stream to rtsp-server-perl's source port on the
     # namespace's loopback and holds the session (see probe/lab/rtsp_source.py).
@@ -210,5 +229,7 @@ STARTERS: dict[str, Starter] = {
     "dnsmasq": start_dnsmasq,
     "rtsp": start_rtsp,
     "rtsp-source": start_rtsp_source,
+    "samba": start_samba,
+    "socat": start_socat,
     "hostile": start_hostile,
 }

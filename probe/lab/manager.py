@@ -343,7 +343,13 @@ def _write_web(dev: DeviceRuntime) -> None:
             target.mkdir(mode=0o755, parents=True, exist_ok=True)
             continue
         target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-        target.write_text(render(path.read_text("utf-8"), dev.values, f"templates/www/{dev.variant.site}/{rel}"))
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:  # an image (a camera snapshot): copied as it is
+            target.write_bytes(raw)
+        else:
+            target.write_text(render(text, dev.values, f"templates/www/{dev.variant.site}/{rel}"))
         target.chmod(0o755 if path.suffix == ".py" else 0o644)
     state_dir = dev.root / "lockout"  # writable by the web server (login throttling state)
     state_dir.mkdir(mode=0o700, exist_ok=True)

@@ -18,7 +18,7 @@ from probe import yamlfile
 from probe.errors import UserError
 
 KNOWN_DAEMONS = ("dropbear", "openssh", "telnetd", "lighttpd", "vsftpd", "mosquitto", "snmpd",
-                 "miniupnpd", "dnsmasq", "rtsp", "rtsp-source", "hostile")
+                 "miniupnpd", "dnsmasq", "rtsp", "rtsp-source", "hostile", "samba", "socat")
 
 
 class LabTemplate(Template):

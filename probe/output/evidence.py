@@ -27,9 +27,9 @@ from probe.errors import UserError
 # 2.0: findings[].clauses means "selected by a clause's evidence rules" (check and service role);
 #      services[].roles, clauses[].rules/supporting/reason_code, run.device_state, catalog.overlays;
 #      recognition: the path's basis, in-force status and the held label (as declared)
-# 2.1: services[].details (what identification learned, e.g. the SNMP engine), clauses[].documents
-#      (what needs the manufacturer's documents), clauses[].title_ja_source and
-#      catalog.<scheme>.title_ja_source (who wrote the Japanese title: probe's paraphrase or translation)
+# 2.1: services[].details (what identification learned, e.g. the SNMP engine), services[].probes
+#      (what identification tried), clauses[].documents (what needs the manufacturer's documents),
+#      clauses[].title_ja_source and catalog.<scheme>.title_ja_source (who wrote the Japanese title)
 SCHEMA_VERSION = "2.1.0"
 SCHEMA_ID = "https://probe.invalid/schema/evidence-2.json"
 

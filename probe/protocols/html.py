@@ -1,11 +1,11 @@
 """HTML as devices serve it: the one parser for what probe reads in a page.
 
 Title, h1/h2 headings, meta tags, links (with their text), frames, form actions, forms with
-their inputs, and the scripts (a count, their src, inline script text, capped): the update
-survey, the login-page search and the login trials all read pages through `parse`. The standard
-library's HTMLParser is lenient (broken markup is normal on devices) and never fetches or runs
-anything; every list is capped, and a page is read up to a character limit, so a hostile page
-costs bounded time and memory.
+their inputs, the scripts (a count, their src, inline script text, capped) and the visible text of
+headers and footers: the update survey, the login-page search, the login trials and the model
+designation all read pages through `parse`. The standard library's HTMLParser is lenient (broken markup is normal on
+devices) and never fetches or runs anything; every list is capped, and a page is read up to a
+character limit, so a hostile page costs bounded time and memory.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
+MAX_INLINE_SCRIPT = 64 * 1024  # characters of inline script text kept (what a page's scripts request)
 MAX_ITEMS = 500  # meta tags, links, forms, inputs per form: each list stops growing here
 MAX_TITLE = 500  # characters of <title> kept
-MAX_INLINE_SCRIPT = 64 * 1024  # characters of inline script text kept (what a page's scripts request)
 DEFAULT_LIMIT = 128 * 1024  # characters of a page read by default
 _PASSWORD_MARKUP = re.compile(rb"(?i)<input[^>]+type\s*=\s*[\"']?password")
 
@@ -46,8 +46,11 @@ class Page:
     links: list[tuple[str, str]] = field(default_factory=list)
     forms: list[Form] = field(default_factory=list)
     scripts: int = 0
-    script_srcs: list[str] = field(default_factory=list)  # src of every <script src=...>
+    script_srcs: list[str] = field(default_factory=list)  # src of <script src=...>, in page order
     inline_script: str = ""  # the text of inline <script> elements, capped at MAX_INLINE_SCRIPT characters
+    # visible text of the page's header/footer and of elements whose id or class names a model,
+    # product, version, brand or copyright: where vendors put the model designation
+    marked_text: list[str] = field(default_factory=list)
 
     @property
     def file_inputs(self) -> int:
@@ -55,15 +58,25 @@ class Page:
         return sum(1 for f in self.forms for i in f.inputs if i.type == "file")
 
 
+_MARK_TAGS = frozenset({"header", "footer"})
+_MARK_WORDS = re.compile(r"(?i)footer|header|model|product|version|brand|copyright|device")
+_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
+                   "wbr", "param"})
+MAX_MARKED = 40  # marked sections kept, each at most 400 characters
+
+
 class _Parser(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.page = Page()
+        self._stack: list[tuple[str, bool]] = []  # open elements: (tag, starts a marked section)
+        self._marked: list[str] | None = None  # text of the outermost marked section being read
+        self._hidden = 0  # inside <script>/<style>: not visible text
+        self._in_script = False
         self._in_title = False
         self._link: list[str] | None = None  # [href, text so far] inside an <a>
         self._heading: list[str] | None = None  # text so far inside an <h1>/<h2>
         self._form: Form | None = None
-        self._in_script = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         p = self.page
@@ -85,6 +98,14 @@ class _Parser(HTMLParser):
             if a.get("src") and len(p.script_srcs) < MAX_ITEMS:
                 p.script_srcs.append(a["src"])
             self._in_script = True
+        if tag in ("script", "style"):
+            self._hidden += 1
+        elif tag not in _VOID and len(self._stack) < 200:
+            marks = self._marked is None and (tag in _MARK_TAGS or bool(
+                _MARK_WORDS.search(a.get("id", "") + " " + a.get("class", ""))))
+            if marks and len(p.marked_text) < MAX_MARKED:
+                self._marked = []
+            self._stack.append((tag, bool(marks and self._marked is not None)))
         if tag == "form":
             if a.get("action") and len(p.links) < MAX_ITEMS:
                 p.links.append((a["action"], "form"))
@@ -102,6 +123,18 @@ class _Parser(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "script":
             self._in_script = False
+        if tag in ("script", "style"):
+            self._hidden = max(0, self._hidden - 1)
+        elif any(t == tag for t, _ in self._stack):
+            while self._stack:
+                t, starts = self._stack.pop()
+                if starts and self._marked is not None:
+                    text = " ".join("".join(self._marked).split())[:400]
+                    if text:
+                        self.page.marked_text.append(text)
+                    self._marked = None
+                if t == tag:
+                    break
         if tag == "title":
             self._in_title = False
         elif tag in ("h1", "h2") and self._heading is not None:
@@ -116,6 +149,8 @@ class _Parser(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._in_script and len(self.page.inline_script) < MAX_INLINE_SCRIPT:
             self.page.inline_script += data[:MAX_INLINE_SCRIPT - len(self.page.inline_script)]
+        if self._marked is not None and not self._hidden and sum(map(len, self._marked)) < 800:
+            self._marked.append(data + " ")
         if self._in_title:
             self.page.title += data[:MAX_TITLE - len(self.page.title)]
         if self._link is not None:

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-NEEDED = ("dropbear", "busybox", "vsftpd", "lighttpd", "mosquitto", "snmpd", "unshare", "sshd")
+NEEDED = ("dropbear", "busybox", "vsftpd", "lighttpd", "mosquitto", "snmpd", "unshare", "sshd", "smbd", "socat")
 
 
 @pytest.fixture(scope="session")

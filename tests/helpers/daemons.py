@@ -32,7 +32,7 @@ TEST_PASSWORD = "admin"  # rank 1 in the built-in list: default_credentials must
 STRONG_PASSWORD = "K7#q-not-a-default-9f2"
 
 MIME = {".html": "text/html; charset=utf-8", ".json": "application/json", ".txt": "text/plain; charset=utf-8",
-        ".xml": "text/xml"}
+        ".xml": "text/xml", ".jpg": "image/jpeg", ".mjpg": "multipart/x-mixed-replace; boundary=frame"}
 
 # OpenSSH with the legacy algorithms added to its defaults (modern clients still get in)
 LEGACY_SSH = ["KexAlgorithms +diffie-hellman-group1-sha1,diffie-hellman-group14-sha1,"
@@ -233,6 +233,51 @@ class LocalDaemons(Daemons):
             conf.append(f"secure_chroot_dir={empty}")
         (d / "vsftpd.conf").write_text("\n".join(conf) + "\n")
         self.start(argv, port=port)
+        return port
+
+    # -- file shares and consoles --------------------------------------------------------------
+    def samba(self, *, guest: bool) -> int:
+        """smbd (Debian samba) on 127.0.0.1 with one share, `media`, holding two files. guest=True is
+        how NAS boxes ship it (`guest ok`, `map to guest = Bad User`); guest=False is hardened:
+        no guest mapping, anonymous sessions refused (`restrict anonymous = 2`), the share for a
+        named user only."""
+        d = self._dir("samba")
+        for sub in ("private", "lock", "state", "cache", "pid", "ncalrpc"):
+            (d / sub).mkdir()
+        # the share must be reachable by the guest account (nobody): outside the private work directory
+        share = Path(tempfile.mkdtemp(prefix="probe-smb-share-"))
+        self.cleanup_paths.append(share)
+        share.chmod(0o755)
+        for name in ("holiday.mp4", "notes.txt"):
+            (share / name).write_text(f"probe test file {name}\n")
+        port = free_port()
+        access = ["guest ok = yes"] if guest else ["guest ok = no", "valid users = nasadmin"]
+        lines = ["[global]", "server role = standalone server", f"interfaces = {LOOPBACK}",
+                 "bind interfaces only = yes", f"smb ports = {port}", "disable netbios = yes", "load printers = no",
+                 "printing = bsd",
+                 "printcap name = /dev/null", "disable spoolss = yes", f"log file = {d}/smbd.log",
+                 *(f"{k} dir = {d / k}" for k in ("private", "ncalrpc")),
+                 *(f"{k} directory = {d / k}" for k in ("lock", "state", "cache", "pid")),
+                 "map to guest = Bad User" if guest else "map to guest = Never",
+                 "restrict anonymous = 0" if guest else "restrict anonymous = 2",
+                 "[media]", f"path = {share}", "read only = yes", "comment = Media library", *access]
+        conf = d / "smb.conf"
+        conf.write_text("\n".join(lines) + "\n")
+        # smbd starts samba-dcerpcd (the share list's srvsvc) in a session of its own: stop it too
+        self.detached.append((d / "pid" / "samba-dcerpcd.pid", str(conf)))
+        self.start(["smbd", "--foreground", "--no-process-group", "--debug-stdout", "-s", str(conf)], port=port,
+                   cwd=d)
+        return port
+
+    def console(self, script: str) -> int:
+        """socat serving `script` (a restricted fake shell, never a real one) on a loopback port,
+        one process per connection and no login: a debug console as vendors leave them."""
+        d = self._dir("console")
+        sh = d / "console.sh"
+        sh.write_text(script)
+        sh.chmod(0o755)
+        port = free_port()
+        self.start(["socat", f"TCP-LISTEN:{port},bind={LOOPBACK},reuseaddr,fork", f"EXEC:{sh},stderr"], port=port)
         return port
 
     # -- web -----------------------------------------------------------------------------------

@@ -27,12 +27,28 @@ def require(binary: str) -> None:
         pytest.fail(f"{binary} is not installed: run scripts/setup-system.sh")
 
 
+def stop_detached(pidfile: Path, marker: str) -> None:
+    """Kill the process group led by the PID in `pidfile`, if that process is still ours (its
+    command line names `marker`, so a reused PID is never hit)."""
+    try:
+        pid = int(pidfile.read_text().split()[0])
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode("utf-8", "replace")
+    except (OSError, ValueError, IndexError):
+        return
+    if marker in cmdline:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
+
+
 class Daemons:
     """The daemons one test (or one shared fixture) started; `stop()` kills every process group."""
 
     def __init__(self) -> None:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.cleanup_paths: list[Path] = []  # directories made outside the work directory
+        # (pid file, text its command line must contain): helpers a daemon starts in a session of
+        # their own (Samba's samba-dcerpcd and its rpcd_* workers), stopped by their process group
+        self.detached: list[tuple[Path, str]] = []
         self._logs: dict[int, IO[bytes]] = {}
 
     def start(self, argv: Sequence[str], *, port: int | None = None, host: str = LOOPBACK,
@@ -81,6 +97,9 @@ class Daemons:
         for proc in reversed(self.procs):
             self._stop(proc)
         self.procs.clear()
+        for pidfile, marker in self.detached:
+            stop_detached(pidfile, marker)
+        self.detached.clear()
         for log in self._logs.values():
             log.close()
         self._logs.clear()

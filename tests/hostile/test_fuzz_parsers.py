@@ -172,7 +172,7 @@ def test_resolve_target_text(text: str) -> None:
 @given(st.binary(max_size=600))
 def test_banner_and_http_identification_never_raise(data: bytes) -> None:
     proto, product, version = identify.from_banner(data)
-    assert proto in (None, "ssh", "telnet", "ftp", "smtp")
+    assert proto in (None, "ssh", "telnet", "ftp", "smtp", "console")
     identify.from_http_response(data)
     identify.looks_like_tls_server_reply(data)
     identify.looks_like_mqtt_connack(data)
@@ -256,3 +256,43 @@ def test_snmp_parsers_raise_only_ber_error(data: bytes, cut: int, patch: bytes) 
                 parse(blob)
             except snmp.BERError:
                 pass
+
+
+# -- open-data parsers (issue 12): device bytes never raise, results stay capped -------------------
+
+@FAST
+@given(st.binary(max_size=600))
+def test_smb_reply_console_prompt_and_media_never_raise(data: bytes) -> None:
+    from probe.protocols import console, media, smb
+    dialect = smb.parse_negotiate_reply(data)
+    assert dialect is None or isinstance(dialect, str)
+    prompt = console.prompt_in(data)
+    assert prompt is None or len(prompt) <= 65
+    assert media.recognise("image/jpeg", data) in (None, *(f"image/{k}" for k in media.MAGIC))
+
+
+@FAST
+@given(st.text(max_size=3000), st.sampled_from(["/", "/media/", "/a b/"]))
+def test_listing_and_multistatus_parsers_never_raise(text: str, path: str) -> None:
+    from probe.protocols import dirlisting, webdav
+    page = f"<html><head><title>Index of {path}</title></head><body>{text}</body></html>"
+    listing = dirlisting.parse(path, page, ("Index of /",))
+    assert listing is not None and len(listing.files) + len(listing.folders) <= dirlisting.MAX_ENTRIES
+    hrefs = webdav.parse_multistatus(text.encode("utf-8", "replace"))
+    assert hrefs is None or len(hrefs) <= webdav.MAX_HREFS
+
+
+def test_multistatus_with_entities_is_refused() -> None:
+    from probe.protocols import webdav
+    bomb = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>'
+            b'<D:multistatus xmlns:D="DAV:"><D:response><D:href>&b;</D:href></D:response></D:multistatus>')
+    assert webdav.parse_multistatus(bomb) is None  # defusedxml refuses entity definitions
+
+
+@FAST
+@given(values)
+def test_status_classifier_never_raises(doc: object) -> None:
+    from probe.services import status_pages
+    pairs = [(p, str(v)) for p, v in status_pages._walk(doc)]
+    found = status_pages.classify(pairs)
+    assert all(len(v) <= 10 for v in found.values())

@@ -13,18 +13,24 @@ interfaces would have to separate it from other traffic on a shared machine. The
 namespace has no other interface and no forwarding, so nothing goes further. IPv6 is disabled
 on both ends (no router solicitations or DAD noise). tcpdump captures everything on the veth;
 every IPv4 packet must be scanner<->target, every ARP must be about those two addresses, and
-nothing else may appear at all.
+nothing else may appear at all. Besides the hostile servers the device runs what the open-data
+probes talk to (issue 12): Samba with a guest share (impacket's SMB session, share list and
+folder listing), a socat-served fake console (the newline/echo probe), and a lighttpd with a
+directory listing, read-only WebDAV, a snapshot and a status answer (the listing crawl, PROPFIND,
+snapshot paths and status pages); the run must prove each of them open, so they really ran.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +44,7 @@ from probe.output.evidence import validate
 from tests.helpers.cli import REPO as REPO_ROOT
 from tests.helpers.cli import probe_cmd
 from tests.helpers.netns import NetNSPair, available
+from tests.helpers.processes import stop_detached
 
 SERVERS = ("ftp-markup", "telnet-markup", "ssh-banner-only", "http-markup", "tls-malformed-cert")
 
@@ -70,6 +77,42 @@ def read_capture(pcap: Path, scanner: str, target: str) -> tuple[int, list[str],
     return count, strays, syns
 
 
+CONSOLE = REPO_ROOT / "probe/lab/templates/console/debug-shell.sh"
+JPEG = bytes.fromhex("ffd8ffe000104a46494600010101004800480000ffd9")  # JFIF header + end of image
+
+
+def open_data_servers(pair: NetNSPair, work: Path, share: Path) -> None:
+    """smbd (guest share), socat console, lighttpd (listing, WebDAV, snapshot, status) in the device."""
+    for sub in ("private", "lock", "state", "cache", "pid", "ncalrpc"):
+        (work / "smb" / sub).mkdir(parents=True)
+    (share / "media").mkdir()
+    (share / "media" / "clip.txt").write_text("clip\n")
+    (share / "tmpfs").mkdir()
+    (share / "tmpfs" / "snap.jpg").write_bytes(JPEG)
+    (share / "status.json").write_text('{"serialNo": "SCOPE0001", "mac": "02:00:00:00:00:09"}')
+    smb = work / "smb.conf"
+    smb.write_text("\n".join([
+        "[global]", "server role = standalone server", f"interfaces = {pair.device_ip}", "bind interfaces only = yes",
+        "smb ports = 445", "disable netbios = yes", "map to guest = Bad User", "load printers = no",
+        "printing = bsd", "printcap name = /dev/null", "disable spoolss = yes", f"log file = {work}/smbd.log",
+        *(f"{k} dir = {work / 'smb' / k}" for k in ("private", "ncalrpc")),
+        *(f"{k} directory = {work / 'smb' / k}" for k in ("lock", "state", "cache", "pid")),
+        "[Public]", f"path = {share}", "guest ok = yes", "read only = yes"]) + "\n")
+    pair.spawn_in(pair.device_ns, ["smbd", "--foreground", "--no-process-group", "--debug-stdout", "-s", str(smb)])
+    console = work / "console.sh"
+    console.write_text(CONSOLE.read_text().replace("@{firmware}", "scope"))
+    console.chmod(0o755)
+    pair.spawn_in(pair.device_ns, ["socat", f"TCP-LISTEN:8023,bind={pair.device_ip},reuseaddr,fork",
+                                   f"EXEC:{console},stderr"])
+    web = work / "lighttpd.conf"
+    web.write_text("\n".join([
+        'server.modules = ("mod_access", "mod_dirlisting", "mod_webdav")', f'server.document-root = "{share}"',
+        f'server.bind = "{pair.device_ip}"', "server.port = 9000", f'server.errorlog = "{work}/lighttpd.log"',
+        'mimetype.assign = (".jpg" => "image/jpeg", ".json" => "application/json")',
+        'dir-listing.activate = "enable"', 'webdav.activate = "enable"', 'webdav.is-readonly = "enable"']) + "\n")
+    pair.spawn_in(pair.device_ns, ["lighttpd", "-D", "-f", str(web)])
+
+
 @pytest.fixture
 def isolated_pair() -> Iterator[NetNSPair]:
     with NetNSPair("s") as pair:  # namespaces probe-s-s<N>, probe-s-d<N>; links pss<N>, psd<N>
@@ -88,6 +131,18 @@ def test_full_scan_sends_nothing_to_any_other_address(isolated_pair: NetNSPair, 
                                    "--allow-non-loopback", *serve], log=ready, cwd=str(REPO_ROOT))
     pair.spawn_in(pair.device_ns, ["busybox", "telnetd", "-F", "-p", "23", "-b", f"{pair.device_ip}:23", "-l",
                                    "/bin/false"])
+    share = Path(tempfile.mkdtemp(prefix="probe-scope-share-"))  # the guest account must reach it
+    share.chmod(0o755)
+    try:
+        open_data_servers(pair, tmp_path, share)
+        _scan_and_capture(pair, tmp_path, pcap, out, ready)
+    finally:
+        # smbd starts samba-dcerpcd (the share list) in a session of its own: stop it by its pid file
+        stop_detached(tmp_path / "smb" / "pid" / "samba-dcerpcd.pid", str(tmp_path / "smb.conf"))
+        shutil.rmtree(share, ignore_errors=True)
+
+
+def _scan_and_capture(pair: NetNSPair, tmp_path: Path, pcap: Path, out: Path, ready: Path) -> None:
     capture = pair.spawn_in(pair.scanner_ns, ["tcpdump", "-i", pair.scanner_if, "-n", "-U", "-s", "128", "-w",
                                               str(pcap)])
     deadline = time.monotonic() + 15
@@ -110,7 +165,11 @@ def test_full_scan_sends_nothing_to_any_other_address(isolated_pair: NetNSPair, 
     doc = json.loads(out.read_text())
     validate(doc)
     assert doc["discovery"][pair.device_ip]["stats"]["tcp_ports_scanned"] == 65535  # a full sweep
-    assert {s["port"] for s in doc["services"]} >= {23} | {2000 + i for i in range(len(SERVERS))}
+    assert {s["port"] for s in doc["services"]} >= {23, 445, 8023, 9000} | {2000 + i for i in range(len(SERVERS))}
+    opened = {f["port"] for f in doc["findings"] if f["check_id"] == "unauthenticated_access" and f["status"] == "FAIL"}
+    assert opened >= {445, 8023, 9000}, opened  # the SMB, console and web data probes all ran
+    leak = next(f for f in doc["findings"] if f["check_id"] == "information_exposure")
+    assert leak["status"] == "FAIL", leak["summary"]
 
     scanner, target = pair.scanner_ip, pair.device_ip
     count, strays, syns = read_capture(pcap, scanner, target)

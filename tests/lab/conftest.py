@@ -67,3 +67,8 @@ def camera(lab: dict[str, LabDevice]) -> LabDevice:
 @pytest.fixture(scope="session")
 def router(lab: dict[str, LabDevice]) -> LabDevice:
     return lab["consumer-router"]
+
+
+@pytest.fixture(scope="session")
+def nas(lab: dict[str, LabDevice]) -> LabDevice:
+    return lab["media-nas"]

@@ -283,6 +283,54 @@ def test_camera_rtsp_answers_options(camera: LabDevice) -> None:
     assert reply.startswith(b"RTSP/1.0 200") and b"CSeq: 1" in reply
 
 
+# --------------------------------------------------------------------------- media NAS
+
+def test_nas_guest_share_listed_by_smbclient(nas: LabDevice) -> None:
+    import subprocess
+    out = subprocess.run(["smbclient", "-N", "-g", "-L", f"//{nas.address}"], capture_output=True, text=True,
+                         timeout=30).stdout
+    assert "Disk|Public|Recordings and media" in out
+    ls = subprocess.run(["smbclient", "-N", f"//{nas.address}/Public", "-c", "ls"], capture_output=True, text=True,
+                        timeout=30).stdout
+    assert "README.txt" in ls and "Videos" in ls
+
+
+def test_nas_media_server_lists_and_webdav_answers(nas: LabDevice) -> None:
+    status, _, body = http_get(f"http://{nas.address}:9000/")
+    assert status == 200 and b"<title>Index of /</title>" in body and b"Photos/" in body
+    with socket.create_connection((nas.address, 9000), timeout=T) as s:
+        s.sendall(f"PROPFIND / HTTP/1.1\r\nHost: {nas.address}:9000\r\nDepth: 1\r\nContent-Length: 0\r\n"
+                  "Connection: close\r\n\r\n".encode())
+        reply = wire.recv_until(s, b"</D:multistatus>")
+    assert reply.startswith(b"HTTP/1.1 207") and b"/Videos/" in reply
+
+
+def test_nas_snapshot_status_and_settings(nas: LabDevice) -> None:
+    status, headers, body = http_get(f"http://{nas.address}/tmpfs/snap.jpg")
+    assert status == 200 and headers["Content-Type"] == "image/jpeg" and body.startswith(b"\xff\xd8\xff")
+    status, _, body = http_get(f"http://{nas.address}/cgi-bin/sysinfo.cgi")
+    assert status == 200 and json.loads(body)["lanMac"] == "02:4e:56:40:38:01"
+    status, headers, _ = http_get(f"http://{nas.address}/admin/")
+    assert status == 401 and headers["WWW-Authenticate"].startswith("Basic")
+    status, _, _ = http_get(f"http://{nas.address}/admin/", auth=("admin", nas.password("web", "admin")))
+    assert status == 200
+
+
+def test_nas_rtsp_on_port_88_and_console_and_binary_hello(nas: LabDevice) -> None:
+    with socket.create_connection((nas.address, 88), timeout=T) as s:
+        s.sendall(f"DESCRIBE rtsp://{nas.address}:88/videoMain RTSP/1.0\r\nCSeq: 1\r\n\r\n".encode())
+        reply = wire.recv_until(s, b"\r\n\r\n")
+    assert reply.startswith(b"RTSP/1.0 200")
+    with socket.create_connection((nas.address, 8023), timeout=T) as s:
+        greeting = wire.recv_until(s, b"~ # ")
+        s.sendall(b"id\n")
+        answer = wire.recv_until(s, b"~ # ")
+    assert b"BusyBox" in greeting and b"-sh: id: not found" in answer  # a fake shell: nothing runs
+    with socket.create_connection((nas.address, 8000), timeout=T) as s:
+        hello = s.recv(64)
+    assert hello[:8] == b"\x00\x00\x00\x18\xa5\x5aNV"
+
+
 # --------------------------------------------------------------------------- consumer router
 
 def _unverified() -> ssl.SSLContext:
