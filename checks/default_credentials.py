@@ -98,6 +98,11 @@ def run_trials(ctx: ServiceContext, login: ServiceLogin, creds: list[Credential]
     retries = retries if retries is not None else []
     protocol = ctx.service.protocol
     plan = planned_pairs(creds, budget)
+    if protocol == "snmp" and ctx.options.credentials.delay <= 0:
+        # silence is a v1/v2c agent's only "no": every community goes in one burst with one shared
+        # wait instead of one wait each (the operator's --credential-delay keeps them one by one)
+        ctx.check_cancelled()
+        return login.attempt_snmp_burst(plan), None
     lock = threading.Lock()
     pending = list(range(len(plan)))  # indexes into plan, best-ranked first
     busy: set[str] = set()  # accounts a worker is trying right now
@@ -277,7 +282,8 @@ class DefaultCredentials(ServiceCheck):
         retries: list[dict[str, object]] = []
         attempts, stop = run_trials(ctx, login, creds, budget, waits, retries)
 
-        log = "\n".join(a.transcript.text() for a in attempts)
+        # one transcript per exchange: a burst's attempts (SNMP) share theirs, kept once
+        log = "\n".join(t.text() for t in {id(a.transcript): a.transcript for a in attempts}.values())
         cap = max(1024, ctx.options.safety.max_read_bytes)  # per service, whatever a flood sent per attempt
         if len(log) > cap:
             log = log[:cap - 100] + f"\n...[{len(log) - cap + 100} more characters of attempt transcripts not kept]"

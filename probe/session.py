@@ -69,6 +69,8 @@ class DeviceLimiter:
 
     def __init__(self, max_connections: int) -> None:
         self._sem = threading.BoundedSemaphore(max(1, max_connections))
+        self.size = max(1, max_connections)
+        self._multi = threading.Lock()
         self._socks: set[socket.socket] = set()
         self._socks_lock = threading.Lock()
 
@@ -92,14 +94,37 @@ class DeviceLimiter:
         return len(socks)
 
     @contextlib.contextmanager
-    def slot(self, cancel: threading.Event) -> Iterator[None]:
-        while not self._sem.acquire(timeout=0.2):
-            if cancel.is_set():
-                raise Cancelled()
+    def slot(self, cancel: threading.Event, n: int = 1) -> Iterator[None]:
+        """Hold `n` slots (n > 1 for work that runs n connections side by side). Only one worker at
+        a time gathers several, so two that each want two can never hold one each and wait for
+        ever; single-slot work never waits while holding one, so the gatherer always gets there."""
+        if n <= 1:
+            while not self._sem.acquire(timeout=0.2):
+                if cancel.is_set():
+                    raise Cancelled()
+            try:
+                yield
+            finally:
+                self._sem.release()
+            return
+        with self._multi:  # one multi-slot taker at a time, so they do not starve each other
+            held = 0
+            try:
+                while held < n:
+                    if self._sem.acquire(timeout=0.2):
+                        held += 1
+                        continue
+                    if cancel.is_set():
+                        raise Cancelled()
+            except BaseException:
+                for _ in range(held):
+                    self._sem.release()
+                raise
         try:
             yield
         finally:
-            self._sem.release()
+            for _ in range(n):
+                self._sem.release()
 
 
 class TargetSession:
@@ -111,14 +136,15 @@ class TargetSession:
         self.store = store
         self.clock = clock or RunClock()
         self.limiter = DeviceLimiter(options.safety.max_connections)
+        self.started = time.monotonic()  # when work on this target began (timings say when each job started)
         self._lock = threading.Lock()
         self._once: dict[object, tuple[threading.Lock, list[Any]]] = {}
 
     @contextlib.contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one of the device's connection slots."""
+    def slot(self, n: int = 1) -> Iterator[None]:
+        """Hold one of the device's connection slots (`n`, at most the cap, taken together)."""
         self.clock.check()
-        with self.limiter.slot(self.clock.cancel):
+        with self.limiter.slot(self.clock.cancel, min(n, self.limiter.size)):
             yield
 
     def once(self, key: object, compute: Callable[[], Any]) -> Any:

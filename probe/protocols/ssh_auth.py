@@ -19,8 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-import paramiko
-
 from probe.protocols.transcript import Transcript
 
 logging.getLogger("paramiko").setLevel(logging.CRITICAL)  # failures are reported as results
@@ -53,6 +51,10 @@ def _interactive_handler(password: str, t: Transcript) -> Callable[[str, str, li
 
 def try_login(sock: socket.socket, t: Transcript, username: str, password: str, *,
               timeout: float = 5.0) -> LoginResult:
+    # imported here, not at the top: paramiko (and the invoke it pulls in) is a third of probe's
+    # start-up, and a scan of a device without a password-login SSH service never needs it
+    import paramiko
+
     transport = paramiko.Transport(sock)
     transport.banner_timeout = timeout
     transport.auth_timeout = timeout
