@@ -7,7 +7,9 @@ needs, and every further failed login costs the device (and the scan) the second
 put on failures. With credential_scope "accounts" the other accounts are still tried, each until
 its own first success, to list every account with a default password. SNMP communities are always
 all tried: the list is short, answers are instant, and a write community is a different finding
-from a read one. Up to PARALLEL_ACCOUNTS accounts are tried at once (each account's candidates
+from a read one; they go in one burst per version with one shared wait (ServiceLogin.
+attempt_snmp_burst), since an agent's only "no" is silence and waiting it out once per community
+cost seconds each. Up to PARALLEL_ACCOUNTS accounts are tried at once (each account's candidates
 strictly in order), inside the device's connection cap; with ctx.options.credentials.delay
 everything is sequential, and a device that drops connections narrows the trials to one. PASS
 needs proof that the service really asked for credentials and rejected every one tried; a

@@ -247,6 +247,17 @@ class ServiceLogin:
         except (ConnectionRefusedError, ConnectionResetError, BrokenPipeError) as exc:
             t.note(f"connection problem: {exc}")
             result, detail, seen, latency, extra = Result.CONNECTIVITY, f"connection problem: {exc}", False, None, {}
+        except ValueError as exc:
+            if p not in ("http", "https"):
+                raise  # elsewhere a ValueError is a bug in probe: the engine reports it as one
+            # the HTTP client's "no HTTP response" (the device closed or went quiet before answering)
+            # is a dropped connection, met with the trials' back-off; any other unreadable answer
+            # is one the trials cannot classify. Neither is a bug in probe (it used to end the
+            # whole check as a tool error on a device that dropped one connection under load).
+            t.note(f"no usable answer: {exc}")
+            dropped = str(exc).startswith(http.NO_RESPONSE)
+            result, detail, seen, latency, extra = (Result.CONNECTIVITY if dropped else Result.UNKNOWN,
+                                                    f"no usable answer: {exc}", False, None, {})
         except (TimeoutError, OSError) as exc:
             t.note(f"connection problem: {exc}")
             if tlswrap.needs_client_certificate(exc):
