@@ -204,12 +204,11 @@ def fingerprint(host: str, port: int, *, timeout: float = 3.0, greeting_wait: fl
                                  "dns": _probe_dns, "smb": _probe_smb, "newline": _probe_newline}
     done: dict[str, tuple[Fingerprint | None, bytes] | OSError] = {}  # each probe's answer, asked once
     early = early_probe(port) if spare is not None else None
-    with b.connect(host, port) as s:
-        if early is None or spare is None:
+    if early is None or spare is None:
+        with b.connect(host, port) as s:
             greeting = _wait_greeting(s, b, greeting_wait, max_bytes, None)
-        else:
-            greeting = _greeting_beside_probe(host, port, s, b, greeting_wait, max_bytes, early, probes[early],
-                                              spare, done)
+    else:
+        greeting = _greeting_beside_probe(host, port, b, greeting_wait, max_bytes, early, probes[early], spare, done)
     if greeting:
         proto, product, version = identify.from_banner(greeting)
         if proto == "ftp" and product:
@@ -248,36 +247,45 @@ def fingerprint(host: str, port: int, *, timeout: float = 3.0, greeting_wait: fl
     return _port_guess(port, greeting, answers, tuple(tried))
 
 
-def _greeting_beside_probe(host: str, port: int, s: socket.socket, b: _Budget, wait: float, max_bytes: int,
-                           name: str, probe: _Probe, spare: Spare,
+def _greeting_beside_probe(host: str, port: int, b: _Budget, wait: float, max_bytes: int, name: str,
+                           probe: _Probe, spare: Spare,
                            done: dict[str, tuple[Fingerprint | None, bytes] | OSError]) -> bytes:
-    """Wait for a greeting on `s` while `probe` runs on a second connection, if a slot is free.
+    """Wait for a greeting on one connection while `probe` runs on a second, if a slot is free.
 
-    The probe's answer goes into `done` (so it is not asked again); a recognised one ends the
-    greeting wait. The probe thread is always joined before returning: every socket it opened is
-    closed, and its own reads are bounded by the budget's timeouts.
+    A recognised answer to the probe ends the greeting wait and goes into `done`, so it is not
+    asked again. The greeting connection is closed before the probe is waited for: a
+    single-threaded server (openssl s_server, many embedded web servers) serves one connection at
+    a time and answers the probe only then. A probe that got no answer at all is forgotten and
+    asked again in order, on its own. Raises OSError when the port cannot be connected at all.
     """
     answered = threading.Event()
+    result: list[tuple[Fingerprint | None, bytes] | OSError] = []
 
     def run_probe() -> None:
         try:
-            done[name] = probe(host, port, b, max_bytes)
+            answer: tuple[Fingerprint | None, bytes] | OSError = probe(host, port, b, max_bytes)
         except OSError as exc:
-            done[name] = exc
-        finally:
-            answer = done.get(name)
-            if not isinstance(answer, OSError) and answer is not None and _proves_client_first(answer[0]):
-                answered.set()
+            answer = exc
+        result.append(answer)
+        if not isinstance(answer, OSError) and _proves_client_first(answer[0]):
+            answered.set()
 
     with spare() as held:
         if not held:
-            return _wait_greeting(s, b, wait, max_bytes, None)
-        worker = threading.Thread(target=run_probe, name=f"probe-{port}-{name}", daemon=True)
-        worker.start()
-        try:
-            greeting = _wait_greeting(s, b, wait, max_bytes, answered)
-        finally:
-            worker.join()  # bounded: every read in a probe has the budget's timeouts
+            with b.connect(host, port) as s:
+                return _wait_greeting(s, b, wait, max_bytes, None)
+        with b.connect(host, port) as s:
+            worker = threading.Thread(target=run_probe, name=f"probe-{port}-{name}", daemon=True)
+            worker.start()
+            try:
+                greeting = _wait_greeting(s, b, wait, max_bytes, answered)
+            except BaseException:
+                worker.join()
+                raise
+        worker.join()  # bounded: every read in a probe has the budget's timeouts
+    answer = result[0] if result else OSError("probe did not run")
+    if not isinstance(answer, OSError) and (answer[0] is not None or answer[1]):
+        done[name] = answer  # it answered: that answer stands for the port
     return greeting
 
 

@@ -13,6 +13,7 @@ from probe.discovery import fingerprint as fp
 from probe.discovery import identify
 from probe.hostile import start_all
 from tests.helpers.daemons import LocalDaemons
+from tests.helpers.pki import TestPKI
 
 
 def test_dnsmasq_over_tcp_on_odd_port(daemons: LocalDaemons) -> None:
@@ -151,3 +152,13 @@ def _free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def test_a_single_threaded_server_still_answers_the_early_probe(daemons: LocalDaemons, pki: TestPKI) -> None:
+    """openssl s_server serves one connection at a time, as many embedded servers do: the early
+    ClientHello is answered only once the greeting connection is closed, and still identifies."""
+    port = next(p for p in (8443, 8883, 443) if _free(p))
+    daemons.start(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", str(pki.modern.cert),
+                   "-key", str(pki.modern.key), "-quiet"], port=port)
+    f = fp.fingerprint("127.0.0.1", port, spare=_second_slot, greeting_wait=0.5)
+    assert (f.tls, f.confidence, f.banner_kind) == (True, "handshake", "tls-probe"), f
