@@ -184,6 +184,10 @@ def run_trials(ctx: ServiceContext, login: ServiceLogin, creds: list[Credential]
                 state["sent"] += 0 if i is None or i < 0 else 1
                 later = state["sent"] > 1
                 wait = pause["until"] - time.monotonic()
+                # how long this account's chain still is (this pair included): the device's slots
+                # go to the longest chains first, across every service (DeviceLimiter.priority)
+                chain = 1 + sum(1 for j in pending if i is not None and i >= 0
+                                and _account(protocol, plan[j]) == _account(protocol, plan[i]))
             if i is None:
                 return
             if i < 0:  # every pending pair's account is busy with another worker: wait for one
@@ -197,7 +201,8 @@ def run_trials(ctx: ServiceContext, login: ServiceLogin, creds: list[Credential]
             if later and delay > 0:
                 _sleep(ctx, delay)
             try:
-                a = login.attempt(cred)
+                with ctx.limiter.priority(chain):
+                    a = login.attempt(cred)
             except BaseException:
                 solo.append(True)
                 with lock:
