@@ -2,9 +2,11 @@
 
 Parallel runs (pytest-xdist, `-n N` in scripts/test.sh) hand out whole modules, so a module's
 shared fixture (a namespace gateway, a hostile scan) is built once, and every module under
-tests/lab/ to one worker, so the session's lab is brought up once and the ground-truth scans see
-it before any other lab test touches it. Everything a test creates is its own: loopback ports
-from the kernel, namespaces and lab instances on subnets reserved per process (tests/helpers/netns.py).
+tests/lab/ that uses the session's lab to one worker, so that lab is brought up once and the
+ground-truth scans see it before any other lab test touches it. The lab modules that bring up
+instances of their own (OWN_LAB) go to any worker, like every other module. Everything a test
+creates is its own: loopback ports from the kernel, namespaces and lab instances on subnets
+reserved per process (tests/helpers/netns.py).
 
 With PROBE_TEST_NO_SKIPS=1 (set by .ci/run, which runs as root with the lab installed) a skipped
 test fails instead: there, a skip means a missing package or a broken environment, never a reason
@@ -21,6 +23,8 @@ import pytest
 pytest_plugins = ("tests.helpers.fixtures",)
 
 NO_SKIPS = os.environ.get("PROBE_TEST_NO_SKIPS") == "1"
+# lab modules that never touch the session's lab (tests/lab/conftest.py): their own instances
+OWN_LAB = frozenset({"tests/lab/test_after_scan.py", "tests/lab/test_teardown.py"})
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -30,7 +34,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     class ModulesLabTogether(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
-            return "tests/lab" if path.startswith("tests/lab/") else path
+            return "tests/lab" if path.startswith("tests/lab/") and path not in OWN_LAB else path
 
     return ModulesLabTogether(config, log)
 
