@@ -121,10 +121,10 @@ def _check_instance(instance: int) -> int:
 
 
 @contextlib.contextmanager
-def _instance_lock(instance: int) -> Iterator[None]:
-    """Serialise up/down of one instance (two terminals, or a test and a CLI call)."""
+def _file_lock(name: str, busy: str) -> Iterator[None]:
+    """An flock on STATE_ROOT/<name>.lock, waited for at most 60 s (bounded: a stuck holder is reported)."""
     state.STATE_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
-    fd = os.open(state.STATE_ROOT / f"{instance}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    fd = os.open(state.STATE_ROOT / f"{name}.lock", os.O_CREAT | os.O_RDWR, 0o600)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -133,11 +133,26 @@ def _instance_lock(instance: int) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise UserError(f"lab instance {instance} is busy (another probe lab up/down)") from None
+                    raise UserError(busy) from None
                 time.sleep(0.1)
         yield
     finally:
         os.close(fd)
+
+
+def _instance_lock(instance: int) -> contextlib.AbstractContextManager[None]:
+    """Serialise up/down of one instance (two terminals, or a test and a CLI call)."""
+    return _file_lock(str(instance), f"lab instance {instance} is busy (another probe lab up/down)")
+
+
+def _route_lock() -> contextlib.AbstractContextManager[None]:
+    """Serialise adding the shared safety route with the last instance's check-and-remove.
+
+    Without it, an instance going down could see no other instance, a second instance coming up
+    could find the route still there (and not add it), and the first would then remove it: the
+    second lab would run without the route that keeps lab addresses off the real network.
+    """
+    return _file_lock("safety-route", "the lab's safety route is busy (another probe lab up/down)")
 
 
 # ---------------------------------------------------------------------------------------- up
@@ -166,8 +181,9 @@ def up(variants: Sequence[str], instance: int | None = None) -> list[LabDevice]:
                                   "devices": [], "complete": False}
         state.save(inst, record)
         try:
-            if netns.add_safety_route():
-                _route_marker().touch()  # we added it, so the last lab instance down removes it
+            with _route_lock():  # after state.save: an instance going down now sees this one
+                if netns.add_safety_route():
+                    _route_marker().touch()  # we added it, so the last lab instance down removes it
             base = state.run_dir(inst)
             base.mkdir(mode=0o755, parents=True, exist_ok=True)
             ca = pki.make_ca(base / "ca", f"instance {inst}")
@@ -433,11 +449,12 @@ def _teardown(inst: int) -> None:
         shutil.rmtree(etc, ignore_errors=True)
     shutil.rmtree(state.run_dir(inst), ignore_errors=True)
     state.remove(inst)
-    others: list[int] | list[str] = state.other_instances(inst) or [n for n in netns.list_namespaces()
-                                                                     if re.match(r"pl\d+-", n)]
-    if not others and _route_marker().exists():  # never remove a route someone else added
-        netns.remove_safety_route()
-        _route_marker().unlink(missing_ok=True)
+    with _route_lock():
+        others: list[int] | list[str] = state.other_instances(inst) or [n for n in netns.list_namespaces()
+                                                                         if re.match(r"pl\d+-", n)]
+        if not others and _route_marker().exists():  # never remove a route someone else added
+            netns.remove_safety_route()
+            _route_marker().unlink(missing_ok=True)
 
 
 def _route_marker() -> Path:
