@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """probe against the specialised tools a lab would run one after the other, on every lab variant.
 
-    sudo python3 bench/bench.py                      # every lab variant, scaling, 1 run each (~10 min)
+    sudo python3 bench/bench.py                      # every lab variant, scaling, 1 run each (~12 min)
     sudo python3 bench/bench.py --runs 3             # medians of 3 (about three times as long)
     sudo python3 bench/bench.py --variants camera --skip-scaling
     python3 bench/bench.py --dry-run [--evidence FILE]   # print the commands, run nothing (no root)
@@ -35,9 +35,11 @@ then a scaling run: 1, 4 and 16 weak-gateway copies in one `probe run` (target: 
 machine, its load, the measured probe build, the exact commands, medians and ratios; the same
 table is printed.
 
-Time: about 10 min with the default --runs 1 on 2 cores (six variants, ~1 min each with the tools,
-plus ~3 min of scaling); --runs 3 triples the per-variant part. A tool cut off by --tool-timeout
-counts with the time it was given and is marked ">" (the ratio is then an upper bound).
+Time: about 12 min with the default --runs 1 on 2 busy cores (2026-12-02: 11.6 min at load average
+~12; six variants ~9 min, the slowest being hardened-gateway, whose DROP policy holds `nmap -sS -p-`
+~105 s, and hostile, whose tools stop at --tool-budget; scaling ~2.5 min); --runs 3 triples the
+per-variant part. A tool cut off by --tool-timeout counts with the time it was given, one the
+--tool-budget left no time for counts 0 s; either is marked ">" (the ratio is then an upper bound).
 
 Network safety: the lab's devices live in network namespaces this script creates (10.231.0.0/16,
 instances reserved like the test suite's, torn down on exit); every command gets one address and
@@ -480,6 +482,9 @@ def render_report(results: Sequence[VariantResult], scaling: Sequence[Scaling], 
             lines.append(f"| {name} | {_s(m)} | {m.cpu:.2f} | {m.peak_rss_mb:.1f} | {m.rc} |")
         for name, m in r.extras.items():
             lines.append(f"| {name} (extra, not in the sum) | {_s(m)} | {m.cpu:.2f} | {m.peak_rss_mb:.1f} | {m.rc} |")
+        if r.tool_sum.timed_out:
+            lines += ["", "'>': a command was cut off (--tool-timeout) or not run (--tool-budget spent); GNU time "
+                          "reports no CPU or memory for a killed command, so those columns count only the rest."]
         if r.skipped:
             lines += ["", "Left out of the sum: " + "; ".join(r.skipped) + "."]
         if r.phases:
@@ -674,7 +679,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help=f"lab variants to measure (default: all, now {' '.join(known_variants())})")
     ap.add_argument("--runs", type=int, default=1,
                     help="runs of probe and of the tools per variant; medians are reported (default 1, to stay "
-                         "within ~10 min on 2 cores; say so when quoting)")
+                         "within ~12 min on 2 cores; say so when quoting)")
     ap.add_argument("--scaling-runs", type=int, default=1, help="runs per scaling size (default 1)")
     ap.add_argument("--skip-scaling", action="store_true", help="no 1/4/16-device run")
     ap.add_argument("--tool-timeout", type=float, default=120.0,
