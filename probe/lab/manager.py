@@ -99,10 +99,11 @@ class DeviceStatus:
     namespace_present: bool
     processes: int  # recorded daemon PIDs still alive
     expected: int
+    accounts_detached: bool = False  # the daemons no longer see the device's accounts (netns.sees_own_accounts)
 
     @property
     def healthy(self) -> bool:
-        return self.namespace_present and self.processes == self.expected
+        return self.namespace_present and self.processes == self.expected and not self.accounts_detached
 
 
 def default_instance() -> int:
@@ -491,6 +492,7 @@ def status(instance: int | None = None) -> list[DeviceStatus]:
             if "device" not in d:
                 continue
             dev = LabDevice.from_json(d["device"])
-            alive = sum(1 for p in d.get("pids", []) if netns.alive(p["pid"], p.get("start")))
-            out.append(DeviceStatus(dev, dev.namespace in present, alive, len(d.get("pids", []))))
+            live = [p["pid"] for p in d.get("pids", []) if netns.alive(p["pid"], p.get("start"))]
+            detached = any(netns.sees_own_accounts(pid) is False for pid in live)
+            out.append(DeviceStatus(dev, dev.namespace in present, len(live), len(d.get("pids", [])), detached))
     return out
