@@ -5,9 +5,14 @@ request of its protocol: SNMP GET sysDescr.0 with community "public" (v2c and v1
 engine-discovery GET, each asked on its own; a unicast SSDP M-SEARCH to the target's own address
 (never multicast: from the root namespace that would leave the machine); a unicast mDNS query for
 `_services._dns-sd._udp.local` PTR; a DNS `version.bind` CH TXT query; a NAT-PMP external-address
-request. The messages are built and parsed by probe.protocols (snmp, ssdp, dns, natpmp); this
-module only sends them, through a connected socket so that an ICMP port unreachable shows as
-"closed" instead of silence.
+request; a TFTP read request for a file name that cannot exist; an NTP client request and a
+mode-6 READVAR (the system variables); a unicast WS-Discovery Probe; a CoAP GET of
+/.well-known/core; the Ubiquiti discovery request. Every one reads and changes nothing, and goes to
+the target's own address only (never a broadcast or multicast group). The messages are built and
+parsed by probe.protocols (snmp, ssdp, dns, natpmp, tftp, ntp, wsdiscovery, coap, ubnt); this
+module only sends them, through a connected socket (probe.protocols.udpio) so that an ICMP port
+unreachable shows as "closed" instead of silence (TFTP answers from a port of its own, so its
+exchange is in probe.protocols.tftp).
 
 Every answer is kept verbatim; an SNMP v1/v2c answer also proves that the community "public" is
 accepted, which the unauthenticated-access checks rely on, and an SNMPv3 Report proves an agent
@@ -16,7 +21,6 @@ is listening even when it answers no community.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import select
 import socket
@@ -26,6 +30,8 @@ from dataclasses import dataclass, field
 
 from probe.discovery import identify
 from probe.protocols import coap, dns, natpmp, ntp, snmp, ssdp, tftp, ubnt, wsdiscovery
+from probe.protocols.udpio import Ask as _Ask
+from probe.protocols.udpio import exchange_each as _exchange_each
 
 MAX_DATAGRAM = 65535
 MAX_REPLIES = 16  # SSDP ssdp:all may answer once per device/service type; keep a bounded number
@@ -112,63 +118,6 @@ def _exchange(host: str, port: int, request: bytes, accept: Callable[[bytes], bo
             if replies:
                 return "open", replies
     return "no-answer", []
-
-
-@dataclass
-class _Ask:
-    """One request of a multi-request exchange, and whether (and how) it was answered."""
-
-    label: str
-    request: bytes
-    accept: Callable[[bytes], bool]
-    replies: list[bytes] = field(default_factory=list)
-    # whether the answer is whole: one datagram for most requests; an NTP control answer comes in
-    # fragments, the last one without the "more" bit
-    done: Callable[[list[bytes]], bool] = bool
-
-    @property
-    def waiting(self) -> bool:
-        return not self.done(self.replies) and len(self.replies) < MAX_REPLIES
-
-
-def _exchange_each(host: str, port: int, asks: list[_Ask], *, timeout: float, attempts: int) -> str:
-    """Send every request, collect the answer to each for `timeout`, resend the unanswered ones up to
-    `attempts` times. One socket, one wait per round: asking three SNMP versions costs no more
-    time than asking one. Returns 'open' (something answered), 'closed' (ICMP port unreachable),
-    'unreachable' (no route) or 'no-answer'."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_DGRAM) as s:
-        try:
-            s.connect((host, port))
-        except OSError:
-            return "unreachable"
-        for _ in range(max(1, attempts)):
-            waiting = [a for a in asks if not a.replies]
-            if not any(a.waiting for a in asks):
-                break
-            for a in waiting:
-                try:
-                    s.send(a.request)
-                except ConnectionRefusedError:
-                    return "open" if any(x.replies for x in asks) else "closed"
-                except OSError:
-                    return "unreachable"
-            end = time.monotonic() + timeout
-            while any(a.waiting for a in asks) and (left := end - time.monotonic()) > 0:
-                ready, _, _ = select.select([s], [], [], left)
-                if not ready:
-                    break
-                try:
-                    data = s.recv(MAX_DATAGRAM)
-                except ConnectionRefusedError:
-                    return "open" if any(x.replies for x in asks) else "closed"
-                except OSError:
-                    break
-                for a in asks:
-                    if a.waiting and a.accept(data):
-                        a.replies.append(data)
-                        break
-    return "open" if any(a.replies for a in asks) else "no-answer"
 
 
 def _v3_report(data: bytes, msg_id: int) -> snmp.EngineReport | None:
@@ -309,7 +258,7 @@ def probe_tftp(host: str, port: int, timeout: float, attempts: int) -> UdpResult
     exchange is in probe.protocols.tftp (an unconnected socket, only the target's datagrams)."""
     name = f"probe-{os.urandom(6).hex()}.txt"
     ex = tftp.read_first_block(host, name, port=port, timeout=timeout, attempts=attempts)
-    res = UdpResult(port, "unreachable" if ex.error else "no-answer")
+    res = UdpResult(port, "unreachable" if ex.error else "closed" if ex.refused else "no-answer")
     if ex.answer is None or ex.reply is None:
         return res
     res.state, res.protocol = "open", "tftp"
@@ -326,14 +275,9 @@ def probe_ntp(host: str, port: int, timeout: float, attempts: int) -> UdpResult:
     Both are read-only (probe.protocols.ntp says why mode 7 is not sent)."""
     request, xmt = ntp.client_request()
     seq = int.from_bytes(os.urandom(2), "big")
-
-    def whole(replies: list[bytes]) -> bool:
-        frags = [f for f in (ntp.parse_control(r, seq) for r in replies) if f]
-        return bool(frags) and (any(f.error for f in frags) or ntp.assemble(frags)[1])
-
     asks = [_Ask("NTP client request (mode 3)", request, lambda d: ntp.parse_server(d, xmt) is not None),
             _Ask("NTP control READVAR, association 0 (mode 6, opcode 2)", ntp.readvar_request(seq),
-                 lambda d: ntp.parse_control(d, seq) is not None, done=whole)]
+                 lambda d: ntp.parse_control(d, seq) is not None, done=ntp.readvar_done(seq))]
     res = UdpResult(port, _exchange_each(host, port, asks, timeout=timeout, attempts=attempts))
     if res.state != "open":
         return res
@@ -392,34 +336,15 @@ def probe_wsdiscovery(host: str, port: int, timeout: float, attempts: int) -> Ud
     return res
 
 
-def coap_get(host: str, port: int, path: str, timeout: float, attempts: int) -> tuple[str, bytes, list[bytes]]:
-    """(state, request, replies) of a confirmable CoAP GET; a bare ACK (separate response to
-    follow) is answered with our own empty ACK once the response comes, so the server stops resending."""
-    request, mid, token = coap.get_request(path)
-
-    def whole(replies: list[bytes]) -> bool:
-        return any((m := coap.answer_to(r, mid, token)) is not None and (m.code != 0 or m.type == coap.RST)
-                   for r in replies)
-    ask = _Ask(f"CoAP GET {path}", request, lambda d: coap.answer_to(d, mid, token) is not None, done=whole)
-    state = _exchange_each(host, port, [ask], timeout=timeout, attempts=attempts)
-    for r in ask.replies:
-        m = coap.answer_to(r, mid, token)
-        if m is not None and m.type == coap.CON:
-            with contextlib.suppress(OSError), socket.socket(
-                    socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM) as s:
-                s.sendto(coap.empty_ack(m.message_id), (host, port))
-    return state, request, ask.replies
-
-
 def probe_coap(host: str, port: int, timeout: float, attempts: int) -> UdpResult:
     """CoAP GET /.well-known/core: the server's resource list (RFC 6690), or its refusal."""
-    state, request, replies = coap_get(host, port, "/.well-known/core", timeout, attempts)
-    res = UdpResult(port, state)
-    if state != "open":
+    ex = coap.get(host, port, "/.well-known/core", timeout=timeout, attempts=attempts)
+    res = UdpResult(port, ex.state)
+    if ex.state != "open":
         return res
     res.protocol = "coap"
-    res.exchanges.append(UdpExchange("CoAP GET /.well-known/core", request, replies))
-    answer = next((m for m in (coap.parse(r) for r in replies) if m.code != 0), None)
+    res.exchanges.append(UdpExchange("CoAP GET /.well-known/core", ex.request, ex.replies))
+    answer = ex.response
     if answer is None:
         res.detail["coap_answer"] = "acknowledged, no response yet"
         return res
@@ -434,19 +359,12 @@ def probe_coap(host: str, port: int, timeout: float, attempts: int) -> UdpResult
 
 def probe_ubnt(host: str, port: int, timeout: float, attempts: int) -> UdpResult:
     """The Ubiquiti discovery request (4 bytes): a device that answers lists its identifiers."""
-    def answer(d: bytes) -> ubnt.Answer | None:
-        try:
-            return ubnt.parse(d)
-        except ubnt.UbntError:
-            return None
-    state, replies = _exchange(host, port, ubnt.REQUEST, lambda d: answer(d) is not None, timeout=timeout,
-                               attempts=attempts)
+    state, replies, parsed = ubnt.ask(host, port, timeout=timeout, attempts=attempts)
     res = UdpResult(port, state)
     if state != "open":
         return res
     res.protocol = "ubnt-discovery"
     res.exchanges.append(UdpExchange("Ubiquiti discovery request (version 1, 01 00 00 00)", ubnt.REQUEST, replies))
-    parsed = answer(replies[0])
     if parsed:
         res.detail.update({f"ubnt_{k}": v for k, v in list(parsed.fields.items())[:16]})
         model = parsed.fields.get("model") or parsed.fields.get("platform")

@@ -14,6 +14,8 @@ import re
 import struct
 from dataclasses import dataclass, field
 
+from probe.protocols import udpio
+
 PORT = 5683
 CON, NON, ACK, RST = 0, 1, 2, 3
 GET = 0x01
@@ -156,3 +158,32 @@ def links(payload: bytes) -> list[Link]:
         if len(out) >= 100:
             break
     return out
+
+
+@dataclass
+class Exchange:
+    request: bytes
+    state: str  # open | closed | unreachable | no-answer (probe.protocols.udpio)
+    replies: list[bytes] = field(default_factory=list)
+    response: Message | None = None  # the response (not a bare ACK), when one came
+
+
+def get(host: str, port: int, path: str, *, timeout: float, attempts: int = 2) -> Exchange:
+    """A confirmable GET of `path` (read-only). A separate response (bare ACK first, then a CON
+    with our token) is confirmed with an empty ACK, so the server stops resending it."""
+    request, mid, token = get_request(path)
+
+    def whole(replies: list[bytes]) -> bool:
+        return any((m := answer_to(r, mid, token)) is not None and (m.code != 0 or m.type == RST) for r in replies)
+    state, replies = udpio.ask(host, port, request, lambda d: answer_to(d, mid, token) is not None,
+                               timeout=timeout, attempts=attempts, done=whole)
+    ex = Exchange(request, state, replies)
+    for r in replies:
+        m = answer_to(r, mid, token)
+        if m is None:
+            continue
+        if m.code != 0 or m.type == RST:
+            ex.response = m
+        if m.type == CON:
+            udpio.ask(host, port, empty_ack(m.message_id), lambda _d: False, timeout=0.01)
+    return ex

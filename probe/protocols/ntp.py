@@ -20,7 +20,10 @@ from __future__ import annotations
 import os
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from probe.protocols import udpio
 
 PORT = 123
 CLIENT, SERVER, CONTROL = 3, 4, 6
@@ -114,3 +117,37 @@ def product_version(version_var: str) -> tuple[str | None, str | None]:
         return "ntpsec", (m.group(1) if m else None)
     m = _DAEMON.search(version_var)
     return (m.group(1), m.group(2)) if m else (None, None)
+
+
+@dataclass
+class ReadvarExchange:
+    request: bytes
+    state: str  # open | closed | unreachable | no-answer (probe.protocols.udpio)
+    replies: list[bytes]
+    error: bool = False  # the server answered with the error bit (e.g. a refused opcode)
+    complete: bool = False
+    variables: dict[str, str] | None = None
+
+
+def readvar_done(sequence: int) -> Callable[[list[bytes]], bool]:
+    """Whether the fragments received so far make the whole READVAR answer (or an error answer)."""
+    def whole(replies: list[bytes]) -> bool:
+        frags = [f for f in (parse_control(r, sequence) for r in replies) if f]
+        return bool(frags) and (any(f.error for f in frags) or assemble(frags)[1])
+    return whole
+
+
+def readvar(host: str, port: int = PORT, *, timeout: float, attempts: int = 2) -> ReadvarExchange:
+    """Ask the system variables (mode 6 READVAR, association 0) and assemble the fragments."""
+    seq = int.from_bytes(os.urandom(2), "big")
+    request = readvar_request(seq)
+    state, replies = udpio.ask(host, port, request, lambda d: parse_control(d, seq) is not None, timeout=timeout,
+                               attempts=attempts, done=readvar_done(seq))
+    ex = ReadvarExchange(request, state, replies)
+    frags = [f for f in (parse_control(r, seq) for r in replies) if f]
+    if frags:
+        ex.error = any(f.error for f in frags)
+        if not ex.error:
+            data, ex.complete = assemble(frags)
+            ex.variables = variables(data.decode("latin-1"))
+    return ex

@@ -7,12 +7,13 @@ packet ... terminates the transfer"), so the server is left with nothing open.
 
 A server answers from a new port of its own (its transfer identifier, RFC 1350 section 4), so a
 client cannot use a socket connected to port 69: `read_first_block` sends from an unconnected
-socket and accepts only datagrams from the target's address, which also means an ICMP port
-unreachable is not seen (a closed port is silence).
+socket and accepts only datagrams from the target's address; IP_RECVERR (Linux) still reports
+the ICMP port unreachable of a closed port, so a closed port is told from a silent one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import struct
@@ -91,6 +92,7 @@ class Exchange:
     answer: Answer | None = None
     server_port: int | None = None  # the server's transfer port
     error: str | None = None
+    refused: bool = False  # ICMP port unreachable: nothing listens on the port
 
 
 def read_first_block(host: str, filename: str, *, port: int = PORT, timeout: float = 1.0,
@@ -102,6 +104,9 @@ def read_first_block(host: str, filename: str, *, port: int = PORT, timeout: flo
     ex = Exchange(read_request(filename))
     with socket.socket(family, socket.SOCK_DGRAM) as s:
         s.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 0))
+        recverr = (socket.IPPROTO_IPV6, 25) if family == socket.AF_INET6 else (socket.IPPROTO_IP, 11)  # *_RECVERR
+        with contextlib.suppress(OSError):
+            s.setsockopt(*recverr, 1)  # ICMP errors of an unconnected socket surface as ECONNREFUSED
         for _ in range(max(1, attempts)):
             try:
                 s.sendto(ex.request, (host, port))
@@ -115,6 +120,9 @@ def read_first_block(host: str, filename: str, *, port: int = PORT, timeout: flo
                     break
                 try:
                     data, addr = s.recvfrom(65535)
+                except ConnectionRefusedError:  # only the target was sent anything
+                    ex.refused = True
+                    return ex
                 except OSError:
                     break
                 if addr[0] != host:

@@ -14,6 +14,8 @@ import ipaddress
 import struct
 from dataclasses import dataclass, field
 
+from probe.protocols import udpio
+
 PORT = 10001
 REQUEST = b"\x01\x00\x00\x00"
 # field type -> name (the common ones; others are kept as hex)
@@ -77,3 +79,15 @@ def parse(data: bytes) -> Answer:
     if not out.fields:
         raise UbntError("an answer without fields")
     return out
+
+
+def ask(host: str, port: int = PORT, *, timeout: float, attempts: int = 2) -> tuple[str, list[bytes], Answer | None]:
+    """(state, replies, the parsed answer) of the discovery request."""
+    def parsed(d: bytes) -> Answer | None:
+        try:
+            return parse(d)
+        except UbntError:
+            return None
+    state, replies = udpio.ask(host, port, REQUEST, lambda d: parsed(d) is not None, timeout=timeout,
+                               attempts=attempts)
+    return state, replies, (parsed(replies[0]) if replies else None)
