@@ -190,8 +190,8 @@ def udp_survey(ctx: CheckContext) -> list[ServiceLeaks]:
                                                         for k, v in (ex.variables or {}).items()]
             reply = b"".join(ex.replies)
             label = "ntp control READVAR answer"
-            if ex.variables is None:
-                leaks.error = "control queries refused" if ex.error else "no answer to READVAR (control queries closed)"
+            if ex.variables is None:  # the server answers time (discovery), not control: nothing told
+                leaks.url += ": refused" if ex.error else ": no answer (control queries closed)"
         else:
             leaks = ServiceLeaks(f"ubnt-discovery://{ctx.host}:{svc.port}", asked=1)
             with ctx.slot():
