@@ -14,9 +14,6 @@ import uuid
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 
-import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
-
 PORT = 3702
 WSA = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
 WSD = "http://schemas.xmlsoap.org/ws/2005/04/discovery"
@@ -60,6 +57,11 @@ def parse_matches(data: bytes) -> ProbeMatches | None:
     """The ProbeMatches in a datagram (SOAP 1.2 or 1.1 envelope), else None."""
     if len(data) > MAX_BYTES or b"ProbeMatch" not in data:
         return None
+    # imported here, not at module load: discovery imports this module, and discovery must also run
+    # where only the standard library is importable before any answer comes (an unprivileged run
+    # whose third-party packages sit in a directory it cannot read, tests/discovery/test_syn_scan.py)
+    import defusedxml.ElementTree as SafeET
+    from defusedxml import DefusedXmlException
     try:
         root = SafeET.fromstring(data)
     except (SafeET.ParseError, DefusedXmlException, ValueError):
