@@ -51,12 +51,14 @@ class InformationExposure(Check):
             where = "; ".join(f"{e.url}: " + ", ".join(f"{i['key']}={i['value']}" for c in IDENTIFYING
                                                       for i in e.found.get(c, [])[:3])
                               for e in exposures if any(c in e.found for c in IDENTIFYING))
-            yield ctx.finding(Status.FAIL, "Status pages expose device identifiers without login",
+            yield ctx.finding(Status.FAIL, "Device identifiers exposed without login",
                               f"Without any credentials the device told its {', '.join(bad)}: {where}.",
                               details=details, artefacts=arts, severity=severity)
             return
         unread = [f"{r.url}: {r.error}" for r in results if not r.readable]
-        if unread and not any(r.readable for r in results):
+        web_results = results[:len(webs[:6])]
+        # what an NTP or discovery answer did not tell says nothing about unread status pages
+        if unread and not any(r.readable for r in (web_results or results)):
             yield ctx.inconclusive("No web service could be read for status pages.", "; ".join(unread[:4]),
                                    InconclusiveReason.CONNECTIVITY, details=details)
             return
