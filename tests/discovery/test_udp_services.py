@@ -117,6 +117,11 @@ def test_ntpsec_time_and_control_queries(tmp_path: Path, noquery: bool) -> None:
         if noquery:
             assert r.detail["ntp_mode6"] == "no answer" and "ntp_version" not in r.detail
             assert f.status is Status.PASS and not f.details["exposures"], f.summary
+            # an NTP server that tells nothing never stands in for a web service that could not be read
+            dead_web = service(80, "http", host=ns.ip)  # nothing listens on 80 in this namespace
+            g = one(run_single_check("information_exposure", ns.ip, [dead_web, svc],
+                                     ScanOptions(safety=SafetyOptions(timeout=3.0)))[0])
+            assert g.status is Status.INCONCLUSIVE, g.summary
             return
         assert r.detail["ntp_mode6"] == "answered READVAR"
         assert (r.product, r.version) == ("ntpsec", r.detail["ntp_version"].split("ntpsec-")[1])
