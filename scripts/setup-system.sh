@@ -67,7 +67,9 @@ for d in mosquitto snmpd vsftpd lighttpd dnsmasq miniupnpd rtsp-server smbd nmbd
 done
 # tinysshd's package enables a socket unit on port 22 where systemd runs; the tests start it
 # themselves on loopback, so the unit is turned off (a no-op without systemd).
+# Likewise ntpsec, tftpd-hpa and wsdd ship enabled units: the lab runs its own copies in namespaces.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   systemctl disable --now tinysshd.socket >/dev/null 2>&1 || true
+  systemctl disable --now ntpsec.service tftpd-hpa.service wsdd.service >/dev/null 2>&1 || true
 fi
 echo "setup-system: ok"
