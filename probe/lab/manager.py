@@ -379,9 +379,23 @@ def _uid(user: str) -> int:
 
 
 def _wait_ready(variant: Variant, device: LabDevice, entry: dict[str, Any]) -> None:
-    """Every TCP port accepts a connection and every daemon is still alive, within a bound."""
+    """Every TCP port accepts a connection, every UDP port is bound inside the namespace, and every
+    daemon is still alive, within a bound. (A UDP daemon has no handshake to wait for; that its
+    socket is bound is what tells that it can answer, as ntpd and wsdd take a moment to bind.)"""
     deadline = time.monotonic() + READY_TIMEOUT
     pending = [(s.id, p.port) for s in variant.services for p in s.ports if p.transport == "tcp" and p.ready]
+    pending_udp = [(s.id, p.port) for s in variant.services for p in s.ports if p.transport == "udp" and p.ready]
+    while pending_udp:
+        out = run(ns_cmd(device.namespace, ["ss", "-Hlun"]), check=False).stdout.decode("utf-8", "replace")
+        local = [ln.split()[3] for ln in out.splitlines() if len(ln.split()) > 3]  # State Recv-Q Send-Q Local Peer
+        pending_udp = [(sid, port) for sid, port in pending_udp if not any(a.endswith(f":{port}") for a in local)]
+        if not pending_udp:
+            break
+        if time.monotonic() > deadline:
+            sid, port = pending_udp[0]
+            raise UserError(f"probe lab: {variant.name}/{sid} did not bind udp/{port} within {READY_TIMEOUT:.0f}s "
+                            f"(see {device.run_dir}/logs/{sid}.log)")
+        time.sleep(0.1)
     while True:
         dead = [p for p in entry["pids"] if not netns.alive(p["pid"], p["start"])]
         if dead:

@@ -20,7 +20,7 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from tests.helpers.ports import LOOPBACK, free_port
@@ -421,6 +421,57 @@ class LocalDaemons(Daemons):
 
         self.start(["snmpd", "-f", "-Lo", "-C", "-c", str(d / "snmpd.conf"), "-p", str(d / "snmpd.pid"),
                     f"udp:{LOOPBACK}:{port}"], env=env, ready=answers)
+        return port
+
+    # -- UDP services consumer devices expose ---------------------------------------------------
+    def _udp_ready(self, name: str, port: int, answered: Callable[[], bool]) -> Callable[[subprocess.Popen[bytes]],
+                                                                                          None]:
+        """A readiness check for a UDP daemon: `answered()` (one bounded request of its protocol) until true."""
+        def ready(proc: subprocess.Popen[bytes]) -> None:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if answered():
+                    return
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited early")
+                time.sleep(0.05)
+            raise RuntimeError(f"{name} did not answer on udp:{LOOPBACK}:{port}")
+        return ready
+
+    def tftpd(self, files: Mapping[str, str | bytes]) -> int:
+        """tftpd-hpa serving `files` (name -> content) read-only from its own directory (-s: chroot
+        into it; no -c, so no file can be created)."""
+        from probe.protocols import tftp
+        d = self._dir("tftpd")
+        root = write_tree(d / "root", files)
+        port = free_port("udp")
+        probe_name = "probe-ready-check-missing"
+        self.start(["in.tftpd", "-L", "-a", f"{LOOPBACK}:{port}", "-u", "root", "-s", str(root)],
+                   ready=self._udp_ready("in.tftpd", port, lambda: tftp.read_first_block(
+                       LOOPBACK, probe_name, port=port, timeout=0.2, attempts=1).answer is not None))
+        return port
+
+    def coap_server(self) -> int:
+        """libcoap's example server (coap-server-notls): /, /time, /async and /example_data, listed
+        at /.well-known/core with no security (plain CoAP)."""
+        from probe.protocols import coap
+        port = free_port("udp")
+        self.start(["coap-server-notls", "-A", LOOPBACK, "-p", str(port)],
+                   ready=self._udp_ready("coap-server", port, lambda: coap.get(
+                       LOOPBACK, port, "/.well-known/core", timeout=0.2, attempts=1).response is not None))
+        return port
+
+    def ubnt_responder(self, mac: str, firmware: str, model: str) -> int:
+        """probe's lab stand-in for a Ubiquiti discovery responder (probe/lab/ubnt_discovery.py)."""
+        import sys
+
+        from probe.protocols import ubnt
+        port = free_port("udp")
+        self.start([sys.executable, "-m", "probe.lab.ubnt_discovery", "--bind", LOOPBACK, "--port", str(port),
+                    "--mac", mac, "--firmware", firmware, "--hostname", "probe-test", "--model", model,
+                    "--lifetime", "300"],
+                   ready=self._udp_ready("ubnt-discovery", port, lambda: ubnt.ask(
+                       LOOPBACK, port, timeout=0.2, attempts=1)[2] is not None))
         return port
 
     def dnsmasq(self) -> int:
