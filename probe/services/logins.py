@@ -136,6 +136,7 @@ class Attempt:
     def row(self) -> dict[str, object]:
         return {"username": self.credential.username,
                 "password": "<redacted>" if self.credential.secret else self.credential.password,
+                "source": "operator file" if self.credential.secret else self.credential.source,
                 "result": str(self.result), "detail": self.detail, "elapsed_s": round(self.elapsed, 3),
                 "answer_latency_s": None if self.answer_latency is None else round(self.answer_latency, 3)}
 
