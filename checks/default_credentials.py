@@ -311,7 +311,7 @@ class DefaultCredentials(ServiceCheck):
         if wins:
             proof = [ctx.artefact("transcript", f"{svc.protocol} login as {a.credential.username!r} (proof)",
                                   a.transcript.render()) for a in wins]
-            accounts = "; ".join(f"{a.credential.label()} ({a.detail})" for a in wins)
+            accounts = "; ".join(f"{a.shown()} ({a.detail})" for a in wins)
             what = "community" if svc.protocol == "snmp" else "credential"
             rest = "" if scope == "accounts" else (
                 f" Trials stopped there after {len(attempts)} attempt(s); other accounts were not tried "
