@@ -1,7 +1,8 @@
 """default_credentials: does any login service accept a publicly known default credential?
 
-Bounded: exactly the ctx.options.credentials.budget best-ranked pairs per service (planned_pairs),
-whatever the thread timing, most likely first. By default a
+Bounded: exactly the ctx.options.credentials.budget_for(protocol) best-ranked pairs per service
+(planned_pairs), whatever the thread timing, most likely first; the ranking puts the device's own
+maker's and product's defaults first (probe.services.credential_ranking). By default a
 service's trials stop at its first accepted credential: one proven default login is all the FAIL
 needs, and every further failed login costs the device (and the scan) the seconds of delay devices
 put on failures. With credential_scope "accounts" the other accounts are still tried, each until

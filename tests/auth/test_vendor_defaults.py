@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from probe.compliance import nmap_fingerprints, vendor_defaults
 from probe.compliance.nmap_fingerprints import WebAnswer
 from probe.models import Finding, Service, Status
 from probe.options import DEFAULT_BUDGETS, CredentialOptions, DiscoveryOptions
+from probe.output.evidence import load_schema
 from probe.services import credentials
 from probe.store import EvidenceStore
 from tests.helpers.checks import check_service, one, service
@@ -198,6 +200,12 @@ def test_nmap_fingerprint_selects_the_products_default(daemons: LocalDaemons, me
     assert first["username"] == "apuser" and first["source"].startswith(nmap_fingerprints.SOURCE)
     assert "Comtrend" in first["selected_by"] and f.details["fingerprint"]["nmap_fingerprints"]["status"] == "read"
     assert f.details["sources"] == [first["source"]]
+    schema = load_schema()  # the finding as the evidence file writes it, against the published schema
+    jsonschema.validate(f.to_json(), {"$defs": schema["$defs"], **schema["properties"]["findings"]["items"]})
+    bad = f.to_json()
+    bad["details"]["planned"][0].pop("source")
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, {"$defs": schema["$defs"], **schema["properties"]["findings"]["items"]})
 
 
 @lab
