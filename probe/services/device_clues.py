@@ -14,6 +14,7 @@ vendor's pairs went first. Nothing is logged in to and nothing is sent beyond th
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from probe.context import CheckContext
@@ -22,6 +23,7 @@ from probe.services import upnp, web
 
 MAX_TEXT = 300  # characters kept of one clue
 MAX_BANNER = 512  # bytes of a banner artefact read for clues
+_PRINTABLE_GAPS = re.compile(r"[^\x20-\x7e]+")
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,8 @@ def _gather(ctx: CheckContext) -> list[Clue]:
             add("product", where, f"{svc.product or ''} {svc.version or ''}")
         if svc.banner_artefact and svc.protocol not in ("http", "https"):
             art = ctx.store.artefacts.get(svc.banner_artefact)
-            if art is not None:
-                add("banner", where, art.data[:MAX_BANNER].decode("latin-1"), art.id)
+            if art is not None:  # the readable runs only: binary greetings (SSH KEXINIT, DNS, SNMP) carry bytes
+                add("banner", where, _PRINTABLE_GAPS.sub(" ", art.data[:MAX_BANNER].decode("latin-1")), art.id)
         if svc.details.get("sysdescr"):
             add("snmp-sysdescr", where, svc.details["sysdescr"])
     for svc in ctx.services_for("http", "https"):
