@@ -71,6 +71,11 @@ def vendors() -> tuple[str, tuple[Vendor, ...]]:
     return str(doc["source"]), tuple(out)
 
 
+def vendor_services() -> set[str]:
+    """The protocols some maker's pairs apply to."""
+    return {p for v in vendors()[1] for p in v.services}
+
+
 @functools.cache
 def nmap_data() -> NmapData:
     """The installed nmap's fingerprints, read once per process."""

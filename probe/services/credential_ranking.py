@@ -62,7 +62,9 @@ def candidates(ctx: CheckContext, pages: dict[str, object]) -> Ranking:
     user_file = ctx.options.credentials.user_file
     if svc.protocol == "snmp":  # communities are not a maker's product default list
         return Ranking(credentials.for_service(svc.protocol, user_file))
-    clues = [c.to_json() for c in device_clues.gather(ctx)]
+    # the maker list applies to the remote shells only: other services need not wait for the clues
+    wanted = svc.protocol in vendor_defaults.vendor_services()
+    clues = [c.to_json() for c in device_clues.gather(ctx)] if wanted else []
     nmap, nmap_status = nmap_source(ctx, svc.protocol)
     sel = vendor_defaults.select(svc.protocol, clues, web_answers(pages), nmap)
     selected = [Credential(svc.protocol, p.username, p.password, p.source, 0, selected_by=p.why) for p in sel.picks]
