@@ -10,6 +10,7 @@ with a vendor account, lighttpd with the whole UI behind Basic or Digest under t
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import jsonschema
@@ -233,3 +234,34 @@ def test_without_nmap_the_general_list_is_used_and_the_evidence_says_so(daemons:
     off, _ = check_service("default_credentials", port, "http", credentials=CredentialOptions(budget=1),
                            discovery=DiscoveryOptions(use_nmap=False))
     assert one(off).details["fingerprint"]["nmap_fingerprints"]["status"] == "disabled"
+
+
+@pytest.fixture(scope="session")
+def mobotix_https(session_daemons: LocalDaemons, tmp_path_factory: pytest.TempPathFactory) -> Service:
+    """An HTTPS UI whose self-signed certificate names its maker in the subject (O=MOBOTIX AG)."""
+    d = tmp_path_factory.mktemp("mobotix-cert")
+    key, crt = d / "k.pem", d / "c.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-days", "30", "-subj", "/O=MOBOTIX AG/CN=M16", "-keyout", str(key), "-out", str(crt)],
+                   check=True, capture_output=True, timeout=60)
+    pem = d / "server.pem"
+    pem.write_bytes(crt.read_bytes() + key.read_bytes())
+    return service(session_daemons.lighttpd({"/index.html": "<html><body>Camera</body></html>\n"}, tls_pem=pem),
+                   "https")
+
+
+@lab
+@pytest.mark.parametrize("clue", ["tls-subject", "snmp-sysdescr"])
+def test_certificate_subject_or_sysdescr_names_the_maker(daemons: LocalDaemons, mobotix_https: Service,
+                                                         clue: str) -> None:
+    """admin/meinsm (Mobotix; rank 62 of the general list) is tried first when the device's
+    certificate or its SNMP sysDescr (as discovery read it: no packet is sent for it) names the maker."""
+    port = daemons.dropbear_accounts({"admin": "meinsm"})
+    other = mobotix_https if clue == "tls-subject" else service(
+        161, "snmp", transport="udp", details={"sysdescr": "MOBOTIX M16 camera, Linux 4.9"})
+    f, _store = check_service("default_credentials", port, "ssh", others=[other])
+    f = one(f)
+    assert f.status is Status.FAIL and f.details["attempts"] == 1 and "admin / meinsm" in f.summary
+    match = f.details["fingerprint"]["matches"][0]
+    assert match["name"] == "Mobotix" and match["clue"] == clue
+    assert "Mobotix" in _planned(f)[0]["selected_by"]
