@@ -278,7 +278,9 @@ class DefaultCredentials(ServiceCheck):
                                    InconclusiveReason.CONNECTIVITY, artefacts=pre)
             return
 
-        ranking = credential_ranking.candidates(ctx, login.pages)  # the device's own vendor's pairs first
+        # the device's own maker's and product's pairs first (nmap's fingerprint paths asked only
+        # where a web login was found and the device did not throttle the search for it)
+        ranking = credential_ranking.candidates(ctx, login.pages, ask_paths=bool(login.requires_auth))
         creds = ranking.candidates
         budget = max(0, ctx.options.credentials.budget_for(svc.protocol))
         waits: list[dict[str, object]] = []

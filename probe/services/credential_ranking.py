@@ -15,8 +15,11 @@ from typing import Any
 from probe.compliance import vendor_defaults
 from probe.compliance.nmap_fingerprints import WebAnswer
 from probe.context import CheckContext
-from probe.services import credentials, device_clues
+from probe.protocols.transcript import Transcript
+from probe.services import credentials, device_clues, web
 from probe.services.credentials import Credential
+
+MAX_FINGERPRINT_PATHS = 40  # GETs per web login service for the paths nmap's fingerprints look at
 
 
 @dataclass
@@ -55,8 +58,42 @@ def nmap_source(ctx: CheckContext, protocol: str) -> tuple[vendor_defaults.NmapD
     return data, status
 
 
-def candidates(ctx: CheckContext, pages: dict[str, object]) -> Ranking:
-    """The ranked candidates for ctx.service (pages: the login discovery's answers, for web services)."""
+def ask_fingerprint_paths(ctx: CheckContext, nmap: vendor_defaults.NmapData,
+                          pages: dict[str, object]) -> tuple[dict[str, object], dict[str, Any]]:
+    """One unauthenticated GET on each path nmap's fingerprints look at that the login discovery did
+    not read (at most MAX_FINGERPRINT_PATHS; nothing else is sent), so that a product recognised
+    only by its own login path (a camera's viewer page, a vendor API) is recognised. Stops at the
+    first refusal to talk (429/503) and when the port stalls. The exchanges are one transcript."""
+    svc = ctx.service
+    assert svc is not None
+    wanted = [p for p in dict.fromkeys(p for fp in nmap.fingerprints for p in fp.paths) if p not in pages]
+    t = Transcript(svc.protocol, ctx.host, svc.port)
+    t.note(f"unauthenticated GETs of the login paths nmap's http-default-accounts fingerprints name "
+           f"({min(len(wanted), MAX_FINGERPRINT_PATHS)} of {len(wanted)} not read by the login discovery)")
+    client = web.client(ctx, svc, t)
+    got: dict[str, object] = {}
+    asked = 0
+    for path in wanted[:MAX_FINGERPRINT_PATHS]:
+        ctx.check_cancelled()
+        asked += 1
+        try:
+            resp = client.request("GET", path)
+        except (OSError, ValueError) as exc:
+            t.note(f"GET {path}: {exc}")
+            if client.stalls.blocked((client.host, client.port, client.tls)):
+                break  # the port stopped answering: every further path would cost a full timeout
+            continue
+        got[path] = resp
+        if resp.status in (429, 503):
+            t.note("the device refused to talk (429/503): no more paths asked")
+            break
+    art = ctx.artefact("transcript", f"{svc.protocol} nmap fingerprint paths", t.render()) if asked else None
+    return got, {"paths_asked": asked, "paths_artefact": art}
+
+
+def candidates(ctx: CheckContext, pages: dict[str, object], *, ask_paths: bool = False) -> Ranking:
+    """The ranked candidates for ctx.service (pages: the login discovery's answers, for web services;
+    ask_paths: the service asks for a login, so the fingerprints' own paths may be asked too)."""
     svc = ctx.service
     assert svc is not None, "a service-scoped check"
     user_file = ctx.options.credentials.user_file
@@ -66,6 +103,10 @@ def candidates(ctx: CheckContext, pages: dict[str, object]) -> Ranking:
     wanted = svc.protocol in vendor_defaults.vendor_services()
     clues = [c.to_json() for c in device_clues.gather(ctx)] if wanted else []
     nmap, nmap_status = nmap_source(ctx, svc.protocol)
+    if nmap is not None and ask_paths:
+        more, asked = ask_fingerprint_paths(ctx, nmap, pages)
+        pages = {**pages, **more}
+        nmap_status.update(asked)
     sel = vendor_defaults.select(svc.protocol, clues, web_answers(pages), nmap)
     selected = [Credential(svc.protocol, p.username, p.password, p.source, 0, selected_by=p.why) for p in sel.picks]
     details = {"clues": clues, "matches": sel.matches, "selected_pairs": len(selected),

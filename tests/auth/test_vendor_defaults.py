@@ -265,3 +265,21 @@ def test_certificate_subject_or_sysdescr_names_the_maker(daemons: LocalDaemons, 
     match = f.details["fingerprint"]["matches"][0]
     assert match["name"] == "Mobotix" and match["clue"] == clue
     assert "Mobotix" in _planned(f)[0]["selected_by"]
+
+
+@lab
+def test_a_product_recognised_only_at_its_own_login_path(daemons: LocalDaemons) -> None:
+    """nmap recognises Tomcat's manager by the realm at /manager/html/, a path probe's login
+    discovery does not read: it is asked once (GET), the product's tomcat/s3cret (in no built-in
+    list) goes first and is proven; the same site under a generic realm selects nothing."""
+    port = daemons.lighttpd_realm("Tomcat Manager Application", "tomcat", "s3cret")
+    f, store = check_service("default_credentials", port, "http", credentials=CredentialOptions(budget=12))
+    f = one(f)
+    assert f.status is Status.FAIL and "tomcat / s3cret" in f.summary
+    nmap = f.details["fingerprint"]["nmap_fingerprints"]
+    assert nmap["paths_asked"] >= 1 and "GET /manager/html/" in store.artefacts[nmap["paths_artefact"]].data.decode()
+    assert f.details["fingerprint"]["matches"][0]["path"] != "/"
+    plain = daemons.lighttpd_realm("device", "tomcat", "s3cret")
+    g = one(check_service("default_credentials", plain, "http", credentials=CredentialOptions(budget=2))[0])
+    assert g.status is Status.PASS and g.details["fingerprint"]["selected_pairs"] == 0
+    assert g.details["fingerprint"]["nmap_fingerprints"]["paths_asked"] >= 1
