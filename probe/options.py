@@ -101,12 +101,23 @@ class DiscoveryOptions:
         _ports("ssdp_port", None if self.ssdp_port is None else (self.ssdp_port,))
 
 
+# Default login attempts per service, by protocol, when the operator sets no --credential-budget.
+# Telnet and SSH are what Mirai and its successors log in to: their default covers the whole
+# built-in list (the 60 pairs of the public Mirai list plus probe's other rows, 67 in all) with
+# room for the vendor pairs a device's fingerprint selects, so "not found" there means "none of
+# the botnet's pairs works". Other logins keep 20: web, FTP and MQTT logins delay or lock out
+# sooner, and their likely defaults are few and ranked first.
+DEFAULT_BUDGETS: dict[str, int] = {"telnet": 80, "ssh": 80}
+DEFAULT_BUDGET = 20
+CREDENTIAL_PROTOCOLS = ("ssh", "telnet", "ftp", "http", "https", "mqtt", "mqtts", "snmp")  # as recorded
+
+
 @dataclass(frozen=True)
 class CredentialOptions:
     """Default-credential trials and the opt-in brute-force test."""
 
     enabled: bool = True  # try default credentials at all (--no-credentials)
-    budget: int = 20  # login attempts per service at most
+    budget: int | None = None  # login attempts per service at most; None: by protocol (budget_for)
     delay: float = 0.0  # seconds between attempts on one service
     scope: CredentialScope = CredentialScope.FIRST
     user_file: Path | None = None  # the operator's own CSV, tried first, redacted in the evidence
@@ -115,10 +126,18 @@ class CredentialOptions:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scope", CredentialScope(self.scope))
-        _not_negative("--credential-budget", self.budget)
+        if self.budget is not None:
+            _not_negative("--credential-budget", self.budget)
         _not_negative("--credential-delay", self.delay)
         if not 3 <= self.brute_force_attempts <= 30:
             raise UserError("--brute-force-attempts must be between 3 and 30")
+
+    def budget_for(self, protocol: str) -> int:
+        """Login attempts at most on one service: the operator's --credential-budget, else the
+        protocol's default (DEFAULT_BUDGETS, DEFAULT_BUDGET)."""
+        if self.budget is not None:
+            return self.budget
+        return DEFAULT_BUDGETS.get(protocol, DEFAULT_BUDGET)
 
 
 SSH_POLICY_PRESETS = ("ssh-audit",)  # probe/data/policies/ssh-<name>.yaml, chosen by name
@@ -184,7 +203,9 @@ class ScanOptions:
                           "tcp_ports": _port_spec(d.tcp_ports), "udp_ports": _port_spec(d.udp_ports),
                           "udp_timeout": d.udp_timeout, "use_nmap": d.use_nmap, "nmap_versions": d.nmap_versions,
                           "nmap_timeout": d.nmap_timeout, "ssdp_port": d.ssdp_port},
-            "credentials": {"enabled": c.enabled, "budget": c.budget, "delay": c.delay, "scope": str(c.scope),
+            "credentials": {"enabled": c.enabled, "budget": c.budget,
+                            "budgets": {p: c.budget_for(p) for p in CREDENTIAL_PROTOCOLS},
+                            "delay": c.delay, "scope": str(c.scope),
                             # the file's name only: its contents are the operator's secrets
                             "user_file": c.user_file.name if c.user_file else None,
                             "brute_force": c.brute_force, "brute_force_attempts": c.brute_force_attempts},

@@ -45,8 +45,11 @@ Scan one or more devices: discover open services, run the profile's checks (only
 evidence a clause in scope), judge every clause in scope, print a clause table and write the
 evidence JSON (schema: `probe schema`).
 
-Only the targets you name are contacted. Credential trials are bounded per service (--credential-budget)
-and ordered most-likely first; the brute-force protection test runs only with --allow-brute-force-test.
+Only the targets you name are contacted. Credential trials are bounded per service (--credential-budget:
+80 on telnet and SSH, every public Mirai pair; 20 elsewhere) and ordered most-likely first: the vendor's
+own defaults first when what the device shows (banners, web title, realm and Server, UPnP, SNMP
+sysDescr, certificate subject) names its maker or product. The brute-force protection test runs only
+with --allow-brute-force-test.
 
 examples:
   probe run --target 10.0.0.1 --profile home-gateway --out gw.json
@@ -103,8 +106,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="connects in flight during the connect sweep (default 512)")
     b.add_argument("--no-credentials", action="store_true",
                    help="do not try default credentials (their clauses become INCONCLUSIVE)")
-    b.add_argument("--credential-budget", type=int, default=20, metavar="N",
-                   help="login attempts per service at most (default 20)")
+    b.add_argument("--credential-budget", type=int, default=None, metavar="N",
+                   help="login attempts per service at most (default: 80 on telnet and SSH, which covers the "
+                        "whole built-in list - every public Mirai pair - plus the vendor pairs the device's "
+                        "fingerprint selects; 20 on every other login, whose likely defaults are few and which "
+                        "delay or lock out sooner)")
     b.add_argument("--credential-delay", type=float, default=0.0, metavar="SEC",
                    help="pause between login attempts on one service (default 0)")
     b.add_argument("--credential-scope", choices=("first", "accounts"), default="first",

@@ -31,7 +31,7 @@ from probe.errors import UserError
 # 2.1: services[].details (what identification learned, e.g. the SNMP engine), services[].probes
 #      (what identification tried), clauses[].documents (what needs the manufacturer's documents),
 #      clauses[].title_ja_source and catalog.<scheme>.title_ja_source (who wrote the Japanese title)
-SCHEMA_VERSION = "2.1.0"
+SCHEMA_VERSION = "2.2.0"
 SCHEMA_ID = "https://probe.invalid/schema/evidence-2.json"
 
 
