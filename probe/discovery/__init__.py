@@ -28,7 +28,7 @@ from typing import Any
 
 from probe.discovery import fingerprint as fp
 from probe.discovery import nmap_scan, udp_probe
-from probe.discovery.syn_scan import SynUnavailable, syn_sweep
+from probe.discovery.syn_scan import SynUnavailable, syn_stats, syn_sweep
 from probe.discovery.tcp_connect import sweep
 from probe.models import Service
 from probe.options import ScanMethod
@@ -65,7 +65,7 @@ def _tcp_sweep(session: TargetSession, ports: tuple[int, ...], result: Discovery
     stats: dict[str, Any] = {"tcp_ports_requested": len(ports)}
     if method in (ScanMethod.AUTO, ScanMethod.SYN):
         try:
-            syn = syn_sweep(host, ports, rate=opts.rate, retries=opts.retries, cancel=clock.cancel,
+            syn = syn_sweep(host, ports, max_rate=opts.max_rate, retries=opts.retries, cancel=clock.cancel,
                             deadline=clock.deadline, progress=sweep_progress)
         except SynUnavailable as exc:
             stats["syn_unavailable"] = str(exc)
@@ -74,19 +74,16 @@ def _tcp_sweep(session: TargetSession, ports: tuple[int, ...], result: Discovery
             result.method = "syn-scan"
             stats.update({"sweep_method": "syn-scan", "tcp_ports_scanned": syn.scanned, "open": len(syn.open_ports),
                           "closed": syn.closed, "filtered": syn.filtered, "icmp_unreachable": syn.icmp_unreachable,
-                          "unreachable": 0, "sweep_seconds": round(syn.elapsed, 3), "packets_sent": syn.packets_sent,
-                          "retransmitted": syn.retransmitted,
-                          "answered_after_retransmit": syn.answered_after_retransmit,
-                          "rate_pps": syn.rate, "retries": syn.retries, "max_rtt_ms": round(syn.max_rtt * 1000, 2)})
+                          "unreachable": 0, "sweep_seconds": round(syn.elapsed, 3), **syn_stats(syn)})
             result.stats.update(stats)
             return syn.open_ports, syn.complete
-    sw = sweep(host, ports, timeout=connect_timeout, concurrency=concurrency, cancel=clock.cancel,
-               deadline=clock.deadline, progress=sweep_progress)
+    sw = sweep(host, ports, timeout=connect_timeout, concurrency=concurrency, max_rate=opts.max_rate,
+               cancel=clock.cancel, deadline=clock.deadline, progress=sweep_progress)
     result.method = "connect-scan"
     stats.update({"sweep_method": "connect-scan", "tcp_ports_scanned": sw.scanned, "open": len(sw.open_ports),
                   "closed": sw.closed, "filtered": sw.filtered, "unreachable": sw.unreachable,
                   "sweep_seconds": round(sw.elapsed, 3), "connect_timeout": connect_timeout,
-                  "concurrency": concurrency})
+                  "concurrency": concurrency, "max_rate_pps": opts.max_rate})
     result.stats.update(stats)
     return sw.open_ports, sw.complete
 

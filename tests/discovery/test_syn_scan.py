@@ -62,7 +62,7 @@ def test_syn_and_connect_agree_on_loopback() -> None:
         open_ports = sorted(s.getsockname()[1] for s in socks)
         closed = free_port()  # nothing listens there
         ports = sorted(set(open_ports) | {closed} | set(range(min(open_ports) - 20, min(open_ports))))
-        syn = syn_sweep("127.0.0.1", ports, rate=20000)
+        syn = syn_sweep("127.0.0.1", ports, max_rate=20000)
         con = sweep("127.0.0.1", ports, timeout=1.0)
         assert set(open_ports) <= set(syn.open_ports)
         assert set(open_ports) <= set(con.open_ports)
@@ -82,7 +82,7 @@ def test_open_closed_filtered_classification(tmp_path: Path) -> None:
         # 8081 closed (RST), 8082 silently dropped, 8083 rejected with ICMP port unreachable
         ns.nft("table inet pdisc {\n chain input {\n  type filter hook input priority 0; policy accept;\n"
                "  tcp dport 8082 drop\n  tcp dport 8083 reject with icmp type port-unreachable\n }\n}\n")
-        res = syn_sweep(ns.ip, [8080, 8081, 8082, 8083], rate=1000, retries=1)
+        res = syn_sweep(ns.ip, [8080, 8081, 8082, 8083], max_rate=1000, retries=1)
         assert res.open_ports == [8080]
         assert res.closed_ports == [8081]
         assert sorted(res.filtered_ports) == [8082, 8083]
@@ -104,7 +104,7 @@ def test_concurrent_sweeps_share_one_loop_without_crosstalk(tmp_path: Path) -> N
         a.drop_policy(allow_tcp=[8080])
         ports = list(range(8000, 9200))
         out: dict[str, SynSweepResult] = {}
-        threads = [threading.Thread(target=lambda ns=ns: out.__setitem__(ns.ip, syn_sweep(ns.ip, ports, rate=5000)))
+        threads = [threading.Thread(target=lambda ns=ns: out.__setitem__(ns.ip, syn_sweep(ns.ip, ports, max_rate=5000)))
                    for ns in (a, b)]
         for t in threads:
             t.start()
@@ -140,7 +140,7 @@ def test_sweep_stops_when_cancelled() -> None:
         cancel = threading.Event()
         threading.Timer(0.5, cancel.set).start()
         t0 = time.monotonic()
-        res = syn_sweep(ns.ip, range(1, 65536), rate=2000, cancel=cancel)
+        res = syn_sweep(ns.ip, range(1, 65536), max_rate=2000, cancel=cancel)
         assert time.monotonic() - t0 < 5
         assert not res.complete
         assert res.scanned < 65535  # unanswered ports of an unfinished sweep are not called filtered
