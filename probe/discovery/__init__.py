@@ -22,7 +22,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,8 +53,9 @@ class DiscoveryResult:
 
 
 def _tcp_sweep(session: TargetSession, ports: tuple[int, ...], result: DiscoveryResult,
-               progress: Progress | None) -> tuple[list[int], bool]:
-    """Run the best available sweep; fill result.method/stats; return (open ports, complete)."""
+               progress: Progress | None, on_open: Callable[[int], None] | None = None) -> tuple[list[int], bool]:
+    """Run the best available sweep; fill result.method/stats; return (open ports, complete).
+    The SYN sweep calls `on_open` with each port as it finds it open."""
     host, opts, clock = session.host, session.options.discovery, session.clock
     method, concurrency, connect_timeout = opts.method, opts.concurrency, opts.connect_timeout
 
@@ -66,7 +67,7 @@ def _tcp_sweep(session: TargetSession, ports: tuple[int, ...], result: Discovery
     if method in (ScanMethod.AUTO, ScanMethod.SYN):
         try:
             syn = syn_sweep(host, ports, max_rate=opts.max_rate, retries=opts.retries, cancel=clock.cancel,
-                            deadline=clock.deadline, progress=sweep_progress)
+                            deadline=clock.deadline, progress=sweep_progress, on_open=on_open)
         except SynUnavailable as exc:
             stats["syn_unavailable"] = str(exc)
             result.notes.append(f"SYN sweep not used ({exc}); used the TCP connect sweep instead")
@@ -239,13 +240,9 @@ def discover(session: TargetSession, tcp_ports: tuple[int, ...], udp_ports: tupl
     """Sweep `tcp_ports`, identify what answers, probe `udp_ports`; services go to the session's store."""
     host, store = session.host, session.store
     result = DiscoveryResult()
-    open_ports, complete = _tcp_sweep(session, tcp_ports, result, progress)
-    result.complete = complete
-    method = result.method
-
     services: list[Service] = []
     udp_results: list[udp_probe.UdpResult] = []
-    total = len(open_ports) + len(udp_ports)
+    total = len(udp_ports)  # + the open TCP ports, once the sweep has found them
     done = 0
     lock = threading.Lock()
 
@@ -254,9 +251,9 @@ def discover(session: TargetSession, tcp_ports: tuple[int, ...], udp_ports: tupl
         with lock:
             done += 1
             if progress:
-                progress("identify", {"host": host, "done": done, "total": total})
+                progress("identify", {"host": host, "done": done, "total": max(done, total)})
 
-    def tcp_job(port: int) -> None:
+    def tcp_job(port: int, method: str) -> None:
         try:
             svc = _identify_tcp(session, port, method)
         except Cancelled:
@@ -281,9 +278,23 @@ def discover(session: TargetSession, tcp_ports: tuple[int, ...], udp_ports: tupl
                 services.append(svc)
         tick()
 
+    # Identification and the UDP probes overlap the TCP sweep: a port the SYN sweep finds open is
+    # identified at once, through the device's connection slots, while the sweep goes on (a full
+    # sweep takes seconds; the ports it finds first need not wait for the last).
     udp_start = time.monotonic()
+    early: dict[int, Future[None]] = {}
     with ThreadPoolExecutor(max_workers=session.options.safety.max_connections) as pool:
-        futures = [pool.submit(tcp_job, p) for p in open_ports] + [pool.submit(udp_job, p) for p in udp_ports]
+        futures = [pool.submit(udp_job, p) for p in udp_ports]
+
+        def on_open(port: int) -> None:
+            with lock:
+                early[port] = pool.submit(tcp_job, port, "syn-scan")
+
+        open_ports, complete = _tcp_sweep(session, tcp_ports, result, progress, on_open)
+        result.complete = complete
+        total += len(open_ports)
+        with lock:
+            futures += [early.get(p) or pool.submit(tcp_job, p, result.method) for p in open_ports]
         for fut in futures:
             fut.result()
     services.sort(key=lambda s: (s.transport, s.port))

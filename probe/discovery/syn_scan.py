@@ -94,22 +94,36 @@ class SynSweepResult:
     source_port: int = 0
 
 
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    s = (s >> 16) + (s & 0xFFFF)
-    s += s >> 16
-    return ~s & 0xFFFF
+_SYN_HEADER = struct.Struct("!HHIIHHHH4s")  # TCP header + MSS option: 24 bytes
+_OFFSET_FLAGS = ((_SYN_HEADER.size // 4) << 12) | _SYN
+_WINDOW = 1024
+
+
+class SynBuilder:
+    """SYN segments (no IP header) from one source to one target, checksum included.
+
+    Why not pack and checksum each segment from scratch: a full sweep builds 65,535 of them on one
+    Python thread, and only the destination port and the sequence number change between two. The
+    one's-complement sum of everything else (the IPv4 pseudo-header, the source port, flags,
+    window, MSS option) is added up once; each segment adds three 16-bit words to it.
+    """
+
+    def __init__(self, src: bytes, dst: bytes, sport: int) -> None:
+        self.sport = sport
+        fixed = src + dst + struct.pack("!BBHHHHH", 0, socket.IPPROTO_TCP, _SYN_HEADER.size, sport, _OFFSET_FLAGS,
+                                        _WINDOW, 0) + _MSS_OPTION
+        self.base = sum(struct.unpack(f"!{len(fixed) // 2}H", fixed))
+
+    def __call__(self, dport: int, seq: int) -> bytes:
+        s = self.base + dport + (seq >> 16) + (seq & 0xFFFF)
+        s = (s >> 16) + (s & 0xFFFF)
+        s += s >> 16
+        return _SYN_HEADER.pack(self.sport, dport, seq, 0, _OFFSET_FLAGS, _WINDOW, ~s & 0xFFFF, 0, _MSS_OPTION)
 
 
 def build_syn(src: bytes, dst: bytes, sport: int, dport: int, seq: int) -> bytes:
     """A TCP SYN segment (no IP header) with a correct checksum over the IPv4 pseudo-header."""
-    offset_flags = ((5 + len(_MSS_OPTION) // 4) << 12) | _SYN
-    hdr = struct.pack("!HHIIHHHH", sport, dport, seq, 0, offset_flags, 1024, 0, 0) + _MSS_OPTION
-    pseudo = src + dst + struct.pack("!BBH", 0, socket.IPPROTO_TCP, len(hdr))
-    csum = _checksum(pseudo + hdr)
-    return hdr[:16] + struct.pack("!H", csum) + hdr[18:]
+    return SynBuilder(src, dst, sport)(dport, seq)
 
 
 def _bpf_filter(target: bytes, sport: int) -> bytes:
@@ -242,14 +256,16 @@ class _Job:
     def __init__(self, host: str, src: str, ports: Sequence[int], send: socket.socket, recv: socket.socket,
                  icmp: socket.socket | None, max_rate: int, start_rate: int, retries: int,
                  cancel: threading.Event, deadline: float | None,
-                 progress: Callable[[int, int], None] | None) -> None:
+                 progress: Callable[[int, int], None] | None, on_open: Callable[[int], None] | None) -> None:
         rng = random.SystemRandom()
+        self.on_open = on_open
         self.host, self.send, self.recv, self.icmp_sock = host, send, recv, icmp
         self.cancel, self.deadline, self.progress = cancel, deadline, progress
         self.base_retries = retries
         self.sport = rng.randint(40000, 60999)
         self.base, self.mult = rng.getrandbits(32), rng.getrandbits(32) | 1
         self.src_b, self.target = socket.inet_aton(src), socket.inet_aton(host)
+        self.syn = SynBuilder(self.src_b, self.target, self.sport)
         _attach_filter(recv, _bpf_filter(self.target, self.sport))  # an optimisation: the parser checks again
         # Per-port state lives in flat arrays, not lists of Python ints/floats: a run sweeping many
         # devices at once holds one set per device (~1.2 MB each; lists would cost several times that).
@@ -378,7 +394,7 @@ class _Job:
 
     def _send(self, port: int, now: float) -> None:
         tryno = self.tries[port]
-        pkt = build_syn(self.src_b, self.target, self.sport, port, self.seq_of(port, tryno))
+        pkt = self.syn(port, self.seq_of(port, tryno))
         for attempt in range(50):  # ENOBUFS: the qdisc is full; back off briefly, bounded
             try:
                 self.send.sendto(pkt, (self.host, 0))
@@ -412,6 +428,11 @@ class _Job:
             ctl.on_rtt(now - self.first_sent[port])
         elif tryno == self.tries[port] - 1:
             ctl.on_rtt(now - self.sent_at[port])
+        if state == _OPEN and self.on_open is not None:
+            try:
+                self.on_open(port)
+            except Exception:  # the caller's hook must not stop every sweep: the port is still reported
+                self.on_open = None
         if tryno > 0:  # every earlier try of this port went unanswered: those probes were lost
             self.res.answered_after_retransmit += 1
             if state == _ICMP:
@@ -543,9 +564,11 @@ _MUX = _Mux()
 
 def syn_sweep(host: str, ports: Sequence[int], *, max_rate: int = DEFAULT_MAX_RATE, start_rate: int = START_RATE,
               retries: int = DEFAULT_RETRIES, cancel: threading.Event | None = None, deadline: float | None = None,
-              progress: Callable[[int, int], None] | None = None) -> SynSweepResult:
+              progress: Callable[[int, int], None] | None = None,
+              on_open: Callable[[int], None] | None = None) -> SynSweepResult:
     """SYN-probe every port, never faster than `max_rate` packets/s; raise SynUnavailable when raw
-    sockets cannot be used."""
+    sockets cannot be used. `on_open(port)` is called (on the sweep's thread: it must return
+    quickly) for each port as soon as it is found open."""
     try:
         addr = ipaddress.ip_address(host)
     except ValueError:
@@ -585,7 +608,7 @@ def syn_sweep(host: str, ports: Sequence[int], *, max_rate: int = DEFAULT_MAX_RA
             except OSError:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
         job = _Job(host, src, array("H", dict.fromkeys(ports)), send, recv, icmp, max_rate, start_rate, retries,
-                   cancel, deadline, progress)
+                   cancel, deadline, progress, on_open)
         return _sweep(job, cancel)
     except OSError as exc:
         raise SynUnavailable(f"raw socket error: {exc}") from None

@@ -38,16 +38,20 @@ def _listeners(n: int) -> list[socket.socket]:
     return out
 
 
-def test_syn_checksum_matches_kernel_rule() -> None:
-    """A SYN's checksum over the pseudo-header must verify to zero (unit test of the builder)."""
+@pytest.mark.parametrize(("sport", "dport", "seq"), [(40000, 22, 0x12345678), (60999, 1, 0), (40001, 65535, 0xFFFFFFFF),
+                                                    (50000, 8080, 0xFFFF0000), (41234, 443, 0x0000FFFF)])
+def test_syn_checksum_matches_kernel_rule(sport: int, dport: int, seq: int) -> None:
+    """A SYN's checksum over the pseudo-header must verify to zero (unit test of the builder, whose
+    checksum is precomputed for the fixed fields and completed per segment, carries included)."""
     src, dst = socket.inet_aton("10.231.1.1"), socket.inet_aton("10.231.1.2")
-    seg = build_syn(src, dst, 40000, 22, 0x12345678)
+    seg = build_syn(src, dst, sport, dport, seq)
     data = src + dst + bytes([0, 6]) + len(seg).to_bytes(2, "big") + seg
     total = sum(int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     assert total == 0xFFFF
     assert seg[13] == 0x02  # SYN only
+    assert int.from_bytes(seg[2:4], "big") == dport and int.from_bytes(seg[4:8], "big") == seq
 
 
 def test_ipv6_target_is_refused_for_fallback() -> None:
