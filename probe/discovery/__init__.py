@@ -12,6 +12,9 @@ the "unused services disabled" clauses rest on, and every check is scheduled fro
    whose product/version it could not read, one bounded nmap run per port; XML kept as evidence.
 4. UDP: one protocol-correct request per UDP port of the profile (udp_probe.py).
 
+Steps 2 and 4 overlap step 1: the UDP probes start with the sweep, and each port the SYN sweep
+finds open is handed to identification at once.
+
 The policy and the measurements behind it are in docs/discovery.md.
 """
 
