@@ -49,7 +49,7 @@ from probe.options import DEFAULT_MAX_RATE  # packets/s: the ceiling when the op
 START_RATE = 5_000  # the first interval's rate (or the ceiling, when lower)
 MIN_RATE = 1_000  # cuts stop here (or at the ceiling, when lower): a bound on the sweep's time
 DEFAULT_RETRIES = 1  # an unanswered probe is sent once more...
-MAX_RETRIES = 4  # ...and up to this many times while retransmissions are being answered (lossy path)
+MAX_RETRIES = 6  # ...and up to this many times while retransmissions are being answered (lossy path)
 INITIAL_RTO, MIN_RTO, MAX_RTO = 0.3, 0.1, 1.0  # seconds a first probe is waited for before it is retried
 MAX_BACKOFF = 2.0  # seconds: the longest wait for any try (the wait doubles with each retransmission)
 CONTROL_INTERVAL = 0.05  # seconds between rate decisions (at least two smoothed RTTs)

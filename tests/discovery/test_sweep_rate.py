@@ -128,7 +128,7 @@ def test_sweep_backs_off_on_a_rate_limiting_device_and_finds_every_port(meter: N
     """The device drops every SYN above 3,000/s. Starting at 5,000/s and growing, the sweep loses
     probes, sees their retransmissions answered, cuts its rate, retries more, and ends with every
     port classified as it is: the three listeners open, every other port closed, none filtered."""
-    _syn_meter(meter, 3000, 50, drop=True)
+    _syn_meter(meter, 3000, 100, drop=True)
     ports = range(1, 12001)
     res = syn_sweep(meter.ip, ports)
     counted = _counters(meter, "pmeter")
