@@ -105,7 +105,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"ceiling of the SYN sweep in packets per second (default {DEFAULT_MAX_RATE:,}); below it the "
                         "sweep adapts, starting at 5,000 and backing off when probes are lost or round-trip times "
                         "grow. Lower it for a fragile device (e.g. 500); also caps connects started per second in "
-                        "the connect sweep. Recorded in the evidence (docs/discovery.md)")
+                        "the connect sweep. Recorded in the evidence (docs/discovery.md). --scan-rate is its former "
+                        "name (then a fixed rate)")
     b.add_argument("--scan-concurrency", type=int, default=512, metavar="N",
                    help="connects in flight during the connect sweep (default 512)")
     b.add_argument("--no-credentials", action="store_true",
