@@ -19,6 +19,9 @@ from typing import Any
 from probe.errors import UserError
 
 MAX_PORT = 65535
+MAX_RATE = 1_000_000  # packets/s: a --max-rate above this is a typo, not a plan
+# The SYN sweep's ceiling when the operator sets none; why this number: docs/discovery.md
+DEFAULT_MAX_RATE = 30_000
 
 
 class ScanMethod(StrEnum):
@@ -74,11 +77,14 @@ class DiscoveryOptions:
     """How open ports are found and identified."""
 
     method: ScanMethod = ScanMethod.AUTO
-    rate: int = 10_000  # SYN sweep packets per second
-    retries: int = 1  # unanswered SYN probes are sent once more
+    # SYN sweep ceiling in packets per second (--max-rate); below it the rate adapts to the device
+    # (probe/discovery/syn_scan.py). Also caps connects started per second in the connect sweep.
+    max_rate: int = DEFAULT_MAX_RATE
+    retries: int = 1  # unanswered SYN probes are sent once more (more while retries keep being answered)
     concurrency: int = 512  # connect() sweep: connects in flight
     connect_timeout: float = 1.0  # connect() sweep: per port
     tcp_ports: tuple[int, ...] | None = None  # instead of the profile's ports (--ports)
+    tcp_ports_name: str | None = None  # the named port set --ports gave (e.g. "top"), recorded as such
     udp_ports: tuple[int, ...] | None = None  # instead of the profile's (--udp-ports; () = none)
     udp_timeout: float = 1.0
     use_nmap: bool = True  # nmap -sV on ports probe's own probes could not identify
@@ -88,7 +94,8 @@ class DiscoveryOptions:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "method", ScanMethod(self.method))
-        _positive("--scan-rate", self.rate)
+        if not 1 <= self.max_rate <= MAX_RATE:
+            raise UserError(f"--max-rate must be between 1 and {MAX_RATE:,} packets per second")
         _not_negative("scan retries", self.retries)
         _positive("--scan-concurrency", self.concurrency)
         _positive("connect timeout", self.connect_timeout)
@@ -198,9 +205,10 @@ class ScanOptions:
         return {
             "safety": {"max_connections": s.max_connections, "timeout": s.timeout, "max_time": s.max_time,
                        "max_read_bytes": s.max_read_bytes, "upnp_mapping_test": s.upnp_mapping_test},
-            "discovery": {"method": str(d.method), "rate": d.rate, "retries": d.retries,
+            "discovery": {"method": str(d.method), "max_rate": d.max_rate, "retries": d.retries,
                           "concurrency": d.concurrency, "connect_timeout": d.connect_timeout,
-                          "tcp_ports": _port_spec(d.tcp_ports), "udp_ports": _port_spec(d.udp_ports),
+                          "tcp_ports": _port_spec(d.tcp_ports), "tcp_ports_name": d.tcp_ports_name,
+                          "udp_ports": _port_spec(d.udp_ports),
                           "udp_timeout": d.udp_timeout, "use_nmap": d.use_nmap, "nmap_versions": d.nmap_versions,
                           "nmap_timeout": d.nmap_timeout, "ssdp_port": d.ssdp_port},
             "credentials": {"enabled": c.enabled, "budget": c.budget,
