@@ -1,7 +1,8 @@
 """default_credentials: does any login service accept a publicly known default credential?
 
-Bounded: exactly the ctx.options.credentials.budget best-ranked pairs per service (planned_pairs),
-whatever the thread timing, most likely first. By default a
+Bounded: exactly the ctx.options.credentials.budget_for(protocol) best-ranked pairs per service
+(planned_pairs), whatever the thread timing, most likely first; the ranking puts the device's own
+maker's and product's defaults first (probe.services.credential_ranking). By default a
 service's trials stop at its first accepted credential: one proven default login is all the FAIL
 needs, and every further failed login costs the device (and the scan) the seconds of delay devices
 put on failures. With credential_scope "accounts" the other accounts are still tried, each until
@@ -30,7 +31,8 @@ from probe.models import Finding, InconclusiveReason, Status
 from probe.options import CredentialScope
 from probe.plugins import ServiceCheck
 from probe.protocols import snmp
-from probe.services.credentials import Credential, for_service
+from probe.services import credential_ranking
+from probe.services.credentials import Credential
 from probe.services.logins import Attempt, Result, ServiceLogin, admin_paths
 
 MAX_LOCKOUT_WAITS = 2  # pauses a throttling device may impose on one service's trials
@@ -49,8 +51,13 @@ def every_account(ctx: ServiceContext) -> bool:
 
 
 def _pair(cred: Credential) -> dict[str, str]:
-    """A planned pair as the evidence shows it (the operator's own passwords redacted, as in attempts)."""
-    return {"username": cred.username, "password": "<redacted>" if cred.secret else cred.password}
+    """A planned pair as the evidence shows it (the operator's own passwords redacted, as in attempts),
+    with the list it came from and, when the device's fingerprint moved it forward, why."""
+    out = {"username": cred.username, "password": "<redacted>" if cred.secret else cred.password,
+           "source": "operator file" if cred.secret else cred.source}
+    if cred.selected_by:
+        out["selected_by"] = cred.selected_by
+    return out
 
 
 def _account(protocol: str, cred: Credential) -> str:
@@ -255,7 +262,6 @@ class DefaultCredentials(ServiceCheck):
                                    "attempts.", "credential attempts are disabled for this run",
                                    InconclusiveReason.NOT_OPTED_IN)
             return
-        creds = for_service(svc.protocol, ctx.options.credentials.user_file)
         login = ServiceLogin(ctx, svc)
         try:
             login.prepare(admin_paths())
@@ -284,7 +290,11 @@ class DefaultCredentials(ServiceCheck):
                                    InconclusiveReason.CONNECTIVITY, artefacts=pre)
             return
 
-        budget = max(0, ctx.options.credentials.budget)
+        # the device's own maker's and product's pairs first (nmap's fingerprint paths asked only
+        # where a web login was found and the device did not throttle the search for it)
+        ranking = credential_ranking.candidates(ctx, login.pages, ask_paths=bool(login.requires_auth))
+        creds = ranking.candidates
+        budget = max(0, ctx.options.credentials.budget_for(svc.protocol))
         waits: list[dict[str, object]] = []
         retries: list[dict[str, object]] = []
         attempts, stop = run_trials(ctx, login, creds, budget, waits, retries)
@@ -304,6 +314,8 @@ class DefaultCredentials(ServiceCheck):
         details = {"login": login.description, "attempts": len(attempts), "budget": budget,
                    "candidates": len(creds), "planned": [_pair(c) for c in planned_pairs(creds, budget)],
                    "scope": scope, "lockout_waits": waits, "connection_retries": retries}
+        if ranking.details:
+            details["fingerprint"] = ranking.details
         waited = (f" The device locked the client out {len(waits)} time(s) during the trials (" + "; ".join(
             f"HTTP {w['status']} after {w['after_attempts']} answered attempt(s), pause {w['retry_after_s']:.0f} s"
             for w in waits) + "); each pause was waited out and the refused pair tried again." if waits else "")
@@ -315,7 +327,7 @@ class DefaultCredentials(ServiceCheck):
         if wins:
             proof = [ctx.artefact("transcript", f"{svc.protocol} login as {a.credential.username!r} (proof)",
                                   a.transcript.render()) for a in wins]
-            accounts = "; ".join(f"{a.credential.label()} ({a.detail})" for a in wins)
+            accounts = "; ".join(f"{a.shown()} ({a.detail})" for a in wins)
             what = "community" if svc.protocol == "snmp" else "credential"
             rest = "" if scope == "accounts" else (
                 f" Trials stopped there after {len(attempts)} attempt(s); other accounts were not tried "

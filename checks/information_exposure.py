@@ -1,4 +1,5 @@
-"""information_exposure: status pages that tell anyone the device's identifiers, firmware or secrets."""
+"""information_exposure: status pages, NTP control and discovery answers that tell anyone the device's
+identifiers, firmware or secrets."""
 
 from __future__ import annotations
 
@@ -20,11 +21,13 @@ class InformationExposure(Check):
     def run(self, ctx: CheckContext) -> Iterator[Finding]:
         webs = [s for s in ctx.services if s.protocol in ("http", "https") and s.transport == "tcp"]
         webs.sort(key=lambda s: s.port)
-        if not webs:
+        udp = [s for s in ctx.services if s.transport == "udp" and s.protocol in ("ntp", "ubnt-discovery")]
+        if not webs and not udp:
             if ctx.discovery_complete:
                 yield ctx.finding(Status.NOT_APPLICABLE, "No web service to read status pages from",
-                                  "The device has no http or https service.",
-                                  reason="no http/https service found by discovery")
+                                  "The device has no http or https service, and no NTP or discovery service "
+                                  "that tells who it is.",
+                                  reason="no http/https, ntp or ubnt-discovery service found by discovery")
             else:
                 yield ctx.inconclusive("Status pages not read.", "discovery did not complete, so the absence "
                                        "of web services is not proven", InconclusiveReason.INTERRUPTED)
@@ -33,6 +36,7 @@ class InformationExposure(Check):
         for svc in webs[:6]:
             ctx.check_cancelled()
             results.append(status_pages.survey(ctx, svc))
+        results.extend(status_pages.udp_survey(ctx))
         exposures = [e for r in results for e in r.exposures]
         categories = sorted({c for e in exposures for c in e.found})
         severity_of = open_web.config()["severity"]
@@ -47,19 +51,22 @@ class InformationExposure(Check):
             where = "; ".join(f"{e.url}: " + ", ".join(f"{i['key']}={i['value']}" for c in IDENTIFYING
                                                       for i in e.found.get(c, [])[:3])
                               for e in exposures if any(c in e.found for c in IDENTIFYING))
-            yield ctx.finding(Status.FAIL, "Status pages expose device identifiers without login",
+            yield ctx.finding(Status.FAIL, "Device identifiers exposed without login",
                               f"Without any credentials the device told its {', '.join(bad)}: {where}.",
                               details=details, artefacts=arts, severity=severity)
             return
         unread = [f"{r.url}: {r.error}" for r in results if not r.readable]
-        if unread and not any(r.readable for r in results):
+        web_results = results[:len(webs[:6])]
+        # what an NTP or discovery answer did not tell says nothing about unread status pages
+        if unread and not any(r.readable for r in (web_results or results)):
             yield ctx.inconclusive("No web service could be read for status pages.", "; ".join(unread[:4]),
                                    InconclusiveReason.CONNECTIVITY, details=details)
             return
         asked = sum(r.asked for r in results)
         shown = f" It does show {', '.join(categories)} (reported as supporting evidence)." if categories else ""
         yield ctx.finding(Status.PASS, "No identifiers or secrets on open status pages",
-                          f"{asked} status, version and script-named paths were asked on {len(results)} web "
-                          f"service(s); none exposed a serial number, MAC address or secret without login."
+                          f"{asked} status, version and script-named paths (and NTP/discovery answers) were asked "
+                          f"on {len(results)} service(s); none exposed a serial number, MAC address or secret "
+                          "without login."
                           + shown + (f" Not readable: {'; '.join(unread[:3])}." if unread else ""),
                           details=details, artefacts=arts, severity="info")

@@ -9,7 +9,9 @@ known community whose write probe (a SET of read-only sysDescr.0 to its own valu
 nothing) is answered notWritable: the object is inside its write view; an RTSP DESCRIBE answered
 with a stream description; an SMB share whose folder an anonymous or guest session can list; and
 a console or telnet service that shows a shell prompt without a login and evaluates an `echo` of
-a random token (the only command ever sent).
+a random token (the only command ever sent); a TFTP server that hands out a file from a short list
+of common configuration and boot file names (read requests only, the first block, then the
+transfer is ended); a CoAP server that lists its resources at /.well-known/core to anyone.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from urllib.parse import urljoin, urlsplit
 from probe.context import ServiceContext
 from probe.models import Finding, InconclusiveReason, Status
 from probe.plugins import ServiceCheck
-from probe.protocols import console, ftp, http_auth, mqtt, rtsp, smb, snmp, tlswrap
+from probe.protocols import coap, console, ftp, http_auth, mqtt, rtsp, smb, snmp, tftp, tlswrap
 from probe.protocols.netio import ReadTimeout
 from probe.protocols.transcript import Transcript
 from probe.services import open_web, web
@@ -36,9 +38,20 @@ MANAGEMENT_WORDS = re.compile(
 CONFIG_SUFFIXES = (".bin", ".cfg", ".conf", ".exp", ".xml", ".tar", ".gz", ".json", ".dat")
 
 
-def rtsp_paths() -> list[str]:
-    text = (importlib.resources.files("probe") / "data" / "rtsp_paths.txt").read_text("utf-8")
+def _data_lines(name: str) -> list[str]:
+    text = (importlib.resources.files("probe") / "data" / name).read_text("utf-8")
     return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def rtsp_paths() -> list[str]:
+    return _data_lines("rtsp_paths.txt")
+
+
+MAX_TFTP_FILES = 16
+
+
+def tftp_files() -> list[str]:
+    return _data_lines("tftp_files.txt")[:MAX_TFTP_FILES]
 
 
 class UnauthenticatedAccess(ServiceCheck):
@@ -48,7 +61,8 @@ class UnauthenticatedAccess(ServiceCheck):
         svc = ctx.service
         handler = {"http": self._http, "https": self._http, "ftp": self._ftp, "mqtt": self._mqtt,
                    "mqtts": self._mqtt, "snmp": self._snmp, "rtsp": self._rtsp, "smb": self._smb,
-                   "console": self._console, "telnet": self._console}[svc.protocol]
+                   "console": self._console, "telnet": self._console, "tftp": self._tftp,
+                   "coap": self._coap}[svc.protocol]
         yield handler(ctx)
 
     # -- HTTP ------------------------------------------------------------------------------
@@ -439,3 +453,89 @@ class UnauthenticatedAccess(ServiceCheck):
             row["rights"] = "unknown"
         t.note(f"community {shown!r}: SET answered {row['set']}: {row['rights']}")
         return row
+
+    # -- TFTP ------------------------------------------------------------------------------
+    def _tftp(self, ctx: ServiceContext) -> Finding:
+        """Read requests for common configuration and boot file names (probe/data/tftp_files.txt):
+        the first DATA block of a file is the proof (TFTP has no login, so whatever it serves it
+        serves to anyone); the transfer is ended right after it with an ERROR packet."""
+        svc = ctx.service
+        t = Transcript("tftp", ctx.host, svc.port)
+        answers: dict[str, str] = {}
+        served: tuple[str, tftp.Exchange] | None = None
+        silent = 0
+        for name in tftp_files():
+            ctx.check_cancelled()
+            with ctx.slot():
+                ex = tftp.read_first_block(ctx.host, name, port=svc.port, timeout=ctx.remaining(1.0), attempts=1)
+            t.sent(ex.request)
+            if ex.reply is not None:
+                t.received(ex.reply)
+            if ex.answer is None:
+                answers[name] = "port unreachable" if ex.refused else (ex.error or "no answer")
+                silent += 1
+                if ex.refused or silent >= 3:
+                    break  # the service is gone or ignores us: do not keep asking
+                continue
+            answers[name] = ex.answer.describe()
+            if ex.answer.is_data:
+                t.note(f"{name}: DATA block {ex.answer.block} ({len(ex.answer.data)} bytes) from port "
+                       f"{ex.server_port}; transfer ended with an ERROR packet (nothing more read)")
+                served = (name, ex)
+                break
+        art = ctx.artefact("transcript", "tftp read requests (first block only)", t.render())
+        details: dict[str, object] = {"asked": answers}
+        if served is not None:
+            name, ex = served
+            data = ex.answer.data if ex.answer else b""
+            first = ctx.artefact("tftp-file", f"tftp {name} (first block)", data)
+            return ctx.finding(Status.FAIL, "TFTP hands out a file without authentication",
+                               f"The TFTP server on udp/{svc.port} sent the first {len(data)} bytes of {name!r} to a "
+                               "read request with no credentials (TFTP has none). Only the first block was read; "
+                               "the transfer was ended right after it.", artefacts=[art, first], severity="high",
+                               details={**details, "file": name, "first_bytes_hex": data[:64].hex()})
+        if any(v.startswith("ERROR") for v in answers.values()):
+            return ctx.finding(Status.PASS, "No common file served over TFTP",
+                               f"The TFTP server on udp/{svc.port} refused every one of {len(answers)} common "
+                               "configuration and boot file names (ERROR answers in the transcript). TFTP has no "
+                               "authentication: the open service itself is reported by service_inventory.",
+                               artefacts=[art], severity="info", details=details)
+        return ctx.inconclusive("The TFTP server did not answer the read requests.",
+                                "; ".join(f"{k}: {v}" for k, v in list(answers.items())[:4]) or "nothing asked",
+                                InconclusiveReason.CONNECTIVITY, artefacts=[art], details=details)
+
+    # -- CoAP ------------------------------------------------------------------------------
+    def _coap(self, ctx: ServiceContext) -> Finding:
+        """GET /.well-known/core (RFC 6690): a resource list handed out over plain CoAP, which has
+        no authentication of its own, shows the device's API open to anyone on the network."""
+        svc = ctx.service
+        t = Transcript("coap", ctx.host, svc.port)
+        with ctx.slot():
+            ex = coap.get(ctx.host, svc.port, "/.well-known/core", timeout=ctx.remaining(1.0), attempts=2)
+        t.sent(ex.request)
+        for r in ex.replies:
+            t.received(r)
+        m = ex.response
+        if m is not None:
+            t.note(f"answer: {'RST' if m.type == coap.RST else m.code_text}")
+        art = ctx.artefact("transcript", "coap GET /.well-known/core", t.render())
+        if m is None:
+            return ctx.inconclusive("The CoAP server did not answer GET /.well-known/core.",
+                                    f"exchange state: {ex.state}", InconclusiveReason.CONNECTIVITY, artefacts=[art])
+        links = coap.links(m.payload) if m.code == 0x45 else []
+        details = {"answer": m.code_text if m.type != coap.RST else "RST",
+                   "resources": [{"target": link.target, **link.attributes} for link in links[:30]]}
+        if links:
+            shown = ", ".join(link.target for link in links[:8])
+            return ctx.finding(Status.FAIL, "CoAP resources listed without authentication",
+                               f"The CoAP server on udp/{svc.port} answered GET /.well-known/core with "
+                               f"{m.code_text} and {len(links)} resource(s) ({shown}) to a client with no "
+                               "credentials: plain CoAP carries no authentication, so the device's API is open to "
+                               "anyone on the network.", artefacts=[art], severity="high", details=details)
+        if m.type == coap.RST or m.code >= 0x80:
+            return ctx.finding(Status.PASS, "CoAP resource list not handed out",
+                               f"The CoAP server on udp/{svc.port} refused GET /.well-known/core "
+                               f"({details['answer']}).", artefacts=[art], severity="info", details=details)
+        return ctx.inconclusive(f"The CoAP server answered {details['answer']} with no resource list.",
+                                "the answer neither lists resources nor refuses the request",
+                                InconclusiveReason.DEVICE_MISBEHAVED, artefacts=[art], details=details)

@@ -19,6 +19,9 @@ from typing import Any
 from probe.errors import UserError
 
 MAX_PORT = 65535
+MAX_RATE = 1_000_000  # packets/s: a --max-rate above this is a typo, not a plan
+# The SYN sweep's ceiling when the operator sets none; why this number: docs/discovery.md
+DEFAULT_MAX_RATE = 30_000
 
 
 class ScanMethod(StrEnum):
@@ -74,11 +77,14 @@ class DiscoveryOptions:
     """How open ports are found and identified."""
 
     method: ScanMethod = ScanMethod.AUTO
-    rate: int = 10_000  # SYN sweep packets per second
-    retries: int = 1  # unanswered SYN probes are sent once more
+    # SYN sweep ceiling in packets per second (--max-rate); below it the rate adapts to the device
+    # (probe/discovery/syn_scan.py). Also caps connects started per second in the connect sweep.
+    max_rate: int = DEFAULT_MAX_RATE
+    retries: int = 1  # unanswered SYN probes are sent once more (more while retries keep being answered)
     concurrency: int = 512  # connect() sweep: connects in flight
     connect_timeout: float = 1.0  # connect() sweep: per port
     tcp_ports: tuple[int, ...] | None = None  # instead of the profile's ports (--ports)
+    tcp_ports_name: str | None = None  # the named port set --ports gave (e.g. "top"), recorded as such
     udp_ports: tuple[int, ...] | None = None  # instead of the profile's (--udp-ports; () = none)
     udp_timeout: float = 1.0
     use_nmap: bool = True  # nmap -sV on ports probe's own probes could not identify
@@ -88,7 +94,8 @@ class DiscoveryOptions:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "method", ScanMethod(self.method))
-        _positive("--scan-rate", self.rate)
+        if not 1 <= self.max_rate <= MAX_RATE:
+            raise UserError(f"--max-rate must be between 1 and {MAX_RATE:,} packets per second")
         _not_negative("scan retries", self.retries)
         _positive("--scan-concurrency", self.concurrency)
         _positive("connect timeout", self.connect_timeout)
@@ -101,12 +108,23 @@ class DiscoveryOptions:
         _ports("ssdp_port", None if self.ssdp_port is None else (self.ssdp_port,))
 
 
+# Default login attempts per service, by protocol, when the operator sets no --credential-budget.
+# Telnet and SSH are what Mirai and its successors log in to: their default covers the whole
+# built-in list (the 60 pairs of the public Mirai list plus probe's other rows, 67 in all) with
+# room for the vendor pairs a device's fingerprint selects, so "not found" there means "none of
+# the botnet's pairs works". Other logins keep 20: web, FTP and MQTT logins delay or lock out
+# sooner, and their likely defaults are few and ranked first.
+DEFAULT_BUDGETS: dict[str, int] = {"telnet": 80, "ssh": 80}
+DEFAULT_BUDGET = 20
+CREDENTIAL_PROTOCOLS = ("ssh", "telnet", "ftp", "http", "https", "mqtt", "mqtts", "snmp")  # as recorded
+
+
 @dataclass(frozen=True)
 class CredentialOptions:
     """Default-credential trials and the opt-in brute-force test."""
 
     enabled: bool = True  # try default credentials at all (--no-credentials)
-    budget: int = 20  # login attempts per service at most
+    budget: int | None = None  # login attempts per service at most; None: by protocol (budget_for)
     delay: float = 0.0  # seconds between attempts on one service
     scope: CredentialScope = CredentialScope.FIRST
     user_file: Path | None = None  # the operator's own CSV, tried first, redacted in the evidence
@@ -115,10 +133,18 @@ class CredentialOptions:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scope", CredentialScope(self.scope))
-        _not_negative("--credential-budget", self.budget)
+        if self.budget is not None:
+            _not_negative("--credential-budget", self.budget)
         _not_negative("--credential-delay", self.delay)
         if not 3 <= self.brute_force_attempts <= 30:
             raise UserError("--brute-force-attempts must be between 3 and 30")
+
+    def budget_for(self, protocol: str) -> int:
+        """Login attempts at most on one service: the operator's --credential-budget, else the
+        protocol's default (DEFAULT_BUDGETS, DEFAULT_BUDGET)."""
+        if self.budget is not None:
+            return self.budget
+        return DEFAULT_BUDGETS.get(protocol, DEFAULT_BUDGET)
 
 
 SSH_POLICY_PRESETS = ("ssh-audit",)  # probe/data/policies/ssh-<name>.yaml, chosen by name
@@ -179,12 +205,15 @@ class ScanOptions:
         return {
             "safety": {"max_connections": s.max_connections, "timeout": s.timeout, "max_time": s.max_time,
                        "max_read_bytes": s.max_read_bytes, "upnp_mapping_test": s.upnp_mapping_test},
-            "discovery": {"method": str(d.method), "rate": d.rate, "retries": d.retries,
+            "discovery": {"method": str(d.method), "max_rate": d.max_rate, "retries": d.retries,
                           "concurrency": d.concurrency, "connect_timeout": d.connect_timeout,
-                          "tcp_ports": _port_spec(d.tcp_ports), "udp_ports": _port_spec(d.udp_ports),
+                          "tcp_ports": _port_spec(d.tcp_ports), "tcp_ports_name": d.tcp_ports_name,
+                          "udp_ports": _port_spec(d.udp_ports),
                           "udp_timeout": d.udp_timeout, "use_nmap": d.use_nmap, "nmap_versions": d.nmap_versions,
                           "nmap_timeout": d.nmap_timeout, "ssdp_port": d.ssdp_port},
-            "credentials": {"enabled": c.enabled, "budget": c.budget, "delay": c.delay, "scope": str(c.scope),
+            "credentials": {"enabled": c.enabled, "budget": c.budget,
+                            "budgets": {p: c.budget_for(p) for p in CREDENTIAL_PROTOCOLS},
+                            "delay": c.delay, "scope": str(c.scope),
                             # the file's name only: its contents are the operator's secrets
                             "user_file": c.user_file.name if c.user_file else None,
                             "brute_force": c.brute_force, "brute_force_attempts": c.brute_force_attempts},

@@ -20,6 +20,9 @@ PACKAGES=(
   # the media NAS: Samba (guest SMB share), lighttpd's WebDAV module, socat (serves the fake debug
   # console and the vendor's binary hello per connection); smbclient to check shares by hand
   samba smbclient lighttpd-mod-webdav socat
+  # the smart hub's UDP services: TFTP (tftpd-hpa), NTP (ntpsec, which answers mode-6 control
+  # queries), WS-Discovery (wsdd) and CoAP (libcoap's example server, coap-server-notls)
+  tftpd-hpa ntpsec wsdd libcoap3-bin
   # TinySSH 20230101: a real SSH server from before strict key exchange (the Terrapin tests)
   tinysshd
   # namespace plumbing and capture
@@ -56,14 +59,17 @@ fi
 # Only copies in the host's own network namespace are stopped, by PID: lab devices (ours or a
 # parallel run's) live in other namespaces and must survive a re-run of this script.
 host_net=$(readlink /proc/self/ns/net)
-for d in mosquitto snmpd vsftpd lighttpd dnsmasq miniupnpd rtsp-server smbd nmbd samba samba-dcerpcd; do
+for d in mosquitto snmpd vsftpd lighttpd dnsmasq miniupnpd rtsp-server smbd nmbd samba samba-dcerpcd \
+         in.tftpd ntpd wsdd; do
   for pid in $(pgrep -x "$d" 2>/dev/null || true); do
     [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$host_net" ] && kill "$pid" 2>/dev/null || true
   done
 done
 # tinysshd's package enables a socket unit on port 22 where systemd runs; the tests start it
 # themselves on loopback, so the unit is turned off (a no-op without systemd).
+# Likewise ntpsec, tftpd-hpa and wsdd ship enabled units: the lab runs its own copies in namespaces.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   systemctl disable --now tinysshd.socket >/dev/null 2>&1 || true
+  systemctl disable --now ntpsec.service tftpd-hpa.service wsdd.service >/dev/null 2>&1 || true
 fi
 echo "setup-system: ok"

@@ -98,12 +98,15 @@ def _status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{**r.device.to_json(), "namespace_present": r.namespace_present,
                            "processes_alive": r.processes, "processes_expected": r.expected,
-                           "healthy": r.healthy} for r in rows], indent=2))
+                           "accounts_detached": r.accounts_detached, "healthy": r.healthy} for r in rows], indent=2))
         return 0
     if not rows:
         print("no lab device is up")
     for r in rows:
         ns = "yes" if r.namespace_present else "no"
         health = "ok" if r.healthy else f"DEGRADED ({r.processes}/{r.expected} daemons, ns={ns})"
+        if r.accounts_detached:
+            health += ("; its daemons lost the device's accounts (the host's /etc/shadow was replaced while the"
+                       " lab was up, e.g. by a package install): run 'probe lab down' and 'probe lab up' again")
         print(f"[{r.device.instance}] {_describe(r.device)} {health}")
     return 0

@@ -15,11 +15,12 @@ from types import FrameType
 from probe.commands._common import add_scope_options, load_scope
 from probe.compliance.cryptopolicy import load_ssh_policy, load_tls_policy
 from probe.compliance.declaration import attach, declared_facts, load_declaration, record
-from probe.compliance.profile import parse_ports
+from probe.compliance.profile import parse_ports, port_set_name
 from probe.engine import ScanState, run_scan
 from probe.errors import UserError
 from probe.models import DeviceState
 from probe.options import (
+    DEFAULT_MAX_RATE,
     SSH_POLICY_PRESETS,
     CredentialOptions,
     CredentialScope,
@@ -45,8 +46,11 @@ Scan one or more devices: discover open services, run the profile's checks (only
 evidence a clause in scope), judge every clause in scope, print a clause table and write the
 evidence JSON (schema: `probe schema`).
 
-Only the targets you name are contacted. Credential trials are bounded per service (--credential-budget)
-and ordered most-likely first; the brute-force protection test runs only with --allow-brute-force-test.
+Only the targets you name are contacted. Credential trials are bounded per service (--credential-budget:
+80 on telnet and SSH, every public Mirai pair; 20 elsewhere) and ordered most-likely first: the vendor's
+own defaults first when what the device shows (banners, web title, realm and Server, UPnP, SNMP
+sysDescr, certificate subject) names its maker or product. The brute-force protection test runs only
+with --allow-brute-force-test.
 
 examples:
   probe run --target 10.0.0.1 --profile home-gateway --out gw.json
@@ -92,19 +96,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--max-time", type=float, default=None, metavar="SEC",
                    help="overall time budget; when reached, unfinished work is INCONCLUSIVE and the run exits 3")
     b.add_argument("--ports", default=None, metavar="SPEC",
-                   help="TCP ports to discover instead of the profile's, e.g. '22,80,443,8000-8100' or 'all'")
+                   help="TCP ports to discover instead of the profile's (every built-in profile sweeps all "
+                        "65,535), e.g. '22,80,443,8000-8100', or a named set: 'top' (1,127 ports consumer IoT "
+                        "devices commonly use: 1-1024 plus MQTT, UPnP, CoAP, TR-069, alternative web ports; "
+                        "probe/data/port_sets.yaml) or 'all'; recorded in the evidence")
     b.add_argument("--udp-ports", default=None, metavar="SPEC",
                    help="UDP ports to probe instead of the profile's, e.g. '53,161,1900,5353' or 'none'")
     b.add_argument("--scan-method", choices=("auto", "syn", "connect"), default="auto",
                    help="TCP sweep: SYN over raw sockets when root (auto, the default), or connect() always")
-    b.add_argument("--scan-rate", type=int, default=10000, metavar="PPS",
-                   help="SYN sweep packets per second (default 10000; lower it for fragile devices)")
+    b.add_argument("--max-rate", "--scan-rate", dest="max_rate", type=int, default=DEFAULT_MAX_RATE, metavar="PPS",
+                   help=f"ceiling of the SYN sweep in packets per second (default {DEFAULT_MAX_RATE:,}); below it the "
+                        "sweep adapts, starting at 5,000 and backing off when probes are lost or round-trip times "
+                        "grow. Lower it for a fragile device (e.g. 500); also caps connects started per second in "
+                        "the connect sweep. Recorded in the evidence (docs/discovery.md). --scan-rate is its former "
+                        "name (then a fixed rate)")
     b.add_argument("--scan-concurrency", type=int, default=512, metavar="N",
                    help="connects in flight during the connect sweep (default 512)")
     b.add_argument("--no-credentials", action="store_true",
                    help="do not try default credentials (their clauses become INCONCLUSIVE)")
-    b.add_argument("--credential-budget", type=int, default=20, metavar="N",
-                   help="login attempts per service at most (default 20)")
+    b.add_argument("--credential-budget", type=int, default=None, metavar="N",
+                   help="login attempts per service at most (default: 80 on telnet and SSH, which covers the "
+                        "whole built-in list - every public Mirai pair - plus the vendor pairs the device's "
+                        "fingerprint selects; 20 on every other login, whose likely defaults are few and which "
+                        "delay or lock out sooner)")
     b.add_argument("--credential-delay", type=float, default=0.0, metavar="SEC",
                    help="pause between login attempts on one service (default 0)")
     b.add_argument("--credential-scope", choices=("first", "accounts"), default="first",
@@ -172,8 +186,9 @@ def options_from(args: argparse.Namespace) -> ScanOptions:
         safety=SafetyOptions(max_connections=args.max_connections, timeout=args.timeout, max_time=args.max_time,
                              upnp_mapping_test=args.allow_upnp_mapping_test),
         discovery=DiscoveryOptions(
-            method=ScanMethod(args.scan_method), rate=args.scan_rate, concurrency=args.scan_concurrency,
+            method=ScanMethod(args.scan_method), max_rate=args.max_rate, concurrency=args.scan_concurrency,
             tcp_ports=parse_ports(args.ports, "--ports") if args.ports else None,
+            tcp_ports_name=port_set_name(args.ports) if args.ports else None,
             udp_ports=(() if args.udp_ports == "none" else parse_ports(args.udp_ports, "--udp-ports"))
             if args.udp_ports else None,
             use_nmap=not args.no_nmap, nmap_versions=bool(args.nmap_versions)),

@@ -51,17 +51,43 @@ class Profile:
         }
 
 
+def port_sets() -> dict[str, str]:
+    """The named TCP port sets (probe/data/port_sets.yaml): name -> port list."""
+    where = "probe/data/port_sets.yaml"
+    text = (importlib.resources.files("probe") / "data" / "port_sets.yaml").read_text("utf-8")
+    data = yamlfile.load_data(text, where)
+    sets = data.get("sets") if isinstance(data, dict) else None
+    if not isinstance(sets, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in sets.items()):
+        raise UserError(f"{where}: 'sets' must map names to port lists")
+    return sets
+
+
+def port_set_name(spec: Any) -> str | None:
+    """The name, when `spec` names a port set ('all' or one of port_sets()), else None."""
+    if isinstance(spec, str) and (spec.strip() == "all" or spec.strip() in port_sets()):
+        return spec.strip()
+    return None
+
+
 def parse_ports(spec: Any, where: str) -> tuple[int, ...]:
-    """'all' | '1-1024,8080' | [22, 80, "8000-8010"] -> sorted unique ports."""
+    """'all' | a port set's name ('top') | '1-1024,8080' | [22, 80, "8000-8010"] -> sorted unique ports."""
+    if isinstance(spec, str):
+        spec = spec.strip()
     if spec == "all":
         return tuple(range(1, MAX_PORT + 1))
+    if isinstance(spec, str) and spec[:1].isalpha():
+        sets = port_sets()
+        if spec not in sets:
+            raise UserError(f"{where}: {spec!r} is neither a port list nor a port set "
+                            f"(sets: all, {', '.join(sorted(sets))})")
+        return parse_ports(sets[spec], f"probe/data/port_sets.yaml: {spec}")
     items: list[Any]
     if isinstance(spec, str):
         items = [s.strip() for s in spec.split(",") if s.strip()]
     elif isinstance(spec, list):
         items = spec
     else:
-        raise UserError(f"{where}: ports must be 'all', a comma list or a YAML list")
+        raise UserError(f"{where}: ports must be 'all', a port set's name, a comma list or a YAML list")
     ports: set[int] = set()
     for item in items:
         text = str(item)

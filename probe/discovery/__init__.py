@@ -12,6 +12,9 @@ the "unused services disabled" clauses rest on, and every check is scheduled fro
    whose product/version it could not read, one bounded nmap run per port; XML kept as evidence.
 4. UDP: one protocol-correct request per UDP port of the profile (udp_probe.py).
 
+Steps 2 and 4 overlap step 1: the UDP probes start with the sweep, and each port the SYN sweep
+finds open is handed to identification at once.
+
 The policy and the measurements behind it are in docs/discovery.md.
 """
 
@@ -23,13 +26,13 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from probe.discovery import fingerprint as fp
 from probe.discovery import nmap_scan, udp_probe
-from probe.discovery.syn_scan import SynUnavailable, syn_sweep
+from probe.discovery.syn_scan import SynUnavailable, syn_stats, syn_sweep
 from probe.discovery.tcp_connect import sweep
 from probe.models import Service
 from probe.options import ScanMethod
@@ -54,8 +57,9 @@ class DiscoveryResult:
 
 
 def _tcp_sweep(session: TargetSession, ports: tuple[int, ...], result: DiscoveryResult,
-               progress: Progress | None) -> tuple[list[int], bool]:
-    """Run the best available sweep; fill result.method/stats; return (open ports, complete)."""
+               progress: Progress | None, on_open: Callable[[int], None] | None = None) -> tuple[list[int], bool]:
+    """Run the best available sweep; fill result.method/stats; return (open ports, complete).
+    The SYN sweep calls `on_open` with each port as it finds it open."""
     host, opts, clock = session.host, session.options.discovery, session.clock
     method, concurrency, connect_timeout = opts.method, opts.concurrency, opts.connect_timeout
 
@@ -66,8 +70,8 @@ def _tcp_sweep(session: TargetSession, ports: tuple[int, ...], result: Discovery
     stats: dict[str, Any] = {"tcp_ports_requested": len(ports)}
     if method in (ScanMethod.AUTO, ScanMethod.SYN):
         try:
-            syn = syn_sweep(host, ports, rate=opts.rate, retries=opts.retries, cancel=clock.cancel,
-                            deadline=clock.deadline, progress=sweep_progress)
+            syn = syn_sweep(host, ports, max_rate=opts.max_rate, retries=opts.retries, cancel=clock.cancel,
+                            deadline=clock.deadline, progress=sweep_progress, on_open=on_open)
         except SynUnavailable as exc:
             stats["syn_unavailable"] = str(exc)
             result.notes.append(f"SYN sweep not used ({exc}); used the TCP connect sweep instead")
@@ -75,19 +79,16 @@ def _tcp_sweep(session: TargetSession, ports: tuple[int, ...], result: Discovery
             result.method = "syn-scan"
             stats.update({"sweep_method": "syn-scan", "tcp_ports_scanned": syn.scanned, "open": len(syn.open_ports),
                           "closed": syn.closed, "filtered": syn.filtered, "icmp_unreachable": syn.icmp_unreachable,
-                          "unreachable": 0, "sweep_seconds": round(syn.elapsed, 3), "packets_sent": syn.packets_sent,
-                          "retransmitted": syn.retransmitted,
-                          "answered_after_retransmit": syn.answered_after_retransmit,
-                          "rate_pps": syn.rate, "retries": syn.retries, "max_rtt_ms": round(syn.max_rtt * 1000, 2)})
+                          "unreachable": 0, "sweep_seconds": round(syn.elapsed, 3), **syn_stats(syn)})
             result.stats.update(stats)
             return syn.open_ports, syn.complete
-    sw = sweep(host, ports, timeout=connect_timeout, concurrency=concurrency, cancel=clock.cancel,
-               deadline=clock.deadline, progress=sweep_progress)
+    sw = sweep(host, ports, timeout=connect_timeout, concurrency=concurrency, max_rate=opts.max_rate,
+               cancel=clock.cancel, deadline=clock.deadline, progress=sweep_progress)
     result.method = "connect-scan"
     stats.update({"sweep_method": "connect-scan", "tcp_ports_scanned": sw.scanned, "open": len(sw.open_ports),
                   "closed": sw.closed, "filtered": sw.filtered, "unreachable": sw.unreachable,
                   "sweep_seconds": round(sw.elapsed, 3), "connect_timeout": connect_timeout,
-                  "concurrency": concurrency})
+                  "concurrency": concurrency, "max_rate_pps": opts.max_rate})
     result.stats.update(stats)
     return sw.open_ports, sw.complete
 
@@ -252,13 +253,9 @@ def discover(session: TargetSession, tcp_ports: tuple[int, ...], udp_ports: tupl
     """Sweep `tcp_ports`, identify what answers, probe `udp_ports`; services go to the session's store."""
     host, store = session.host, session.store
     result = DiscoveryResult()
-    open_ports, complete = _tcp_sweep(session, tcp_ports, result, progress)
-    result.complete = complete
-    method = result.method
-
     services: list[Service] = []
     udp_results: list[udp_probe.UdpResult] = []
-    total = len(open_ports) + len(udp_ports)
+    total = len(udp_ports)  # + the open TCP ports, once the sweep has found them
     done = 0
     lock = threading.Lock()
 
@@ -267,9 +264,9 @@ def discover(session: TargetSession, tcp_ports: tuple[int, ...], udp_ports: tupl
         with lock:
             done += 1
             if progress:
-                progress("identify", {"host": host, "done": done, "total": total})
+                progress("identify", {"host": host, "done": done, "total": max(done, total)})
 
-    def tcp_job(port: int) -> None:
+    def tcp_job(port: int, method: str) -> None:
         try:
             svc = _identify_tcp(session, port, method)
         except Cancelled:
@@ -294,9 +291,23 @@ def discover(session: TargetSession, tcp_ports: tuple[int, ...], udp_ports: tupl
                 services.append(svc)
         tick()
 
+    # Identification and the UDP probes overlap the TCP sweep: a port the SYN sweep finds open is
+    # identified at once, through the device's connection slots, while the sweep goes on (a full
+    # sweep takes seconds; the ports it finds first need not wait for the last).
     udp_start = time.monotonic()
+    early: dict[int, Future[None]] = {}
     with ThreadPoolExecutor(max_workers=session.options.safety.max_connections) as pool:
-        futures = [pool.submit(tcp_job, p) for p in open_ports] + [pool.submit(udp_job, p) for p in udp_ports]
+        futures = [pool.submit(udp_job, p) for p in udp_ports]
+
+        def on_open(port: int) -> None:
+            with lock:
+                early[port] = pool.submit(tcp_job, port, "syn-scan")
+
+        open_ports, complete = _tcp_sweep(session, tcp_ports, result, progress, on_open)
+        result.complete = complete
+        total += len(open_ports)
+        with lock:
+            futures += [early.get(p) or pool.submit(tcp_job, p, result.method) for p in open_ports]
         for fut in futures:
             fut.result()
     services.sort(key=lambda s: (s.transport, s.port))

@@ -1,19 +1,29 @@
 """Half-open (SYN) port sweep over raw sockets, for when probe runs as root.
 
 Why: a connect sweep has to wait out a timeout for every port a hardened device silently drops, so
-a full 65,535-port sweep of a gateway with a drop policy takes minutes. A SYN sweep sends every
-probe at a fixed rate without waiting, collects SYN-ACKs (open), RSTs (closed) and ICMP
-unreachables (filtered) as they arrive, retransmits only the unanswered probes, then waits a
-bounded time: the whole sweep costs ports/rate seconds per pass plus a short wait.
+a full 65,535-port sweep of a gateway with a drop policy takes minutes. A SYN sweep sends probes
+without waiting for each answer, collects SYN-ACKs (open), RSTs (closed) and ICMP unreachables
+(filtered) as they arrive, and retransmits a probe only when its own timeout has passed.
+
+How fast: adaptively, under a ceiling (`max_rate`, `--max-rate`). The sweep starts at a moderate
+rate and raises it while the device keeps up, and cuts it as soon as the device shows it does not
+(the idea of nmap's congestion control, rate-based here; see RateControl and docs/discovery.md):
+a probe answered only on a retransmission proves the first one was lost; round-trip times that
+grow well past the lowest seen mean a queue is building up in front of the device. A fragile
+device is thus swept no faster than it answers, and never faster than the ceiling.
 
 How: SYNs are built with struct (scapy is far too slow for 65k packets) and sent on an
 AF_INET/SOCK_RAW/IPPROTO_TCP socket, so the kernel adds the IP header. Replies are read on a second
 raw TCP socket with a classic-BPF filter (source = target, destination port = our random source
-port) so the kernel discards the rest of the host's traffic. A reply counts only if its ACK
-number is our sequence number + 1 for that port. Our kernel answers each SYN-ACK with a RST because
-no local socket owns it: that is ordinary half-open scanning and leaves no connection on the
-device. Every sweep of the process (one per device in a multi-target run) is driven by one shared
-send/receive loop (_Mux), each at its own rate.
+port) so the kernel discards the rest of the host's traffic. Each try of each port carries its own
+sequence number, so a reply names the exact probe it answers (a late answer to the first try is
+not mistaken for a lost probe) and counts only if its ACK is that number + 1. Our kernel answers
+each SYN-ACK with a RST because no local socket owns it: that is ordinary half-open scanning and
+leaves no connection on the device. Every sweep of the process (one per device in a multi-target
+run) is driven by one shared send/receive loop (_Mux), each with its own rate control.
+
+Bounded in count and time: at most 1 + MAX_RETRIES probes per port, sent no slower than
+MIN_RATE (unless the ceiling is lower), each waited for at most MAX_RTO.
 
 IPv4 only; `SynUnavailable` tells the caller to fall back to the connect sweep.
 """
@@ -30,12 +40,21 @@ import struct
 import threading
 import time
 from array import array
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-DEFAULT_RATE = 10_000  # packets per second; ~6.6 s per pass over 65,535 ports
-DEFAULT_RETRIES = 1  # unanswered probes are sent once more
-MAX_RETRIES = 3
+from probe.options import DEFAULT_MAX_RATE  # packets/s: the ceiling when the operator sets none
+
+START_RATE = 5_000  # the first interval's rate (or the ceiling, when lower)
+MIN_RATE = 1_000  # cuts stop here (or at the ceiling, when lower): a bound on the sweep's time
+DEFAULT_RETRIES = 1  # an unanswered probe is sent once more...
+MAX_RETRIES = 6  # ...and up to this many times while retransmissions are being answered (lossy path)
+INITIAL_RTO, MIN_RTO, MAX_RTO = 0.3, 0.1, 1.0  # seconds a first probe is waited for before it is retried
+MAX_BACKOFF = 2.0  # seconds: the longest wait for any try (the wait doubles with each retransmission)
+CONTROL_INTERVAL = 0.05  # seconds between rate decisions (at least two smoothed RTTs)
+RTT_GROWTH_SLACK = 0.02  # a sample this much over twice the lowest RTT is queueing, not jitter
+_TRY_STRIDE = 1 << 24  # sequence-number distance between two tries of one port
 
 _OPEN, _CLOSED, _ICMP = 1, 2, 3
 _SYN, _RST, _ACK = 0x02, 0x04, 0x10
@@ -60,29 +79,51 @@ class SynSweepResult:
     elapsed: float = 0.0
     packets_sent: int = 0
     retransmitted: int = 0
-    answered_after_retransmit: int = 0
-    rate: int = DEFAULT_RATE
-    retries: int = DEFAULT_RETRIES
+    answered_after_retransmit: int = 0  # ports whose first answer was to a retransmission (lost probes)
+    icmp_after_retransmit: int = 0  # of those, answered by ICMP (the device rate-limits its ICMP errors)
+    max_rate: int = DEFAULT_MAX_RATE  # the ceiling
+    start_rate: int = START_RATE
+    rate_reached: int = 0  # the highest send rate measured over one control interval (packets/s)
+    final_rate: int = 0  # the rate control's rate when the sweep ended
+    rate_cuts: int = 0  # times the rate was cut (lost probes or growing RTT)
+    rate_cuts_rtt: int = 0  # of those, for growing round-trip times
+    retries: int = DEFAULT_RETRIES  # retransmissions allowed at the start
+    retries_reached: int = DEFAULT_RETRIES  # retransmissions allowed at the end (grows on a lossy path)
+    min_rtt: float = 0.0
     max_rtt: float = 0.0
     source_port: int = 0
 
 
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    s = (s >> 16) + (s & 0xFFFF)
-    s += s >> 16
-    return ~s & 0xFFFF
+_SYN_HEADER = struct.Struct("!HHIIHHHH4s")  # TCP header + MSS option: 24 bytes
+_OFFSET_FLAGS = ((_SYN_HEADER.size // 4) << 12) | _SYN
+_WINDOW = 1024
+
+
+class SynBuilder:
+    """SYN segments (no IP header) from one source to one target, checksum included.
+
+    Why not pack and checksum each segment from scratch: a full sweep builds 65,535 of them on one
+    Python thread, and only the destination port and the sequence number change between two. The
+    one's-complement sum of everything else (the IPv4 pseudo-header, the source port, flags,
+    window, MSS option) is added up once; each segment adds three 16-bit words to it.
+    """
+
+    def __init__(self, src: bytes, dst: bytes, sport: int) -> None:
+        self.sport = sport
+        fixed = src + dst + struct.pack("!BBHHHHH", 0, socket.IPPROTO_TCP, _SYN_HEADER.size, sport, _OFFSET_FLAGS,
+                                        _WINDOW, 0) + _MSS_OPTION
+        self.base = sum(struct.unpack(f"!{len(fixed) // 2}H", fixed))
+
+    def __call__(self, dport: int, seq: int) -> bytes:
+        s = self.base + dport + (seq >> 16) + (seq & 0xFFFF)
+        s = (s >> 16) + (s & 0xFFFF)
+        s += s >> 16
+        return _SYN_HEADER.pack(self.sport, dport, seq, 0, _OFFSET_FLAGS, _WINDOW, ~s & 0xFFFF, 0, _MSS_OPTION)
 
 
 def build_syn(src: bytes, dst: bytes, sport: int, dport: int, seq: int) -> bytes:
     """A TCP SYN segment (no IP header) with a correct checksum over the IPv4 pseudo-header."""
-    offset_flags = ((5 + len(_MSS_OPTION) // 4) << 12) | _SYN
-    hdr = struct.pack("!HHIIHHHH", sport, dport, seq, 0, offset_flags, 1024, 0, 0) + _MSS_OPTION
-    pseudo = src + dst + struct.pack("!BBH", 0, socket.IPPROTO_TCP, len(hdr))
-    csum = _checksum(pseudo + hdr)
-    return hdr[:16] + struct.pack("!H", csum) + hdr[18:]
+    return SynBuilder(src, dst, sport)(dport, seq)
 
 
 def _bpf_filter(target: bytes, sport: int) -> bytes:
@@ -118,85 +159,242 @@ def source_address(host: str) -> str:
         return s.getsockname()[0]
 
 
+class RateControl:
+    """How fast one sweep may send now: slow start, multiplicative cuts on loss, a hard ceiling.
+
+    The same shape as TCP's and nmap's congestion control, on a rate instead of a window (a sweep
+    keeps no connection whose window could clock it): every CONTROL_INTERVAL without a loss signal
+    the rate doubles (below `ssthresh`) or grows by an eighth (above it), never past `ceiling`.
+    A lost probe halves it and sets `ssthresh` there; round-trip times growing past twice the lowest
+    seen (plus RTT_GROWTH_SLACK for our own scheduling jitter) cut it by a quarter. One congestion
+    episode cuts once: only a probe first sent after the last cut can cause the next one, as TCP
+    cuts once per window. The rate never falls below `floor`, which bounds the sweep's duration.
+    Pure arithmetic on the times it is given, so the policy is unit-testable without a network.
+    """
+
+    def __init__(self, ceiling: float, start: float = START_RATE, floor: float = MIN_RATE) -> None:
+        self.ceiling = float(ceiling)
+        self.floor = min(float(floor), self.ceiling)
+        self.rate = max(self.floor, min(float(start), self.ceiling))
+        self.ssthresh = self.ceiling
+        self.last_cut = -1.0  # time of the last cut (probes first sent before it cannot cut again)
+        self.cuts = self.cuts_rtt = 0
+        self.srtt: float | None = None
+        self.rttvar = 0.0
+        self.min_rtt: float | None = None
+        self.max_rtt = 0.0
+        self._interval_start: float | None = None
+        self._interval_rtt_sum = 0.0
+        self._interval_rtt_n = 0
+        self._interval_sent = 0
+        self._interval_cut = False
+        self.peak = 0.0  # highest measured send rate over an interval
+
+    def rto(self) -> float:
+        """How long a probe is waited for before it is retried (RFC 6298's estimator, clamped)."""
+        if self.srtt is None:
+            return INITIAL_RTO
+        return max(MIN_RTO, min(MAX_RTO, self.srtt + 4 * self.rttvar))
+
+    def on_rtt(self, rtt: float) -> None:
+        if not 0 < rtt < 10:
+            return
+        if self.srtt is None:
+            self.srtt, self.rttvar = rtt, rtt / 2
+        else:
+            self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - rtt)
+            self.srtt = 0.875 * self.srtt + 0.125 * rtt
+        self.min_rtt = rtt if self.min_rtt is None else min(self.min_rtt, rtt)
+        self.max_rtt = max(self.max_rtt, rtt)
+        self._interval_rtt_sum += rtt
+        self._interval_rtt_n += 1
+
+    def on_sent(self, n: int = 1) -> None:
+        self._interval_sent += n
+
+    def on_loss(self, first_sent: float, now: float) -> bool:
+        """A probe first sent at `first_sent` was lost (its retransmission was answered)."""
+        if first_sent <= self.last_cut:
+            return False
+        self._cut(0.5, now)
+        self.ssthresh = self.rate
+        return True
+
+    def _cut(self, factor: float, now: float) -> None:
+        self.rate = max(self.floor, self.rate * factor)
+        self.last_cut = now
+        self.cuts += 1
+        self._interval_cut = True
+
+    def tick(self, now: float, sending: bool) -> None:
+        """Called every loop turn: close the control interval when it is due and decide."""
+        if self._interval_start is None:
+            self._interval_start = now
+            return
+        length = now - self._interval_start
+        if length < max(CONTROL_INTERVAL, 2 * (self.srtt or 0.0)):
+            return
+        if self._interval_sent:
+            self.peak = max(self.peak, self._interval_sent / length)
+        growing = (self._interval_rtt_n >= 4 and self.min_rtt is not None
+                   and self._interval_rtt_sum / self._interval_rtt_n > 2 * self.min_rtt + RTT_GROWTH_SLACK)
+        if growing and not self._interval_cut and self._interval_start > self.last_cut:
+            self._cut(0.75, now)
+            self.cuts_rtt += 1
+            self.ssthresh = self.rate
+        elif not self._interval_cut and sending:
+            step = self.rate if self.rate < self.ssthresh else self.rate / 8
+            self.rate = min(self.ceiling, self.rate + step)
+        self._interval_start = now
+        self._interval_rtt_sum, self._interval_rtt_n, self._interval_sent = 0.0, 0, 0
+        self._interval_cut = False
+
+
 class _Job:
     """One target's sweep: what to send, what came back. Driven by the shared _Mux thread."""
 
     def __init__(self, host: str, src: str, ports: Sequence[int], send: socket.socket, recv: socket.socket,
-                 icmp: socket.socket | None, rate: int, retries: int, cancel: threading.Event,
-                 deadline: float | None, progress: Callable[[int, int], None] | None) -> None:
+                 icmp: socket.socket | None, max_rate: int, start_rate: int, retries: int,
+                 cancel: threading.Event, deadline: float | None,
+                 progress: Callable[[int, int], None] | None, on_open: Callable[[int], None] | None) -> None:
         rng = random.SystemRandom()
+        self.on_open = on_open
         self.host, self.send, self.recv, self.icmp_sock = host, send, recv, icmp
-        self.rate, self.passes_left, self.cancel, self.deadline = rate, retries, cancel, deadline
-        self.progress = progress
+        self.cancel, self.deadline, self.progress = cancel, deadline, progress
+        self.base_retries = retries
         self.sport = rng.randint(40000, 60999)
         self.base, self.mult = rng.getrandbits(32), rng.getrandbits(32) | 1
         self.src_b, self.target = socket.inet_aton(src), socket.inet_aton(host)
+        self.syn = SynBuilder(self.src_b, self.target, self.sport)
         _attach_filter(recv, _bpf_filter(self.target, self.sport))  # an optimisation: the parser checks again
         # Per-port state lives in flat arrays, not lists of Python ints/floats: a run sweeping many
-        # devices at once holds one set per device (lists cost ~4 MB per device, arrays ~0.7 MB).
+        # devices at once holds one set per device (~1.2 MB each; lists would cost several times that).
         self.order = array("H", ports)
         # spread probes over the port space, as a device's rate limiter would like; the order
         # needs no secrecy (the sequence numbers carry that), so a seeded PRNG, not os.urandom per swap
         random.Random(rng.getrandbits(64)).shuffle(self.order)
         self.states = bytearray(65536)
-        self.sent_at = array("d", bytes(8 * 65536))
-        self.res = SynSweepResult(rate=rate, retries=retries, source_port=self.sport)
-        self.answered = self.icmp = 0
-        self.max_rtt = 0.0
+        self.tries = bytearray(65536)  # probes sent per port
+        self.sent_at = array("d", bytes(8 * 65536))  # the latest try's send time
+        self.first_sent = array("d", bytes(8 * 65536))  # the first try's
+        # every probe sent, one queue per try number (each in send order, so each queue's oldest
+        # probe is the next to time out: a try waits rto * 2**tryno, TCP's backoff); heads[k] is the
+        # oldest probe of queue k not yet resolved
+        self.pending = [array("H") for _ in range(1 + MAX_RETRIES)]
+        self.heads = [0] * (1 + MAX_RETRIES)
+        self.retry_queue: deque[int] = deque()
+        self.exhausted = array("H")  # ports given up at the retries allowed then: retried if that grows
+        self.allowed = 1 + retries  # tries per port allowed now
+        self.ctl = RateControl(max_rate, start_rate)
+        self.res = SynSweepResult(max_rate=max_rate, start_rate=int(self.ctl.rate), retries=retries,
+                                  source_port=self.sport)
+        self.max_answered_try = 0
         self.started = time.monotonic()
-        self.todo, self.idx, self.first = self.order, 0, True
-        self.pass_start = self.started
-        self.settle_until: float | None = None  # set while waiting for late answers after a pass
-        self.answered_before_pass = 0
+        self.idx = 0
+        self.credit = 0.0
+        self.last_step: float | None = None
         self.complete = False
         self.error: OSError | None = None
         self.done = threading.Event()
 
-    def seq_of(self, port: int) -> int:
-        return (self.base + port * self.mult) & 0xFFFFFFFF
+    def seq_of(self, port: int, tryno: int = 0) -> int:
+        return (self.base + port * self.mult + tryno * _TRY_STRIDE) & 0xFFFFFFFF
+
+    def try_of(self, port: int, seq: int) -> int | None:
+        """Which try of `port` carried sequence number `seq` (None: none of ours)."""
+        d = (seq - self.base - port * self.mult) & 0xFFFFFFFF
+        if d % _TRY_STRIDE:
+            return None
+        t = d // _TRY_STRIDE
+        return t if t < self.tries[port] else None
+
+    def allowed_retries(self) -> int:
+        """Retransmissions per port: the operator's number, raised (up to MAX_RETRIES) to one more
+        than the latest try that was ever answered: on a lossy path retries keep finding answers."""
+        if self.base_retries == 0:
+            return 0
+        return min(MAX_RETRIES, max(self.base_retries, self.max_answered_try + 1))
 
     def stopped(self, now: float) -> bool:
         return self.cancel.is_set() or (self.deadline is not None and now > self.deadline)
 
-    def step(self, now: float, burst: int) -> float:
-        """Send what the rate allows now (at most `burst`), move between passes; returns the time
-        this job next wants attention, or 0 when it has finished."""
+    def step(self, now: float) -> float:
+        """Resolve timed-out probes, send what the rate allows now; returns the time this job next
+        wants attention, or 0 when it has finished."""
         if self.stopped(now):
             return self._finish(False)
-        if self.settle_until is not None:
-            if now < self.settle_until:
-                return self.settle_until
-            self.settle_until = None
-            if not self.first:
-                self.res.answered_after_retransmit += self.answered - self.answered_before_pass
-            todo = array("H", (p for p in self.order if not self.states[p])) if self.passes_left > 0 else array("H")
-            if not todo:
-                return self._finish(True)
-            self.passes_left -= 1
-            self.todo, self.idx, self.first, self.pass_start = todo, 0, False, now
-            self.answered_before_pass = self.answered
+        ctl = self.ctl
+        sending = bool(self.retry_queue) or self.idx < len(self.order)
+        ctl.tick(now, sending)
+        self._expire(now, ctl.rto())
+        burst = max(64.0, ctl.rate * 0.004)  # at most ~4 ms of sending in one go
+        if self.last_step is not None:
+            self.credit = min(burst, self.credit + (now - self.last_step) * ctl.rate)
+        else:
+            self.credit = min(burst, 16.0)
+        self.last_step = now
         sent = 0
-        while self.idx < len(self.todo) and sent < burst:
-            due = self.pass_start + self.idx / self.rate
-            if due > now:
-                return due
-            port = self.todo[self.idx]
-            self.idx += 1
-            if self.first and self.progress and self.idx % 4096 == 0:
-                self.progress(self.idx, len(self.todo))
-            if self.states[port]:
-                continue
-            self._send(port)
+        while self.credit >= 1.0:
+            if self.retry_queue:
+                port = self.retry_queue.popleft()
+                if self.states[port]:
+                    continue
+            elif self.idx < len(self.order):
+                port = self.order[self.idx]
+                self.idx += 1
+                if self.progress and self.idx % 4096 == 0:
+                    self.progress(self.idx, len(self.order))
+            else:
+                break
+            self._send(port, now)
+            self.credit -= 1.0
             sent += 1
-        if self.idx >= len(self.todo):
-            # a bounded wait for late answers: a few round-trips, at least 0.3 s, at most 2 s
-            self.settle_until = now + min(2.0, max(0.3, 4 * self.max_rtt))
-            return self.settle_until
-        return now
+        ctl.on_sent(sent)
+        if not self.retry_queue and self.idx >= len(self.order):
+            due = [self.sent_at[q[h]] + self.wait_for(k, ctl.rto())
+                   for k, (q, h) in enumerate(zip(self.pending, self.heads, strict=True)) if h < len(q)]
+            if not due:
+                return self._finish(True)
+            return max(now + 0.002, min(due))
+        return now + 1.0 / ctl.rate if self.credit < 1.0 else now
 
-    def _send(self, port: int) -> None:
-        pkt = build_syn(self.src_b, self.target, self.sport, port, self.seq_of(port))
-        self.sent_at[port] = time.monotonic()
+    @staticmethod
+    def wait_for(tryno: int, rto: float) -> float:
+        """How long try `tryno` of a port is waited for: the RTO, doubled per earlier try."""
+        return min(MAX_BACKOFF, rto * (1 << tryno))
+
+    def _expire(self, now: float, rto: float) -> None:
+        """Walk the oldest probes: answered ones leave; timed-out ones are retried or given up."""
+        allowed = 1 + self.allowed_retries()
+        if allowed > self.allowed:  # retries are being answered: give the ports given up so far their new tries
+            self.allowed = allowed
+            self.retry_queue.extend(p for p in self.exhausted if not self.states[p])
+            self.exhausted = array("H")
+        states, sent_at = self.states, self.sent_at
+        for k, pending in enumerate(self.pending):
+            wait = self.wait_for(k, rto)
+            head = self.heads[k]
+            while head < len(pending):
+                port = pending[head]
+                if states[port]:
+                    head += 1
+                    continue
+                if sent_at[port] + wait > now:
+                    break
+                head += 1
+                self._timed_out(port, allowed)
+            self.heads[k] = head
+
+    def _timed_out(self, port: int, allowed: int) -> None:
+        if self.tries[port] < allowed:
+            self.retry_queue.append(port)
+        elif allowed < 1 + MAX_RETRIES:
+            self.exhausted.append(port)
+        # else: given up; the port stays unanswered (filtered once the sweep is complete)
+
+    def _send(self, port: int, now: float) -> None:
+        tryno = self.tries[port]
+        pkt = self.syn(port, self.seq_of(port, tryno))
         for attempt in range(50):  # ENOBUFS: the qdisc is full; back off briefly, bounded
             try:
                 self.send.sendto(pkt, (self.host, 0))
@@ -205,22 +403,44 @@ class _Job:
                 if exc.errno != errno.ENOBUFS:
                     raise
                 time.sleep(0.002 * (attempt + 1))
-        self.res.packets_sent += 1
-        if not self.first:
+        self.sent_at[port] = now
+        if tryno == 0:
+            self.first_sent[port] = now
+        else:
             self.res.retransmitted += 1
+        self.tries[port] = tryno + 1
+        self.pending[tryno].append(port)
+        self.res.packets_sent += 1
 
     def _finish(self, complete: bool) -> float:
         self.complete = complete
         self.done.set()
         return 0.0
 
-    def record(self, port: int, state: int) -> None:
-        if self.states[port] == 0:
-            self.states[port] = state
-            self.answered += 1
-            rtt = time.monotonic() - self.sent_at[port]
-            if 0 < rtt < 10:
-                self.max_rtt = max(self.max_rtt, rtt)
+    def record(self, port: int, state: int, tryno: int) -> None:
+        if self.states[port]:
+            return
+        self.states[port] = state
+        now = time.monotonic()
+        ctl = self.ctl
+        self.max_answered_try = max(self.max_answered_try, tryno)
+        if tryno == 0:
+            ctl.on_rtt(now - self.first_sent[port])
+        elif tryno == self.tries[port] - 1:
+            ctl.on_rtt(now - self.sent_at[port])
+        if state == _OPEN and self.on_open is not None:
+            try:
+                self.on_open(port)
+            except Exception:  # the caller's hook must not stop every sweep: the port is still reported
+                self.on_open = None
+        if tryno > 0:  # every earlier try of this port went unanswered: those probes were lost
+            self.res.answered_after_retransmit += 1
+            if state == _ICMP:
+                # the device rate-limits its ICMP errors (Linux: 1,000/s): the port is filtered
+                # either way, and slowing to that rate would stretch a full sweep to minutes
+                self.res.icmp_after_retransmit += 1
+            else:
+                ctl.on_loss(self.first_sent[port], now)
 
     def on_tcp(self, pkt: bytes) -> None:
         if len(pkt) < 40 or pkt[12:16] != self.target:
@@ -230,12 +450,15 @@ class _Job:
             return
         sport, dport, _seq, ack, off_flags = struct.unpack_from("!HHIIH", pkt, ihl)
         flags = off_flags & 0x3F
-        if dport != self.sport or not flags & _ACK or ack != (self.seq_of(sport) + 1) & 0xFFFFFFFF:
+        if dport != self.sport or not flags & _ACK:
+            return
+        tryno = self.try_of(sport, (ack - 1) & 0xFFFFFFFF)
+        if tryno is None:
             return
         if flags & _SYN:
-            self.record(sport, _OPEN)
+            self.record(sport, _OPEN, tryno)
         elif flags & _RST:
-            self.record(sport, _CLOSED)
+            self.record(sport, _CLOSED, tryno)
 
     def on_icmp(self, pkt: bytes) -> None:
         ihl = (pkt[0] & 0x0F) * 4
@@ -246,9 +469,12 @@ class _Job:
         if inner[9] != socket.IPPROTO_TCP or inner[16:20] != self.target or len(inner) < iihl + 8:
             return
         sport, dport, seq = struct.unpack_from("!HHI", inner, iihl)
-        if sport == self.sport and seq == self.seq_of(dport):
-            self.icmp += 1
-            self.record(dport, _ICMP)
+        if sport != self.sport:
+            return
+        tryno = self.try_of(dport, seq)
+        if tryno is not None and not self.states[dport]:
+            self.res.icmp_unreachable += 1
+            self.record(dport, _ICMP, tryno)
 
 
 class _Mux:
@@ -258,10 +484,8 @@ class _Mux:
     thread per device, 32 threads fight for the GIL around every sendto/recv and the run spent more
     CPU on that contention than on packets (16 lab devices: 39 s threaded against 25 s one after
     the other). Here each device still gets its own rate, sockets and sequence numbers; one loop
-    sends every job's due packets in bursts, then drains whatever replies are queued.
+    sends every job's due packets in short bursts, then drains whatever replies are queued.
     """
-
-    BURST = 64  # packets per job per loop turn
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -297,7 +521,7 @@ class _Mux:
             wake = now + 0.05
             for job in jobs:
                 try:
-                    nxt = job.step(now, self.BURST)
+                    nxt = job.step(now)
                 except OSError as exc:
                     job.error = exc
                     nxt = job._finish(False)
@@ -338,10 +562,13 @@ class _Mux:
 _MUX = _Mux()
 
 
-def syn_sweep(host: str, ports: Sequence[int], *, rate: int = DEFAULT_RATE, retries: int = DEFAULT_RETRIES,
-              cancel: threading.Event | None = None, deadline: float | None = None,
-              progress: Callable[[int, int], None] | None = None) -> SynSweepResult:
-    """SYN-probe every port; raise SynUnavailable when raw sockets cannot be used."""
+def syn_sweep(host: str, ports: Sequence[int], *, max_rate: int = DEFAULT_MAX_RATE, start_rate: int = START_RATE,
+              retries: int = DEFAULT_RETRIES, cancel: threading.Event | None = None, deadline: float | None = None,
+              progress: Callable[[int, int], None] | None = None,
+              on_open: Callable[[int], None] | None = None) -> SynSweepResult:
+    """SYN-probe every port, never faster than `max_rate` packets/s; raise SynUnavailable when raw
+    sockets cannot be used. `on_open(port)` is called (on the sweep's thread: it must return
+    quickly) for each port as soon as it is found open."""
     try:
         addr = ipaddress.ip_address(host)
     except ValueError:
@@ -351,7 +578,8 @@ def syn_sweep(host: str, ports: Sequence[int], *, rate: int = DEFAULT_RATE, retr
     if os.geteuid() != 0:
         raise SynUnavailable("not running as root (raw sockets need CAP_NET_RAW)")
     cancel = cancel or threading.Event()
-    rate = max(1, int(rate))
+    max_rate = max(1, int(max_rate))
+    start_rate = max(1, min(int(start_rate), max_rate))
     retries = max(0, min(int(retries), MAX_RETRIES))
     try:
         src = source_address(host)
@@ -379,8 +607,9 @@ def syn_sweep(host: str, ports: Sequence[int], *, rate: int = DEFAULT_RATE, retr
                 s.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)  # SO_RCVBUFFORCE (root): replies arrive in bursts
             except OSError:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-        return _sweep(host, src, array("H", dict.fromkeys(ports)), send, recv, icmp, rate, retries, cancel, deadline,
-                      progress)
+        job = _Job(host, src, array("H", dict.fromkeys(ports)), send, recv, icmp, max_rate, start_rate, retries,
+                   cancel, deadline, progress, on_open)
+        return _sweep(job, cancel)
     except OSError as exc:
         raise SynUnavailable(f"raw socket error: {exc}") from None
     finally:
@@ -389,13 +618,12 @@ def syn_sweep(host: str, ports: Sequence[int], *, rate: int = DEFAULT_RATE, retr
                 s.close()
 
 
-def _sweep(host: str, src: str, ports: Sequence[int], send: socket.socket, recv: socket.socket,
-           icmp: socket.socket | None, rate: int, retries: int, cancel: threading.Event, deadline: float | None,
-           progress: Callable[[int, int], None] | None) -> SynSweepResult:
-    job = _Job(host, src, ports, send, recv, icmp, rate, retries, cancel, deadline, progress)
+def _sweep(job: _Job, cancel: threading.Event) -> SynSweepResult:
     _MUX.add(job)
-    # the mux finishes every job on its own bounds (cancel, deadline, passes); this wait is a backstop
-    limit = time.monotonic() + (retries + 1) * (len(ports) / rate + 3.0) + 30.0
+    # the mux finishes every job on its own bounds (cancel, deadline, tries, the rate floor); this
+    # wait is a backstop against a bug, set past the longest sweep those bounds allow
+    floor = job.ctl.floor
+    limit = time.monotonic() + (1 + MAX_RETRIES) * (len(job.order) / floor + MAX_BACKOFF) + 30.0
     while not job.done.wait(0.2):
         if time.monotonic() > limit:
             cancel.set()
@@ -403,13 +631,16 @@ def _sweep(host: str, src: str, ports: Sequence[int], send: socket.socket, recv:
                 raise OSError("the SYN sweep did not stop when asked")
     if job.error is not None:
         raise job.error
-    res = job.res
-    if progress and job.complete:
-        progress(len(ports), len(ports))
+    res, ctl, ports = job.res, job.ctl, job.order
+    if job.progress and job.complete:
+        job.progress(len(ports), len(ports))
     res.complete = job.complete
-    res.max_rtt = job.max_rtt
-    res.icmp_unreachable = job.icmp
-    for p in ports:
+    res.min_rtt, res.max_rtt = ctl.min_rtt or 0.0, ctl.max_rtt
+    res.rate_reached = int(ctl.peak)
+    res.final_rate = int(ctl.rate)
+    res.rate_cuts, res.rate_cuts_rtt = ctl.cuts, ctl.cuts_rtt
+    res.retries_reached = job.allowed_retries()
+    for p in sorted(ports):
         st = job.states[p]
         if st == _OPEN:
             res.open_ports.append(p)
@@ -419,6 +650,23 @@ def _sweep(host: str, src: str, ports: Sequence[int], send: socket.socket, recv:
             res.filtered_ports.append(p)
     res.closed, res.filtered = len(res.closed_ports), len(res.filtered_ports)
     res.scanned = len(res.open_ports) + res.closed + res.filtered
-    res.open_ports.sort()
     res.elapsed = time.monotonic() - job.started
     return res
+
+
+def syn_stats(res: SynSweepResult) -> dict[str, int | float]:
+    """What the evidence records of a SYN sweep's pace (discovery.stats): the ceiling, the rate it
+    started at, reached and ended with, how often it was cut, retransmissions and lost probes."""
+    answered = len(res.open_ports) + len(res.closed_ports) + res.icmp_unreachable
+    return {
+        "packets_sent": res.packets_sent, "retransmitted": res.retransmitted,
+        "answered_after_retransmit": res.answered_after_retransmit,
+        "icmp_after_retransmit": res.icmp_after_retransmit,
+        # of the ports that answered, the share whose first probe was lost
+        "loss_ratio": round(res.answered_after_retransmit / answered, 4) if answered else 0.0,
+        "max_rate_pps": res.max_rate, "start_rate_pps": res.start_rate, "rate_reached_pps": res.rate_reached,
+        "mean_rate_pps": int(res.packets_sent / res.elapsed) if res.elapsed > 0 else 0,
+        "final_rate_pps": res.final_rate, "rate_cuts": res.rate_cuts, "rate_cuts_rtt": res.rate_cuts_rtt,
+        "retries": res.retries, "retries_reached": res.retries_reached,
+        "min_rtt_ms": round(res.min_rtt * 1000, 2), "max_rtt_ms": round(res.max_rtt * 1000, 2),
+    }

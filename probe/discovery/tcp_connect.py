@@ -1,7 +1,10 @@
 """A concurrent TCP connect scanner: works without root and without nmap.
 
 asyncio lets one thread keep hundreds of connects in flight; `concurrency` bounds them and every
-connect has its own timeout, so a firewall that drops packets costs time, never a hang.
+connect has its own timeout, so a firewall that drops packets costs time, never a hang. `max_rate`
+(--max-rate) caps how many connects start per second, so a fragile device gets the same ceiling
+whichever sweep runs; the connect sweep does not adapt below it (its pace is already clocked by
+`concurrency`: a connect that is not answered holds its slot until its timeout).
 """
 
 from __future__ import annotations
@@ -25,10 +28,32 @@ class SweepResult:
     elapsed: float = 0.0
 
 
-async def _probe(host: str, port: int, timeout: float, sem: asyncio.Semaphore,
+class _Pacer:
+    """At most `rate` starts per second, strictly spaced: one caller at a time waits out the gap
+    since the last start (a stalled event loop then delays starts; it never bunches them)."""
+
+    def __init__(self, rate: int | None) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self.last = float("-inf")
+        self.lock = asyncio.Lock()
+
+    async def wait(self, stop: Callable[[], bool]) -> None:
+        """Wait for this caller's turn, in short sleeps so Ctrl-C and --max-time still stop it."""
+        if not self.interval:
+            return
+        async with self.lock:
+            while (left := self.last + self.interval - time.monotonic()) > 0 and not stop():
+                await asyncio.sleep(min(left, 0.2))
+            self.last = time.monotonic()
+
+
+async def _probe(host: str, port: int, timeout: float, sem: asyncio.Semaphore, pacer: _Pacer,
                  stop: Callable[[], bool]) -> tuple[int, str]:
     async with sem:
         if stop():  # interrupted or out of time while queued: don't start new connects
+            return port, "skipped"
+        await pacer.wait(stop)
+        if stop():
             return port, "skipped"
         try:
             _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
@@ -48,11 +73,12 @@ async def _probe(host: str, port: int, timeout: float, sem: asyncio.Semaphore,
         return port, "open"
 
 
-async def _sweep(host: str, ports: Sequence[int], timeout: float, concurrency: int,
+async def _sweep(host: str, ports: Sequence[int], timeout: float, concurrency: int, max_rate: int | None,
                  cancel: threading.Event, deadline: float | None,
                  progress: Callable[[int, int], None] | None) -> SweepResult:
     res = SweepResult()
     sem = asyncio.Semaphore(concurrency)
+    pacer = _Pacer(max_rate)
     start = time.monotonic()
     batch = max(concurrency * 4, 256)
 
@@ -66,7 +92,7 @@ async def _sweep(host: str, ports: Sequence[int], timeout: float, concurrency: i
             res.complete = False
             break
         chunk = ports[i:i + batch]
-        for port, state in await asyncio.gather(*(_probe(host, p, timeout, sem, stop) for p in chunk)):
+        for port, state in await asyncio.gather(*(_probe(host, p, timeout, sem, pacer, stop) for p in chunk)):
             if state == "skipped":
                 res.complete = False
                 continue
@@ -83,8 +109,9 @@ async def _sweep(host: str, ports: Sequence[int], timeout: float, concurrency: i
 
 
 def sweep(host: str, ports: Sequence[int], *, timeout: float = 1.0, concurrency: int = 256,
-          cancel: threading.Event | None = None, deadline: float | None = None,
+          max_rate: int | None = None, cancel: threading.Event | None = None, deadline: float | None = None,
           progress: Callable[[int, int], None] | None = None) -> SweepResult:
-    """Connect to every port once; report open ones plus counts of the rest."""
-    return asyncio.run(_sweep(host, list(ports), timeout, max(1, concurrency), cancel or threading.Event(),
+    """Connect to every port once (at most `max_rate` connects started per second); report open
+    ones plus counts of the rest."""
+    return asyncio.run(_sweep(host, list(ports), timeout, max(1, concurrency), max_rate, cancel or threading.Event(),
                               deadline, progress))

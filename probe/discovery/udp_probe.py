@@ -5,9 +5,14 @@ request of its protocol: SNMP GET sysDescr.0 with community "public" (v2c and v1
 engine-discovery GET, each asked on its own; a unicast SSDP M-SEARCH to the target's own address
 (never multicast: from the root namespace that would leave the machine); a unicast mDNS query for
 `_services._dns-sd._udp.local` PTR; a DNS `version.bind` CH TXT query; a NAT-PMP external-address
-request. The messages are built and parsed by probe.protocols (snmp, ssdp, dns, natpmp); this
-module only sends them, through a connected socket so that an ICMP port unreachable shows as
-"closed" instead of silence.
+request; a TFTP read request for a file name that cannot exist; an NTP client request and a
+mode-6 READVAR (the system variables); a unicast WS-Discovery Probe; a CoAP GET of
+/.well-known/core; the Ubiquiti discovery request. Every one reads and changes nothing, and goes to
+the target's own address only (never a broadcast or multicast group). The messages are built and
+parsed by probe.protocols (snmp, ssdp, dns, natpmp, tftp, ntp, wsdiscovery, coap, ubnt); this
+module only sends them, through a connected socket (probe.protocols.udpio) so that an ICMP port
+unreachable shows as "closed" instead of silence (TFTP answers from a port of its own, so its
+exchange is in probe.protocols.tftp).
 
 Every answer is kept verbatim; an SNMP v1/v2c answer also proves that the community "public" is
 accepted, which the unauthenticated-access checks rely on, and an SNMPv3 Report proves an agent
@@ -24,7 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from probe.discovery import identify
-from probe.protocols import dns, natpmp, snmp, ssdp
+from probe.protocols import coap, dns, natpmp, ntp, snmp, ssdp, tftp, ubnt, wsdiscovery
+from probe.protocols.udpio import Ask as _Ask
+from probe.protocols.udpio import exchange_each as _exchange_each
 
 MAX_DATAGRAM = 65535
 MAX_REPLIES = 16  # SSDP ssdp:all may answer once per device/service type; keep a bounded number
@@ -111,56 +118,6 @@ def _exchange(host: str, port: int, request: bytes, accept: Callable[[bytes], bo
             if replies:
                 return "open", replies
     return "no-answer", []
-
-
-@dataclass
-class _Ask:
-    """One request of a multi-request exchange, and whether (and how) it was answered."""
-
-    label: str
-    request: bytes
-    accept: Callable[[bytes], bool]
-    replies: list[bytes] = field(default_factory=list)
-
-
-def _exchange_each(host: str, port: int, asks: list[_Ask], *, timeout: float, attempts: int) -> str:
-    """Send every request, collect the answer to each for `timeout`, resend the unanswered ones up to
-    `attempts` times. One socket, one wait per round: asking three SNMP versions costs no more
-    time than asking one. Returns 'open' (something answered), 'closed' (ICMP port unreachable),
-    'unreachable' (no route) or 'no-answer'."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_DGRAM) as s:
-        try:
-            s.connect((host, port))
-        except OSError:
-            return "unreachable"
-        for _ in range(max(1, attempts)):
-            waiting = [a for a in asks if not a.replies]
-            if not waiting:
-                break
-            for a in waiting:
-                try:
-                    s.send(a.request)
-                except ConnectionRefusedError:
-                    return "open" if any(x.replies for x in asks) else "closed"
-                except OSError:
-                    return "unreachable"
-            end = time.monotonic() + timeout
-            while any(not a.replies for a in asks) and (left := end - time.monotonic()) > 0:
-                ready, _, _ = select.select([s], [], [], left)
-                if not ready:
-                    break
-                try:
-                    data = s.recv(MAX_DATAGRAM)
-                except ConnectionRefusedError:
-                    return "open" if any(x.replies for x in asks) else "closed"
-                except OSError:
-                    break
-                for a in asks:
-                    if not a.replies and a.accept(data):
-                        a.replies.append(data)
-                        break
-    return "open" if any(a.replies for a in asks) else "no-answer"
 
 
 def _v3_report(data: bytes, msg_id: int) -> snmp.EngineReport | None:
@@ -295,16 +252,143 @@ def probe_natpmp(host: str, port: int, timeout: float, attempts: int) -> UdpResu
     return res
 
 
+def probe_tftp(host: str, port: int, timeout: float, attempts: int) -> UdpResult:
+    """TFTP read request for a random file name that cannot exist. Any TFTP answer (normally
+    ERROR 1 "File not found") proves a server; the server answers from a port of its own, so the
+    exchange is in probe.protocols.tftp (an unconnected socket, only the target's datagrams)."""
+    name = f"probe-{os.urandom(6).hex()}.txt"
+    ex = tftp.read_first_block(host, name, port=port, timeout=timeout, attempts=attempts)
+    res = UdpResult(port, "unreachable" if ex.error else "closed" if ex.refused else "no-answer")
+    if ex.answer is None or ex.reply is None:
+        return res
+    res.state, res.protocol = "open", "tftp"
+    res.exchanges.append(UdpExchange(f"TFTP read request for {name!r} (a name that cannot exist)", ex.request,
+                                     [ex.reply]))
+    res.detail["tftp_answer"] = ex.answer.describe()
+    res.detail["tftp_transfer_port"] = str(ex.server_port)
+    return res
+
+
+def probe_ntp(host: str, port: int, timeout: float, attempts: int) -> UdpResult:
+    """An NTP client request (mode 3) and a control READVAR (mode 6) for the system variables, each
+    on its own: a server may answer time and refuse control queries (`restrict ... noquery`).
+    Both are read-only (probe.protocols.ntp says why mode 7 is not sent)."""
+    request, xmt = ntp.client_request()
+    seq = int.from_bytes(os.urandom(2), "big")
+    asks = [_Ask("NTP client request (mode 3)", request, lambda d: ntp.parse_server(d, xmt) is not None),
+            _Ask("NTP control READVAR, association 0 (mode 6, opcode 2)", ntp.readvar_request(seq),
+                 lambda d: ntp.parse_control(d, seq) is not None, done=ntp.readvar_done(seq))]
+    res = UdpResult(port, _exchange_each(host, port, asks, timeout=timeout, attempts=attempts))
+    if res.state != "open":
+        return res
+    res.protocol = "ntp"
+    time_ask, ctl = asks
+    if time_ask.replies:
+        res.exchanges.append(UdpExchange(time_ask.label, time_ask.request, time_ask.replies))
+        answer = ntp.parse_server(time_ask.replies[0], xmt)
+        res.detail["ntp_server"] = answer.describe() if answer else "answered"
+    else:
+        res.detail["ntp_server"] = "no answer"
+    frags = [f for f in (ntp.parse_control(r, seq) for r in ctl.replies) if f]
+    if not frags:
+        res.detail["ntp_mode6"] = "no answer"
+        return res
+    res.exchanges.append(UdpExchange(ctl.label, ctl.request, ctl.replies))
+    if any(f.error for f in frags):
+        res.detail["ntp_mode6"] = "answered with an error (control queries refused)"
+        return res
+    data, complete = ntp.assemble(frags)
+    variables = ntp.variables(data.decode("latin-1"))
+    res.detail["ntp_mode6"] = "answered READVAR" + ("" if complete else " (some fragments missing)")
+    res.detail["ntp_variables"] = ", ".join(f"{k}={v}" for k, v in list(variables.items())[:24])[:1500]
+    version = variables.get("version", "")
+    if version:
+        res.detail["ntp_version"] = version
+        res.product, res.version = ntp.product_version(version[:200])
+    if variables.get("system"):
+        res.detail["ntp_system"] = variables["system"][:200]
+    return res
+
+
+def probe_wsdiscovery(host: str, port: int, timeout: float, attempts: int) -> UdpResult:
+    """Two unicast WS-Discovery Probes (any type, and wsdp:Device), each matched by its MessageID."""
+    asks = []
+    for types in (None, "wsdp:Device"):
+        msg, mid = wsdiscovery.probe_message(types)
+
+        def answers(d: bytes, m: str = mid) -> bool:
+            matches = wsdiscovery.parse_matches(d)
+            return matches is not None and matches.relates_to == m
+        asks.append(_Ask(f"WS-Discovery unicast Probe ({types or 'any type'})", msg, answers))
+    res = UdpResult(port, _exchange_each(host, port, asks, timeout=timeout, attempts=attempts))
+    if res.state != "open":
+        return res
+    res.protocol = "ws-discovery"
+    for ask in asks:
+        if ask.replies:
+            res.exchanges.append(UdpExchange(ask.label, ask.request, ask.replies))
+    first = wsdiscovery.parse_matches(res.exchanges[0].replies[0])
+    if first:
+        m = first.matches[0]
+        res.detail.update({k: v for k, v in (("wsd_endpoint", m.endpoint), ("wsd_types", " ".join(m.types)),
+                                            ("wsd_xaddrs", " ".join(m.xaddrs)), ("wsd_scopes", " ".join(m.scopes)))
+                           if v})
+    return res
+
+
+def probe_coap(host: str, port: int, timeout: float, attempts: int) -> UdpResult:
+    """CoAP GET /.well-known/core: the server's resource list (RFC 6690), or its refusal."""
+    ex = coap.get(host, port, "/.well-known/core", timeout=timeout, attempts=attempts)
+    res = UdpResult(port, ex.state)
+    if ex.state != "open":
+        return res
+    res.protocol = "coap"
+    res.exchanges.append(UdpExchange("CoAP GET /.well-known/core", ex.request, ex.replies))
+    answer = ex.response
+    if answer is None:
+        res.detail["coap_answer"] = "acknowledged, no response yet"
+        return res
+    res.detail["coap_answer"] = "RST (reset)" if answer.type == coap.RST else answer.code_text
+    if answer.code == 0x45:
+        found = coap.links(answer.payload)
+        res.detail["coap_resources"] = ", ".join(link.target for link in found[:30])
+        if answer.more_blocks:
+            res.detail["coap_resources_truncated"] = "more blocks offered; only the first was read"
+    return res
+
+
+def probe_ubnt(host: str, port: int, timeout: float, attempts: int) -> UdpResult:
+    """The Ubiquiti discovery request (4 bytes): a device that answers lists its identifiers."""
+    state, replies, parsed = ubnt.ask(host, port, timeout=timeout, attempts=attempts)
+    res = UdpResult(port, state)
+    if state != "open":
+        return res
+    res.protocol = "ubnt-discovery"
+    res.exchanges.append(UdpExchange("Ubiquiti discovery request (version 1, 01 00 00 00)", ubnt.REQUEST, replies))
+    if parsed:
+        res.detail.update({f"ubnt_{k}": v for k, v in list(parsed.fields.items())[:16]})
+        model = parsed.fields.get("model") or parsed.fields.get("platform")
+        if model:
+            res.product = model[:80]
+        if parsed.fields.get("firmware"):
+            res.version = parsed.fields["firmware"][:80]
+    return res
+
+
 PROBES: dict[str, Callable[[str, int, float, int], UdpResult]] = {
     "snmp": probe_snmp, "dns": probe_dns, "mdns": probe_mdns, "ssdp": probe_ssdp, "nat-pmp": probe_natpmp,
+    "tftp": probe_tftp, "ntp": probe_ntp, "ws-discovery": probe_wsdiscovery, "coap": probe_coap,
+    "ubnt-discovery": probe_ubnt,
 }
-PORT_PROTOCOL = {161: "snmp", 53: "dns", 5353: "mdns", 1900: "ssdp", natpmp.PORT: "nat-pmp"}
+PORT_PROTOCOL = {161: "snmp", 53: "dns", 5353: "mdns", 1900: "ssdp", natpmp.PORT: "nat-pmp", tftp.PORT: "tftp",
+                 ntp.PORT: "ntp", wsdiscovery.PORT: "ws-discovery", coap.PORT: "coap", ubnt.PORT: "ubnt-discovery"}
+FALLBACK_ORDER = ["dns", "snmp", "ssdp", "mdns", "nat-pmp", "ntp", "coap", "ws-discovery", "ubnt-discovery", "tftp"]
 
 
 def probe_port(host: str, port: int, *, timeout: float = 1.0, attempts: int = 2) -> UdpResult:
     """Probe one UDP port: its well-known protocol, or (an odd port) each probe once in turn."""
     first = PORT_PROTOCOL.get(port)
-    order = [first] if first else ["dns", "snmp", "ssdp", "mdns", "nat-pmp"]
+    order = [first] if first else FALLBACK_ORDER
     result = UdpResult(port, "no-answer")
     for i, proto in enumerate(order):
         # a well-known port gets its own probe with retransmission; the fallbacks are tried once

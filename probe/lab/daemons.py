@@ -58,6 +58,11 @@ BINARIES: dict[str, list[str]] = {
     "samba": ["smbd", "testparm"],
     "socat": ["socat"],
     "hostile": [],  # probe's own misbehaving servers (python, probe.hostile)
+    "tftpd": ["in.tftpd"],
+    "ntpd": ["ntpd"],
+    "wsdd": ["wsdd"],
+    "coap-server": ["coap-server-notls"],
+    "ubnt-discovery": [],  # probe's own stand-in (python, probe.lab.ubnt_discovery)
 }
 
 
@@ -217,6 +222,42 @@ def start_hostile(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
             "--serve", f"{server}:{svc.ports[0].port}"]
 
 
+def start_tftpd(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
+    # tftpd-hpa, read-only (no -c: nothing can be created), chrooted (-s) into the device's TFTP
+    # folder, which holds the rendered files of templates/<options.files>/
+    root = dev.path("tftp")
+    root.mkdir(mode=0o755, exist_ok=True)
+    src = templates_dir() / str(svc.options["files"])
+    for path in sorted(src.iterdir()):
+        dev.render_to(f"{svc.options['files']}/{path.name}", root / path.name, 0o644)
+    return ["in.tftpd", "-L", "-a", f"{dev.address}:{svc.ports[0].port}", "-u", "nobody", "-s", str(root)]
+
+
+def start_ntpd(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
+    # ntpsec in the foreground (-n), its drift file and statistics under the device's run directory
+    conf = _config(dev, svc, "ntp.conf")
+    return ["ntpd", "-n", "-c", str(conf), "-p", str(dev.path("etc", "ntpd.pid"))]
+
+
+def start_wsdd(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
+    # wsdd announces the device over WS-Discovery on its interface (IPv4 only, no HTTP metadata
+    # server: -t); the variant's firewall template hands unicast 3702 to it (docs/lab.md)
+    return ["wsdd", "-4", "-t", "-i", dev.values["device_if"], "-n", dev.variant.hostname.upper(),
+            "-w", str(svc.options.get("workgroup", "WORKGROUP"))]
+
+
+def start_coap_server(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
+    # libcoap's example server, plain CoAP (no DTLS) on the device address
+    return ["coap-server-notls", "-A", dev.address, "-p", str(svc.ports[0].port)]
+
+
+def start_ubnt_discovery(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
+    # probe's stand-in for a discovery responder (probe/lab/ubnt_discovery.py, docs/lab.md)
+    return [sys.executable, "-m", "probe.lab.ubnt_discovery", "--bind", dev.address,
+            "--port", str(svc.ports[0].port), "--mac", str(svc.options["mac"]), "--firmware", dev.variant.firmware,
+            "--hostname", dev.variant.hostname, "--model", dev.variant.model]
+
+
 STARTERS: dict[str, Starter] = {
     "dropbear": start_dropbear,
     "openssh": start_openssh,
@@ -232,4 +273,9 @@ STARTERS: dict[str, Starter] = {
     "samba": start_samba,
     "socat": start_socat,
     "hostile": start_hostile,
+    "tftpd": start_tftpd,
+    "ntpd": start_ntpd,
+    "wsdd": start_wsdd,
+    "coap-server": start_coap_server,
+    "ubnt-discovery": start_ubnt_discovery,
 }

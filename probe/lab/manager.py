@@ -99,10 +99,11 @@ class DeviceStatus:
     namespace_present: bool
     processes: int  # recorded daemon PIDs still alive
     expected: int
+    accounts_detached: bool = False  # the daemons no longer see the device's accounts (netns.sees_own_accounts)
 
     @property
     def healthy(self) -> bool:
-        return self.namespace_present and self.processes == self.expected
+        return self.namespace_present and self.processes == self.expected and not self.accounts_detached
 
 
 def default_instance() -> int:
@@ -121,10 +122,10 @@ def _check_instance(instance: int) -> int:
 
 
 @contextlib.contextmanager
-def _instance_lock(instance: int) -> Iterator[None]:
-    """Serialise up/down of one instance (two terminals, or a test and a CLI call)."""
+def _file_lock(name: str, busy: str) -> Iterator[None]:
+    """An flock on STATE_ROOT/<name>.lock, waited for at most 60 s (bounded: a stuck holder is reported)."""
     state.STATE_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
-    fd = os.open(state.STATE_ROOT / f"{instance}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    fd = os.open(state.STATE_ROOT / f"{name}.lock", os.O_CREAT | os.O_RDWR, 0o600)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -133,11 +134,26 @@ def _instance_lock(instance: int) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise UserError(f"lab instance {instance} is busy (another probe lab up/down)") from None
+                    raise UserError(busy) from None
                 time.sleep(0.1)
         yield
     finally:
         os.close(fd)
+
+
+def _instance_lock(instance: int) -> contextlib.AbstractContextManager[None]:
+    """Serialise up/down of one instance (two terminals, or a test and a CLI call)."""
+    return _file_lock(str(instance), f"lab instance {instance} is busy (another probe lab up/down)")
+
+
+def _route_lock() -> contextlib.AbstractContextManager[None]:
+    """Serialise adding the shared safety route with the last instance's check-and-remove.
+
+    Without it, an instance going down could see no other instance, a second instance coming up
+    could find the route still there (and not add it), and the first would then remove it: the
+    second lab would run without the route that keeps lab addresses off the real network.
+    """
+    return _file_lock("safety-route", "the lab's safety route is busy (another probe lab up/down)")
 
 
 # ---------------------------------------------------------------------------------------- up
@@ -166,8 +182,9 @@ def up(variants: Sequence[str], instance: int | None = None) -> list[LabDevice]:
                                   "devices": [], "complete": False}
         state.save(inst, record)
         try:
-            if netns.add_safety_route():
-                _route_marker().touch()  # we added it, so the last lab instance down removes it
+            with _route_lock():  # after state.save: an instance going down now sees this one
+                if netns.add_safety_route():
+                    _route_marker().touch()  # we added it, so the last lab instance down removes it
             base = state.run_dir(inst)
             base.mkdir(mode=0o755, parents=True, exist_ok=True)
             ca = pki.make_ca(base / "ca", f"instance {inst}")
@@ -362,9 +379,23 @@ def _uid(user: str) -> int:
 
 
 def _wait_ready(variant: Variant, device: LabDevice, entry: dict[str, Any]) -> None:
-    """Every TCP port accepts a connection and every daemon is still alive, within a bound."""
+    """Every TCP port accepts a connection, every UDP port is bound inside the namespace, and every
+    daemon is still alive, within a bound. (A UDP daemon has no handshake to wait for; that its
+    socket is bound is what tells that it can answer, as ntpd and wsdd take a moment to bind.)"""
     deadline = time.monotonic() + READY_TIMEOUT
     pending = [(s.id, p.port) for s in variant.services for p in s.ports if p.transport == "tcp" and p.ready]
+    pending_udp = [(s.id, p.port) for s in variant.services for p in s.ports if p.transport == "udp" and p.ready]
+    while pending_udp:
+        out = run(ns_cmd(device.namespace, ["ss", "-Hlun"]), check=False).stdout.decode("utf-8", "replace")
+        local = [ln.split()[3] for ln in out.splitlines() if len(ln.split()) > 3]  # State Recv-Q Send-Q Local Peer
+        pending_udp = [(sid, port) for sid, port in pending_udp if not any(a.endswith(f":{port}") for a in local)]
+        if not pending_udp:
+            break
+        if time.monotonic() > deadline:
+            sid, port = pending_udp[0]
+            raise UserError(f"probe lab: {variant.name}/{sid} did not bind udp/{port} within {READY_TIMEOUT:.0f}s "
+                            f"(see {device.run_dir}/logs/{sid}.log)")
+        time.sleep(0.1)
     while True:
         dead = [p for p in entry["pids"] if not netns.alive(p["pid"], p["start"])]
         if dead:
@@ -433,11 +464,12 @@ def _teardown(inst: int) -> None:
         shutil.rmtree(etc, ignore_errors=True)
     shutil.rmtree(state.run_dir(inst), ignore_errors=True)
     state.remove(inst)
-    others: list[int] | list[str] = state.other_instances(inst) or [n for n in netns.list_namespaces()
-                                                                     if re.match(r"pl\d+-", n)]
-    if not others and _route_marker().exists():  # never remove a route someone else added
-        netns.remove_safety_route()
-        _route_marker().unlink(missing_ok=True)
+    with _route_lock():
+        others: list[int] | list[str] = state.other_instances(inst) or [n for n in netns.list_namespaces()
+                                                                         if re.match(r"pl\d+-", n)]
+        if not others and _route_marker().exists():  # never remove a route someone else added
+            netns.remove_safety_route()
+            _route_marker().unlink(missing_ok=True)
 
 
 def _route_marker() -> Path:
@@ -474,6 +506,7 @@ def status(instance: int | None = None) -> list[DeviceStatus]:
             if "device" not in d:
                 continue
             dev = LabDevice.from_json(d["device"])
-            alive = sum(1 for p in d.get("pids", []) if netns.alive(p["pid"], p.get("start")))
-            out.append(DeviceStatus(dev, dev.namespace in present, alive, len(d.get("pids", []))))
+            live = [p["pid"] for p in d.get("pids", []) if netns.alive(p["pid"], p.get("start"))]
+            detached = any(netns.sees_own_accounts(pid) is False for pid in live)
+            out.append(DeviceStatus(dev, dev.namespace in present, len(live), len(d.get("pids", [])), detached))
     return out

@@ -126,6 +126,21 @@ def alive(pid: int, start: int | None = None) -> bool:
     return st is not None and (start is None or st == start)
 
 
+def sees_own_accounts(pid: int) -> bool | None:
+    """Does a device daemon still see its device's /etc/shadow (None: the process is gone)?
+
+    `ip netns exec` bind-mounts /etc/netns/<ns>/shadow over /etc/shadow for what it starts. When
+    the host's /etc/shadow is replaced while the lab is up (a package install that adds a user
+    renames a new file over it), the kernel detaches that mount in every other mount namespace:
+    the daemons then check logins against the host's accounts and refuse every device password.
+    """
+    try:
+        mounts = Path(f"/proc/{pid}/mountinfo").read_text()
+    except OSError:
+        return None
+    return any(len(f) > 4 and f[4] == "/etc/shadow" for f in (line.split() for line in mounts.splitlines()))
+
+
 def reap(pid: int) -> None:
     """Collect a child that we started in this process, so it does not linger as a zombie."""
     try:

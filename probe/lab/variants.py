@@ -18,7 +18,8 @@ from probe import yamlfile
 from probe.errors import UserError
 
 KNOWN_DAEMONS = ("dropbear", "openssh", "telnetd", "lighttpd", "vsftpd", "mosquitto", "snmpd",
-                 "miniupnpd", "dnsmasq", "rtsp", "rtsp-source", "hostile", "samba", "socat")
+                 "miniupnpd", "dnsmasq", "rtsp", "rtsp-source", "hostile", "samba", "socat", "tftpd", "ntpd",
+                 "wsdd", "coap-server", "ubnt-discovery")
 
 
 class LabTemplate(Template):

@@ -18,8 +18,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from probe.protocols.transcript import Transcript
+
+if TYPE_CHECKING:
+    import paramiko
 
 logging.getLogger("paramiko").setLevel(logging.CRITICAL)  # failures are reported as results
 
@@ -40,6 +44,7 @@ class LoginResult:
     server_version: str | None = None
     allowed: list[str] = field(default_factory=list)
     answer_latency: float | None = None
+    user_only: bool = False  # authenticated by the user name alone (the SSH "none" method)
 
 
 def _interactive_handler(password: str, t: Transcript) -> Callable[[str, str, list[tuple[str, bool]]], list[str]]:
@@ -78,6 +83,26 @@ def try_login(sock: socket.socket, t: Transcript, username: str, password: str, 
         t.note(f"negotiated: host key {transport.host_key_type}, cipher {transport.remote_cipher}, "  # type: ignore[attr-defined]  # set by paramiko's key exchange, not in its stubs
                f"mac {transport.remote_mac}; client kex offer was {list(opts.kex)[:3]}...")  # type: ignore[attr-defined]  # as above
         allowed: list[str] = []
+        sent = time.monotonic()
+        if not password:  # a vendor account with no password: does the server let the user in on its name alone?
+            t.note(f"auth_none(username={username!r}): the pair has no password")
+            try:
+                transport.auth_none(username)
+            except paramiko.BadAuthenticationType as exc:
+                allowed = list(exc.allowed_types)
+                t.note(f"not without authentication; the server allows {allowed}")
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                t.note(f"connection lost during authentication: {exc}")
+                return LoginResult(Outcome.CLOSED, f"connection lost during authentication: {exc}", version,
+                                   allowed, time.monotonic() - sent)
+            if transport.is_authenticated():
+                t.note("authenticated by user name alone (SSH 'none' method accepted)")
+                r = _prove(transport, t, version, allowed, time.monotonic() - sent, timeout,
+                           "the user name alone was accepted (no password asked)")
+                r.user_only = True
+                return r
+            if allowed and not {"password", "keyboard-interactive"} & set(allowed):
+                return LoginResult(Outcome.NO_PASSWORD_AUTH, f"server allows only {allowed}", version, allowed)
         t.note(f"auth_password(username={username!r}, password={password!r})")
         sent = time.monotonic()
         try:
@@ -106,15 +131,23 @@ def try_login(sock: socket.socket, t: Transcript, username: str, password: str, 
         if not transport.is_authenticated():
             return LoginResult(Outcome.FAILURE, "not authenticated (further methods required)", version, allowed,
                                latency)
-        t.note("authenticated; opening a session channel to prove the login (no command is run)")
-        try:
-            chan = transport.open_session(timeout=timeout)
-            chan.close()
-        except (paramiko.SSHException, EOFError, OSError) as exc:
-            t.note(f"session channel refused: {exc}")
-            return LoginResult(Outcome.SUCCESS, f"authenticated, but the session channel was refused ({exc})",
-                               version, allowed, latency)
-        t.note("session channel opened and closed")
-        return LoginResult(Outcome.SUCCESS, "authenticated and a session channel opened", version, allowed, latency)
+        return _prove(transport, t, version, allowed, latency, timeout, "authenticated")
     finally:
         transport.close()
+
+
+def _prove(transport: paramiko.Transport, t: Transcript, version: str, allowed: list[str], latency: float,
+           timeout: float, how: str) -> LoginResult:
+    """An authenticated transport: open (and close) a session channel, the proof of a usable login."""
+    import paramiko  # loaded by try_login already (see there why not at the top)
+
+    t.note(f"{how}; opening a session channel to prove the login (no command is run)")
+    try:
+        chan = transport.open_session(timeout=timeout)
+        chan.close()
+    except (paramiko.SSHException, EOFError, OSError) as exc:
+        t.note(f"session channel refused: {exc}")
+        return LoginResult(Outcome.SUCCESS, f"{how}, but the session channel was refused ({exc})",
+                           version, allowed, latency)
+    t.note("session channel opened and closed")
+    return LoginResult(Outcome.SUCCESS, f"{how} and a session channel opened", version, allowed, latency)

@@ -124,6 +124,7 @@ class LoginResult:
     prompt_seen: bool  # the device asked for credentials (login or password prompt)
     answer_latency: float | None = None  # seconds from sending the password to the verdict
     last_text: bytes = b""
+    user_only: bool = False  # the user name alone logged in: no password was asked or sent
 
 
 def clean(data: bytes) -> bytes:
@@ -222,7 +223,7 @@ def try_login(sock: socket.socket, transcript: Transcript, username: str, passwo
         after_user, hit = s.wait_for((PASSWORD_RE, LOGIN_RE, SHELL_RE), timeout, check_cancelled)
         if hit is SHELL_RE and not FAILURE_RE.search(clean(after_user)[-80:]):
             return LoginResult(Outcome.SUCCESS, "a shell-like prompt appeared after the username alone "
-                               "(the account has no password)", True, last_text=after_user)
+                               "(the account has no password)", True, last_text=after_user, user_only=True)
         if hit is not PASSWORD_RE:
             if LOCKED_RE.search(after_user):
                 return LoginResult(Outcome.LOCKED, "the device answered the username with a lock-out message",

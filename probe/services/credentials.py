@@ -30,6 +30,9 @@ class Credential:
     source: str
     rank: int
     secret: bool = False  # operator-supplied: redact in evidence
+    # why this pair was moved to the front for this device (a vendor or product fingerprint that
+    # matched), "" for the general list's order
+    selected_by: str = ""
 
     def label(self) -> str:
         if self.service == "snmp":
@@ -91,6 +94,23 @@ def load_user_file(path: str | Path) -> list[Credential]:
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{p}: cannot read credential file ({exc})") from None
     return parse(text, str(p), secret=True)
+
+
+def ranked(protocol: str, user_file: str | Path | None, selected: list[Credential]) -> list[Credential]:
+    """Candidates for one service of one device: the operator's first, then the pairs the device's
+    fingerprint selected (its maker's or product's defaults, in `selected`'s order), then the
+    built-in list by rank; a pair appears once, where it first comes (a selected pair that is also
+    in the built-in list keeps the fingerprint's source and reason)."""
+    general = for_service(protocol, user_file)
+    user = [c for c in general if c.secret]
+    out: list[Credential] = []
+    seen: set[tuple[str, str]] = set()
+    for c in [*user, *selected, *general]:
+        key = (c.username, c.password)
+        if key not in seen:
+            seen.add(key)
+            out.append(c)
+    return out
 
 
 def for_service(protocol: str, user_file: str | Path | None = None) -> list[Credential]:

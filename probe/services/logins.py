@@ -139,8 +139,16 @@ class Attempt:
     def row(self) -> dict[str, object]:
         return {"username": self.credential.username,
                 "password": "<redacted>" if self.credential.secret else self.credential.password,
+                "source": "operator file" if self.credential.secret else self.credential.source,
                 "result": str(self.result), "detail": self.detail, "elapsed_s": round(self.elapsed, 3),
-                "answer_latency_s": None if self.answer_latency is None else round(self.answer_latency, 3)}
+                "answer_latency_s": None if self.answer_latency is None else round(self.answer_latency, 3),
+                **({"user_only": True} if self.extra.get("user_only") else {})}
+
+    def shown(self) -> str:
+        """The pair as a finding names it: a login by the user name alone says so (no password was sent)."""
+        if self.extra.get("user_only"):
+            return f"{self.credential.username or '(none)'} with no password (the user name alone logged in)"
+        return self.credential.label()
 
 
 def admin_paths() -> list[str]:
@@ -276,7 +284,7 @@ class ServiceLogin:
                    telnet.Outcome.NO_AUTH: Result.NO_AUTH, telnet.Outcome.LOCKED: Result.LOCKED,
                    telnet.Outcome.CLOSED: Result.CONNECTIVITY, telnet.Outcome.NO_PROMPT: Result.UNKNOWN,
                    telnet.Outcome.TIMEOUT: Result.UNKNOWN}
-        return mapping[r.outcome], r.detail, r.prompt_seen, r.answer_latency, {}
+        return mapping[r.outcome], r.detail, r.prompt_seen, r.answer_latency, {"user_only": True} if r.user_only else {}
 
     def _try_ftp(self, cred: Credential, t: Transcript) -> TryResult:
         with self.ctx.connection(self.svc.port) as sock:
@@ -301,7 +309,7 @@ class ServiceLogin:
             self.no_password = (f"the SSH server offers no password or keyboard-interactive authentication "
                                 f"(it allows {', '.join(r.allowed) or 'nothing'}): default passwords cannot apply")
         return mapping[r.outcome], r.detail, r.outcome in (ssh_auth.Outcome.SUCCESS, ssh_auth.Outcome.FAILURE), \
-            r.answer_latency, {"server_version": r.server_version}
+            r.answer_latency, {"server_version": r.server_version, **({"user_only": True} if r.user_only else {})}
 
     def _ssh_offer(self, why: str) -> str:
         """Name what the server offers, from its KEXINIT (read by probe.protocols.ssh_kexinit)."""

@@ -8,6 +8,9 @@ Candidates, all GET and all on the target itself:
 - the same-host JSON/CGI endpoints that the front page's own scripts name (inline code and at
   most `max_scripts` script files; at most `max_script_urls` endpoints): a login page that shows
   the serial number fetches it from somewhere anyone can fetch it from too.
+UDP services that answer anyone with who the device is are asked again the same way discovery did
+(read-only): an NTP server's control READVAR (mode 6) and a Ubiquiti discovery answer
+(`udp_survey`).
 What each answer exposes is read from its keys (JSON at any depth, or `key=value` /
 `var key='value'` lines of a CGI answer), classified by probe/data/open_data.yaml.
 """
@@ -24,7 +27,7 @@ from urllib.parse import urlsplit
 
 from probe.context import CheckContext
 from probe.models import Service
-from probe.protocols import html
+from probe.protocols import html, ntp, ubnt
 from probe.services import open_web, updates, web
 
 _QUOTED_PATH = re.compile(r"""["'](/[A-Za-z0-9_\-./]{1,120}?(?:\.json|\.cgi|\.fcgi|\.xml))(?:\?[^"'\s]{0,80})?["']"""
@@ -167,4 +170,41 @@ def survey(ctx: CheckContext, svc: Service) -> ServiceLeaks:
         found = classify(_pairs(res))
         if found:
             out.exposures.append(Exposure(res.url, res.artefact, found))
+    return out
+
+
+def udp_survey(ctx: CheckContext) -> list[ServiceLeaks]:
+    """What the device's NTP control interface and Ubiquiti discovery responder tell anyone."""
+    cfg = open_web.config()
+    names = {str(k): str(v) for k, v in (cfg.get("ntp_variables") or {}).items()}
+    out: list[ServiceLeaks] = []
+    for svc in ctx.services:
+        if svc.transport != "udp" or svc.protocol not in ("ntp", "ubnt-discovery"):
+            continue
+        ctx.check_cancelled()
+        if svc.protocol == "ntp":
+            leaks = ServiceLeaks(f"ntp://{ctx.host}:{svc.port} (mode 6 READVAR)", asked=1)
+            with ctx.slot():
+                ex = ntp.readvar(ctx.host, svc.port, timeout=ctx.remaining(1.0), attempts=2)
+            pairs: list[tuple[tuple[str, ...], str]] = [((names.get(k, k),), v)
+                                                        for k, v in (ex.variables or {}).items()]
+            reply = b"".join(ex.replies)
+            label = "ntp control READVAR answer"
+            if ex.variables is None:  # the server answers time (discovery), not control: nothing told
+                leaks.url += ": refused" if ex.error else ": no answer (control queries closed)"
+        else:
+            leaks = ServiceLeaks(f"ubnt-discovery://{ctx.host}:{svc.port}", asked=1)
+            with ctx.slot():
+                _state, replies, parsed = ubnt.ask(ctx.host, svc.port, timeout=ctx.remaining(1.0), attempts=2)
+            pairs = [((k,), v) for k, v in (parsed.fields.items() if parsed else ())]
+            reply = replies[0] if replies else b""
+            label = "ubiquiti discovery answer"
+            if parsed is None:
+                leaks.error = "no answer to the discovery request"
+        leaks.readable = leaks.error is None
+        found = classify(pairs)
+        if found:
+            art = ctx.artefact("udp-answer", f"{ctx.host}:{svc.port}/udp {label}", reply, port=svc.port)
+            leaks.exposures.append(Exposure(leaks.url, art, found))
+        out.append(leaks)
     return out

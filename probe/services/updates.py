@@ -9,8 +9,11 @@ What counts is decided by content, never by a path or a word alone:
   (latest version, image URL). A 401/403 on an update-looking path is only a *protected page*:
   something is there, what it is cannot be seen without logging in;
 - the device's *own update URLs* are the URLs it names in its own API and configuration answers
-  (JSON keys such as update_url, image_url); links in a page or URLs in its text that merely
-  contain an update word are recorded as *update links* and never judged.
+  (JSON keys such as update_url, image_url), in the config objects of the scripts its pages load
+  (`otaCheckUrl: "http://..."`) and in elements of its UPnP description (a vendor's
+  `firmwareUpdateURL`), each by the same field-name rules (`is_update_url_key`); links in a page or
+  URLs in its text that merely contain an update word are recorded as *update links* and never
+  judged.
 
 Bounds: per web service a random-path baseline, the known vendor paths from
 `probe/data/update_paths.yaml`, a crawl of at most `crawl.max_pages` same-host pages, the
@@ -125,6 +128,33 @@ def _norm(key: str) -> str:
     return key.lower().replace("-", "_")
 
 
+URL_SCHEMES = ("http://", "https://", "ftp://", "tftp://")
+
+
+def is_update_url_key(cfg: dict[str, Any], key: str, parent: str = "") -> bool:
+    """Whether a value under `key` (inside `parent`) is an update-check or download URL, by the
+    same rules wherever the device names it: a JSON answer, a script's object literal, an element
+    of its UPnP description (update_paths.yaml: url_keys, url_key_words, url_leaf_keys)."""
+    nk = _norm(key).replace("_", "")
+    url_keys = {_norm(k).replace("_", "") for k in cfg["url_keys"]}
+    url_words = tuple(_norm(w) for w in cfg.get("url_key_words", ()))
+    leaf_keys = {_norm(k) for k in cfg.get("url_leaf_keys", ())}
+    return nk in url_keys or (nk.endswith(("url", "uri")) and any(w in nk for w in url_words)) or (
+        _norm(key) in leaf_keys and any(w in _norm(parent) for w in url_words))  # autoUpdate: {server: ...}
+
+
+# `name: "https://..."`, `"name": '...'`, `name = "..."`: a URL literal assigned to a named field in
+# a script (a login page's bundle often carries the device's update-check URL in its config object)
+_SCRIPT_URL = re.compile(r"""["']?([A-Za-z_$][\w$]{0,60})["']?\s*[:=]\s*["'`]((?:https?|ftp|tftp)://[^"'`\s\\]{3,300})["'`]""")
+
+
+def _scan_script_urls(s: Survey, cfg: dict[str, Any], source: str, text: str, artefact: str | None) -> None:
+    """Update URLs a script names in a field whose name says so (the JSON key rules)."""
+    for m in _SCRIPT_URL.finditer(text[:int(cfg["scripts"]["max_bytes"])]):
+        if is_update_url_key(cfg, m.group(1)):
+            s.add(s.update_urls, Seen(m.group(2), source, f"script:{m.group(1)}", artefact))
+
+
 def _scan_json(s: Survey, cfg: dict[str, Any], res: web.HttpResult) -> bool:
     """Update URLs, versions and models named in a JSON answer; an update-check answer (latest
     version, image URL) makes the URL an update endpoint."""
@@ -134,9 +164,6 @@ def _scan_json(s: Survey, cfg: dict[str, Any], res: web.HttpResult) -> bool:
         return False
     check_keys = {_norm(k) for k in cfg.get("update_check_keys", ())}
     endpoint_keys: list[str] = []
-    url_keys = {_norm(k) for k in cfg["url_keys"]}
-    url_words = tuple(_norm(w) for w in cfg.get("url_key_words", ()))
-    leaf_keys = {_norm(k) for k in cfg.get("url_leaf_keys", ())}
     ver_keys = {_norm(k) for k in cfg["version_keys"]}
     model_keys = {_norm(k) for k in cfg["model_keys"]}
     for parent, key, value in _walk_json(doc):
@@ -146,9 +173,7 @@ def _scan_json(s: Survey, cfg: dict[str, Any], res: web.HttpResult) -> bool:
         nk = _norm(key)
         if nk in check_keys and text and key not in endpoint_keys:
             endpoint_keys.append(key)
-        is_url_key = nk in url_keys or (nk.endswith(("url", "uri")) and any(w in nk for w in url_words)) or (
-            nk in leaf_keys and any(w in _norm(parent) for w in url_words))  # autoUpdate: {server: ...}
-        if is_url_key and text.lower().startswith(("http://", "https://", "ftp://", "tftp://")):
+        if is_update_url_key(cfg, key, parent) and text.lower().startswith(URL_SCHEMES):
             where = f"{parent}.{key}" if parent else key
             s.add(s.update_urls, Seen(text, res.url, f"json:{where}", res.artefact))
         elif nk in ver_keys and text and any(ch.isdigit() for ch in text):
@@ -329,6 +354,8 @@ def _follow_scripts(ctx: CheckContext, s: Survey, cfg: dict[str, Any], ws: WebSe
     once with GET on this service and scanned like any JSON answer."""
     sc = cfg["scripts"]
     texts = [(page, text) for page, text in inline]
+    for page, text in inline:
+        _scan_script_urls(s, cfg, page, text, None)
     for url in scripts[:int(sc["max_scripts"])]:
         ctx.check_cancelled()
         _h, port, tls, path = web.split_target_url(url)
@@ -336,6 +363,7 @@ def _follow_scripts(ctx: CheckContext, s: Survey, cfg: dict[str, Any], ws: WebSe
         if res.ok and not catch_all(res):
             s.add(s.pages, Seen(f"{res.status} script", url, "script", res.artefact))
             texts.append((url, res.text()))
+            _scan_script_urls(s, cfg, url, res.text(), res.artefact)
     asked: list[str] = []
     for _source, text in texts:
         for path in _script_paths(text, cfg):
@@ -423,6 +451,9 @@ def _survey(ctx: CheckContext) -> Survey:
         for k, v in d.fields.items():
             if k in ("firmwareVersion", "softwareVersion", "swVersion"):
                 s.add(s.versions, Seen(v, d.location, f"upnp:{k}", d.artefact))
+        for element, url in d.urls:
+            if is_update_url_key(cfg, element):
+                s.add(s.update_urls, Seen(url, d.location, f"upnp:{element}", d.artefact))
     return s
 
 

@@ -53,6 +53,7 @@ class UpnpDescription:
     error: str | None = None
     fields: dict[str, str] = field(default_factory=dict)  # root device: friendlyName, modelName, ...
     services: list[UpnpService] = field(default_factory=list)
+    urls: list[tuple[str, str]] = field(default_factory=list)  # (element, URL) of every URL-valued element
 
 
 @dataclass
@@ -131,6 +132,24 @@ def parse_description(raw: bytes, location: str) -> tuple[dict[str, str], list[U
                     scpd_url=urljoin(base, scpd) if scpd else None,
                     device_type=dtype))
     return fields, services
+
+
+MAX_DESCRIPTION_URLS = 64
+_URL_SCHEMES = ("http://", "https://", "ftp://", "tftp://")
+
+
+def description_urls(raw: bytes) -> list[tuple[str, str]]:
+    """(element name, URL) for every element of a description whose text is an absolute URL, at
+    most MAX_DESCRIPTION_URLS: vendors put their update-check or firmware URL in elements of their
+    own (a firmware-update URL beside modelNumber), which the update survey reads by name."""
+    out: list[tuple[str, str]] = []
+    for el in parse_xml(raw).iter():
+        text = (el.text or "").strip()
+        if text.lower().startswith(_URL_SCHEMES) and len(text) <= 500:
+            out.append((_local(el.tag), text))
+            if len(out) >= MAX_DESCRIPTION_URLS:
+                break
+    return out
 
 
 def parse_scpd_actions(raw: bytes) -> list[str]:
@@ -262,6 +281,7 @@ def _gather(ctx: CheckContext) -> UpnpInfo:
         else:
             try:
                 d.fields, d.services = parse_description(resp.body, loc)
+                d.urls = description_urls(resp.body)
             except ValueError as exc:
                 d.error = f"description XML refused: {exc}"
         info.descriptions.append(d)

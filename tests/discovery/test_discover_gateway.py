@@ -134,7 +134,8 @@ def test_cli_no_nmap_full_sweep_finds_every_service(gateway: NetNS, runs: Runs) 
     ssdp_art = arts[udp[1900]["banner_artefact"]]
     assert "MiniUPnPd" in ssdp_art["content"] and gateway.ip in ssdp_art["content"]
     assert not any("UDP discovery is not implemented" in n for n in disc["notes"])
-    assert st["udp_no_answer"] == [5351, 5353]  # the profile's NAT-PMP port: this gateway runs none (drop policy)
+    # the profile's UDP ports this gateway runs nothing on (drop policy: silence, not ICMP)
+    assert st["udp_no_answer"] == [69, 123, 3702, 5351, 5353, 5683, 10001]
     assert udp[161]["details"]["snmpv2c_public"] == "accepted" and udp[161]["details"]["snmpv3_engine_id"]
     assert elapsed < 120, f"full --no-nmap run took {elapsed:.0f}s"
 

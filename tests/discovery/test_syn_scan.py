@@ -38,16 +38,20 @@ def _listeners(n: int) -> list[socket.socket]:
     return out
 
 
-def test_syn_checksum_matches_kernel_rule() -> None:
-    """A SYN's checksum over the pseudo-header must verify to zero (unit test of the builder)."""
+@pytest.mark.parametrize(("sport", "dport", "seq"), [(40000, 22, 0x12345678), (60999, 1, 0), (40001, 65535, 0xFFFFFFFF),
+                                                    (50000, 8080, 0xFFFF0000), (41234, 443, 0x0000FFFF)])
+def test_syn_checksum_matches_kernel_rule(sport: int, dport: int, seq: int) -> None:
+    """A SYN's checksum over the pseudo-header must verify to zero (unit test of the builder, whose
+    checksum is precomputed for the fixed fields and completed per segment, carries included)."""
     src, dst = socket.inet_aton("10.231.1.1"), socket.inet_aton("10.231.1.2")
-    seg = build_syn(src, dst, 40000, 22, 0x12345678)
+    seg = build_syn(src, dst, sport, dport, seq)
     data = src + dst + bytes([0, 6]) + len(seg).to_bytes(2, "big") + seg
     total = sum(int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     assert total == 0xFFFF
     assert seg[13] == 0x02  # SYN only
+    assert int.from_bytes(seg[2:4], "big") == dport and int.from_bytes(seg[4:8], "big") == seq
 
 
 def test_ipv6_target_is_refused_for_fallback() -> None:
@@ -62,7 +66,7 @@ def test_syn_and_connect_agree_on_loopback() -> None:
         open_ports = sorted(s.getsockname()[1] for s in socks)
         closed = free_port()  # nothing listens there
         ports = sorted(set(open_ports) | {closed} | set(range(min(open_ports) - 20, min(open_ports))))
-        syn = syn_sweep("127.0.0.1", ports, rate=20000)
+        syn = syn_sweep("127.0.0.1", ports, max_rate=20000)
         con = sweep("127.0.0.1", ports, timeout=1.0)
         assert set(open_ports) <= set(syn.open_ports)
         assert set(open_ports) <= set(con.open_ports)
@@ -82,7 +86,7 @@ def test_open_closed_filtered_classification(tmp_path: Path) -> None:
         # 8081 closed (RST), 8082 silently dropped, 8083 rejected with ICMP port unreachable
         ns.nft("table inet pdisc {\n chain input {\n  type filter hook input priority 0; policy accept;\n"
                "  tcp dport 8082 drop\n  tcp dport 8083 reject with icmp type port-unreachable\n }\n}\n")
-        res = syn_sweep(ns.ip, [8080, 8081, 8082, 8083], rate=1000, retries=1)
+        res = syn_sweep(ns.ip, [8080, 8081, 8082, 8083], max_rate=1000, retries=1)
         assert res.open_ports == [8080]
         assert res.closed_ports == [8081]
         assert sorted(res.filtered_ports) == [8082, 8083]
@@ -104,7 +108,7 @@ def test_concurrent_sweeps_share_one_loop_without_crosstalk(tmp_path: Path) -> N
         a.drop_policy(allow_tcp=[8080])
         ports = list(range(8000, 9200))
         out: dict[str, SynSweepResult] = {}
-        threads = [threading.Thread(target=lambda ns=ns: out.__setitem__(ns.ip, syn_sweep(ns.ip, ports, rate=5000)))
+        threads = [threading.Thread(target=lambda ns=ns: out.__setitem__(ns.ip, syn_sweep(ns.ip, ports, max_rate=5000)))
                    for ns in (a, b)]
         for t in threads:
             t.start()
@@ -140,7 +144,7 @@ def test_sweep_stops_when_cancelled() -> None:
         cancel = threading.Event()
         threading.Timer(0.5, cancel.set).start()
         t0 = time.monotonic()
-        res = syn_sweep(ns.ip, range(1, 65536), rate=2000, cancel=cancel)
+        res = syn_sweep(ns.ip, range(1, 65536), max_rate=2000, cancel=cancel)
         assert time.monotonic() - t0 < 5
         assert not res.complete
         assert res.scanned < 65535  # unanswered ports of an unfinished sweep are not called filtered

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from probe.engine import run_single_check
 from probe.models import Finding, Service
-from probe.options import CredentialOptions, CryptoOptions, SafetyOptions, ScanOptions
+from probe.options import CredentialOptions, CryptoOptions, DiscoveryOptions, SafetyOptions, ScanOptions
 from probe.store import EvidenceStore
 from tests.helpers.ports import LOOPBACK
 
@@ -24,12 +24,15 @@ def service(port: int, protocol: str, *, transport: str = "tcp", host: str = LOO
 
 def check_service(check_id: str, port: int, protocol: str, *, transport: str = "tcp",
                   credentials: CredentialOptions | None = None,
-                  crypto: CryptoOptions | None = None) -> tuple[list[Finding], EvidenceStore]:
-    """`check_id` against one loopback service, with a 3 s socket timeout (loopback answers at once)."""
+                  crypto: CryptoOptions | None = None, discovery: DiscoveryOptions | None = None,
+                  others: Sequence[Service] = (), timeout: float = 3.0) -> tuple[list[Finding], EvidenceStore]:
+    """`check_id` against one loopback service, with a 3 s socket timeout (loopback answers at once;
+    more for a daemon that delays its answer on purpose); `others`: more services of the same
+    device, as discovery would list them beside it."""
     svc = service(port, protocol, transport=transport)
-    opts = ScanOptions(safety=SafetyOptions(timeout=3.0), credentials=credentials or CredentialOptions(),
-                       crypto=crypto or CryptoOptions())
-    return run_single_check(check_id, LOOPBACK, [svc], opts, service=svc)
+    opts = ScanOptions(safety=SafetyOptions(timeout=timeout), credentials=credentials or CredentialOptions(),
+                       crypto=crypto or CryptoOptions(), discovery=discovery or DiscoveryOptions())
+    return run_single_check(check_id, LOOPBACK, [svc, *others], opts, service=svc)
 
 
 def one(findings: list[Finding]) -> Finding:

@@ -20,7 +20,7 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from tests.helpers.ports import LOOPBACK, free_port
@@ -66,6 +66,10 @@ for try in 1 2 3; do
 done
 exit 1
 """
+# The login shell of the vendor-style test accounts: a device prompt that runs nothing (the login
+# is real, on this machine, so the "shell" must not be one; cf. probe/lab/templates/fakeshell.sh)
+PROMPT_SHELL = ("#!/bin/bash -p\nPATH=/nonexistent\nprintf '\\r\\nBusyBox v1.30.1 built-in shell (ash)\\r\\n~ # '\n"
+                "IFS= read -r -t 10 _\nexit 0\n")
 OPEN_SHELL_SCRIPT = "#!/bin/bash\nprintf 'BusyBox fake shell\\r\\n/ # '\nIFS= read -t 10 -r _\nexit 0\n"
 
 FORM_LOGIN_CGI = """#!/bin/sh
@@ -140,6 +144,36 @@ class LocalDaemons(Daemons):
         (etc / "shells").write_text(Path("/etc/shells").read_text() + f"{shell}\n")
         return etc
 
+    def _vendor_accounts(self, d: Path, accounts: Mapping[str, str]) -> Path:
+        """Copies of passwd/shadow/shells with vendor-style accounts (user -> password; "" is an
+        account with no password at all, as devices ship them), each with PROMPT_SHELL as shell."""
+        d.chmod(0o755)
+        etc = d / "etc"
+        etc.mkdir()
+        home = Path("/var/run/vsftpd/empty")
+        # the accounts' uids must reach their shell: outside the private work directory
+        bindir = Path(tempfile.mkdtemp(prefix="probe-vendor-shell-"))
+        bindir.chmod(0o755)
+        self.cleanup_paths.append(bindir)
+        shell = bindir / "promptsh"
+        shell.write_text(PROMPT_SHELL)
+        shell.chmod(0o755)
+        # the host's own accounts stay in the copies (daemons drop privileges to them) but locked and
+        # without a shell: a default pair tried on root must never meet the machine's real root
+        passwd = "".join(":".join(f.split(":")[:6] + ["/usr/sbin/nologin"]) + "\n"
+                         for f in Path("/etc/passwd").read_text().splitlines() if f.count(":") == 6)
+        shadow = "".join(":".join([f.split(":")[0], "!", *f.split(":")[2:]]) + "\n"
+                         for f in Path("/etc/shadow").read_text().splitlines() if f.count(":") == 8)
+        for n, (user, password) in enumerate(accounts.items()):
+            assert f"\n{user}:" not in "\n" + passwd, f"{user} is a host account: use another name"
+            passwd += f"{user}:x:{64991 + n}:{64991 + n}:probe vendor test:{home}:{shell}\n"
+            shadow += f"{user}:{_sha512_crypt(password) if password else ''}:19000:0:99999:7:::\n"
+        (etc / "passwd").write_text(passwd)
+        (etc / "shadow").write_text(shadow)
+        (etc / "shadow").chmod(0o640)
+        (etc / "shells").write_text(Path("/etc/shells").read_text() + f"{shell}\n")
+        return etc
+
     @staticmethod
     def _in_account_namespace(etc: Path, cmd: Sequence[str]) -> list[str]:
         binds = " && ".join(f"mount --bind {etc / n} /etc/{n}" for n in ("passwd", "shadow", "shells"))
@@ -192,6 +226,36 @@ class LocalDaemons(Daemons):
             (d / "issue").write_bytes(issue)
             argv[-2:-2] = ["-f", str(d / "issue")]
         self.start(argv, port=port)
+        return port
+
+    def telnetd_busybox(self, accounts: Mapping[str, str], issue: bytes | None = None) -> int:
+        """busybox telnetd with busybox's own login (as routers and cameras run it) checking
+        `accounts` (user -> password, "" for none: busybox login then asks no password at all);
+        busybox login sleeps 3 s after a wrong password and hangs up after 3."""
+        d = self._dir("telnetd-busybox")
+        etc = self._vendor_accounts(d, accounts)
+        login = d / "login"
+        login.symlink_to("/bin/busybox")  # busybox runs the applet named by argv[0]'s basename
+        port = free_port()
+        argv = ["busybox", "telnetd", "-F", "-K", "-p", str(port), "-b", LOOPBACK, "-l", str(login)]
+        if issue is not None:
+            (d / "issue").write_bytes(issue)
+            argv[-2:-2] = ["-f", str(d / "issue")]
+        self.start(self._in_account_namespace(etc, argv), port=port)
+        return port
+
+    def dropbear_accounts(self, accounts: Mapping[str, str], *, blank_ok: bool = False) -> int:
+        """dropbear with vendor-style accounts (user -> password, "" for none); blank_ok (-B) lets an
+        account with no password in, as some devices ship it."""
+        d = self._dir("dropbear-vendor")
+        etc = self._vendor_accounts(d, accounts)
+        key = d / "hostkey_ed25519"
+        subprocess.run(["dropbearkey", "-t", "ed25519", "-f", str(key)], check=True, capture_output=True, timeout=60)
+        port = free_port()
+        argv = ["dropbear", "-F", "-E", "-p", f"{LOOPBACK}:{port}", "-r", str(key), "-P", str(d / "dropbear.pid")]
+        if blank_ok:
+            argv.append("-B")
+        self.start(self._in_account_namespace(etc, argv), port=port)
         return port
 
     def telnetd_login(self, user: str = TEST_USER, password: str = TEST_PASSWORD, mode: str = "plain") -> int:
@@ -327,6 +391,21 @@ class LocalDaemons(Daemons):
             '  auth.require = ("/digest" => ("method" => "digest", "realm" => "device", "require" => "valid-user"))',
             "}"])
 
+    def lighttpd_realm(self, realm: str, user: str, password: str, *, method: str = "basic") -> int:
+        """A web UI behind HTTP Basic or Digest from its first page, under the product's own realm
+        (as embedded routers ship it: the whole site asks for the login)."""
+        d = self._dir("lighttpd-realm")
+        (d / "plain.users").write_text(f"{user}:{password}\n")
+        (d / "digest.users").write_text(_digest_line(user, realm, password))
+        backend = "plain" if method == "basic" else "htdigest"
+        return self.lighttpd({"/index.html": "<html><body><h1>Device status</h1>WAN up | Firmware upgrade | "
+                                             "Reboot</body></html>\n"}, conf=[
+            'server.modules += ("mod_auth", "mod_authn_file")',
+            f'auth.backend = "{backend}"',
+            f'auth.backend.plain.userfile = "{d}/plain.users"',
+            f'auth.backend.htdigest.userfile = "{d}/digest.users"',
+            f'auth.require = ("/" => ("method" => "{method}", "realm" => "{realm}", "require" => "valid-user"))'])
+
     def lighttpd_open(self) -> int:
         """A plain open site: no authentication anywhere, no settings page."""
         return self.lighttpd({"/index.html": "<html><body>Welcome to the device</body></html>\n"})
@@ -421,6 +500,57 @@ class LocalDaemons(Daemons):
 
         self.start(["snmpd", "-f", "-Lo", "-C", "-c", str(d / "snmpd.conf"), "-p", str(d / "snmpd.pid"),
                     f"udp:{LOOPBACK}:{port}"], env=env, ready=answers)
+        return port
+
+    # -- UDP services consumer devices expose ---------------------------------------------------
+    def _udp_ready(self, name: str, port: int, answered: Callable[[], bool]) -> Callable[[subprocess.Popen[bytes]],
+                                                                                          None]:
+        """A readiness check for a UDP daemon: `answered()` (one bounded request of its protocol) until true."""
+        def ready(proc: subprocess.Popen[bytes]) -> None:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if answered():
+                    return
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited early")
+                time.sleep(0.05)
+            raise RuntimeError(f"{name} did not answer on udp:{LOOPBACK}:{port}")
+        return ready
+
+    def tftpd(self, files: Mapping[str, str | bytes]) -> int:
+        """tftpd-hpa serving `files` (name -> content) read-only from its own directory (-s: chroot
+        into it; no -c, so no file can be created)."""
+        from probe.protocols import tftp
+        d = self._dir("tftpd")
+        root = write_tree(d / "root", files)
+        port = free_port("udp")
+        probe_name = "probe-ready-check-missing"
+        self.start(["in.tftpd", "-L", "-a", f"{LOOPBACK}:{port}", "-u", "root", "-s", str(root)],
+                   ready=self._udp_ready("in.tftpd", port, lambda: tftp.read_first_block(
+                       LOOPBACK, probe_name, port=port, timeout=0.2, attempts=1).answer is not None))
+        return port
+
+    def coap_server(self) -> int:
+        """libcoap's example server (coap-server-notls): /, /time, /async and /example_data, listed
+        at /.well-known/core with no security (plain CoAP)."""
+        from probe.protocols import coap
+        port = free_port("udp")
+        self.start(["coap-server-notls", "-A", LOOPBACK, "-p", str(port)],
+                   ready=self._udp_ready("coap-server", port, lambda: coap.get(
+                       LOOPBACK, port, "/.well-known/core", timeout=0.2, attempts=1).response is not None))
+        return port
+
+    def ubnt_responder(self, mac: str, firmware: str, model: str) -> int:
+        """probe's lab stand-in for a Ubiquiti discovery responder (probe/lab/ubnt_discovery.py)."""
+        import sys
+
+        from probe.protocols import ubnt
+        port = free_port("udp")
+        self.start([sys.executable, "-m", "probe.lab.ubnt_discovery", "--bind", LOOPBACK, "--port", str(port),
+                    "--mac", mac, "--firmware", firmware, "--hostname", "probe-test", "--model", model,
+                    "--lifetime", "300"],
+                   ready=self._udp_ready("ubnt-discovery", port, lambda: ubnt.ask(
+                       LOOPBACK, port, timeout=0.2, attempts=1)[2] is not None))
         return port
 
     def dnsmasq(self) -> int:

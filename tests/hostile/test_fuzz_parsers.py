@@ -296,3 +296,24 @@ def test_status_classifier_never_raises(doc: object) -> None:
     pairs = [(p, str(v)) for p, v in status_pages._walk(doc)]
     found = status_pages.classify(pairs)
     assert all(len(v) <= 10 for v in found.values())
+
+
+# -- UDP services (issue 12 section 3): device datagrams decode or raise the module's own error ----
+
+@FAST
+@given(st.binary(max_size=700))
+def test_udp_service_parsers_raise_only_their_own_errors(data: bytes) -> None:
+    from probe.protocols import coap, ntp, tftp, ubnt, wsdiscovery
+    for parse, error in ((tftp.parse, tftp.TftpError), (coap.parse, coap.CoapError), (ubnt.parse, ubnt.UbntError)):
+        try:
+            parse(data)
+        except error:
+            pass
+    assert ntp.parse_server(data, bytes(8)) is None or len(data) >= 48
+    frag = ntp.parse_control(data, 7)
+    assert frag is None or len(frag.data) <= len(data)
+    assert len(ntp.variables(data.decode("latin-1"))) <= 64
+    assert len(coap.links(data)) <= 100
+    matches = wsdiscovery.parse_matches(b"<ProbeMatch>" + data)
+    assert matches is None or len(matches.matches) <= 8
+    assert coap.answer_to(data, 1, b"tok") is None or data[:1] and data[0] >> 6 == 1

@@ -17,7 +17,12 @@ nothing else may appear at all. Besides the hostile servers the device runs what
 probes talk to (issue 12): Samba with a guest share (impacket's SMB session, share list and
 folder listing), a socat-served fake console (the newline/echo probe), and a lighttpd with a
 directory listing, read-only WebDAV, a snapshot and a status answer (the listing crawl, PROPFIND,
-snapshot paths and status pages); the run must prove each of them open, so they really ran.
+snapshot paths and status pages); the run must prove each of them open, so they really ran. The
+UDP services consumer devices expose run there too (issue 12 section 3): tftpd-hpa serving a
+configuration file, ntpsec with control queries open, libcoap's CoAP server, wsdd (unicast 3702
+handed to it as in the lab's smart hub) and the Ubiquiti responder stand-in; the device's own
+multicast (wsdd's Hello, IGMP reports) is dropped in the device namespace, since nothing the
+device announces by itself is the scanner's doing.
 """
 
 from __future__ import annotations
@@ -113,6 +118,41 @@ def open_data_servers(pair: NetNSPair, work: Path, share: Path) -> None:
     pair.spawn_in(pair.device_ns, ["lighttpd", "-D", "-f", str(web)])
 
 
+DEVICE_NFT = """table ip scope_udp {{
+    chain prerouting {{ type nat hook prerouting priority -100; ip daddr {ip} udp dport 3702 dnat to 239.255.255.250; }}
+    chain rawout {{ type filter hook output priority raw; udp sport 3702 notrack; }}
+    chain output {{ type filter hook output priority 0; ip daddr 224.0.0.0/4 drop; }}
+    chain input {{ type filter hook input priority 0; tcp dport 5683 reject with tcp reset; }}
+}}
+"""
+
+
+def udp_servers(pair: NetNSPair, work: Path) -> None:
+    """TFTP, NTP, CoAP, WS-Discovery and the Ubiquiti responder in the device (see the docstring)."""
+    pair.run_in(pair.device_ns, ["nft", "-f", "-"], input=DEVICE_NFT.format(ip=pair.device_ip))
+    tftp_root = work / "tftp"
+    tftp_root.mkdir()
+    (tftp_root / "config.bin").write_text("hostname=scope\npsk=scope-not-a-key\n")
+    pair.spawn_in(pair.device_ns, ["in.tftpd", "-L", "-a", f"{pair.device_ip}:69", "-u", "root", "-s",
+                                   str(tftp_root)])
+    ntp_conf = work / "ntp.conf"
+    ntp_conf.write_text(f"driftfile {work}/ntp.drift\nrestrict default kod nomodify nopeer noquery limited\n"
+                        "restrict 10.231.0.0 mask 255.255.0.0 kod nomodify limited\n")
+    pair.spawn_in(pair.device_ns, ["ntpd", "-n", "-c", str(ntp_conf), "-p", str(work / "ntpd.pid")])
+    pair.spawn_in(pair.device_ns, ["coap-server-notls", "-A", pair.device_ip, "-p", "5683"])
+    pair.spawn_in(pair.device_ns, ["wsdd", "-4", "-t", "-i", pair.device_if, "-n", "SCOPE"])
+    pair.spawn_in(pair.device_ns, [sys.executable, "-m", "probe.lab.ubnt_discovery", "--bind", pair.device_ip,
+                                   "--mac", "02:00:00:00:00:0a", "--firmware", "scope", "--hostname", "scope",
+                                   "--model", "SCOPE", "--lifetime", "300"], cwd=str(REPO_ROOT))
+    deadline = time.monotonic() + 15
+    wanted = {f":{p}" for p in (69, 123, 3702, 5683, 10001)}
+    while time.monotonic() < deadline:
+        bound = pair.run_in(pair.device_ns, ["ss", "-Hlun"]).stdout
+        if all(any(ln.split()[3].endswith(w) for ln in bound.splitlines() if len(ln.split()) > 3) for w in wanted):
+            break
+        time.sleep(0.2)
+
+
 @pytest.fixture
 def isolated_pair() -> Iterator[NetNSPair]:
     with NetNSPair("s") as pair:  # namespaces probe-s-s<N>, probe-s-d<N>; links pss<N>, psd<N>
@@ -135,6 +175,7 @@ def test_full_scan_sends_nothing_to_any_other_address(isolated_pair: NetNSPair, 
     share.chmod(0o755)
     try:
         open_data_servers(pair, tmp_path, share)
+        udp_servers(pair, tmp_path)
         _scan_and_capture(pair, tmp_path, pcap, out, ready)
     finally:
         # smbd starts samba-dcerpcd (the share list) in a session of its own: stop it by its pid file
@@ -167,7 +208,11 @@ def _scan_and_capture(pair: NetNSPair, tmp_path: Path, pcap: Path, out: Path, re
     assert doc["discovery"][pair.device_ip]["stats"]["tcp_ports_scanned"] == 65535  # a full sweep
     assert {s["port"] for s in doc["services"]} >= {23, 445, 8023, 9000} | {2000 + i for i in range(len(SERVERS))}
     opened = {f["port"] for f in doc["findings"] if f["check_id"] == "unauthenticated_access" and f["status"] == "FAIL"}
-    assert opened >= {445, 8023, 9000}, opened  # the SMB, console and web data probes all ran
+    assert opened >= {445, 8023, 9000, 69, 5683}, opened  # the SMB, console, web, TFTP and CoAP probes all ran
+    udp = {s["port"]: s["protocol"] for s in doc["services"] if s["transport"] == "udp"}
+    assert udp == {69: "tftp", 123: "ntp", 3702: "ws-discovery", 5683: "coap", 10001: "ubnt-discovery"}, udp
+    ntp_svc = next(s for s in doc["services"] if s["transport"] == "udp" and s["port"] == 123)
+    assert ntp_svc["details"]["ntp_mode6"] == "answered READVAR"  # the control query ran too
     leak = next(f for f in doc["findings"] if f["check_id"] == "information_exposure")
     assert leak["status"] == "FAIL", leak["summary"]
 

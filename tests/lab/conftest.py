@@ -72,3 +72,8 @@ def router(lab: dict[str, LabDevice]) -> LabDevice:
 @pytest.fixture(scope="session")
 def nas(lab: dict[str, LabDevice]) -> LabDevice:
     return lab["media-nas"]
+
+
+@pytest.fixture(scope="session")
+def hub(lab: dict[str, LabDevice]) -> LabDevice:
+    return lab["smart-hub"]

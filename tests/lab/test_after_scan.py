@@ -1,11 +1,13 @@
-"""After the scan, against the real lab (issue 16): a re-test diff of weak-gateway before and after
-a fix made in the device, the simplified-application dossier for every recognition path, and the
+"""After the scan, against the real lab (issue 16): a re-test diff of weak-gateway before and after a
+fix made in the device, the simplified-application dossier for every recognition path, and the
 manufacturer's declared interfaces compared with what the device shows.
 
-The re-test scans a weak-gateway instance of its own (the fix changes files inside that device, so
-no other lab test sees it). Every expectation is computed by this module's own code from the two
-evidence documents and the change made in the lab, never from today's verdicts: the lab's verdicts
-may move when probe's checks improve, and the diff must still name exactly what moved.
+The module brings up a lab instance of its own, a weak-gateway and a camera: the fix changes files
+inside the weak-gateway, so no other lab test may see it, and with no share in the session's lab
+the module runs on a test worker of its own, beside the ground-truth scans (tests/conftest.py).
+Every expectation is computed by this module's own code from the two evidence documents and the
+change made in the lab, never from today's verdicts: the lab's verdicts may move when probe's
+checks improve, and the diff must still name exactly what moved.
 """
 
 from __future__ import annotations
@@ -84,17 +86,22 @@ def _worse(before: str | None, after: str | None) -> bool:
 
 
 @pytest.fixture(scope="module")
-def own_weak() -> Iterator[LabDevice]:
-    """A weak-gateway of this module's own, on an instance reserved for it: the fix changes it."""
+def own_lab() -> Iterator[dict[str, LabDevice]]:
+    """This module's devices, on an instance reserved for it: the fix changes the weak-gateway."""
     reservation = reserve_lab_instance()
     inst = reservation.octet
     manager.down(inst)
     try:
-        (dev,) = manager.up(["weak-gateway"], inst)
-        yield dev
+        devices = manager.up(["weak-gateway", "camera"], inst)
+        yield {d.name: d for d in devices}
     finally:
         manager.down(inst)
         reservation.release()
+
+
+@pytest.fixture(scope="module")
+def own_weak(own_lab: dict[str, LabDevice]) -> LabDevice:
+    return own_lab["weak-gateway"]
 
 
 @pytest.fixture(scope="module")
@@ -272,10 +279,10 @@ class _Dom(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def path_runs(lab: dict[str, LabDevice], keypair: tuple[Path, Path],
+def path_runs(own_lab: dict[str, LabDevice], keypair: tuple[Path, Path],
               tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str, str], Path]:
     d = tmp_path_factory.mktemp("paths")
-    dev = lab["weak-gateway"]
+    dev = own_lab["weak-gateway"]  # before or after the fix: every expectation comes from the evidence
     out = {}
     for holding, apply_for, profile in PATHS:
         name = f"{holding}-{apply_for}-{profile}"
@@ -421,9 +428,9 @@ def _update_as_the_checks_saw_it(doc: dict[str, Any]) -> None:
 VENDOR_CAMERA_UPDATE = "https://updates.example.invalid/cam-200/latest.json"
 
 
-def test_undeclared_open_port_is_a_finding_for_the_unused_interfaces_clause(lab: dict[str, LabDevice],
+def test_undeclared_open_port_is_a_finding_for_the_unused_interfaces_clause(own_lab: dict[str, LabDevice],
                                                                             tmp_path: Path) -> None:
-    dev = lab["camera"]
+    dev = own_lab["camera"]
     rtsp = f"tcp/{dev.port('rtsp')}"
     interfaces = _interfaces("camera", leave_out=rtsp)
     for i in interfaces:  # the manufacturer claims per-device web passwords
@@ -451,9 +458,9 @@ def test_undeclared_open_port_is_a_finding_for_the_unused_interfaces_clause(lab:
     assert all(f["status"] == "PASS" for f in mine if f is not fail)
 
 
-def test_declared_interfaces_stay_quiet_when_the_declaration_matches(lab: dict[str, LabDevice],
+def test_declared_interfaces_stay_quiet_when_the_declaration_matches(own_lab: dict[str, LabDevice],
                                                                      tmp_path: Path) -> None:
-    dev = lab["camera"]
+    dev = own_lab["camera"]
     decl = _interfaces_declaration(tmp_path / "decl.yaml", _interfaces("camera"))
     doc = _scan(dev, tmp_path / "ev.json", "--declaration", str(decl), profile="general-iot")
     mine = [f for f in doc["findings"] if f["check_id"] == "declared_interfaces"]

@@ -12,8 +12,10 @@ import json
 import re
 import socket
 import ssl
+import subprocess
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import paramiko
 import pytest
@@ -286,7 +288,6 @@ def test_camera_rtsp_answers_options(camera: LabDevice) -> None:
 # --------------------------------------------------------------------------- media NAS
 
 def test_nas_guest_share_listed_by_smbclient(nas: LabDevice) -> None:
-    import subprocess
     out = subprocess.run(["smbclient", "-N", "-g", "-L", f"//{nas.address}"], capture_output=True, text=True,
                          timeout=30).stdout
     assert "Disk|Public|Recordings and media" in out
@@ -432,3 +433,31 @@ def test_hardened_admin_locks_out_after_repeated_failures(hardened: LabDevice) -
     assert codes == [401] * 10
     status, headers, _ = http_get(url, auth=("admin", hardened.password("web", "admin")), context=ctx)
     assert status == 429 and int(headers["Retry-After"]) > 0  # even the right password is refused
+
+
+# -- smart hub: each UDP daemon answers its own protocol's client (not probe's code) ------------
+def test_hub_ntp_control_queries_open_to_the_lan(hub: LabDevice) -> None:
+    out = subprocess.run(["ntpq", "-c", "rv", hub.address], capture_output=True, text=True, timeout=30)
+    assert "version=\"ntpd ntpsec-" in out.stdout and "system=" in out.stdout, out.stdout + out.stderr
+
+
+def test_hub_coap_lists_resources_and_tftp_serves_config(hub: LabDevice, tmp_path: Path) -> None:
+    out = subprocess.run(["coap-client-notls", "-B", "5", "-m", "get", f"coap://{hub.address}/.well-known/core"],
+                         capture_output=True, text=True, timeout=30)
+    assert "</time>" in out.stdout, out.stdout + out.stderr
+    got = tmp_path / "config.bin"
+    subprocess.run(["busybox", "tftp", "-g", "-r", "config.bin", "-l", str(got), hub.address], check=True,
+                   capture_output=True, timeout=30)
+    assert "psk=" in got.read_text()
+    missing = subprocess.run(["busybox", "tftp", "-g", "-r", "no-such-file", "-l", str(tmp_path / "x"), hub.address],
+                             capture_output=True, text=True, timeout=30)
+    assert missing.returncode != 0 and "not found" in missing.stderr.lower()
+
+
+def test_hub_status_page_bundle_names_the_update_check(hub: LabDevice) -> None:
+    status, _, body = http_get(f"http://{hub.address}/")
+    assert status == 200 and b"SH-10" in body and b"/static/js/app.8c1f4e.js" in body
+    status, _, js = http_get(f"http://{hub.address}/static/js/app.8c1f4e.js")
+    assert status == 200 and b'otaCheckUrl:"http://ota.lumora.example/' in js
+    with pytest.raises(ConnectionRefusedError):  # CoAP over TCP refused: the hub speaks UDP only
+        socket.create_connection((hub.address, 5683), timeout=T).close()

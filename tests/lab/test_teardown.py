@@ -87,3 +87,38 @@ def test_up_refuses_an_instance_that_is_already_up(own_instance: int) -> None:
     manager.up(["camera"], own_instance)
     with pytest.raises(manager.UserError, match="already up"):
         manager.up(["camera"], own_instance)
+
+
+def _ssh_login(address: str, port: int, user: str, password: str) -> bool:
+    import paramiko
+
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # the lab's own device
+    try:
+        client.connect(address, port=port, username=user, password=password, timeout=10, banner_timeout=10,
+                       auth_timeout=10, allow_agent=False, look_for_keys=False)
+        return True
+    except paramiko.AuthenticationException:
+        return False
+    finally:
+        client.close()
+
+
+def test_status_names_daemons_that_lost_the_device_accounts(own_instance: int) -> None:
+    """A host package install that replaces /etc/shadow detaches the devices' account files.
+
+    The test cannot replace the host's /etc/shadow (every other lab on the machine would lose its
+    accounts), so it detaches the mount in the SSH daemon's own mount namespace, which is what the
+    kernel does there when the host's file is renamed over.
+    """
+    (dev,) = manager.up(["weak-gateway"], own_instance)
+    user, password = next((c.user, c.password) for c in dev.credentials if c.service == "system")
+    (row,) = manager.status(own_instance)
+    assert row.healthy and not row.accounts_detached
+    assert _ssh_login(dev.address, dev.port("ssh"), user, password)
+    record = json.loads(state.state_path(own_instance).read_text())
+    (sshd,) = [p["pid"] for d in record["devices"] for p in d["pids"] if p["service"] == "ssh"]
+    subprocess.run(["nsenter", "-t", str(sshd), "-m", "umount", "/etc/shadow"], check=True, timeout=10)
+    (row,) = manager.status(own_instance)
+    assert row.accounts_detached and not row.healthy
+    assert not _ssh_login(dev.address, dev.port("ssh"), user, password)  # what the status warns of

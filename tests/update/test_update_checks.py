@@ -312,3 +312,64 @@ def test_update_endpoint_is_asked_on_the_other_web_services(site: Site, cli: InP
     served = _roles(doc, b)["update"]
     assert f"https://127.0.0.1:{b}/api/check-latest" in served["why"] and "json-endpoint" in served["why"]
     assert "update" not in _roles(doc, c)
+
+
+def test_update_url_in_a_script_bundle_config_object(site: Site) -> None:
+    """A status page without login whose bundled script carries the update-check URL in its config
+    object (no JSON document names it, no link points to it): found by the field's name; the
+    bundle's other URLs (cloud, help) are not update URLs."""
+    ota = "http://ota.vendor.example/h1/check"
+    port = site({
+        "/index.html": "<html><head><title>Home Hub</title><script src='/assets/app.1a2b.js' defer></script>"
+                       "</head><body><h2>Hub status</h2><p>Set up in the app.</p></body></html>",
+        "/assets/app.1a2b.js": '!function(){var e={model:"H1",fw:"2.0.1",otaCheckUrl:"' + ota + '",'
+                               'cloudUrl:"wss://iot.vendor.example/hub",helpUrl:"https://vendor.example/help"};'
+                               'window.HUB=e}();'})
+    ch = _one(run_single_check("update_channel", "127.0.0.1", [web(port)])[0])
+    assert ch.status == "FAIL", ch.summary
+    assert (ch.details["update_url"], ch.details["found_as"]) == (ota, "script:otaCheckUrl")
+    assert ch.details["found_in"] == f"http://127.0.0.1:{port}/assets/app.1a2b.js"
+    m = _one(run_single_check("update_mechanism", "127.0.0.1", [web(port)])[0])
+    assert m.status == "PASS" and [u["value"] for u in m.details["update_urls"]] == [ota], m.summary
+
+
+def test_script_without_update_fields_names_no_update_url(site: Site) -> None:
+    port = site({
+        "/index.html": "<html><head><title>Home Hub</title><script src='/assets/app.js'></script></head>"
+                       "<body><h2>Hub status</h2></body></html>",
+        "/assets/app.js": 'var c={cloudUrl:"http://iot.vendor.example/hub",docs:"http://vendor.example/update-notes",'
+                          'helpUrl:"https://vendor.example/help"};'})
+    ch = _one(run_single_check("update_channel", "127.0.0.1", [web(port)])[0])
+    assert ch.status == "NOT_APPLICABLE", ch.summary
+
+
+def test_update_url_in_a_upnp_description_element(site: Site) -> None:
+    """A vendor element of the UPnP description naming the firmware-update URL is an update URL
+    the device names for itself; standard URL elements (manufacturerURL, presentationURL) are not."""
+    fw = "http://fw.vendor.example/tv9/update.xml"
+    desc = ('<?xml version="1.0"?><root xmlns="urn:schemas-upnp-org:device-1-0"><specVersion><major>1</major>'
+            "<minor>0</minor></specVersion><device><deviceType>urn:schemas-upnp-org:device:Basic:1</deviceType>"
+            "<friendlyName>TV</friendlyName><manufacturer>Vendor</manufacturer>"
+            "<manufacturerURL>http://vendor.example/</manufacturerURL><modelName>TV-9</modelName>"
+            f"<firmwareUpdateURL>{fw}</firmwareUpdateURL>"
+            "<presentationURL>http://127.0.0.1/</presentationURL></device></root>")
+    port = site({"/description.xml": desc, "/index.html": "<html><title>TV</title></html>"})
+    svc = [Service(host="127.0.0.1", port=port, transport="tcp", protocol="upnp", method="test")]
+    ch = _one(run_single_check("update_channel", "127.0.0.1", svc)[0])
+    assert ch.status == "FAIL", ch.summary
+    assert (ch.details["update_url"], ch.details["found_as"]) == (fw, "upnp:firmwareUpdateURL")
+
+
+def test_unlinked_update_check_answer_found_by_the_common_paths(site: Site) -> None:
+    """An OTA check answer on a common path that no page links to: asked from the data file's list,
+    recognised by its update-check keys, and the download URL it names is judged."""
+    image = "http://dl.vendor.example/p2/fw-1.4.bin"
+    port = site({"/index.html": "<html><title>Plug</title><body>Use the app.</body></html>",
+                 "/ota.json": json.dumps({"current_version": "1.3.0", "latest_version": "1.4.0",
+                                          "firmware_url": image})})
+    m = _one(run_single_check("update_mechanism", "127.0.0.1", [web(port)])[0])
+    assert m.status == "PASS", m.summary
+    assert any(p["source"] == f"http://127.0.0.1:{port}/ota.json" and p["how"] == "json-endpoint"
+               for p in m.details["update_pages"])
+    ch = _one(run_single_check("update_channel", "127.0.0.1", [web(port)])[0])
+    assert ch.status == "FAIL" and ch.details["update_url"] == image, ch.summary
