@@ -7,7 +7,8 @@
 For each round the lab is brought up afresh (instance 243, 10.231.243.0/24: nothing leaves the
 machine), then every variant is scanned by A and by B alternately (A first in odd rounds, B first
 in even ones, so a load change on a shared machine hits both alike), the device's login state
-forgotten before each scan (the hardened admin locks a client out). Per scan: wall time, the
+forgotten before each scan (the hardened admin locks a client out), the lab CA given to every
+scan (--ca-file) so both builds judge the same certificates. Per scan: wall time, the
 sweep, identification (TCP and UDP together) and check phases from `discovery.stats` and
 `run.timings`, the slowest check job, and whether every clause verdict and every finding's status
 is the same in A and B. Prints a Markdown table (medians over rounds) and writes it to --out.
