@@ -221,18 +221,6 @@ def _wrapped(expr: str) -> bool:
         if depth == 0:
             return i == len(expr) - 1
     return False
-    depth, i = 0, 0
-    while i < len(expr):
-        c = expr[i]
-        if c in "\"'":
-            m = re.compile(_STRING).match(expr, i)
-            i = m.end() if m else len(expr)
-            continue
-        depth += {"(": 1, ")": -1}.get(c, 0)
-        if depth == 0:
-            return i == len(expr) - 1
-        i += 1
-    return False
 
 
 def _find_args(args: str) -> tuple[str, bool] | None:
