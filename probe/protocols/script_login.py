@@ -1,0 +1,296 @@
+"""Script-driven web logins: what a login page's JavaScript sends, read from its text, never run.
+
+Many routers' and cameras' web UIs have no HTML form: the login page's script reads the input
+boxes and sends an XHR/fetch POST to an API path, usually with a JSON body
+(`fetch("/api/login", {method: "POST", body: JSON.stringify({username: u, password: p})})`,
+`$.ajax({url: ..., data: ...})`, `xhr.open("POST", ...)`). The page's script names the path and
+the field names, so a reader of the text can send the same request a browser would.
+
+This module finds such calls with bounded regular expressions over the script text (no
+interpreter: nothing is evaluated, nothing fetched), builds the request for one attempt, and says
+what the answer means. It is strict on purpose:
+
+- only a call whose path or constant fields say "login" (login, logon, signin, auth, session) and
+  that sends exactly one password field is taken; a call that looks like a settings change
+  (set/change/update/save/reset/new/old words, two password fields) never is: the only
+  state-changing request probe may send is the login itself;
+- a login probe cannot reproduce exactly is reported, not guessed: a password the script hashes
+  or encrypts first (md5(...), btoa(...), encrypt(...)), or another field the script computes,
+  makes the login `problem`, and the caller must not claim a PASS on it;
+- a token field (csrf, token, nonce) is filled from the login page fetched fresh for every
+  attempt (a hidden input or meta tag of that name), or from a cookie of that name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+MAX_SCRIPT = 512 * 1024  # characters of script text read
+MAX_OBJECTS = 200  # object literals looked at per script text
+MAX_LOGINS = 4  # script logins kept per page
+_LOGIN_WORD = re.compile(r"(?i)log_?in|log_?on|sign_?in|sign-in|auth|session")
+# words of a request that changes the device rather than logging in: never sent
+_CHANGE_WORD = re.compile(r"(?i)change|(?<![a-z])set(?![a-z])|set_?pass|update|save|reset|modify|delete|remove|"
+                          r"add_?user|new_?pass|old_?pass|confirm|reboot|upgrade|register")
+_PASSWORD_KEY = re.compile(r"(?i)^(?:\w*pass(?:word|wd|wrd)?|\w*pwd|pswd|\w*_pw|pw)$")
+_USER_KEY = re.compile(r"(?i)^(?:\w*user(?:_?name|_?id)?|usr|uname|login(?:_?name|_?id)?|name|account|"
+                       r"admin_?name|email)$")
+_TOKEN_KEY = re.compile(r"(?i)csrf|xsrf|token|nonce|_tk$")
+# calls that transform the password before it is sent: probe sends what the user types
+_TRANSFORM = re.compile(r"(?i)\b(?:\w*md5|sha\w*|hex_\w+|b64\w*|btoa|base64\w*|\w*encrypt\w*|\w*encode\w*|"
+                        r"\w*hash\w*|rsa\w*|aes\w*|\w*crypt\w*|cipher\w*|hmac\w*|\w*digest\w*)\s*\(")
+_OBJECT = re.compile(r"\{([^{}]{1,800})\}")
+_LITERAL = r"""(["'`])((?:(?!\1)[^\\\n]|\\.){0,300})\1"""
+# (pattern, group of the path literal): where a request's URL is written
+_URL_SITES = [
+    re.compile(r"\bfetch\s*\(\s*" + _LITERAL),
+    re.compile(r"""\.open\s*\(\s*["'](?:POST|GET|PUT)["']\s*,\s*""" + _LITERAL, re.I),
+    re.compile(r"""\b(?:url|action|path|endpoint|uri|api)["']?\s*:\s*""" + _LITERAL, re.I),
+    re.compile(r"\.(?:post|get|ajax|request|put)\s*\(\s*" + _LITERAL),
+]
+_ANY_LITERAL = re.compile(_LITERAL)
+_GET_METHOD = re.compile(r"""(?i)\.open\s*\(\s*["']GET["']|\b(?:type|method)\s*:\s*["']GET["']|\$\.get\s*\(""")
+_JSON_HINT = re.compile(r"(?i)JSON\.stringify|application/json|axios")
+_NOT_API = re.compile(r"(?i)\.(?:html?|js|css|png|jpe?g|gif|svg|ico|woff2?)(?:[?#].*)?$|^(?:application|text|"
+                      r"multipart)/|^[#.]|^https?://|^//|\s")
+_LOCK_WORDS = re.compile(rb"(?i)lock|too many|try again|retry|blocked|wait \d|attempts? (?:left|remaining)")
+_VOLATILE_STR = re.compile(r"^(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9+/=_.:-]{16,}$|^\d{9,}$")
+_VOLATILE_BYTES = re.compile(rb"[A-Za-z0-9+/=_-]{24,}|\b\d{9,}\b")
+
+
+@dataclass(frozen=True)
+class ScriptLogin:
+    """One login request a page's script sends, as read from its text."""
+
+    path: str  # where it goes, as written in the script (resolve against the page's URL)
+    method: str  # POST | GET
+    encoding: str  # json | form (jQuery sends an object as a form, fetch/axios with JSON.stringify as JSON)
+    password_field: str
+    user_field: str | None  # None: a password-only login (many routers)
+    constants: tuple[tuple[str, object], ...] = ()  # fields the script writes as literals, sent as written
+    tokens: tuple[str, ...] = ()  # fields the script fills from the page: fetched fresh per attempt
+    problem: str | None = None  # why probe cannot reproduce this login exactly (then it proves nothing)
+    excerpt: str = ""  # the script text it was read from (evidence)
+
+    def describe(self) -> str:
+        kind = "JSON" if self.encoding == "json" else "form-encoded"
+        return f"{kind} {self.method} to {self.path}"
+
+
+def _split_top(body: str) -> list[str]:
+    """Comma-separated parts of an object literal's body, commas inside (), [] or quotes ignored."""
+    parts, depth, quote, cur = [], 0, "", []
+    i = 0
+    while i < len(body):
+        c = body[i]
+        if quote:
+            cur.append(c)
+            if c == "\\" and i + 1 < len(body):
+                cur.append(body[i + 1])
+                i += 1
+            elif c == quote:
+                quote = ""
+        elif c in "\"'`":
+            quote = c
+            cur.append(c)
+        elif c in "([":
+            depth += 1
+            cur.append(c)
+        elif c in ")]":
+            depth = max(0, depth - 1)
+            cur.append(c)
+        elif c == "," and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(c)
+        i += 1
+    parts.append("".join(cur))
+    return [p.strip() for p in parts if p.strip()]
+
+
+_PAIR = re.compile(r"""^(?:(["'])(?P<q>[^"']{1,80})\1|(?P<k>[A-Za-z_$][\w$]{0,80}))\s*(?::\s*(?P<v>.+))?$""", re.S)
+
+
+def _literal(value: str) -> tuple[bool, object]:
+    """(is a literal, its value) for a JavaScript literal: string, number, true/false/null."""
+    v = value.strip()
+    m = re.fullmatch(_LITERAL, v, re.S)
+    if m:
+        return True, m.group(2).replace("\\'", "'").replace('\\"', '"')
+    if re.fullmatch(r"-?\d{1,15}(?:\.\d{1,6})?", v):
+        return True, json.loads(v)
+    if v in ("true", "false", "null"):
+        return True, json.loads(v)
+    return False, None
+
+
+def _transformed(expr: str, script: str) -> str | None:
+    """The call that transforms the password, if the value expression (or, for a bare variable,
+    the assignment the script makes to it) hashes or encodes it."""
+    m = _TRANSFORM.search(expr)
+    if m:
+        return m.group(0).rstrip("( ")
+    var = re.fullmatch(r"[A-Za-z_$][\w$]*", expr.strip())
+    if var:
+        assign = re.search(r"\b" + re.escape(var.group(0)) + r"\s*=(?!=)\s*([^;\n]{0,200})", script)
+        if assign and (t := _TRANSFORM.search(assign.group(1))):
+            return t.group(0).rstrip("( ")
+    return None
+
+
+def _url_before(script: str, start: int, end: int) -> tuple[str | None, int]:
+    """The request URL written nearest before `end` (within start..end), and where it is."""
+    best: tuple[str | None, int] = (None, -1)
+    window = script[start:end]
+    for site in _URL_SITES:
+        for m in site.finditer(window):
+            lit = m.group(2)
+            if lit and not _NOT_API.search(lit) and ("/" in lit or "?" in lit or "." in lit) \
+                    and m.start() > best[1]:
+                best = (lit, m.start())
+    return best[0], start + best[1] if best[0] else -1
+
+
+def _url_after(script: str, start: int, end: int) -> str | None:
+    """A request URL written just after the object (`$.post(obj)` is rare; `xhr.send` after `open`)."""
+    for site in _URL_SITES:
+        m = site.search(script, start, end)
+        if m and m.group(2) and not _NOT_API.search(m.group(2)):
+            return m.group(2)
+    return None
+
+
+def _named_login_path(script: str) -> str | None:
+    """A path literal anywhere in the script that names a login (`const LOGIN = "/api/auth"`)."""
+    for m in _ANY_LITERAL.finditer(script):
+        lit = m.group(2)
+        if ("/" in lit or lit.endswith((".cgi", ".php", ".asp", ".lua"))) and _LOGIN_WORD.search(lit) \
+                and not _NOT_API.search(lit) and not _CHANGE_WORD.search(lit):
+            return lit
+    return None
+
+
+def find(script: str) -> list[ScriptLogin]:
+    """The login requests a page's script text sends (at most MAX_LOGINS), most explicit first."""
+    text = script[:MAX_SCRIPT]
+    out: list[ScriptLogin] = []
+    for n, obj in enumerate(_OBJECT.finditer(text)):
+        if n >= MAX_OBJECTS or len(out) >= MAX_LOGINS:
+            break
+        login = _from_object(text, obj)
+        if login is not None and all((o.path, o.password_field) != (login.path, login.password_field) for o in out):
+            out.append(login)
+    return out
+
+
+def _from_object(text: str, obj: re.Match[str]) -> ScriptLogin | None:
+    pairs: list[tuple[str, str | None]] = []
+    for part in _split_top(obj.group(1)):
+        m = _PAIR.match(part)
+        if not m:
+            return None  # not an object literal of plain keys (a function body, a spread...)
+        pairs.append((m.group("q") or m.group("k"), m.group("v")))
+    passwords = [k for k, _ in pairs if _PASSWORD_KEY.match(k)]
+    if len(passwords) != 1:
+        return None  # no password, or old/new/confirm: not a login
+    keys = " ".join(k for k, _ in pairs)
+    if _CHANGE_WORD.search(keys):
+        return None
+    start = max(0, obj.start() - 800)
+    path, where = _url_before(text, start, obj.start())
+    if path is None:
+        path = _url_after(text, obj.end(), min(len(text), obj.end() + 300))
+        where = obj.end()
+    constants: list[tuple[str, object]] = []
+    tokens: list[str] = []
+    user: str | None = None
+    problem: str | None = None
+    password = passwords[0]
+    for key, value in pairs:
+        expr = key if value is None else value.strip()  # shorthand {username, password}
+        if key == password:
+            how = _transformed(expr, text)
+            if how:
+                problem = (f"the page's script transforms the password with {how}(...) before sending it; probe "
+                           "sends passwords as typed, so this login cannot be reproduced or proven")
+            continue
+        is_lit, lit = _literal(expr) if value is not None else (False, None)
+        if user is None and _USER_KEY.match(key) and not is_lit:
+            user = key
+        elif is_lit:
+            constants.append((key, lit))
+        elif _TOKEN_KEY.search(key):
+            tokens.append(key)
+        elif re.search(r"\.checked\b|:checked", expr):
+            constants.append((key, False))  # an unticked "remember me" box
+        elif _USER_KEY.match(key) and user is not None:
+            problem = problem or f"the page's script sends two user fields ({user}, {key})"
+        else:
+            problem = problem or (f"the page's script computes the field {key!r} ({expr[:60]}); probe cannot "
+                                  "reproduce it")
+    says_login = bool(path and _LOGIN_WORD.search(path)) or any(
+        isinstance(v, str) and _LOGIN_WORD.search(v) for _, v in constants) or any(
+        _LOGIN_WORD.search(k) for k, _ in constants)
+    if not says_login:
+        named = _named_login_path(text)
+        if path is None and named:
+            path, says_login = named, True
+    if not says_login or path is None or _CHANGE_WORD.search(path) or any(
+            isinstance(v, str) and _CHANGE_WORD.search(v) for _, v in constants):
+        return None
+    window = text[max(0, min(where, obj.start()) - 400):obj.end() + 200]
+    encoding = "json" if _JSON_HINT.search(window) else "form"
+    method = "GET" if _GET_METHOD.search(text[max(0, where - 40):obj.end()]) else "POST"
+    excerpt = text[max(0, min(where, obj.start())):obj.end()][-600:]
+    return ScriptLogin(path, method, encoding, password, user, tuple(constants), tuple(tokens), problem,
+                       " ".join(excerpt.split()))
+
+
+def body(login: ScriptLogin, username: str, password: str, tokens: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    """The request body and headers for one attempt (as the page's script would send them)."""
+    data: dict[str, object] = dict(login.constants)
+    data.update(tokens)
+    if login.user_field:
+        data[login.user_field] = username
+    data[login.password_field] = password
+    headers = {"X-Requested-With": "XMLHttpRequest"}
+    if login.encoding == "json":
+        headers["Content-Type"] = "application/json"
+        return json.dumps(data, separators=(",", ":")).encode(), headers
+    flat = {k: ("true" if v is True else "false" if v is False else "" if v is None else str(v))
+            for k, v in data.items()}
+    headers["Content-Type"] = "application/x-www-form-urlencoded; charset=UTF-8"
+    return urlencode(flat).encode(), headers
+
+
+def _mask(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _mask(v) for k, v in sorted(value.items())}
+    if isinstance(value, list):
+        return [_mask(v) for v in value[:50]]
+    if isinstance(value, str) and _VOLATILE_STR.match(value):
+        return "<volatile>"
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) >= 1e9:
+        return "<volatile>"
+    return value
+
+
+def signature(status: int, body_bytes: bytes) -> str:
+    """What an answer says, without what changes on every answer (session ids, nonces, times): two
+    wrong passwords must give the same signature, and a login a different one."""
+    try:
+        doc = json.loads(body_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        stable = _VOLATILE_BYTES.sub(b"<volatile>", body_bytes)
+        return f"{status}:text:{hashlib.sha256(stable).hexdigest()}"
+    return f"{status}:json:{hashlib.sha256(json.dumps(_mask(doc), sort_keys=True).encode()).hexdigest()}"
+
+
+def says_locked(body_bytes: bytes) -> bool:
+    """The answer speaks of a lock-out or a wait (then it is not a login, whatever else it says)."""
+    return bool(_LOCK_WORDS.search(body_bytes[:8192]))
