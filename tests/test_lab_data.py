@@ -10,7 +10,8 @@ from probe.lab.variants import known_variants, load_variant, render, templates_d
 
 
 def test_known_variants() -> None:
-    assert known_variants() == ["camera", "consumer-router", "hardened-gateway", "hostile", "media-nas", "weak-gateway"]
+    assert known_variants() == ["camera", "consumer-router", "hardened-gateway", "hostile", "media-nas", "soho-router",
+                                "weak-gateway"]
 
 
 def test_addresses_are_per_instance_slash30() -> None:
