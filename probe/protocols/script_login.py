@@ -32,6 +32,7 @@ from urllib.parse import urlencode
 MAX_SCRIPT = 512 * 1024  # characters of script text read
 MAX_OBJECTS = 200  # object literals looked at per script text
 MAX_LOGINS = 4  # script logins kept per page
+ASSIGN_WINDOW = 4000  # characters before a login call searched for the assignment of its password variable
 _LOGIN_WORD = re.compile(r"(?i)log_?in|log_?on|sign_?in|sign-in|auth|session")
 # words of a request that changes the device rather than logging in: never sent
 _CHANGE_WORD = re.compile(r"(?i)change|(?<![a-z])set(?![a-z])|set_?pass|update|save|reset|modify|delete|remove|"
@@ -131,7 +132,7 @@ def _literal(value: str) -> tuple[bool, object]:
 
 def _transformed(expr: str, script: str) -> str | None:
     """The call that transforms the password, if the value expression (or, for a bare variable,
-    the assignment the script makes to it) hashes or encodes it."""
+    the assignment the script makes to it in `script`, the text before the call) hashes or encodes it."""
     m = _TRANSFORM.search(expr)
     if m:
         return m.group(0).rstrip("( ")
@@ -179,16 +180,17 @@ def find(script: str) -> list[ScriptLogin]:
     """The login requests a page's script text sends (at most MAX_LOGINS), most explicit first."""
     text = script[:MAX_SCRIPT]
     out: list[ScriptLogin] = []
+    named: list[str | None] = []  # the script's named login path, looked up once, when first needed
     for n, obj in enumerate(_OBJECT.finditer(text)):
         if n >= MAX_OBJECTS or len(out) >= MAX_LOGINS:
             break
-        login = _from_object(text, obj)
+        login = _from_object(text, obj, named)
         if login is not None and all((o.path, o.password_field) != (login.path, login.password_field) for o in out):
             out.append(login)
     return out
 
 
-def _from_object(text: str, obj: re.Match[str]) -> ScriptLogin | None:
+def _from_object(text: str, obj: re.Match[str], named_cache: list[str | None]) -> ScriptLogin | None:
     pairs: list[tuple[str, str | None]] = []
     for part in _split_top(obj.group(1)):
         m = _PAIR.match(part)
@@ -214,7 +216,7 @@ def _from_object(text: str, obj: re.Match[str]) -> ScriptLogin | None:
     for key, value in pairs:
         expr = key if value is None else value.strip()  # shorthand {username, password}
         if key == password:
-            how = _transformed(expr, text)
+            how = _transformed(expr, text[max(0, obj.start() - ASSIGN_WINDOW):obj.start()])
             if how:
                 problem = (f"the page's script transforms the password with {how}(...) before sending it; probe "
                            "sends passwords as typed, so this login cannot be reproduced or proven")
@@ -236,9 +238,11 @@ def _from_object(text: str, obj: re.Match[str]) -> ScriptLogin | None:
     says_login = bool(path and _LOGIN_WORD.search(path)) or any(
         isinstance(v, str) and _LOGIN_WORD.search(v) for _, v in constants) or any(
         _LOGIN_WORD.search(k) for k, _ in constants)
-    if not says_login:
-        named = _named_login_path(text)
-        if path is None and named:
+    if not says_login and path is None:
+        if not named_cache:
+            named_cache.append(_named_login_path(text))
+        named = named_cache[0]
+        if named:
             path, says_login = named, True
     if not says_login or path is None or _CHANGE_WORD.search(path) or any(
             isinstance(v, str) and _CHANGE_WORD.search(v) for _, v in constants):
