@@ -32,8 +32,14 @@ def _http_weakness(surface: http_auth.Surface) -> tuple[str, str, str]:
                 "cleartext.")
     script = surface.script
     if surface.kind == "script" and script is not None:
-        how = ("its script transforms the password first, which hides it from no one who can replay it"
-               if script.problem and "transforms the password" in script.problem else "the password in cleartext")
+        if script.transform in ("md5", "sha1", "sha256"):
+            how = f"{script.transform}(password), which anyone who captures it can replay and guess offline"
+        elif script.transform in ("base64", "uri"):
+            how = f"the password {script.transform}-encoded, which anyone reads as cleartext"
+        elif script.problem and "transforms the password" in script.problem:
+            how = "the password transformed by its script in a way probe cannot reproduce (not judged further)"
+        else:
+            how = "the password in cleartext"
         return ("HTTP script login over plain HTTP: password readable", "script-login-over-plain-http",
                 f"the login page's script sends {script.describe()} with {how}.")
     return ("HTTP form login over plain HTTP: password in cleartext", "form-over-plain-http",

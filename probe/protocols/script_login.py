@@ -23,11 +23,12 @@ what the answer means. It is strict on purpose:
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 MAX_SCRIPT = 512 * 1024  # characters of script text read
 MAX_OBJECTS = 200  # object literals looked at per script text
@@ -44,6 +45,10 @@ _TOKEN_KEY = re.compile(r"(?i)csrf|xsrf|token|nonce|_tk$")
 # calls that transform the password before it is sent: probe sends what the user types
 _TRANSFORM = re.compile(r"(?i)\b(?:\w*md5|sha\w*|hex_\w+|b64\w*|btoa|base64\w*|\w*encrypt\w*|\w*encode\w*|"
                         r"\w*hash\w*|rsa\w*|aes\w*|\w*crypt\w*|cipher\w*|hmac\w*|\w*digest\w*)\s*\(")
+# transforms of the password alone that probe applies itself, by the function's name (hex_, CryptoJS. and
+# window. dropped): what a script sends then is still a function of the password only
+_REPRODUCIBLE = {"md5": "md5", "sha1": "sha1", "sha256": "sha256", "encodeuricomponent": "uri", "btoa": "base64",
+                 "base64.encode": "base64", "base64encode": "base64", "base64_encode": "base64", "b64encode": "base64"}
 _OBJECT = re.compile(r"\{([^{}]{1,800})\}")
 _LITERAL = r"""(["'`])((?:(?!\1)[^\\\n]|\\.){0,300})\1"""
 # (pattern, group of the path literal): where a request's URL is written
@@ -74,12 +79,14 @@ class ScriptLogin:
     user_field: str | None  # None: a password-only login (many routers)
     constants: tuple[tuple[str, object], ...] = ()  # fields the script writes as literals, sent as written
     tokens: tuple[str, ...] = ()  # fields the script fills from the page: fetched fresh per attempt
+    transform: str | None = None  # md5 | sha1 | sha256 | base64 | uri: what the script sends instead of the password
     problem: str | None = None  # why probe cannot reproduce this login exactly (then it proves nothing)
     excerpt: str = ""  # the script text it was read from (evidence)
 
     def describe(self) -> str:
         kind = "JSON" if self.encoding == "json" else "form-encoded"
-        return f"{kind} {self.method} to {self.path}"
+        sent = f", password sent as {self.transform}(password)" if self.transform else ""
+        return f"{kind} {self.method} to {self.path}{sent}"
 
 
 def _split_top(body: str) -> list[str]:
@@ -130,18 +137,70 @@ def _literal(value: str) -> tuple[bool, object]:
     return False, None
 
 
-def _transformed(expr: str, script: str) -> str | None:
-    """The call that transforms the password, if the value expression (or, for a bare variable,
-    the assignment the script makes to it in `script`, the text before the call) hashes or encodes it."""
-    m = _TRANSFORM.search(expr)
-    if m:
-        return m.group(0).rstrip("( ")
-    var = re.fullmatch(r"[A-Za-z_$][\w$]*", expr.strip())
-    if var:
-        assign = re.search(r"\b" + re.escape(var.group(0)) + r"\s*=(?!=)\s*([^;\n]{0,200})", script)
-        if assign and (t := _TRANSFORM.search(assign.group(1))):
-            return t.group(0).rstrip("( ")
+def _call_argument(expr: str, open_at: int) -> str | None:
+    """The text between the parenthesis at `open_at` and its match, or None when it never closes."""
+    depth, quote = 0, ""
+    for i in range(open_at, min(len(expr), open_at + 400)):
+        c = expr[i]
+        if quote:
+            quote = "" if c == quote and expr[i - 1] != "\\" else quote
+        elif c in "\"'`":
+            quote = c
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return expr[open_at + 1:i]
     return None
+
+
+def _has_top_level(arg: str, chars: str) -> bool:
+    """A `+` or `,` outside parentheses and quotes: the call mixes the password with something else."""
+    depth, quote = 0, ""
+    for i, c in enumerate(arg):
+        if quote:
+            quote = "" if c == quote and arg[i - 1] != "\\" else quote
+        elif c in "\"'`":
+            quote = c
+        elif c in "([":
+            depth += 1
+        elif c in ")]":
+            depth -= 1
+        elif c in chars and depth == 0:
+            return True
+    return False
+
+
+def _transform(expr: str, before: str) -> tuple[str | None, str | None]:
+    """How the script transforms the password before sending it: (a transform probe reproduces,
+    or None; why it cannot reproduce it, or None). Read from the value expression or, for a bare
+    variable, from the last assignment to it in `before` (the script text before the call).
+
+    Reproduced: exactly md5 / sha1 / sha256 (hex), base64 or encodeURIComponent of the password itself, nothing mixed in
+    (`hex_md5(pw)`, `btoa(pw)`). A salt, a key, a nonce or any other function is not."""
+    m = _TRANSFORM.search(expr)
+    if m is None:
+        var = re.fullmatch(r"[A-Za-z_$][\w$]*", expr.strip())
+        if not var:
+            return None, None
+        assigns = list(re.finditer(r"\b" + re.escape(var.group(0)) + r"\s*=(?!=)\s*([^;\n]{0,200})", before))
+        if not assigns:
+            return None, None
+        expr = assigns[-1].group(1)
+        m = _TRANSFORM.search(expr)
+        if m is None:
+            return None, None
+    name = m.group(0).rstrip("( \t")
+    full = re.search(r"[\w$.]*$", expr[:m.start()])
+    qualified = (full.group(0) if full else "") + name
+    arg = _call_argument(expr, m.end() - 1)
+    why = (f"the page's script transforms the password with {qualified}(...) before sending it; probe cannot "
+           "reproduce that, so this login cannot be tried or proven")
+    if arg is None or _has_top_level(arg, "+,") or _TRANSFORM.search(arg):
+        return None, why
+    kind = _REPRODUCIBLE.get(re.sub(r"(?i)^(?:window\.)?(?:hex_?|cryptojs\.)?", "", qualified).lower())
+    return (kind, None) if kind else (None, why)
 
 
 def _url_before(script: str, start: int, end: int) -> tuple[str | None, int]:
@@ -212,14 +271,13 @@ def _from_object(text: str, obj: re.Match[str], named_cache: list[str | None]) -
     tokens: list[str] = []
     user: str | None = None
     problem: str | None = None
+    transform: str | None = None
     password = passwords[0]
     for key, value in pairs:
         expr = key if value is None else value.strip()  # shorthand {username, password}
         if key == password:
-            how = _transformed(expr, text[max(0, obj.start() - ASSIGN_WINDOW):obj.start()])
-            if how:
-                problem = (f"the page's script transforms the password with {how}(...) before sending it; probe "
-                           "sends passwords as typed, so this login cannot be reproduced or proven")
+            transform, why = _transform(expr, text[max(0, obj.start() - ASSIGN_WINDOW):obj.start()])
+            problem = problem or why
             continue
         is_lit, lit = _literal(expr) if value is not None else (False, None)
         if user is None and _USER_KEY.match(key) and not is_lit:
@@ -251,7 +309,7 @@ def _from_object(text: str, obj: re.Match[str], named_cache: list[str | None]) -
     encoding = "json" if _JSON_HINT.search(window) else "form"
     method = "GET" if _GET_METHOD.search(text[max(0, where - 40):obj.end()]) else "POST"
     excerpt = text[max(0, min(where, obj.start())):obj.end()][-600:]
-    return ScriptLogin(path, method, encoding, password, user, tuple(constants), tuple(tokens), problem,
+    return ScriptLogin(path, method, encoding, password, user, tuple(constants), tuple(tokens), transform, problem,
                        " ".join(excerpt.split()))
 
 
@@ -261,7 +319,7 @@ def body(login: ScriptLogin, username: str, password: str, tokens: dict[str, str
     data.update(tokens)
     if login.user_field:
         data[login.user_field] = username
-    data[login.password_field] = password
+    data[login.password_field] = sent_password(login, password)
     headers = {"X-Requested-With": "XMLHttpRequest"}
     if login.encoding == "json":
         headers["Content-Type"] = "application/json"
@@ -270,6 +328,18 @@ def body(login: ScriptLogin, username: str, password: str, tokens: dict[str, str
             for k, v in data.items()}
     headers["Content-Type"] = "application/x-www-form-urlencoded; charset=UTF-8"
     return urlencode(flat).encode(), headers
+
+
+def sent_password(login: ScriptLogin, password: str) -> str:
+    """What the page's script would send for `password` (its md5/sha1/sha256 hex, base64 or
+    encodeURIComponent form, or itself)."""
+    if login.transform in ("md5", "sha1", "sha256"):
+        return hashlib.new(login.transform, password.encode("utf-8")).hexdigest()
+    if login.transform == "uri":
+        return quote(password, safe="-_.!~*'()")
+    if login.transform == "base64":
+        return base64.b64encode(password.encode("utf-8")).decode("ascii")
+    return password
 
 
 def _mask(value: object) -> object:

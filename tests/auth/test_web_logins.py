@@ -76,14 +76,23 @@ def test_frames_form_with_unique_password_passes(daemons: LocalDaemons) -> None:
     assert f.status is Status.PASS, f  # each refusal carries a new token: still the same answer
 
 
+def test_password_the_script_hashes_is_hashed_the_same_way(daemons: LocalDaemons) -> None:
+    port = spa_json_login(daemons, TEST_PASSWORD, password_js="hex_md5(pw)", hashed=True)
+    f, store = run_check("default_credentials", port, "http", credentials=BUDGET)
+    f = one(f)
+    assert f.status is Status.FAIL and "password sent as md5(password)" in f.summary, f
+    proof = store.artefacts[f.artefacts[0]].data.decode()
+    assert '"user":"admin","passwd":"21232f297a57a5a743894a0e4a801fc3"}' in proof  # md5("admin")
+
+
 @pytest.mark.parametrize(("kind", "why"), [
-    ("hashed", "transforms the password with hex_md5"),
+    ("encrypted", "transforms the password with encrypt(...)"),
     ("nonce", "two wrong passwords got different answers"),
 ])
 def test_login_that_cannot_be_proven_is_inconclusive(daemons: LocalDaemons, kind: str, why: str) -> None:
     """The default pair is right on both devices: claiming PASS would hide it, claiming FAIL is unproven."""
-    if kind == "hashed":
-        port = spa_json_login(daemons, TEST_PASSWORD, password_js="hex_md5(pw)", hashed=True)
+    if kind == "encrypted":  # a keyed transform (RSA/AES in real UIs): nothing probe can reproduce
+        port = spa_json_login(daemons, TEST_PASSWORD, password_js="encrypt(pw, API.key)", hashed=True)
     else:
         port = spa_json_login(daemons, TEST_PASSWORD, nonce=True)
     f, store = run_check("default_credentials", port, "http", credentials=BUDGET)
@@ -92,7 +101,7 @@ def test_login_that_cannot_be_proven_is_inconclusive(daemons: LocalDaemons, kind
     assert why in f.reason
     log = artefact_text(store, f)
     assert '"passwd":"admin"' not in log  # not one default pair was sent
-    if kind == "hashed":
+    if kind == "encrypted":
         assert "POST /api/v2/user/login" not in log  # not even the control
 
 

@@ -48,10 +48,21 @@ def test_password_only_login_with_token_and_named_path() -> None:
     assert (named.path, named.user_field, named.password_field) == ("/api/session", "user", "passwd")
 
 
-def test_transformed_password_is_a_problem_not_a_guess() -> None:
+def test_password_hashed_or_encoded_alone_is_reproduced() -> None:
     (direct,) = S.find('$.post("/login.cgi", {username: u, password: hex_md5(p)});')
-    (via_var,) = S.find('var h = btoa(pw); $.post("/login.cgi", {username: u, password: h});')
-    assert "hex_md5" in (direct.problem or "") and "btoa" in (via_var.problem or "")
+    (via_var,) = S.find('var h = btoa($("#p").val()); $.post("/login.cgi", {username: u, password: h});')
+    assert (direct.transform, direct.problem, via_var.transform, via_var.problem) == ("md5", None, "base64", None)
+    assert S.sent_password(direct, "admin") == "21232f297a57a5a743894a0e4a801fc3"
+    assert S.sent_password(via_var, "admin") == "YWRtaW4="
+
+
+def test_salted_keyed_or_unknown_transform_is_a_problem_not_a_guess() -> None:
+    for script in ('var h = hex_md5(user + pw + nonce); $.post("/login.cgi", {username: u, password: h});',
+                   '$.post("/login.cgi", {username: u, password: encrypt(pw, key)});',
+                   'var h = md5(pw); h = md5(h + salt); $.post("/login.cgi", {username: u, password: h});',
+                   '$.post("/login.cgi", {username: u, password: myEncode(pw)});'):
+        (login,) = S.find(script)
+        assert login.transform is None and "cannot reproduce" in (login.problem or ""), script
     (computed,) = S.find('fetch("/api/login", {method: "POST", body: JSON.stringify({password: p, ts: now()})})')
     assert "'ts'" in (computed.problem or "")
 
