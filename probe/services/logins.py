@@ -320,6 +320,12 @@ class ServiceLogin:
                 self.preflight.note(f"not tried: {self.unsupported}")
         if script is not None and (self.control is None or self.control.response is None):
             self.unsupported = "the wrong-password control attempt got no answer, so no login could be proven"
+        elif script is not None and self.control is not None and self.control.status in (404, 405, 501):
+            # the path the script names does not take this request: every "rejection" would be that
+            # same error, and a PASS on it would hide a login that is elsewhere
+            self.unsupported = (f"the login API the page's script names answered {self.control.status} to the "
+                                "login request, so it is not where (or not how) this device logs in")
+            self.preflight.note(f"not tried: {self.unsupported}")
 
     def _control(self) -> http_auth.Attempt | None:
         t = Transcript(self.svc.protocol, self.ctx.host, self.svc.port)

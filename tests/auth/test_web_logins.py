@@ -88,13 +88,16 @@ def test_password_the_script_hashes_is_hashed_the_same_way(daemons: LocalDaemons
 @pytest.mark.parametrize(("kind", "why"), [
     ("encrypted", "transforms the password with encrypt(...)"),
     ("nonce", "two wrong passwords got different answers"),
+    ("unserved", "answered 404 to the login request"),
 ])
 def test_login_that_cannot_be_proven_is_inconclusive(daemons: LocalDaemons, kind: str, why: str) -> None:
     """The default pair is right on both devices: claiming PASS would hide it, claiming FAIL is unproven."""
     if kind == "encrypted":  # a keyed transform (RSA/AES in real UIs): nothing probe can reproduce
         port = spa_json_login(daemons, TEST_PASSWORD, password_js="encrypt(pw, API.key)", hashed=True)
-    else:
+    elif kind == "nonce":
         port = spa_json_login(daemons, TEST_PASSWORD, nonce=True)
+    else:  # the script names an API path nothing answers at: a PASS there would hide the real login
+        port = spa_json_login(daemons, TEST_PASSWORD, api_served=False)
     f, store = run_check("default_credentials", port, "http", credentials=BUDGET)
     f = one(f)
     assert f.status is Status.INCONCLUSIVE and f.reason_code is InconclusiveReason.UNSUPPORTED, f
