@@ -27,8 +27,9 @@ import base64
 import hashlib
 import json
 import re
+import time
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote_plus, urlencode
 
 MAX_SCRIPT = 512 * 1024  # characters of script text read
 MAX_OBJECTS = 200  # object literals looked at per script text
@@ -59,6 +60,10 @@ _URL_SITES = [
     re.compile(r"\.(?:post|get|ajax|request|put)\s*\(\s*" + _LITERAL),
 ]
 _ANY_LITERAL = re.compile(_LITERAL)
+_CLOCK = re.compile(r"(?:\+\s*)?(?:Date\.now\(\)|new Date\(\)\.getTime\(\)|\(new Date\(\)\)\.getTime\(\)|"
+                    r"new Date\(\)|Math\.random\(\))")
+# a string literal ending in `key=` and followed by `+`: a body or query built by concatenation
+_CONCAT_KEY = re.compile(r"""(["'])((?:[^"'\\\n]|\\.){0,300}?(?:^|[?&]|(?<=["']))(\w{1,40})=)\1\s*\+""")
 _GET_METHOD = re.compile(r"""(?i)\.open\s*\(\s*["']GET["']|\b(?:type|method)\s*:\s*["']GET["']|\$\.get\s*\(""")
 _JSON_HINT = re.compile(r"(?i)JSON\.stringify|application/json|axios")
 _NOT_API = re.compile(r"(?i)\.(?:html?|js|css|png|jpe?g|gif|svg|ico|woff2?)(?:[?#].*)?$|^(?:application|text|"
@@ -82,6 +87,8 @@ class ScriptLogin:
     transform: str | None = None  # md5 | sha1 | sha256 | base64 | uri: what the script sends instead of the password
     problem: str | None = None  # why probe cannot reproduce this login exactly (then it proves nothing)
     excerpt: str = ""  # the script text it was read from (evidence)
+    order: tuple[str, ...] = ()  # the fields in the order the script writes them (the body keeps it)
+    clock: tuple[str, ...] = ()  # cache-busting fields (Date.now(), Math.random()): the time in ms when sent
 
     def describe(self) -> str:
         kind = "JSON" if self.encoding == "json" else "form-encoded"
@@ -246,7 +253,129 @@ def find(script: str) -> list[ScriptLogin]:
         login = _from_object(text, obj, named)
         if login is not None and all((o.path, o.password_field) != (login.path, login.password_field) for o in out):
             out.append(login)
+    for n, lit in enumerate(_CONCAT_KEY.finditer(text)):
+        if n >= MAX_OBJECTS or len(out) >= MAX_LOGINS:
+            break
+        if not _PASSWORD_KEY.match(lit.group(3)):
+            continue
+        login = _from_concat(text, lit, named)
+        if login is not None and all((o.path, o.password_field) != (login.path, login.password_field) for o in out):
+            out.append(login)
     return out
+
+
+def _operand_back(text: str, end: int) -> int | None:
+    """Start of the operand that ends just before `end` (a literal, or an expression such as
+    `$("#p").val()` or `form.pwd.value`), or None."""
+    i = end - 1
+    while i >= 0 and text[i] in " \t\r\n":
+        i -= 1
+    if i < 0:
+        return None
+    if text[i] in "\"'":
+        j = text.rfind(text[i], max(0, i - 300), i)
+        return j if j >= 0 else None
+    depth, j = 0, i
+    while j >= 0 and i - j < 300:
+        c = text[j]
+        if c in ")]":
+            depth += 1
+        elif c in "([":
+            if depth == 0:
+                break
+            depth -= 1
+        elif depth == 0 and not (c.isalnum() or c in "_$."):
+            break
+        j -= 1
+    return j + 1 if j + 1 <= i else None
+
+
+def _operand_forward(text: str, start: int) -> int | None:
+    """End of the operand that starts at `start` (after white space), or None."""
+    i = start
+    while i < len(text) and text[i] in " \t\r\n":
+        i += 1
+    if i >= len(text):
+        return None
+    if text[i] in "\"'":
+        j = text.find(text[i], i + 1, i + 302)
+        return j + 1 if j > 0 else None
+    depth, j = 0, i
+    while j < len(text) and j - i < 300:
+        c = text[j]
+        if c in "([":
+            depth += 1
+        elif c in ")]":
+            if depth == 0:
+                break
+            depth -= 1
+        elif depth == 0 and not (c.isalnum() or c in "_$."):
+            break
+        elif depth > 0 and c in "\"'":
+            k = text.find(c, j + 1, j + 302)
+            j = k if k > 0 else j
+        j += 1
+    return j if j > i else None
+
+
+def _from_concat(text: str, lit: re.Match[str], named_cache: list[str | None]) -> ScriptLogin | None:
+    """A login whose body (or query) the script builds by concatenation:
+    `xhr.send("username=" + u + "&password=" + p)`, `$.post("/login.cgi", "pwd=" + p)`,
+    `xhr.open("GET", "/login.cgi?user=" + u + "&pass=" + p)`."""
+    parts: list[tuple[bool, str]] = [(True, lit.group(2))]  # (is a literal, text)
+    start = lit.start()
+    for _ in range(20):  # operands before: ... + X + "&password="
+        k = start - 1
+        while k >= 0 and text[k] in " \t\r\n":
+            k -= 1
+        if k < 0 or text[k] != "+":
+            break
+        b = _operand_back(text, k)
+        if b is None:
+            return None
+        operand = text[b:k].strip()
+        parts.insert(0, (operand[:1] in "\"'", operand[1:-1] if operand[:1] in "\"'" else operand))
+        start = b
+    end = lit.end(2) + 1  # just after the literal's closing quote
+    for _ in range(20):  # operands after: "&password=" + p + "&lang=en"
+        k = end
+        while k < len(text) and text[k] in " \t\r\n":
+            k += 1
+        if k >= len(text) or text[k] != "+":
+            break
+        e = _operand_forward(text, k + 1)
+        if e is None:
+            return None
+        operand = text[k + 1:e].strip()
+        parts.append((operand[:1] in "\"'", operand[1:-1] if operand[:1] in "\"'" else operand))
+        end = e
+    exprs: list[str] = []
+    joined = ""
+    for is_lit, part in parts:
+        if is_lit:
+            joined += part
+        else:
+            joined += f"\x00{len(exprs)}\x00"
+            exprs.append(part)
+    path = method = None
+    if "?" in joined.split("=", 1)[0]:  # "/login.cgi?user=" + u: the URL itself carries the login
+        path, joined = joined.split("?", 1)
+        method = "GET"
+        if not path or "\x00" in path or _NOT_API.search(path):
+            return None
+    pairs: list[tuple[str, str | None]] = []
+    for item in joined.split("&"):
+        key, eq, value = item.partition("=")
+        if not eq or not re.fullmatch(r"[\w.\-\[\]]{1,80}", key):
+            return None
+        m = re.fullmatch(r"\x00(\d+)\x00", value)
+        if m:
+            pairs.append((key, exprs[int(m.group(1))]))
+        elif "\x00" in value:
+            pairs.append((key, "(" + re.sub(r"\x00(\d+)\x00", lambda g: exprs[int(g.group(1))], value) + ")"))
+        else:
+            pairs.append((key, json.dumps(unquote_plus(value))))
+    return _from_pairs(text, pairs, start, end, named_cache, path=path, method=method, encoding="form")
 
 
 def _from_object(text: str, obj: re.Match[str], named_cache: list[str | None]) -> ScriptLogin | None:
@@ -256,27 +385,37 @@ def _from_object(text: str, obj: re.Match[str], named_cache: list[str | None]) -
         if not m:
             return None  # not an object literal of plain keys (a function body, a spread...)
         pairs.append((m.group("q") or m.group("k"), m.group("v")))
+    return _from_pairs(text, pairs, obj.start(), obj.end(), named_cache)
+
+
+def _from_pairs(text: str, pairs: list[tuple[str, str | None]], obj_start: int, obj_end: int,
+                named_cache: list[str | None], *, path: str | None = None, method: str | None = None,
+                encoding: str | None = None) -> ScriptLogin | None:
+    """A login from the fields a call sends ((key, JavaScript value expression) in the script's
+    order; None: shorthand), written at obj_start..obj_end of the script text."""
     passwords = [k for k, _ in pairs if _PASSWORD_KEY.match(k)]
     if len(passwords) != 1:
         return None  # no password, or old/new/confirm: not a login
     keys = " ".join(k for k, _ in pairs)
     if _CHANGE_WORD.search(keys):
         return None
-    start = max(0, obj.start() - 800)
-    path, where = _url_before(text, start, obj.start())
+    where = obj_start
     if path is None:
-        path = _url_after(text, obj.end(), min(len(text), obj.end() + 300))
-        where = obj.end()
+        path, where = _url_before(text, max(0, obj_start - 800), obj_start)
+    if path is None:
+        path = _url_after(text, obj_end, min(len(text), obj_end + 300))
+        where = obj_end
     constants: list[tuple[str, object]] = []
     tokens: list[str] = []
     user: str | None = None
     problem: str | None = None
     transform: str | None = None
+    clock: list[str] = []
     password = passwords[0]
     for key, value in pairs:
         expr = key if value is None else value.strip()  # shorthand {username, password}
         if key == password:
-            transform, why = _transform(expr, text[max(0, obj.start() - ASSIGN_WINDOW):obj.start()])
+            transform, why = _transform(expr, text[max(0, obj_start - ASSIGN_WINDOW):obj_start])
             problem = problem or why
             continue
         is_lit, lit = _literal(expr) if value is not None else (False, None)
@@ -286,6 +425,8 @@ def _from_object(text: str, obj: re.Match[str], named_cache: list[str | None]) -
             constants.append((key, lit))
         elif _TOKEN_KEY.search(key):
             tokens.append(key)
+        elif _CLOCK.fullmatch(expr.strip()):
+            clock.append(key)  # a cache-buster: any fresh value does
         elif re.search(r"\.checked\b|:checked", expr):
             constants.append((key, False))  # an unticked "remember me" box
         elif _USER_KEY.match(key) and user is not None:
@@ -305,21 +446,24 @@ def _from_object(text: str, obj: re.Match[str], named_cache: list[str | None]) -
     if not says_login or path is None or _CHANGE_WORD.search(path) or any(
             isinstance(v, str) and _CHANGE_WORD.search(v) for _, v in constants):
         return None
-    window = text[max(0, min(where, obj.start()) - 400):obj.end() + 200]
-    encoding = "json" if _JSON_HINT.search(window) else "form"
-    method = "GET" if _GET_METHOD.search(text[max(0, where - 40):obj.end()]) else "POST"
-    excerpt = text[max(0, min(where, obj.start())):obj.end()][-600:]
+    window = text[max(0, min(where, obj_start) - 400):obj_end + 200]
+    encoding = encoding or ("json" if _JSON_HINT.search(window) else "form")
+    method = method or ("GET" if _GET_METHOD.search(text[max(0, where - 40):obj_end]) else "POST")
+    excerpt = text[max(0, min(where, obj_start)):obj_end][-600:]
     return ScriptLogin(path, method, encoding, password, user, tuple(constants), tuple(tokens), transform, problem,
-                       " ".join(excerpt.split()))
+                       " ".join(excerpt.split()), tuple(k for k, _ in pairs), tuple(clock))
 
 
 def body(login: ScriptLogin, username: str, password: str, tokens: dict[str, str]) -> tuple[bytes, dict[str, str]]:
     """The request body and headers for one attempt (as the page's script would send them)."""
-    data: dict[str, object] = dict(login.constants)
-    data.update(tokens)
+    values: dict[str, object] = dict(login.constants)
+    values.update((k, int(time.time() * 1000)) for k in login.clock)
+    values.update(tokens)
     if login.user_field:
-        data[login.user_field] = username
-    data[login.password_field] = sent_password(login, password)
+        values[login.user_field] = username
+    values[login.password_field] = sent_password(login, password)
+    data = {k: values[k] for k in login.order if k in values}
+    data.update((k, v) for k, v in values.items() if k not in data)
     headers = {"X-Requested-With": "XMLHttpRequest"}
     if login.encoding == "json":
         headers["Content-Type"] = "application/json"

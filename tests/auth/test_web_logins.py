@@ -17,7 +17,7 @@ from probe.options import CredentialOptions
 from tests.helpers.checks import artefact_text, one
 from tests.helpers.checks import check_service as run_check
 from tests.helpers.daemons import STRONG_PASSWORD, TEST_PASSWORD, LocalDaemons
-from tests.helpers.webui import frames_form_login, spa_json_login
+from tests.helpers.webui import frames_form_login, spa_json_login, xhr_concat_login
 
 pytestmark = pytest.mark.usefixtures("lab_tools")
 BUDGET = CredentialOptions(budget=3)
@@ -36,7 +36,7 @@ def test_script_redirect_to_json_login_default_found_and_proven(daemons: LocalDa
     proof = store.artefacts[f.artefacts[0]].data.decode()
     # the page was fetched fresh for this attempt, and its one-time token went into the JSON body
     page_token = re.search(r'name="_tk" value="([0-9a-f]+)"', proof).group(1)
-    assert f'"_tk":"{page_token}","user":"admin","passwd":"admin"}}' in proof
+    assert f'{{"user":"admin","passwd":"admin","_tk":"{page_token}","lang":"en"}}' in proof  # the script's order
     assert "Content-Type: application/json" in proof and '"success": true' in proof
     discovery = artefact_text(store, f)
     assert 'top.location.replace("/ui/login.html")' in discovery  # reached through the script redirect
@@ -82,7 +82,21 @@ def test_password_the_script_hashes_is_hashed_the_same_way(daemons: LocalDaemons
     f = one(f)
     assert f.status is Status.FAIL and "password sent as md5(password)" in f.summary, f
     proof = store.artefacts[f.artefacts[0]].data.decode()
-    assert '"user":"admin","passwd":"21232f297a57a5a743894a0e4a801fc3"}' in proof  # md5("admin")
+    assert '{"user":"admin","passwd":"21232f297a57a5a743894a0e4a801fc3","_tk":' in proof  # md5("admin")
+
+
+@pytest.mark.parametrize(("password", "status"), [(TEST_PASSWORD, Status.FAIL), (STRONG_PASSWORD, Status.PASS)])
+def test_http_redirect_to_concatenated_xhr_login_with_md5(daemons: LocalDaemons, password: str,
+                                                         status: Status) -> None:
+    port = xhr_concat_login(daemons, password)
+    f, store = run_check("default_credentials", port, "http", credentials=BUDGET)
+    f = one(f)
+    assert f.status is status and "form-encoded POST to /cgi-bin/auth.cgi" in f.summary, f
+    log = artefact_text(store, f)
+    assert "GET /html/login.htm" in log  # the 302 from / was followed to the login page
+    assert "GET /js/md5.js" not in log  # a hashing library is not the login code
+    if status is Status.FAIL:
+        assert re.search(r"username=admin&password=21232f297a57a5a743894a0e4a801fc3&_=\d{13}", log)
 
 
 @pytest.mark.parametrize(("kind", "why"), [

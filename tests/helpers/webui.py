@@ -96,3 +96,33 @@ def frames_form_login(daemons: LocalDaemons, password: str) -> int:
            "user_field": "login_user", "password_field": "login_pwd", "token_field": token, "answer": "html"}
     return web_ui(daemons, files, cfg, FRAME_LOGIN.format(api=api, token=token),
                   {"^/login\\.htm(\\?.*)?$": "", "^/goform/.*$": ""})
+
+
+XHR_LOGIN = """<html><head><title>Router</title><script src="/js/md5.js"></script><script>
+function doLogin() {
+  var xhr = new XMLHttpRequest();
+  xhr.open("POST", "/cgi-bin/auth.cgi", true);
+  xhr.setRequestHeader("Content-Type", "application/x-www-form-urlencoded");
+  xhr.send("username=" + encodeURIComponent(document.getElementById("user").value) +
+           "&password=" + hex_md5(document.getElementById("pwd").value) + "&_=" + Date.now());
+}
+</script></head><body>User <input id="user"> Password <input id="pwd" type="password">
+<a href="javascript:doLogin()">Login</a></body></html>
+"""
+
+
+def xhr_concat_login(daemons: LocalDaemons, password: str) -> int:
+    """/ answers an HTTP redirect to a static login page whose inline script builds a form-encoded
+    body by concatenation and sends md5(password), as older router firmware does."""
+    page, api = "/html/login.htm", "/cgi-bin/auth.cgi"
+    cfg = {"users": [{"user": "admin", "password": password}], "page": "/unused", "api": api, "encoding": "form",
+           "user_field": "username", "password_field": "password", "password_hash": "md5"}
+    d = Path(tempfile.mkdtemp(prefix="webui-", dir=daemons.workdir))
+    conf = {"state": str(d / "tokens.json"), "page_template": str(d / "unused.html"), "home": "/", **cfg}
+    (d / "webui.json").write_text(json.dumps(conf))
+    cgi = WEBUI_CGI.read_text().replace("@{etc}", str(d))
+    files = {page: XHR_LOGIN, "/js/md5.js": "function hex_md5(s) { /* stand-in */ return s; }\n",
+             "/cgi-bin/webui.py": cgi}
+    return daemons.lighttpd(files, conf=[*CGI_CONF, 'server.modules += ("mod_redirect")',
+                                         'url.redirect = ("^/$" => "/html/login.htm")',
+                                         'url.rewrite-once = ("^/cgi-bin/auth\\.cgi$" => "/cgi-bin/webui.py")'])

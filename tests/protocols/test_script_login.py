@@ -37,7 +37,7 @@ def test_jquery_object_is_form_encoded_and_unticked_box_sent_false() -> None:
     assert (login.path, login.encoding, login.user_field, login.password_field) == \
         ("/cgi-bin/luci/api/auth", "form", "usr", "pwd")
     body, headers = S.body(login, "admin", "a b", {})
-    assert body == b"remember=false&usr=admin&pwd=a+b" and headers["Content-Type"].startswith("application/x-www")
+    assert body == b"usr=admin&pwd=a+b&remember=false" and headers["Content-Type"].startswith("application/x-www")
 
 
 def test_password_only_login_with_token_and_named_path() -> None:
@@ -89,3 +89,18 @@ def test_any_script_text_is_read_without_error(text: str) -> None:
     for login in S.find(text):
         assert login.path and login.password_field
     S.signature(200, text.encode("utf-8", "replace"))
+
+
+def test_body_or_query_built_by_concatenation() -> None:
+    (post,) = S.find('xhr.open("POST", "/cgi-bin/login.cgi"); xhr.send("username=" + '
+                     'encodeURIComponent($("#u").val()) + "&password=" + hex_md5(document.getElementById("p").value)'
+                     ' + "&lang=en");')
+    assert (post.path, post.method, post.encoding, post.user_field, post.transform, post.constants) == \
+        ("/cgi-bin/login.cgi", "POST", "form", "username", "md5", (("lang", "en"),))
+    assert S.body(post, "admin", "admin", {})[0] == b"username=admin&password=21232f297a57a5a743894a0e4a801fc3&lang=en"
+    (dlink,) = S.find('$.post("/goform/login", "REPORT_METHOD=xml&ACTION=login_plaintext&USER=" + user + '
+                      '"&PASSWD=" + pwd);')
+    assert S.body(dlink, "admin", "", {})[0] == b"REPORT_METHOD=xml&ACTION=login_plaintext&USER=admin&PASSWD="
+    (get,) = S.find('xhr.open("GET", "/login.cgi?user=" + u + "&pass=" + p + "&t=" + Date.now(), true);')
+    assert (get.path, get.method, get.clock, get.problem) == ("/login.cgi", "GET", ("t",), None)
+    assert S.find('var s = "a=" + b + "&oldpass=" + c + "&newpass=" + d; $.post("/api/login", s);') == []
