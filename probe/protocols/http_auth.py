@@ -291,8 +291,8 @@ def attempt(client: http.Client, surface: Surface, username: str, password: str,
 
 
 def same_answer(a: http.Response, b: http.Response) -> bool:
-    """Do two answers to a script login say the same (session ids, nonces and times aside)?"""
-    return script_login.signature(a.status, a.body) == script_login.signature(b.status, b.body)
+    """Do two answers to a form or script login say the same (session ids, nonces and times aside)?"""
+    return _signature(a) == _signature(b)
 
 
 def _judge_script(surface: Surface, resp: http.Response, control: Attempt | None, username: str, password: str,

@@ -429,10 +429,12 @@ class ServiceLogin:
             t.note(f"not sent: {self.unsupported}")
             return Result.UNSUPPORTED, self.unsupported, True, None, {}
         a = http_auth.attempt(self._client(t), self.surface, cred.username, cred.password, self.control)
+        page_login = self.surface.kind in ("form", "script")
+        if a.success and page_login and a.response is not None:
+            a = self._confirm(cred, a, t)
         t.note(f"verdict: {'success' if a.success else 'no success'}: {a.detail}")
         if a.success:
             return Result.SUCCESS, a.detail, True, a.latency, {"status": a.status}
-        page_login = self.surface.kind in ("form", "script")
         if a.refused or a.status in (423, 429, 503) or (
                 a.status == 403 and not page_login and self.surface.baseline.status != 403):
             pause = a.response.retry_after() if a.response is not None else None
@@ -444,6 +446,24 @@ class ServiceLogin:
         return Result.UNKNOWN, a.detail, True, a.latency, {"status": a.status}
 
     _try_https = _try_http
+
+    def _confirm(self, cred: Credential, won: http_auth.Attempt, t: Transcript) -> http_auth.Attempt:
+        """A page or script login that seems to have worked is tried once more with the same user
+        name and a random password: devices that answer "unknown user" and "wrong password"
+        differently would otherwise pass any user name's refusal off as a login. Only an answer
+        that differs from that one too is a login."""
+        assert self.surface is not None and won.response is not None
+        t.note(f"confirmation: the same user name {cred.username!r} with a random wrong password")
+        try:
+            check = http_auth.attempt(self._client(t), self.surface, cred.username, http_auth.random_password(), None)
+        except (OSError, ValueError) as exc:
+            t.note(f"confirmation failed: {exc}")
+            return replace(won, success=False, detail=f"the confirmation with a wrong password failed ({exc}), so "
+                           "the login is not proven")
+        if check.response is None or http_auth.same_answer(check.response, won.response):
+            return replace(won, success=False, detail="same answer as a wrong password for the same user name")
+        return replace(won, detail=f"{won.detail}; a wrong password for the same user name got another answer "
+                                   f"({check.status})")
 
     def _try_mqtt(self, cred: Credential, t: Transcript) -> TryResult:
         with self.ctx.connection(self.svc.port, tls=self._mqtt_tls(), client_speaks_first=True) as sock:
