@@ -56,6 +56,18 @@ def test_json_login_with_unique_password_passes(daemons: LocalDaemons) -> None:
     assert len(tokens) >= 3 and len(set(tokens)) == len(tokens)  # a fresh token for every attempt
 
 
+def test_unknown_user_answer_is_not_taken_for_a_login(daemons: LocalDaemons) -> None:
+    """root/root gets "Unknown user." where the wrong-password control (admin) got "Wrong password.":
+    a different answer, but the same as a wrong password for root, so not a login."""
+    port = spa_json_login(daemons, STRONG_PASSWORD, name_users=True)
+    f, store = run_check("default_credentials", port, "http", credentials=BUDGET)
+    f = one(f)
+    assert f.status is Status.PASS, f
+    table = json.loads(store.artefacts[f.artefacts[-1]].data)
+    root = next(a for a in table["attempts"] if a["username"] == "root")
+    assert root["result"] == "failure" and "same answer as a wrong password for the same user" in root["detail"]
+
+
 def test_meta_refresh_frames_and_fresh_form_token_default_found(daemons: LocalDaemons) -> None:
     port = frames_form_login(daemons, TEST_PASSWORD)
     f, store = run_check("default_credentials", port, "http", credentials=BUDGET)

@@ -65,13 +65,15 @@ def web_ui(daemons: LocalDaemons, files: Mapping[str, str], cfg: dict[str, objec
 
 
 def spa_json_login(daemons: LocalDaemons, password: str, *, password_js: str = "pw", hashed: bool = False,
-                   nonce: bool = False, api_literal: bool = True, api_served: bool = True) -> int:
+                   nonce: bool = False, api_literal: bool = True, api_served: bool = True,
+                   name_users: bool = False) -> int:
     """/ sends the browser on by script (`top.location.replace`); the login page has no <form>: its
     script (a file, after a jQuery file) posts JSON with the user, the password and a one-time
     token from a hidden input to an API path. `password_js`: how the script sends the password
     (`hex_md5(pw)` with `hashed`, which the handler then expects); `nonce`: every refusal carries
     a fresh value; not `api_literal`: the script builds the API path at run time; not `api_served`:
-    nothing answers at the API path the script names (404)."""
+    nothing answers at the API path the script names (404); `name_users`: a refusal says "Unknown
+    user." or "Wrong password."."""
     page, api, token = "/ui/login.html", "/api/v2/user/login", "_tk"
     script = SPA_SCRIPT.format(token=token, api=api, password=password_js)
     if not api_literal:
@@ -81,7 +83,7 @@ def spa_json_login(daemons: LocalDaemons, password: str, *, password_js: str = "
              "/static/home.html": "<html><body>Home</body></html>\n"}
     cfg = {"users": [{"user": "admin", "password": password}], "page": page, "api": api, "encoding": "json",
            "user_field": "user", "password_field": "passwd", "token_field": token,
-           "password_hash": "md5" if hashed else "", "failure_nonce": nonce}
+           "password_hash": "md5" if hashed else "", "failure_nonce": nonce, "name_users": name_users}
     rewrites = {"^/ui/login\\.html(\\?.*)?$": "", **({"^/api/v2/.*$": ""} if api_served else {})}
     return web_ui(daemons, files, cfg, SPA_LOGIN.format(token=token), rewrites)
 

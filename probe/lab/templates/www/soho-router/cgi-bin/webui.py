@@ -91,8 +91,10 @@ def login(cfg: dict) -> None:
         body = {"success": True, "data": {"stok": session, "role": "admin", "redirect": cfg["home"]}}
         respond("200 OK", "application/json", json.dumps(body), (f"Set-Cookie: sysauth={session}; Path=/; HttpOnly",))
         return
-    body = {"success": False, "errorcode": "login failed", "msg": "Invalid user name or password.",
-            "time": int(time.time() * 1000)}
+    msg = "Invalid user name or password."
+    if cfg.get("name_users"):  # a handler that tells an unknown user from a wrong password
+        msg = "Wrong password." if user in expected else "Unknown user."
+    body = {"success": False, "errorcode": "login failed", "msg": msg, "time": int(time.time() * 1000)}
     if cfg.get("failure_nonce"):  # a device that puts a fresh value in every refusal
         body["attempt_id"] = secrets.token_hex(2) + str(os.getpid())[-2:]
     respond("200 OK", "application/json", json.dumps(body))
