@@ -30,6 +30,10 @@ MAX_SCRIPT_FILES = 6  # script files read per login search, looking for a script
 SCRIPT_BYTES = 256 * 1024  # characters of one script file read
 WEB_BODY_CAP = 256 * 1024
 _LOGIN_WORDS = (b"login", b"log in", b"logon", b"sign in", b"signin", b"password")
+# paths that name an action, not a page: a script's `location.href = "/cgi-bin/reboot.cgi"` in a
+# button handler, a "Log out" link. On a careless device a GET of them acts, so they are never asked.
+_ACTION_PATH = re.compile(r"(?i)reboot|restart|factory|log_?out|log_?off|sign_?out|shutdown|power_?off|delete|remove|"
+                          r"erase|wipe|(?<![a-z])(?:reset|format|restore|apply|commit|save)(?![a-z])")
 # public front-end libraries: never a device's login code, and large (skipped to keep the budget for the app's own)
 _LIBRARY = re.compile(r"(?i)^(?:jquery|bootstrap|vue|react|angular|lodash|underscore|polyfill|moment|d3|echarts|"
                       r"chart|zepto|require|axios|crypto-?js|md5|sha\d*|base64)\b[\w.-]*\.js$")
@@ -70,6 +74,12 @@ def _same_host_path(svc: Service, page_path: str, href: str) -> str | None:
     except ValueError:  # a malformed port in the href
         return None
     return (there.path or "/") + (f"?{there.query}" if there.query else "")
+
+
+def _page_to_ask(svc: Service, page_path: str, href: str) -> str | None:
+    """A same-service page the login search may GET: not elsewhere, and not a path naming an action."""
+    target = _same_host_path(svc, page_path, href)
+    return None if target is None or _ACTION_PATH.search(target) else target
 
 
 def _looks_like_login(body: bytes, page: html.Page) -> bool:
@@ -127,7 +137,8 @@ def find_login_pages(ctx: CheckContext, svc: Service, client: http.Client, paths
     """The fixed path list first, then pages the device itself leads to: where a page sends the
     browser (an HTTP redirect, a meta refresh, a script setting `window.location`, a frame: these
     come next, MAX_REDIRECT_PAGES of them), then pages it links to (a camera's "Live view", a
-    router's "Settings"; MAX_LINKED_PAGES). Login pages are found where a user would find them.
+    router's "Settings"; MAX_LINKED_PAGES). Login pages are found where a user would find them;
+    a path that names an action (reboot, reset, logout, delete...) is never asked.
     A page that looks like a login but has no form is searched for a script login
     (probe.protocols.script_login) in its inline script and its script files. Stops at the first
     Basic/Digest challenge. Only GETs are sent."""
@@ -140,7 +151,7 @@ def find_login_pages(ctx: CheckContext, svc: Service, client: http.Client, paths
     def lead_to(targets: list[str], where: str) -> None:
         nonlocal hops
         for target in targets:
-            nxt = _same_host_path(svc, where, target)
+            nxt = _page_to_ask(svc, where, target)
             if nxt is None or nxt in seen:
                 continue
             if hops >= MAX_REDIRECT_PAGES:
@@ -191,7 +202,7 @@ def find_login_pages(ctx: CheckContext, svc: Service, client: http.Client, paths
         for href, _text in page.links:
             if linked >= MAX_LINKED_PAGES:
                 break
-            link = _same_host_path(svc, path, href)
+            link = _page_to_ask(svc, path, href)
             if link is not None and link not in seen:
                 seen.add(link)
                 queue.append(link)

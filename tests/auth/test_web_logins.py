@@ -42,6 +42,8 @@ def test_script_redirect_to_json_login_default_found_and_proven(daemons: LocalDa
     assert 'top.location.replace("/ui/login.html")' in discovery  # reached through the script redirect
     assert "GET /static/js/main.js" in discovery and "jquery-3.7.1.min.js HTTP" not in discovery
     assert "control attempt with a random wrong password" in discovery
+    assert "GET /help.htm" in discovery  # the page's links are followed, but never an action's path
+    assert "GET /logout.htm" not in discovery and "reboot.cgi HTTP" not in discovery
 
 
 def test_json_login_with_unique_password_passes(daemons: LocalDaemons) -> None:

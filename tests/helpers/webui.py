@@ -27,6 +27,7 @@ SPA_INDEX = """<!DOCTYPE html><html><head><title>Gateway</title>
 SPA_LOGIN = """<!DOCTYPE html><html><head><title>Gateway login</title></head><body>
 <input type="hidden" id="{token}" name="{token}" value="@@TOKEN@@">
 User <input id="u" type="text"> Password <input id="p" type="password"> <button onclick="go()">Login</button>
+<a href="/logout.htm">Log out</a> <a href="/help.htm">Help</a>
 <script src="/static/vendor/jquery-3.7.1.min.js"></script>
 <script src="/static/js/main.js"></script></body></html>
 """
@@ -40,6 +41,7 @@ function go() {{
           data: JSON.stringify({{"user": name, "passwd": {password}, "{token}": tk, "lang": "en"}}),
           success: function (r) {{ if (r.success) {{ location.href = "/static/home.html"; }} }}}});
 }}
+function reboot() {{ if (confirm("Reboot now?")) {{ location.href = "/cgi-bin/reboot.cgi?now=1"; }} }}
 """
 FRAMES_INDEX = '<html><head><meta http-equiv="refresh" content="0; URL=/main.htm"></head><body></body></html>\n'
 FRAMESET = ('<html><frameset rows="60,*"><frame src="/top.htm" name="top"><frame src="{page}" name="main">'
