@@ -14,9 +14,13 @@ what the answer means. It is strict on purpose:
   that sends exactly one password field is taken; a call that looks like a settings change
   (set/change/update/save/reset/new/old words, two password fields) never is: the only
   state-changing request probe may send is the login itself;
-- a login probe cannot reproduce exactly is reported, not guessed: a password the script hashes
-  or encrypts first (md5(...), btoa(...), encrypt(...)), or another field the script computes,
-  makes the login `problem`, and the caller must not claim a PASS on it;
+- a login probe cannot reproduce exactly is reported, not guessed: a password the script salts,
+  keys or transforms with a function probe does not know (`encrypt(pw, key)`, `md5(u + pw + n)`),
+  or another field the script computes, makes the login `problem`, and the caller must not claim
+  a PASS on it. A transform of the password alone that probe knows (md5/sha1/sha256 hex, base64,
+  encodeURIComponent) is applied to each candidate, as the script would (`transform`);
+- a body or query the script builds by concatenation (`"user=" + u + "&pwd=" + p`) is read like
+  an object literal; cache-busting fields (`Date.now()`) get the time when sent;
 - a token field (csrf, token, nonce) is filled from the login page fetched fresh for every
   attempt (a hidden input or meta tag of that name), or from a cookie of that name.
 """
@@ -43,7 +47,7 @@ _PASSWORD_KEY = re.compile(r"(?i)^(?:\w*pass(?:word|wd|wrd)?|\w*pwd|pswd|\w*_pw|
 _USER_KEY = re.compile(r"(?i)^(?:\w*user(?:_?name|_?id)?|usr|uname|login(?:_?name|_?id)?|name|account|"
                        r"admin_?name|email)$")
 _TOKEN_KEY = re.compile(r"(?i)csrf|xsrf|token|nonce|_tk$")
-# calls that transform the password before it is sent: probe sends what the user types
+# calls that transform the password before it is sent (reproduced only when in _REPRODUCIBLE)
 _TRANSFORM = re.compile(r"(?i)\b(?:\w*md5|sha\w*|hex_\w+|b64\w*|btoa|base64\w*|\w*encrypt\w*|\w*encode\w*|"
                         r"\w*hash\w*|rsa\w*|aes\w*|\w*crypt\w*|cipher\w*|hmac\w*|\w*digest\w*)\s*\(")
 # transforms of the password alone that probe applies itself, by the function's name (hex_, CryptoJS. and
