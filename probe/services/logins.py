@@ -339,16 +339,18 @@ class ServiceLogin:
             self.preflight.note(f"not tried: {self.unsupported}")
 
     def _control(self) -> http_auth.Attempt | None:
-        t = Transcript(self.svc.protocol, self.ctx.host, self.svc.port)
-        t.note("control attempt with a random wrong password")
+        """A wrong-password attempt; one that got no answer (a slow or busy device) is tried once more."""
         assert self.surface is not None
-        try:
-            return http_auth.attempt(self._client(t), self.surface, "admin", http_auth.random_password(), None)
-        except (OSError, ValueError) as exc:
-            self.preflight.note(f"control attempt failed: {exc}")
-            return None
-        finally:
-            self.preflight.events.extend(t.events)
+        for n in range(2):
+            t = Transcript(self.svc.protocol, self.ctx.host, self.svc.port)
+            t.note("control attempt with a random wrong password" + (" (again: the first got no answer)" if n else ""))
+            try:
+                return http_auth.attempt(self._client(t), self.surface, "admin", http_auth.random_password(), None)
+            except (OSError, ValueError) as exc:
+                self.preflight.note(f"control attempt failed: {exc}")
+            finally:
+                self.preflight.events.extend(t.events)
+        return None
 
     def _mqtt_tls(self) -> bool:
         return self.svc.tls or self.svc.protocol == "mqtts"
@@ -439,13 +441,23 @@ class ServiceLogin:
         if self.unsupported:  # a script login probe cannot reproduce: nothing is sent
             t.note(f"not sent: {self.unsupported}")
             return Result.UNSUPPORTED, self.unsupported, True, None, {}
-        a = http_auth.attempt(self._client(t), self.surface, cred.username, cred.password, self.control)
+        try:
+            a = http_auth.attempt(self._client(t), self.surface, cred.username, cred.password, self.control)
+        except ValueError as exc:  # no HTTP response (a timeout, a stall, not HTTP): no verdict
+            t.note(f"no answer: {exc}")
+            return Result.CONNECTIVITY, f"no answer to the login: {exc}", True, None, {}
         page_login = self.surface.kind in ("form", "script")
         if a.success and page_login and a.response is not None:
-            a = self._confirm(cred, a, t)
+            a, unproven = self._confirm(cred, a, t)
+            if unproven:
+                t.note(f"verdict: not proven: {a.detail}")
+                return Result.UNKNOWN, a.detail, True, a.latency, {"status": a.status}
         t.note(f"verdict: {'success' if a.success else 'no success'}: {a.detail}")
         if a.success:
             return Result.SUCCESS, a.detail, True, a.latency, {"status": a.status}
+        if page_login and a.status is not None and a.status >= 500 and a.status != 503:
+            return Result.UNKNOWN, f"{a.status}: a server error, neither a login nor a rejection", True, a.latency, \
+                {"status": a.status}
         if a.refused or a.status in (423, 429, 503) or (
                 a.status == 403 and not page_login and self.surface.baseline.status != 403):
             pause = a.response.retry_after() if a.response is not None else None
@@ -458,23 +470,26 @@ class ServiceLogin:
 
     _try_https = _try_http
 
-    def _confirm(self, cred: Credential, won: http_auth.Attempt, t: Transcript) -> http_auth.Attempt:
+    def _confirm(self, cred: Credential, won: http_auth.Attempt, t: Transcript) -> tuple[http_auth.Attempt, bool]:
         """A page or script login that seems to have worked is tried once more with the same user
         name and a random password: devices that answer "unknown user" and "wrong password"
         differently would otherwise pass any user name's refusal off as a login. Only an answer
-        that differs from that one too is a login."""
+        that differs from that one too is a login. Returns (the attempt, unproven): a confirmation
+        that got no answer proves neither a login nor a rejection."""
         assert self.surface is not None and won.response is not None
         t.note(f"confirmation: the same user name {cred.username!r} with a random wrong password")
         try:
             check = http_auth.attempt(self._client(t), self.surface, cred.username, http_auth.random_password(), None)
         except (OSError, ValueError) as exc:
             t.note(f"confirmation failed: {exc}")
-            return replace(won, success=False, detail=f"the confirmation with a wrong password failed ({exc}), so "
-                           "the login is not proven")
-        if check.response is None or http_auth.same_answer(check.response, won.response):
-            return replace(won, success=False, detail="same answer as a wrong password for the same user name")
+            return replace(won, success=False, detail=f"the confirmation with a wrong password got no answer ({exc}), "
+                           "so the login is not proven"), True
+        if check.response is None:
+            return replace(won, success=False, detail="the confirmation with a wrong password got no answer"), True
+        if http_auth.same_answer(check.response, won.response):
+            return replace(won, success=False, detail="same answer as a wrong password for the same user name"), False
         return replace(won, detail=f"{won.detail}; a wrong password for the same user name got another answer "
-                                   f"({check.status})")
+                                   f"({check.status})"), False
 
     def _try_mqtt(self, cred: Credential, t: Transcript) -> TryResult:
         with self.ctx.connection(self.svc.port, tls=self._mqtt_tls(), client_speaks_first=True) as sock:
