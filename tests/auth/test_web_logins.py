@@ -9,18 +9,24 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import pytest
 
-from probe.models import InconclusiveReason, Status
+from probe.models import Finding, InconclusiveReason, Status
 from probe.options import CredentialOptions
-from tests.helpers.checks import artefact_text, one
-from tests.helpers.checks import check_service as run_check
+from probe.store import EvidenceStore
+from tests.helpers.checks import artefact_text, check_service, one
 from tests.helpers.daemons import STRONG_PASSWORD, TEST_PASSWORD, LocalDaemons
 from tests.helpers.webui import frames_form_login, spa_json_login, xhr_concat_login
 
 pytestmark = pytest.mark.usefixtures("lab_tools")
 BUDGET = CredentialOptions(budget=3)
+
+
+def run_check(check_id: str, port: int, protocol: str, **kw: Any) -> tuple[list[Finding], EvidenceStore]:
+    """As tests.helpers.checks.check_service, with time for a Python CGI to start on a loaded machine."""
+    return check_service(check_id, port, protocol, timeout=10.0, **kw)
 
 
 def _tokens_sent(text: str, field: str) -> list[str]:

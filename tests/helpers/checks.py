@@ -24,10 +24,11 @@ def service(port: int, protocol: str, *, transport: str = "tcp", host: str = LOO
 
 def check_service(check_id: str, port: int, protocol: str, *, transport: str = "tcp",
                   credentials: CredentialOptions | None = None,
-                  crypto: CryptoOptions | None = None) -> tuple[list[Finding], EvidenceStore]:
-    """`check_id` against one loopback service, with a 3 s socket timeout (loopback answers at once)."""
+                  crypto: CryptoOptions | None = None, timeout: float = 3.0) -> tuple[list[Finding], EvidenceStore]:
+    """`check_id` against one loopback service, with a 3 s socket timeout (loopback answers at once;
+    a CGI login handler on a loaded machine may need a longer `timeout`)."""
     svc = service(port, protocol, transport=transport)
-    opts = ScanOptions(safety=SafetyOptions(timeout=3.0), credentials=credentials or CredentialOptions(),
+    opts = ScanOptions(safety=SafetyOptions(timeout=timeout), credentials=credentials or CredentialOptions(),
                        crypto=crypto or CryptoOptions())
     return run_single_check(check_id, LOOPBACK, [svc], opts, service=svc)
 
