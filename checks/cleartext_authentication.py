@@ -25,11 +25,23 @@ TELNET_QUIET = 0.7  # the device said something, then nothing for this long: no 
 
 
 def _http_weakness(surface: http_auth.Surface) -> tuple[str, str, str]:
-    """(title, weakness id, explanation) naming what is actually weak about a Basic or form login."""
+    """(title, weakness id, explanation) naming what is actually weak about a Basic, form or script login."""
     if surface.kind == "basic":
         return ("HTTP Basic login over plain HTTP: password readable", "basic-over-plain-http",
                 "HTTP Basic sends the user name and password base64-encoded, which anyone on the path reads as "
                 "cleartext.")
+    script = surface.script
+    if surface.kind == "script" and script is not None:
+        if script.transform in ("md5", "sha1", "sha256"):
+            how = f"{script.transform}(password), which anyone who captures it can replay and guess offline"
+        elif script.transform in ("base64", "uri"):
+            how = f"the password {script.transform}-encoded, which anyone reads as cleartext"
+        elif script.problem and "transforms the password" in script.problem:
+            how = "the password transformed by its script in a way probe cannot reproduce (not judged further)"
+        else:
+            how = "the password in cleartext"
+        return ("HTTP script login over plain HTTP: password readable", "script-login-over-plain-http",
+                f"the login page's script sends {script.describe()} with {how}.")
     return ("HTTP form login over plain HTTP: password in cleartext", "form-over-plain-http",
             "the login form posts the password in cleartext.")
 

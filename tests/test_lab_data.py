@@ -11,6 +11,7 @@ from probe.lab.variants import known_variants, load_variant, render, templates_d
 
 def test_known_variants() -> None:
     assert known_variants() == ["camera", "consumer-router", "hardened-gateway", "hostile", "media-nas", "smart-hub",
+                                "soho-router",
                                 "weak-gateway"]
 
 

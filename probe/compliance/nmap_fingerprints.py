@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -188,33 +188,8 @@ def _conditions(code: str) -> list[tuple[str, Predicate]] | None:
     return out
 
 
-def _split_top(expr: str, sep: str) -> list[str]:
-    """Split at `sep` outside parentheses and strings."""
-    parts, depth, i, start = [], 0, 0, 0
-    while i < len(expr):
-        c = expr[i]
-        if c in "\"'":
-            m = re.compile(_STRING).match(expr, i)
-            i = m.end() if m else len(expr)
-            continue
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif depth == 0 and expr.startswith(sep, i):
-            parts.append(expr[start:i])
-            i += len(sep)
-            start = i
-            continue
-        i += 1
-    parts.append(expr[start:])
-    return parts
-
-
-def _wrapped(expr: str) -> bool:
-    """Is the whole expression one parenthesised group (its first "(" closes at its last ")")?"""
-    if not (expr.startswith("(") and expr.endswith(")")):
-        return False
+def _code_chars(expr: str) -> Iterator[tuple[int, str, int]]:
+    """(index, character, parenthesis depth after it) for each character outside string literals."""
     depth, i = 0, 0
     while i < len(expr):
         c = expr[i]
@@ -223,9 +198,28 @@ def _wrapped(expr: str) -> bool:
             i = m.end() if m else len(expr)
             continue
         depth += {"(": 1, ")": -1}.get(c, 0)
+        yield i, c, depth
+        i += 1
+
+
+def _split_top(expr: str, sep: str) -> list[str]:
+    """Split at `sep` outside parentheses and strings."""
+    parts, start = [], 0
+    for i, _c, depth in _code_chars(expr):
+        if depth == 0 and i >= start and expr.startswith(sep, i):
+            parts.append(expr[start:i])
+            start = i + len(sep)
+    parts.append(expr[start:])
+    return parts
+
+
+def _wrapped(expr: str) -> bool:
+    """Is the whole expression one parenthesised group (its first "(" closes at its last ")")?"""
+    if not (expr.startswith("(") and expr.endswith(")")):
+        return False
+    for i, _c, depth in _code_chars(expr):
         if depth == 0:
             return i == len(expr) - 1
-        i += 1
     return False
 
 

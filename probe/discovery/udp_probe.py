@@ -22,19 +22,13 @@ is listening even when it answers no community.
 from __future__ import annotations
 
 import os
-import select
-import socket
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from probe.discovery import identify
-from probe.protocols import coap, dns, natpmp, ntp, snmp, ssdp, tftp, ubnt, wsdiscovery
+from probe.protocols import coap, dns, natpmp, ntp, snmp, ssdp, tftp, ubnt, udpio, wsdiscovery
 from probe.protocols.udpio import Ask as _Ask
 from probe.protocols.udpio import exchange_each as _exchange_each
-
-MAX_DATAGRAM = 65535
-MAX_REPLIES = 16  # SSDP ssdp:all may answer once per device/service type; keep a bounded number
 
 
 @dataclass
@@ -77,47 +71,16 @@ def parse_snmp_response(data: bytes) -> dict[str, object] | None:
 # -- the exchange ---------------------------------------------------------------------------------
 def _exchange(host: str, port: int, request: bytes, accept: Callable[[bytes], bool], *, timeout: float,
               attempts: int, many: bool = False) -> tuple[str, list[bytes]]:
-    """Send `request` up to `attempts` times.
+    """Send `request` up to `attempts` times (probe.protocols.udpio, the one UDP exchange).
 
     ('open', replies) | ('closed', []) on ICMP port unreachable | ('unreachable', []) when there is
-    no route | ('no-answer', []).
+    no route | ('no-answer', []). `many`: keep up to udpio.MAX_REPLIES answers (SSDP), waiting 0.3 s past
+    the latest one rather than the whole timeout.
     """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    replies: list[bytes] = []
-    with socket.socket(family, socket.SOCK_DGRAM) as s:
-        try:
-            s.connect((host, port))  # only datagrams from host:port are delivered; ICMP errors surface
-        except OSError:
-            return "unreachable", []
-        for _ in range(max(1, attempts)):
-            try:
-                s.send(request)
-            except ConnectionRefusedError:
-                return "closed", []
-            except OSError:
-                return "unreachable", []
-            end = time.monotonic() + timeout
-            while len(replies) < MAX_REPLIES:
-                left = end - time.monotonic()
-                if left <= 0:
-                    break
-                ready, _, _ = select.select([s], [], [], left)
-                if not ready:
-                    break
-                try:
-                    data = s.recv(MAX_DATAGRAM)
-                except ConnectionRefusedError:
-                    return ("open", replies) if replies else ("closed", [])
-                except OSError:
-                    break
-                if accept(data):
-                    replies.append(data)
-                    if not many:
-                        return "open", replies
-                    end = min(end, time.monotonic() + 0.3)  # more SSDP answers come close together
-            if replies:
-                return "open", replies
-    return "no-answer", []
+    if many:
+        return udpio.ask(host, port, request, accept, timeout=timeout, attempts=attempts,
+                         done=lambda replies: False, settle=0.3)  # udpio keeps at most MAX_REPLIES
+    return udpio.ask(host, port, request, accept, timeout=timeout, attempts=attempts)
 
 
 def _v3_report(data: bytes, msg_id: int) -> snmp.EngineReport | None:

@@ -3,9 +3,12 @@
 Title, h1/h2 headings, meta tags, links (with their text), frames, form actions, forms with
 their inputs, the scripts (a count, their src, inline script text, capped) and the visible text of
 headers and footers: the update survey, the login-page search, the login trials and the model
-designation all read pages through `parse`. The standard library's HTMLParser is lenient (broken markup is normal on
-devices) and never fetches or runs anything; every list is capped, and a page is read up to a
-character limit, so a hostile page costs bounded time and memory.
+designation all read pages through `parse`. Where a page sends the browser on (a meta refresh, a
+script that sets `window.location` / `location.href` or calls `location.replace`), `redirects`
+lists the target as written: device web UIs often reach their login page only that way.
+The standard library's HTMLParser is lenient (broken markup is normal on devices) and never
+fetches or runs anything; every list is capped, and a page is read up to a character limit, so a
+hostile page costs bounded time and memory.
 """
 
 from __future__ import annotations
@@ -20,6 +23,13 @@ MAX_ITEMS = 500  # meta tags, links, forms, inputs per form: each list stops gro
 MAX_TITLE = 500  # characters of <title> kept
 DEFAULT_LIMIT = 128 * 1024  # characters of a page read by default
 _PASSWORD_MARKUP = re.compile(rb"(?i)<input[^>]+type\s*=\s*[\"']?password")
+MAX_REDIRECTS = 8  # redirect targets kept per page
+# `location = "..."`, `window.location.href = '...'`, `top.location.replace("...")`: a literal
+# target only (`location = base + x` names no page); `==` comparisons do not match
+_SCRIPT_REDIRECT = re.compile(
+    r"""\blocation(?:\s*\.\s*href)?\s*=(?!=)\s*(["'])([^"'\s<>]{1,300})\1"""
+    r"""|\blocation\s*\.\s*(?:replace|assign)\s*\(\s*(["'])([^"'\s<>]{1,300})\3""")
+_REFRESH_URL = re.compile(r"""(?i)^\s*\d*(?:\.\d*)?\s*[;,]?\s*url\s*=\s*["']?([^"'\s]+)""")
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,9 @@ class Page:
     # visible text of the page's header/footer and of elements whose id or class names a model,
     # product, version, brand or copyright: where vendors put the model designation
     marked_text: list[str] = field(default_factory=list)
+    frames: list[str] = field(default_factory=list)  # src of <frame>/<iframe>, in page order
+    # where the page sends the browser: meta refresh first, then literal script redirects, as written
+    redirects: list[str] = field(default_factory=list)
 
     @property
     def file_inputs(self) -> int:
@@ -93,6 +106,7 @@ class _Parser(HTMLParser):
             self._link = [a["href"], ""]
         elif tag in ("frame", "iframe") and a.get("src") and len(p.links) < MAX_ITEMS:
             p.links.append((a["src"], ""))
+            p.frames.append(a["src"])
         elif tag == "script":
             p.scripts += 1
             if a.get("src") and len(p.script_srcs) < MAX_ITEMS:
@@ -165,8 +179,27 @@ def parse(text: str, limit: int = DEFAULT_LIMIT) -> Page:
     with contextlib.suppress(Exception):  # HTMLParser is lenient, but device markup can be anything
         p.feed(text[:limit])
         p.close()
-    p.page.title = " ".join(p.page.title.split())
-    return p.page
+    page = p.page
+    page.title = " ".join(page.title.split())
+    refresh = [m.group(1) for name, content in page.meta if name == "refresh"
+               and (m := _REFRESH_URL.match(content))]
+    page.redirects = list(dict.fromkeys(refresh + script_redirects(page.inline_script)))[:MAX_REDIRECTS]
+    return page
+
+
+def script_redirects(script: str) -> list[str]:
+    """Literal targets a script sends the browser to (`window.location = "/login.html"`), in order.
+
+    A regular expression over the text, not a JavaScript interpreter: only a literal target counts,
+    never one the script computes, and nothing is run. Bounded: MAX_REDIRECTS targets."""
+    out: list[str] = []
+    for m in _SCRIPT_REDIRECT.finditer(script[:MAX_INLINE_SCRIPT * 4]):
+        target = m.group(2) or m.group(4)
+        if target and target not in out:
+            out.append(target)
+            if len(out) >= MAX_REDIRECTS:
+                break
+    return out
 
 
 def has_password_markup(body: bytes) -> bool:

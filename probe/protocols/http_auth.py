@@ -1,8 +1,11 @@
-"""HTTP login surfaces (Basic, Digest, HTML forms) and proven login attempts.
+"""HTTP login surfaces (Basic, Digest, HTML forms, script logins) and proven login attempts.
 
 A login counts as successful only when it is *proven*: the same resource answered 401/403 (or
 showed a login form) without credentials, and answers 2xx/3xx with a different body with them,
-while a deliberately wrong password on the same surface still fails. A page that answers 200
+while a deliberately wrong password on the same surface still fails. A script login (the login
+page's JavaScript posts JSON or a form to an API path: probe.protocols.script_login) is proven the
+same way: the answer is not an error, carries no login form, and differs from the answer to a
+wrong password in what it says (not merely in a session id or a time stamp). A page that answers 200
 without any credentials is not a default-login success; it is unauthenticated access, which a
 different check reports.
 
@@ -21,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from probe.protocols import html, http
+from probe.protocols import html, http, script_login
 
 AUTH_FAIL_STATUSES = (401, 403, 407)
 _ITEM_RE = re.compile(r'\s*,?\s*([A-Za-z0-9][\w!#$%&\'*+.^`|~-]*)(?:\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*))?')
@@ -121,14 +124,17 @@ def find_forms(body: bytes) -> tuple[list[Form], bool, int]:
 class Surface:
     """A place where the device asks for HTTP credentials."""
 
-    kind: str  # basic | digest | form
-    path: str
+    kind: str  # basic | digest | form | script
+    path: str  # where credentials go (for a script login: the API path its script posts to)
     baseline: http.Response  # the unauthenticated answer (401 / the login page)
     challenge: dict[str, str] = field(default_factory=dict)
     form: Form | None = None
-    page_path: str | None = None  # where the form was found
+    page_path: str | None = None  # where the form (or the login page whose script logs in) was found
+    script: script_login.ScriptLogin | None = None
 
     def describe(self) -> str:
+        if self.kind == "script" and self.script is not None:
+            return f"HTTP script login ({self.script.describe()}) on the page {self.page_path}"
         realm = f' realm "{self.challenge.get("realm")}"' if self.challenge.get("realm") else ""
         return f"HTTP {self.kind}{realm} at {self.path}"
 
@@ -158,6 +164,60 @@ class Attempt:
     detail: str
     latency: float
     response: http.Response | None = None
+    refused: bool = False  # the device refused to evaluate it (a lock-out or a wait, said in the answer)
+
+
+def script_tokens(login: script_login.ScriptLogin, page: http.Response,
+                  cookies: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """Values for a script login's token fields, from the login page just fetched (a hidden input
+    or a meta tag of that name, else a meta tag naming a csrf token) or a cookie of that name:
+    (values, names not found)."""
+    if not login.tokens:
+        return {}, []
+    doc = html.parse(page.body[:512 * 1024].decode("utf-8", "replace"), limit=512 * 1024)
+    inputs = {i.name: i.value for f in doc.forms for i in f.inputs if i.name}
+    metas = dict(doc.meta)
+    csrf_meta = next((v for k, v in doc.meta if "csrf" in k or "xsrf" in k or k.endswith("token")), None)
+    values, missing = {}, []
+    for name in login.tokens:
+        value = inputs.get(name) or metas.get(name.lower()) or cookies.get(name) or csrf_meta
+        if value:
+            values[name] = value
+        else:
+            missing.append(name)
+    return values, missing
+
+
+def _follow(client: http.Client, path: str, resp: http.Response) -> http.Response:
+    """Follow up to two same-host redirects after a login, carrying its cookies (GETs only)."""
+    for _ in range(2):
+        loc = resp.header("Location")
+        if resp.status not in (301, 302, 303, 307, 308) or not loc:
+            break
+        nxt = urlsplit(urljoin(path, loc))
+        if nxt.netloc and nxt.hostname not in (client.host,):
+            break
+        path = (nxt.path or "/") + (f"?{nxt.query}" if nxt.query else "")
+        resp = client.request("GET", path)
+    return resp
+
+
+def _script_request(client: http.Client, surface: Surface, username: str, password: str) -> http.Response:
+    """The request the login page's script sends, after a fresh GET of the page (its cookies and tokens)."""
+    login = surface.script
+    assert login is not None
+    client.cookies.clear()
+    page = client.request("GET", surface.page_path or "/")
+    tokens, missing = script_tokens(login, page, client.cookies)
+    if missing:
+        raise ValueError(f"the login page no longer carries the token field(s) {', '.join(missing)}")
+    body, headers = script_login.body(login, username, password, tokens)
+    headers.setdefault("Referer", f"{'https' if client.tls else 'http'}://{client.host}:{client.port}"
+                       f"{surface.page_path or '/'}")
+    if login.method == "GET":
+        sep = "&" if "?" in surface.path else "?"
+        return _follow(client, surface.path, client.request("GET", surface.path + sep + body.decode(), headers))
+    return _follow(client, surface.path, client.request("POST", surface.path, headers, body))
 
 
 def _auth_request(client: http.Client, surface: Surface, username: str, password: str) -> http.Response:
@@ -173,6 +233,8 @@ def _auth_request(client: http.Client, surface: Surface, username: str, password
             if not (resp.status == 401 and fresh and fresh.get("stale", "").lower() == "true"):
                 return resp
         return resp
+    if surface.kind == "script":
+        return _script_request(client, surface, username, password)
     assert surface.form is not None
     client.cookies.clear()
     page = client.request("GET", surface.page_path or surface.path)  # fresh tokens and session
@@ -189,20 +251,13 @@ def _auth_request(client: http.Client, surface: Surface, username: str, password
         resp = client.request("GET", path + ("&" if "?" in path else "?") + body.decode())
     else:
         resp = client.request("POST", path, body=body)
-    for _ in range(2):  # follow same-host redirects after the login, carrying cookies
-        loc = resp.header("Location")
-        if resp.status not in (301, 302, 303, 307, 308) or not loc:
-            break
-        nxt = urlsplit(urljoin(path, loc))
-        if nxt.netloc and nxt.hostname not in (client.host,):
-            break
-        path = (nxt.path or "/") + (f"?{nxt.query}" if nxt.query else "")
-        resp = client.request("GET", path)
-    return resp
+    return _follow(client, path, resp)  # same-host redirects after the login, carrying cookies
 
 
 def _signature(resp: http.Response) -> tuple[int, bool, str]:
-    return resp.status, html.has_password_markup(resp.body), hashlib.sha256(resp.body).hexdigest()
+    """What a form login's answer says: a page that differs from a wrong password's only in a
+    session id, a fresh token or a time stamp is the same answer."""
+    return resp.status, html.has_password_markup(resp.body), script_login.signature(resp.status, resp.body)
 
 
 def attempt(client: http.Client, surface: Surface, username: str, password: str,
@@ -222,6 +277,8 @@ def attempt(client: http.Client, surface: Surface, username: str, password: str,
         detail = (f"{surface.baseline.status} without credentials -> {resp.status} with them; body "
                   f"{'differs' if differs else 'is identical'}")
         return Attempt(username, password, ok, resp.status, detail, latency, resp)
+    if surface.kind == "script":
+        return _judge_script(surface, resp, control, username, password, latency)
     sig = _signature(resp)
     if resp.status >= 400:
         return Attempt(username, password, False, resp.status, f"{resp.status} after the form login", latency, resp)
@@ -231,6 +288,34 @@ def attempt(client: http.Client, surface: Surface, username: str, password: str,
         return Attempt(username, password, False, resp.status, "same answer as a wrong password", latency, resp)
     return Attempt(username, password, control is not None and not control.success, resp.status,
                    "no login form after the login and an answer different from a wrong password's", latency, resp)
+
+
+def same_answer(a: http.Response, b: http.Response) -> bool:
+    """Do two answers to a form or script login say the same (session ids, nonces and times aside)?"""
+    return _signature(a) == _signature(b)
+
+
+def _judge_script(surface: Surface, resp: http.Response, control: Attempt | None, username: str, password: str,
+                  latency: float) -> Attempt:
+    """A script login's answer: proven only against a wrong password's answer, and only when probe
+    sent exactly what the page's script would (no `problem`)."""
+    def no(detail: str, refused: bool = False) -> Attempt:
+        return Attempt(username, password, False, resp.status, detail, latency, resp, refused)
+
+    if resp.status >= 400:
+        return no(f"{resp.status} after the script login")
+    if html.has_password_markup(resp.body):
+        return no("the login form came back")
+    base = control.response if control is not None else None
+    if script_login.says_locked(resp.body) and not (base is not None and script_login.says_locked(base.body)):
+        return no("the answer speaks of a lock-out or a wait, not of a login", refused=True)
+    if base is not None and same_answer(resp, base):
+        return no("same answer as a wrong password")
+    proven = control is not None and base is not None and not control.success and \
+        (surface.script is None or surface.script.problem is None)
+    return Attempt(username, password, proven, resp.status,
+                   f"{resp.status}, no login form, and an answer that differs from a wrong password's "
+                   "(beyond session ids and time stamps)", latency, resp)
 
 
 def random_password() -> str:

@@ -32,6 +32,9 @@ class Ask:
     # whether the answer is whole: one datagram for most requests; an NTP control answer comes in
     # fragments, the last one without the "more" bit
     done: Callable[[list[bytes]], bool] = bool
+    # for a request answered by several datagrams and no end marker (SSDP ssdp:all: one per device
+    # or service type): stop waiting this long after the latest one instead of the whole timeout
+    settle: float | None = None
 
     @property
     def waiting(self) -> bool:
@@ -74,12 +77,15 @@ def exchange_each(host: str, port: int, asks: list[Ask], *, timeout: float, atte
                 for a in asks:
                     if a.waiting and a.accept(data):
                         a.replies.append(data)
+                        if a.settle is not None:  # more answers come close together, or not at all
+                            end = min(end, time.monotonic() + a.settle)
                         break
     return "open" if any(a.replies for a in asks) else "no-answer"
 
 
 def ask(host: str, port: int, request: bytes, accept: Callable[[bytes], bool], *, timeout: float, attempts: int = 1,
-        done: Callable[[list[bytes]], bool] = bool, label: str = "") -> tuple[str, list[bytes]]:
+        done: Callable[[list[bytes]], bool] = bool, label: str = "",
+        settle: float | None = None) -> tuple[str, list[bytes]]:
     """One request: (state, the replies `accept` took)."""
-    a = Ask(label, request, accept, done=done)
+    a = Ask(label, request, accept, done=done, settle=settle)
     return exchange_each(host, port, [a], timeout=timeout, attempts=attempts), a.replies

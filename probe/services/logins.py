@@ -9,22 +9,34 @@ Connections always go through the check context, so the per-device cap and the t
 from __future__ import annotations
 
 import importlib.resources
+import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
 from probe.context import CheckContext
 from probe.models import Service
-from probe.protocols import ftp, html, http, http_auth, mqtt, snmp, ssh_auth, ssh_kexinit, telnet, tlswrap
+from probe.protocols import ftp, html, http, http_auth, mqtt, script_login, snmp, ssh_auth, ssh_kexinit, telnet, tlswrap
 from probe.protocols.transcript import Transcript
 from probe.services import web
 from probe.services.credentials import Credential
 
 LOGIN_PROTOCOLS = ("ssh", "telnet", "ftp", "http", "https", "mqtt", "snmp")
 MAX_LINKED_PAGES = 8  # extra pages followed from the device's own links when looking for a login
+MAX_REDIRECT_PAGES = 6  # pages reached through a redirect, a meta refresh, a script's location or a frame
+MAX_SCRIPT_FILES = 6  # script files read per login search, looking for a script login
+SCRIPT_BYTES = 256 * 1024  # characters of one script file read
 WEB_BODY_CAP = 256 * 1024
+_LOGIN_WORDS = (b"login", b"log in", b"logon", b"sign in", b"signin", b"password")
+# paths that name an action, not a page: a script's `location.href = "/cgi-bin/reboot.cgi"` in a
+# button handler, a "Log out" link. On a careless device a GET of them acts, so they are never asked.
+_ACTION_PATH = re.compile(r"(?i)reboot|restart|factory|log_?out|log_?off|sign_?out|shutdown|power_?off|delete|remove|"
+                          r"erase|wipe|(?<![a-z])(?:reset|format|restore|apply|commit|save)(?![a-z])")
+# public front-end libraries: never a device's login code, and large (skipped to keep the budget for the app's own)
+_LIBRARY = re.compile(r"(?i)^(?:jquery|bootstrap|vue|react|angular|lodash|underscore|polyfill|moment|d3|echarts|"
+                      r"chart|zepto|require|axios|crypto-?js|md5|sha\d*|base64)\b[\w.-]*\.js$")
 SNMP_MAX_WAIT = 2.0  # seconds a community burst waits when the agent's speed is not known
 SNMP_MIN_WAIT = 1.0  # ... and at least, whatever its speed
 SNMP_WAIT_RTTS = 20  # ... otherwise this many times its SNMPv3 discovery round trip
@@ -35,11 +47,12 @@ class LoginPages:
     """Where a web service asks for credentials, from unauthenticated GETs only."""
 
     surface: http_auth.Surface | None  # first Basic/Digest challenge, if any
-    forms: list[http_auth.Surface]  # form logins seen (the first one is used when no challenge)
+    forms: list[http_auth.Surface]  # form or script logins seen (the first one is used when no challenge)
     pages: dict[str, object]  # path -> response
     redirected_to_https: list[str]  # paths answered with a redirect to https://
     fetched: int
     throttled: list[str] = field(default_factory=list)  # paths answered 429/503: the device refused to tell
+    scripts_read: list[str] = field(default_factory=list)  # script files read to find a script login
 
     def throttle_reason(self) -> str | None:
         """Why "no login found" would not be trustworthy, or None."""
@@ -50,32 +63,108 @@ class LoginPages:
                 f"({shown}), so whether they ask for a login could not be seen")
 
 
-def _same_host_links(svc: Service, path: str, resp: object) -> list[str]:
-    """Paths of links on an HTML page that point back at this same service (never elsewhere)."""
-    status = getattr(resp, "status", 0)
-    body = (getattr(resp, "body", b"") or b"")[:WEB_BODY_CAP]
-    if not (200 <= status < 300) or b"<a" not in body.lower():
-        return []
-    here = urlsplit(web.service_url(svc, path))
-    out = []
-    for href, _text in html.parse(body.decode("utf-8", "replace")).links:
-        url = web.resolve_link(here.geturl(), href)
-        if url is None:
+def _same_host_path(svc: Service, page_path: str, href: str) -> str | None:
+    """`href` on the page at `page_path` as a path on this same service, or None (elsewhere, or not
+    a page: javascript:, mailto:...). Names are never resolved: another host is never asked."""
+    here = urlsplit(web.service_url(svc, page_path))
+    url = web.resolve_link(here.geturl(), href)
+    if url is None:
+        return None
+    there = urlsplit(url)
+    try:
+        if (there.scheme, there.hostname, there.port) != (here.scheme, here.hostname, here.port):
+            return None
+    except ValueError:  # a malformed port in the href
+        return None
+    return (there.path or "/") + (f"?{there.query}" if there.query else "")
+
+
+def _page_to_ask(svc: Service, page_path: str, href: str) -> str | None:
+    """A same-service page the login search may GET: not elsewhere, and not a path naming an action."""
+    target = _same_host_path(svc, page_path, href)
+    return None if target is None or _ACTION_PATH.search(target) else target
+
+
+def _looks_like_login(body: bytes, page: html.Page) -> bool:
+    """A page whose scripts may log in: it has scripts, and a password box or the words of a login."""
+    if not (page.scripts or page.script_srcs):
+        return False
+    low = body[:WEB_BODY_CAP].lower()
+    return html.has_password_markup(body) or any(w in low for w in _LOGIN_WORDS)
+
+
+def _script_surface(ctx: CheckContext, svc: Service, client: http.Client, path: str, resp: http.Response,
+                    page: html.Page, found: LoginPages, read: set[str]) -> tuple[http_auth.Surface | None, list[str]]:
+    """A script login on this page (its inline script first, then up to MAX_SCRIPT_FILES same-host
+    script files per search, libraries skipped), and the pages those scripts redirect to."""
+    texts = [page.inline_script]
+    redirects: list[str] = []
+    for src in page.script_srcs:
+        target = _same_host_path(svc, path, src)
+        if target is None or target in read or _LIBRARY.search(target.split("?")[0].rsplit("/", 1)[-1]):
             continue
-        there = urlsplit(url)
-        if (there.scheme, there.hostname, there.port) == (here.scheme, here.hostname, here.port):
-            out.append((there.path or "/") + (f"?{there.query}" if there.query else ""))
-    return out
+        if len(found.scripts_read) >= MAX_SCRIPT_FILES:
+            if client.transcript is not None:
+                client.transcript.note(f"script {target} not read: {MAX_SCRIPT_FILES} script files already read")
+            break
+        read.add(target)
+        ctx.check_cancelled()
+        try:
+            got = client.request("GET", target)
+        except (OSError, ValueError) as exc:
+            if client.transcript is not None:
+                client.transcript.note(f"GET {target} failed: {exc}")
+            continue
+        found.scripts_read.append(target)
+        if 200 <= got.status < 300:
+            text = got.body[:SCRIPT_BYTES].decode("utf-8", "replace")
+            texts.append(text)
+            redirects += html.script_redirects(text)
+    for text in texts:
+        for login in script_login.find(text):
+            api = _same_host_path(svc, path, login.path)
+            if api is None:
+                continue
+            login = replace(login, path=api)
+            if login.problem is None and login.tokens:
+                _, missing = http_auth.script_tokens(login, resp, client.cookies)
+                if missing:
+                    login = replace(login, problem=(
+                        f"the page's script fills the field(s) {', '.join(missing)} from something probe cannot "
+                        "see on the login page"))
+            return http_auth.Surface("script", api, resp, page_path=path, script=login), redirects
+    return None, redirects
 
 
 def find_login_pages(ctx: CheckContext, svc: Service, client: http.Client, paths: list[str]) -> LoginPages:
-    """The fixed path list first, then pages the device itself links to (a camera's "Live view",
-    a router's "Settings"): login pages are found where a user would find them. Bounded by
-    MAX_LINKED_PAGES extra pages; stops at the first Basic/Digest challenge."""
+    """The fixed path list first, then pages the device itself leads to: where a page sends the
+    browser (an HTTP redirect, a meta refresh, a script setting `window.location`, a frame: these
+    come next, MAX_REDIRECT_PAGES of them), then pages it links to (a camera's "Live view", a
+    router's "Settings"; MAX_LINKED_PAGES). Login pages are found where a user would find them;
+    a path that names an action (reboot, reset, logout, delete...) is never asked.
+    A page that looks like a login but has no form is searched for a script login
+    (probe.protocols.script_login) in its inline script and its script files. Stops at the first
+    Basic/Digest challenge. Only GETs are sent."""
     found = LoginPages(None, [], {}, [], 0)
     queue = list(dict.fromkeys(paths or ["/"]))
     seen = set(queue)
-    linked = 0
+    linked = hops = 0
+    scripts: set[str] = set()
+
+    def lead_to(targets: list[str], where: str) -> None:
+        nonlocal hops
+        for target in targets:
+            nxt = _page_to_ask(svc, where, target)
+            if nxt is None or nxt in seen:
+                continue
+            if hops >= MAX_REDIRECT_PAGES:
+                if client.transcript is not None:
+                    client.transcript.note(f"{nxt} not fetched: {MAX_REDIRECT_PAGES} redirect/frame pages already")
+                return
+            seen.add(nxt)
+            queue.insert(0, nxt)
+            hops += 1
+
     while queue:
         path = queue.pop(0)
         ctx.check_cancelled()
@@ -100,10 +189,24 @@ def find_login_pages(ctx: CheckContext, svc: Service, client: http.Client, paths
             break
         if s and not found.forms:
             found.forms.append(s)
-        for link in _same_host_links(svc, path, resp):
+        if resp.status in (301, 302, 303, 307, 308) and loc:
+            lead_to([loc], path)
+            continue
+        if not (200 <= resp.status < 300):
+            continue
+        page = html.parse(resp.body[:WEB_BODY_CAP].decode("utf-8", "replace"))
+        leads = list(page.redirects) + list(page.frames)
+        if not found.forms and _looks_like_login(resp.body, page):
+            scripted, more = _script_surface(ctx, svc, client, path, resp, page, found, scripts)
+            if scripted is not None:
+                found.forms.append(scripted)
+            leads += more
+        lead_to(list(reversed(leads)), path)  # inserted at the front: the first lead is asked first
+        for href, _text in page.links:
             if linked >= MAX_LINKED_PAGES:
                 break
-            if link not in seen:
+            link = _page_to_ask(svc, path, href)
+            if link is not None and link not in seen:
                 seen.add(link)
                 queue.append(link)
                 linked += 1
@@ -220,14 +323,48 @@ class ServiceLogin:
             return
         self.requires_auth = True
         self.description = self.surface.describe()
+        script = self.surface.script
+        if script is not None:
+            self.preflight.note(f"script login read from the page's script: {script.describe()}; "
+                                f"excerpt: {script.excerpt}")
+            if script.problem:  # nothing is sent: an attempt probe cannot reproduce proves nothing
+                self.unsupported = script.problem
+                self.preflight.note(f"not tried: {script.problem}")
+                return
         # A control attempt with a random password: what "rejected" looks like on this surface.
-        t = Transcript(self.svc.protocol, self.ctx.host, self.svc.port)
-        t.note("control attempt with a random wrong password")
-        try:
-            self.control = http_auth.attempt(self._client(t), self.surface, "admin", http_auth.random_password(), None)
-        except (OSError, ValueError) as exc:
-            self.preflight.note(f"control attempt failed: {exc}")
-        self.preflight.events.extend(t.events)
+        self.control = self._control()
+        if script is not None and self.control is not None and self.control.response is not None:
+            # a script login's answer is JSON or text of the device's own making: a second wrong
+            # password must get the same answer, or no answer can be told apart from a rejection
+            again = self._control()
+            if again is not None and again.response is not None and \
+                    not http_auth.same_answer(self.control.response, again.response):
+                self.unsupported = ("two wrong passwords got different answers from the script login "
+                                    f"({self.control.status} and {again.status}, different content), so a "
+                                    "successful login could not be told apart from a rejection")
+                self.preflight.note(f"not tried: {self.unsupported}")
+        if script is not None and (self.control is None or self.control.response is None):
+            self.unsupported = "the wrong-password control attempt got no answer, so no login could be proven"
+        elif script is not None and self.control is not None and self.control.status in (404, 405, 501):
+            # the path the script names does not take this request: every "rejection" would be that
+            # same error, and a PASS on it would hide a login that is elsewhere
+            self.unsupported = (f"the login API the page's script names answered {self.control.status} to the "
+                                "login request, so it is not where (or not how) this device logs in")
+            self.preflight.note(f"not tried: {self.unsupported}")
+
+    def _control(self) -> http_auth.Attempt | None:
+        """A wrong-password attempt; one that got no answer (a slow or busy device) is tried once more."""
+        assert self.surface is not None
+        for n in range(2):
+            t = Transcript(self.svc.protocol, self.ctx.host, self.svc.port)
+            t.note("control attempt with a random wrong password" + (" (again: the first got no answer)" if n else ""))
+            try:
+                return http_auth.attempt(self._client(t), self.surface, "admin", http_auth.random_password(), None)
+            except (OSError, ValueError) as exc:
+                self.preflight.note(f"control attempt failed: {exc}")
+            finally:
+                self.preflight.events.extend(t.events)
+        return None
 
     def _mqtt_tls(self) -> bool:
         return self.svc.tls or self.svc.protocol == "mqtts"
@@ -326,21 +463,58 @@ class ServiceLogin:
 
     def _try_http(self, cred: Credential, t: Transcript) -> TryResult:
         assert self.surface is not None, "prepare() first"
-        a = http_auth.attempt(self._client(t), self.surface, cred.username, cred.password, self.control)
+        if self.unsupported:  # a script login probe cannot reproduce: nothing is sent
+            t.note(f"not sent: {self.unsupported}")
+            return Result.UNSUPPORTED, self.unsupported, True, None, {}
+        try:
+            a = http_auth.attempt(self._client(t), self.surface, cred.username, cred.password, self.control)
+        except ValueError as exc:  # no HTTP response (a timeout, a stall, not HTTP): no verdict
+            t.note(f"no answer: {exc}")
+            return Result.CONNECTIVITY, f"no answer to the login: {exc}", True, None, {}
+        page_login = self.surface.kind in ("form", "script")
+        if a.success and page_login and a.response is not None:
+            a, unproven = self._confirm(cred, a, t)
+            if unproven:
+                t.note(f"verdict: not proven: {a.detail}")
+                return Result.UNKNOWN, a.detail, True, a.latency, {"status": a.status}
         t.note(f"verdict: {'success' if a.success else 'no success'}: {a.detail}")
         if a.success:
             return Result.SUCCESS, a.detail, True, a.latency, {"status": a.status}
-        if a.status in (423, 429, 503) or (a.status == 403 and self.surface.kind != "form"
-                                           and self.surface.baseline.status != 403):
+        if page_login and a.status is not None and a.status >= 500 and a.status != 503:
+            return Result.UNKNOWN, f"{a.status}: a server error, neither a login nor a rejection", True, a.latency, \
+                {"status": a.status}
+        if a.refused or a.status in (423, 429, 503) or (
+                a.status == 403 and not page_login and self.surface.baseline.status != 403):
             pause = a.response.retry_after() if a.response is not None else None
             said = f" (asks to retry after {pause:.0f} s)" if pause is not None else ""
             return Result.LOCKED, f"{a.status}: the device refused to evaluate the login{said}", True, a.latency, \
                 {"status": a.status, "retry_after": pause}
-        if a.status in http_auth.AUTH_FAIL_STATUSES or self.surface.kind == "form":
+        if a.status in http_auth.AUTH_FAIL_STATUSES or page_login:
             return Result.FAILURE, a.detail, True, a.latency, {"status": a.status}
         return Result.UNKNOWN, a.detail, True, a.latency, {"status": a.status}
 
     _try_https = _try_http
+
+    def _confirm(self, cred: Credential, won: http_auth.Attempt, t: Transcript) -> tuple[http_auth.Attempt, bool]:
+        """A page or script login that seems to have worked is tried once more with the same user
+        name and a random password: devices that answer "unknown user" and "wrong password"
+        differently would otherwise pass any user name's refusal off as a login. Only an answer
+        that differs from that one too is a login. Returns (the attempt, unproven): a confirmation
+        that got no answer proves neither a login nor a rejection."""
+        assert self.surface is not None and won.response is not None
+        t.note(f"confirmation: the same user name {cred.username!r} with a random wrong password")
+        try:
+            check = http_auth.attempt(self._client(t), self.surface, cred.username, http_auth.random_password(), None)
+        except (OSError, ValueError) as exc:
+            t.note(f"confirmation failed: {exc}")
+            return replace(won, success=False, detail=f"the confirmation with a wrong password got no answer ({exc}), "
+                           "so the login is not proven"), True
+        if check.response is None:
+            return replace(won, success=False, detail="the confirmation with a wrong password got no answer"), True
+        if http_auth.same_answer(check.response, won.response):
+            return replace(won, success=False, detail="same answer as a wrong password for the same user name"), False
+        return replace(won, detail=f"{won.detail}; a wrong password for the same user name got another answer "
+                                   f"({check.status})"), False
 
     def _try_mqtt(self, cred: Credential, t: Transcript) -> TryResult:
         with self.ctx.connection(self.svc.port, tls=self._mqtt_tls(), client_speaks_first=True) as sock:

@@ -27,8 +27,8 @@ def check_service(check_id: str, port: int, protocol: str, *, transport: str = "
                   crypto: CryptoOptions | None = None, discovery: DiscoveryOptions | None = None,
                   others: Sequence[Service] = (), timeout: float = 3.0) -> tuple[list[Finding], EvidenceStore]:
     """`check_id` against one loopback service, with a 3 s socket timeout (loopback answers at once;
-    more for a daemon that delays its answer on purpose); `others`: more services of the same
-    device, as discovery would list them beside it."""
+    more for a daemon that delays its answer on purpose, or a CGI login handler on a loaded
+    machine); `others`: more services of the same device, as discovery would list them beside it."""
     svc = service(port, protocol, transport=transport)
     opts = ScanOptions(safety=SafetyOptions(timeout=timeout), credentials=credentials or CredentialOptions(),
                        crypto=crypto or CryptoOptions(), discovery=discovery or DiscoveryOptions())

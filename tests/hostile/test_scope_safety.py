@@ -22,7 +22,9 @@ UDP services consumer devices expose run there too (issue 12 section 3): tftpd-h
 configuration file, ntpsec with control queries open, libcoap's CoAP server, wsdd (unicast 3702
 handed to it as in the lab's smart hub) and the Ubiquiti responder stand-in; the device's own
 multicast (wsdd's Hello, IGMP reports) is dropped in the device namespace, since nothing the
-device announces by itself is the scanner's doing.
+device announces by itself is the scanner's doing. A second lighttpd serves a script-driven login
+page whose redirects, frames, script files and login call also name other hosts (the web-login
+search must follow only the target's own).
 """
 
 from __future__ import annotations
@@ -116,6 +118,37 @@ def open_data_servers(pair: NetNSPair, work: Path, share: Path) -> None:
         'mimetype.assign = (".jpg" => "image/jpeg", ".json" => "application/json")',
         'dir-listing.activate = "enable"', 'webdav.activate = "enable"', 'webdav.is-readonly = "enable"']) + "\n")
     pair.spawn_in(pair.device_ns, ["lighttpd", "-D", "-f", str(web)])
+    login_ui(pair, work)
+
+
+# A single-page login whose redirects, frames, script files and login call name other hosts as well
+# as its own pages: the login search follows only the target's own (a stray would be captured).
+FOREIGN_UI = {
+    "index.html": '<html><head><meta http-equiv="refresh" content="5; url=//192.0.2.44/x">'
+                  '<script>if (false) { window.location.href = "http://203.0.113.5/login.html"; }\n'
+                  'location.replace("/login.html");</script></head>'
+                  '<body><iframe src="http://198.51.100.3/frame.html"></iframe></body></html>\n',
+    "login.html": '<html><body>Login <input id="u"> <input id="p" type="password">'
+                  '<script src="http://203.0.113.5/app.js"></script><script src="/js/login.js"></script>'
+                  "</body></html>\n",
+    "js/login.js": 'function go() { fetch("http://198.51.100.7/api/login", {method: "POST", '
+                   "body: JSON.stringify({username: u, password: p})}); }\n",
+}
+
+
+def login_ui(pair: NetNSPair, work: Path) -> None:
+    """lighttpd on 8080 serving FOREIGN_UI."""
+    root = work / "login-ui"
+    for rel, text in FOREIGN_UI.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    root.chmod(0o755)
+    conf = work / "login-ui.conf"
+    conf.write_text("\n".join([
+        f'server.document-root = "{root}"', f'server.bind = "{pair.device_ip}"', "server.port = 8080",
+        f'server.errorlog = "{work}/login-ui.log"', 'index-file.names = ("index.html")',
+        'mimetype.assign = (".html" => "text/html", ".js" => "application/javascript")']) + "\n")
+    pair.spawn_in(pair.device_ns, ["lighttpd", "-D", "-f", str(conf)])
 
 
 DEVICE_NFT = """table ip scope_udp {{
@@ -213,6 +246,11 @@ def _scan_and_capture(pair: NetNSPair, tmp_path: Path, pcap: Path, out: Path, re
     assert udp == {69: "tftp", 123: "ntp", 3702: "ws-discovery", 5683: "coap", 10001: "ubnt-discovery"}, udp
     ntp_svc = next(s for s in doc["services"] if s["transport"] == "udp" and s["port"] == 123)
     assert ntp_svc["details"]["ntp_mode6"] == "answered READVAR"  # the control query ran too
+    ui = next(f for f in doc["findings"] if f["check_id"] == "default_credentials" and f.get("port") == 8080)
+    assert ui["status"] == "INCONCLUSIVE" and "through scripts" in ui["summary"], ui  # own pages read, no login
+    content = {a["id"]: a.get("content", "") for a in doc["artefacts"]}
+    search = "\n".join(content[i] for i in ui["evidence"])
+    assert "GET /login.html" in search and "GET /js/login.js" in search and "GET /app.js" not in search
     leak = next(f for f in doc["findings"] if f["check_id"] == "information_exposure")
     assert leak["status"] == "FAIL", leak["summary"]
 

@@ -54,3 +54,13 @@ def test_broken_markup_and_caps() -> None:
 def test_parser_is_total_and_bounded(text: str) -> None:
     page = html.parse(text)
     assert len(page.links) <= html.MAX_ITEMS and len(page.forms) <= html.MAX_ITEMS and len(page.title) <= html.MAX_TITLE
+
+
+def test_redirects_from_meta_refresh_and_scripts() -> None:
+    page = html.parse("""<html><head><meta http-equiv="Refresh" content="0; URL='/cgi-bin/login.cgi'">
+<script>if (top.location.href == "/x") {} window.location.href = "/webpages/login.html";
+top.location.replace('/a.htm'); location = base + "/computed"; document.location.assign("b.asp");</script>
+</head><frameset><frame src="/top.htm"><iframe src="/main.htm"></iframe></frameset></html>""")
+    assert page.redirects == ["/cgi-bin/login.cgi", "/webpages/login.html", "/a.htm", "b.asp"]
+    assert page.frames == ["/top.htm", "/main.htm"]
+    assert html.script_redirects("location.href='/x.html'; // location.href == '/y'") == ["/x.html"]
