@@ -8,7 +8,9 @@ needs, and every further failed login costs the device (and the scan) the second
 put on failures. With credential_scope "accounts" the other accounts are still tried, each until
 its own first success, to list every account with a default password. SNMP communities are always
 all tried: the list is short, answers are instant, and a write community is a different finding
-from a read one. Up to PARALLEL_ACCOUNTS accounts are tried at once (each account's candidates
+from a read one; they go in one burst per version with one shared wait (ServiceLogin.
+attempt_snmp_burst), since an agent's only "no" is silence and waiting it out once per community
+cost seconds each. Up to PARALLEL_ACCOUNTS accounts are tried at once (each account's candidates
 strictly in order), inside the device's connection cap; with ctx.options.credentials.delay
 everything is sequential, and a device that drops connections narrows the trials to one. PASS
 needs proof that the service really asked for credentials and rejected every one tried; a
@@ -105,6 +107,11 @@ def run_trials(ctx: ServiceContext, login: ServiceLogin, creds: list[Credential]
     retries = retries if retries is not None else []
     protocol = ctx.service.protocol
     plan = planned_pairs(creds, budget)
+    if protocol == "snmp" and ctx.options.credentials.delay <= 0:
+        # silence is a v1/v2c agent's only "no": every community goes in one burst with one shared
+        # wait instead of one wait each (the operator's --credential-delay keeps them one by one)
+        ctx.check_cancelled()
+        return login.attempt_snmp_burst(plan), None
     lock = threading.Lock()
     pending = list(range(len(plan)))  # indexes into plan, best-ranked first
     busy: set[str] = set()  # accounts a worker is trying right now
@@ -184,6 +191,10 @@ def run_trials(ctx: ServiceContext, login: ServiceLogin, creds: list[Credential]
                 state["sent"] += 0 if i is None or i < 0 else 1
                 later = state["sent"] > 1
                 wait = pause["until"] - time.monotonic()
+                # how long this account's chain still is (this pair included): the device's slots
+                # go to the longest chains first, across every service (DeviceLimiter.priority)
+                chain = 1 + sum(1 for j in pending if i is not None and i >= 0
+                                and _account(protocol, plan[j]) == _account(protocol, plan[i]))
             if i is None:
                 return
             if i < 0:  # every pending pair's account is busy with another worker: wait for one
@@ -197,7 +208,8 @@ def run_trials(ctx: ServiceContext, login: ServiceLogin, creds: list[Credential]
             if later and delay > 0:
                 _sleep(ctx, delay)
             try:
-                a = login.attempt(cred)
+                with ctx.limiter.priority(chain):
+                    a = login.attempt(cred)
             except BaseException:
                 solo.append(True)
                 with lock:
@@ -287,7 +299,8 @@ class DefaultCredentials(ServiceCheck):
         retries: list[dict[str, object]] = []
         attempts, stop = run_trials(ctx, login, creds, budget, waits, retries)
 
-        log = "\n".join(a.transcript.text() for a in attempts)
+        # one transcript per exchange: a burst's attempts (SNMP) share theirs, kept once
+        log = "\n".join(t.text() for t in {id(a.transcript): a.transcript for a in attempts}.values())
         cap = max(1024, ctx.options.safety.max_read_bytes)  # per service, whatever a flood sent per attempt
         if len(log) > cap:
             log = log[:cap - 100] + f"\n...[{len(log) - cap + 100} more characters of attempt transcripts not kept]"

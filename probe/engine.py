@@ -95,6 +95,12 @@ def make_context(session: TargetSession, meta: CheckMetadata, service: Service |
                         declaration=declared, run=run)
 
 
+# Check jobs in flight per connection slot. A job holds a slot only while it talks to the device:
+# a credential job waits out failed-login delays and lockout pauses, an SNMP question waits for
+# silence. With one job per slot, a few such jobs kept every other check waiting while the device
+# sat idle; the slots (DeviceLimiter) still cap the device's connections, whatever this number.
+JOBS_PER_SLOT = 3
+
 # After an interrupt or --max-time, how long running checks get to notice and finish on their own
 # before the engine stops waiting, records them as interrupted and shuts their sockets down.
 STOP_GRACE = 2.0
@@ -150,7 +156,8 @@ def _run_job(session: TargetSession, cls: type[Check], services: list[Service], 
                                          InconclusiveReason.TOOL_ERROR, artefacts=[trace]))
     if timings is not None:  # where a scan's time goes, for operators and the benchmark
         timings.append({"host": session.host, "check": meta.id, "port": service.port if service else None,
-                        "seconds": round(time.monotonic() - started, 3)})
+                        "seconds": round(time.monotonic() - started, 3),
+                        "started_s": round(started - session.started, 3)})
     if job is not None and not job.settle():
         return  # the engine gave up on this job after an interrupt and already recorded it
     for f in produced:
@@ -257,7 +264,7 @@ def _scan_target(state: ScanState, catalog: Catalog, host: str, progress: Progre
 
     for phase in (0, 1, 2):
         batch = [j for j in jobs if phase_of(j) == phase]
-        pool = ThreadPoolExecutor(max_workers=state.options.safety.max_connections)
+        pool = ThreadPoolExecutor(max_workers=JOBS_PER_SLOT * state.options.safety.max_connections)
         try:
             futures = [pool.submit(run, job) for job in batch]
             _wait_or_give_up(session, futures, batch)

@@ -9,6 +9,8 @@ counter or a survey several checks read is per device, not per check.
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import socket
 import threading
 import time
@@ -63,12 +65,22 @@ class RunClock:
 class DeviceLimiter:
     """The per-device connection cap, shared by discovery's follow-ups and every check.
 
+    Slots go to waiters by priority, then in order of arrival (`priority()`): credential trials
+    mark each attempt with how many pairs its account still has to go, so the longest chains of
+    slow failures (digest logins, SSH with its failed-login delay) are not starved by short work
+    and do not end up running alone at the end of a scan while the device sits idle.
+
     It also knows every socket opened through it, so that after an interrupt the engine can shut
     them down (`abort_sockets`) and wake threads blocked in a read on a device that stalls.
     """
 
     def __init__(self, max_connections: int) -> None:
-        self._sem = threading.BoundedSemaphore(max(1, max_connections))
+        self.size = max(1, max_connections)
+        self._free = self.size
+        self._cond = threading.Condition()
+        self._queue: list[tuple[int, int]] = []  # heap of (-priority, arrival) of the waiters
+        self._arrivals = itertools.count()
+        self._local = threading.local()
         self._socks: set[socket.socket] = set()
         self._socks_lock = threading.Lock()
 
@@ -92,14 +104,43 @@ class DeviceLimiter:
         return len(socks)
 
     @contextlib.contextmanager
-    def slot(self, cancel: threading.Event) -> Iterator[None]:
-        while not self._sem.acquire(timeout=0.2):
-            if cancel.is_set():
-                raise Cancelled()
+    def priority(self, value: int) -> Iterator[None]:
+        """Slots this thread takes inside get `value` (higher first; everything else has 0)."""
+        before = getattr(self._local, "priority", 0)
+        self._local.priority = value
         try:
             yield
         finally:
-            self._sem.release()
+            self._local.priority = before
+
+    @contextlib.contextmanager
+    def slot(self, cancel: threading.Event, n: int = 1) -> Iterator[None]:
+        """Hold `n` slots (n > 1 for work that runs n connections side by side), taken together:
+        the first waiter in line gets them all at once or waits, so two workers that each want two
+        can never hold one each and wait for ever."""
+        n = max(1, min(n, self.size))
+        ticket = (-int(getattr(self._local, "priority", 0)), next(self._arrivals))
+        with self._cond:
+            heapq.heappush(self._queue, ticket)
+            try:
+                while not (self._queue[0] == ticket and self._free >= n):
+                    if cancel.is_set():
+                        raise Cancelled()
+                    self._cond.wait(0.2)
+            except BaseException:
+                self._queue.remove(ticket)
+                heapq.heapify(self._queue)
+                self._cond.notify_all()
+                raise
+            heapq.heappop(self._queue)
+            self._free -= n
+            self._cond.notify_all()  # the next in line may fit in what is left
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._free += n
+                self._cond.notify_all()
 
 
 class TargetSession:
@@ -111,14 +152,15 @@ class TargetSession:
         self.store = store
         self.clock = clock or RunClock()
         self.limiter = DeviceLimiter(options.safety.max_connections)
+        self.started = time.monotonic()  # when work on this target began (timings say when each job started)
         self._lock = threading.Lock()
         self._once: dict[object, tuple[threading.Lock, list[Any]]] = {}
 
     @contextlib.contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one of the device's connection slots."""
+    def slot(self, n: int = 1) -> Iterator[None]:
+        """Hold one of the device's connection slots (`n`, at most the cap, taken together)."""
         self.clock.check()
-        with self.limiter.slot(self.clock.cancel):
+        with self.limiter.slot(self.clock.cancel, min(n, self.limiter.size)):
             yield
 
     def once(self, key: object, compute: Callable[[], Any]) -> Any:

@@ -20,11 +20,12 @@ The policy and the measurements behind it are in docs/discovery.md.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,10 +97,13 @@ def _identify_tcp(session: TargetSession, port: int, method: str) -> Service | N
     host, store, clock = session.host, session.store, session.clock
     if clock.up():
         return _unidentified(host, port, method)
+    # a port whose well-known protocol is client-first gets two slots: its first probe goes out
+    # beside the greeting wait (fingerprint.early_probe), and the port costs one round trip
+    pair = fp.early_probe(port) is not None and session.limiter.size >= 2
     try:
-        with session.slot():
+        with session.slot(2 if pair else 1):
             f = fp.fingerprint(host, port, timeout=min(session.options.safety.timeout, 3.0), deadline=clock.deadline,
-                               cancel=clock.cancel, track=session.limiter.tracked)
+                               cancel=clock.cancel, track=session.limiter.tracked, spare=_held if pair else None)
     except Cancelled:
         return _unidentified(host, port, method)
     except OSError as exc:
@@ -116,6 +120,12 @@ def _identify_tcp(session: TargetSession, port: int, method: str) -> Service | N
     return Service(host=host, port=port, transport="tcp", protocol=f.protocol, method=method,
                    product=f.product, version=f.version, tls=f.tls, banner_artefact=art, confidence=f.confidence,
                    probes=f.tried)
+
+
+@contextlib.contextmanager
+def _held() -> Iterator[bool]:
+    """The second slot of a pair already taken by _identify_tcp."""
+    yield True
 
 
 def _unidentified(host: str, port: int, method: str) -> Service:

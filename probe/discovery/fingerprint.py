@@ -10,11 +10,23 @@ artefact so the identification itself is evidence, and what was tried is recorde
 (`Fingerprint.tried`), so an unidentified port says what it did not answer. Product and version
 come from what the service says (SSH software version, FTP greeting, HTTP/RTSP Server header,
 version.bind), never from the port number.
+
+Speed without typing into a shell: on a port whose well-known protocol is client-first (HTTP,
+TLS, MQTT, DNS, SMB, RTSP ports), and only when the device has a spare connection slot, the first
+probe of the order is sent on a second connection while the first one waits for a greeting. A
+whole, recognised answer to that probe ends the greeting wait at once (a client-first service
+never greets), so an HTTP or TLS port costs one round trip instead of the full greeting wait. On
+any other port (where a silent service may be a console) the greeting is still awaited alone
+first. Every answer is kept per port and reused: a probe already answered is never sent again.
+A port that stays silent to the greeting wait and to two client-first probes has shown that it
+stalls: the probes after that wait SILENT_WAIT, not the full timeout, so one stalling port no
+longer costs a device's identification 20 s.
 """
 
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import ssl
 import threading
@@ -60,6 +72,9 @@ _HTTP_GET = b"GET / HTTP/1.0\r\nUser-Agent: probe\r\n\r\n"
 
 
 Track = Callable[[socket.socket], AbstractContextManager[socket.socket]]
+# A second connection slot, if the device has one free right now (DeviceLimiter.spare_slot): yields
+# True when it is held, False when not (then everything runs on the one slot already held).
+Spare = Callable[[], AbstractContextManager[bool]]
 
 
 @contextlib.contextmanager
@@ -74,6 +89,10 @@ class _Budget:
                  track: Track | None) -> None:
         self.timeout, self.deadline, self.cancel = timeout, deadline, cancel
         self.track = track or _no_tracking
+
+    def shortened(self, timeout: float) -> _Budget:
+        """The same deadline and interrupt, with a shorter per-probe timeout."""
+        return _Budget(min(self.timeout, timeout), self.deadline, self.cancel, self.track)
 
     def stopped(self) -> bool:
         return bool(self.cancel and self.cancel.is_set()) or (
@@ -95,6 +114,9 @@ class _Budget:
             with contextlib.suppress(OSError):
                 sock.close()
 
+
+SILENT_PROBES = 2  # client-first probes with no answer at all after which a port counts as stalling
+SILENT_WAIT = 1.0  # seconds each further probe then waits (instead of the full timeout)
 
 _HTTP_FIRST_PORTS = frozenset({80, 1900, 2869, 5000, 7547, 8000, 8008, 8080, 8081, 8888, 49152, 49153, 49154})
 
@@ -123,45 +145,148 @@ def probe_order(port: int) -> list[str]:
     return order
 
 
+_Probe = Callable[[str, int, "_Budget", int], tuple["Fingerprint | None", bytes]]
+# the client-first protocols whose well-known port lets the first probe go out beside the greeting
+# wait: none of them is a console, so nothing is ever typed into something that may be a shell
+_CLIENT_FIRST_GUESSES = frozenset({"http", "https", "upnp", "mqtt", "mqtts", "dns", "smb", "rtsp"})
+
+
+def early_probe(port: int) -> str | None:
+    """The probe sent beside the greeting wait on this port, or None (the greeting is awaited alone).
+
+    Only on ports whose well-known protocol is client-first (a console never sits there), and
+    never the empty line (that one is only for a port that stayed silent).
+    """
+    if identify.PORT_GUESS.get(port) not in _CLIENT_FIRST_GUESSES and port not in _HTTP_FIRST_PORTS:
+        return None
+    first = probe_order(port)[0]
+    return None if first == "newline" else first
+
+
+def _proves_client_first(found: Fingerprint | None) -> bool:
+    """A recognised whole answer to a client-first probe: the service waits for its client and
+    will not greet, so there is nothing more to wait for on the greeting connection."""
+    return found is not None and found.confidence == "handshake"
+
+
+def _wait_greeting(s: socket.socket, b: _Budget, wait: float, max_bytes: int,
+                   answered: threading.Event | None) -> bytes:
+    """The greeting, if the service speaks first within `wait`; returns early (with nothing) once
+    `answered` is set, i.e. the probe beside it proved the service is client-first."""
+    end = time.monotonic() + b.clip(wait)
+    if answered is not None:
+        while True:  # bounded by `end`: 50 ms slices until a first byte, the probe's proof, or the end
+            left = end - time.monotonic()
+            if left <= 0 or answered.is_set() or b.stopped():
+                return b""
+            readable, _, _ = select.select([s], [], [], min(0.05, left))
+            if readable:
+                break
+    left = end - time.monotonic()
+    if left <= 0:
+        return b""
+    return read_some(s, max_bytes=max_bytes, total_timeout=left, idle_timeout=0.3).data
+
+
 def fingerprint(host: str, port: int, *, timeout: float = 3.0, greeting_wait: float = 1.2,
                 max_bytes: int = 16384, deadline: float | None = None, cancel: threading.Event | None = None,
-                track: Track | None = None) -> Fingerprint:
+                track: Track | None = None, spare: Spare | None = None) -> Fingerprint:
     """Identify the service; raises OSError only if the port cannot be connected at all.
 
     `deadline`/`cancel` bound the whole identification (a stalling port would otherwise cost every
     probe's full timeout); when they cut it short, the port number's guess is returned. `track`
-    registers each socket (DeviceLimiter.tracked) so an interrupt can shut it down.
+    registers each socket (DeviceLimiter.tracked) so an interrupt can shut it down. `spare` lends a
+    second connection slot for the early probe (see the module docstring); without one, or when
+    none is free, the steps run one after another as before.
     """
     b = _Budget(timeout, deadline, cancel, track)
-    with b.connect(host, port) as s:
-        r = read_some(s, max_bytes=max_bytes, total_timeout=b.clip(greeting_wait), idle_timeout=0.3)
-    if r.data:
-        proto, product, version = identify.from_banner(r.data)
+    probes: dict[str, _Probe] = {"tls": _probe_tls, "http": _probe_http, "rtsp": _probe_rtsp, "mqtt": _probe_mqtt,
+                                 "dns": _probe_dns, "smb": _probe_smb, "newline": _probe_newline}
+    done: dict[str, tuple[Fingerprint | None, bytes] | OSError] = {}  # each probe's answer, asked once
+    early = early_probe(port) if spare is not None else None
+    if early is None or spare is None:
+        with b.connect(host, port) as s:
+            greeting = _wait_greeting(s, b, greeting_wait, max_bytes, None)
+    else:
+        greeting = _greeting_beside_probe(host, port, b, greeting_wait, max_bytes, early, probes[early], spare, done)
+    if greeting:
+        proto, product, version = identify.from_banner(greeting)
         if proto == "ftp" and product:
             product, version = identify.product_from_ftp(product)
         if proto:
-            return Fingerprint(proto, False, product, version, "banner", r.data, "greeting", ("greeting",))
-    greeting = r.data
+            return Fingerprint(proto, False, product, version, "banner", greeting, "greeting", ("greeting", *done))
     answers: list[tuple[str, bytes]] = []
     tried = ["greeting"]
-    probes = {"tls": _probe_tls, "http": _probe_http, "rtsp": _probe_rtsp, "mqtt": _probe_mqtt, "dns": _probe_dns,
-              "smb": _probe_smb, "newline": _probe_newline}
+    silent = 0  # client-first probes the port let pass without a single byte back
     for name in probe_order(port):
-        if b.stopped():
+        if name not in done and b.stopped():
             break
         if name == "newline" and greeting:
             continue  # it spoke first and was not a prompt: an empty line tells nothing more
         tried.append(name)
-        try:
-            found, data = probes[name](host, port, b, max_bytes)
-        except OSError:
+        if name not in done:
+            # a port that said nothing to the greeting wait and to SILENT_PROBES client-first
+            # questions has shown what it does (it stalls): the rest are asked with a short wait,
+            # since a service that answers does so at once on a LAN
+            quiet = silent >= SILENT_PROBES and not greeting
+            try:
+                done[name] = probes[name](host, port, b.shortened(SILENT_WAIT) if quiet else b, max_bytes)
+            except OSError as exc:
+                done[name] = exc
+        answer = done[name]
+        if isinstance(answer, OSError):
             continue
+        found, data = answer
         if found is not None:
             found.tried = tuple(tried)
             return found
         if data:
             answers.append((name, data))
+        elif name != "newline":
+            silent += 1
     return _port_guess(port, greeting, answers, tuple(tried))
+
+
+def _greeting_beside_probe(host: str, port: int, b: _Budget, wait: float, max_bytes: int, name: str,
+                           probe: _Probe, spare: Spare,
+                           done: dict[str, tuple[Fingerprint | None, bytes] | OSError]) -> bytes:
+    """Wait for a greeting on one connection while `probe` runs on a second, if a slot is free.
+
+    A recognised answer to the probe ends the greeting wait and goes into `done`, so it is not
+    asked again. The greeting connection is closed before the probe is waited for: a
+    single-threaded server (openssl s_server, many embedded web servers) serves one connection at
+    a time and answers the probe only then. A probe that got no answer at all is forgotten and
+    asked again in order, on its own. Raises OSError when the port cannot be connected at all.
+    """
+    answered = threading.Event()
+    result: list[tuple[Fingerprint | None, bytes] | OSError] = []
+
+    def run_probe() -> None:
+        try:
+            answer: tuple[Fingerprint | None, bytes] | OSError = probe(host, port, b, max_bytes)
+        except OSError as exc:
+            answer = exc
+        result.append(answer)
+        if not isinstance(answer, OSError) and _proves_client_first(answer[0]):
+            answered.set()
+
+    with spare() as held:
+        if not held:
+            with b.connect(host, port) as s:
+                return _wait_greeting(s, b, wait, max_bytes, None)
+        with b.connect(host, port) as s:
+            worker = threading.Thread(target=run_probe, name=f"probe-{port}-{name}", daemon=True)
+            worker.start()
+            try:
+                greeting = _wait_greeting(s, b, wait, max_bytes, answered)
+            except BaseException:
+                worker.join()
+                raise
+        worker.join()  # bounded: every read in a probe has the budget's timeouts
+    answer = result[0] if result else OSError("probe did not run")
+    if not isinstance(answer, OSError) and (answer[0] is not None or answer[1]):
+        done[name] = answer  # it answered: that answer stands for the port
+    return greeting
 
 
 def _port_guess(port: int, greeting: bytes, answers: list[tuple[str, bytes]], tried: tuple[str, ...]) -> Fingerprint:

@@ -18,10 +18,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-
-import paramiko
+from typing import TYPE_CHECKING
 
 from probe.protocols.transcript import Transcript
+
+if TYPE_CHECKING:
+    import paramiko
 
 logging.getLogger("paramiko").setLevel(logging.CRITICAL)  # failures are reported as results
 
@@ -54,6 +56,10 @@ def _interactive_handler(password: str, t: Transcript) -> Callable[[str, str, li
 
 def try_login(sock: socket.socket, t: Transcript, username: str, password: str, *,
               timeout: float = 5.0) -> LoginResult:
+    # imported here, not at the top: paramiko (and the invoke it pulls in) is a third of probe's
+    # start-up, and a scan of a device without a password-login SSH service never needs it
+    import paramiko
+
     transport = paramiko.Transport(sock)
     transport.banner_timeout = timeout
     transport.auth_timeout = timeout
@@ -133,6 +139,8 @@ def try_login(sock: socket.socket, t: Transcript, username: str, password: str, 
 def _prove(transport: paramiko.Transport, t: Transcript, version: str, allowed: list[str], latency: float,
            timeout: float, how: str) -> LoginResult:
     """An authenticated transport: open (and close) a session channel, the proof of a usable login."""
+    import paramiko  # loaded by try_login already (see there why not at the top)
+
     t.note(f"{how}; opening a session channel to prove the login (no command is run)")
     try:
         chan = transport.open_session(timeout=timeout)

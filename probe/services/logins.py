@@ -37,6 +37,9 @@ _ACTION_PATH = re.compile(r"(?i)reboot|restart|factory|log_?out|log_?off|sign_?o
 # public front-end libraries: never a device's login code, and large (skipped to keep the budget for the app's own)
 _LIBRARY = re.compile(r"(?i)^(?:jquery|bootstrap|vue|react|angular|lodash|underscore|polyfill|moment|d3|echarts|"
                       r"chart|zepto|require|axios|crypto-?js|md5|sha\d*|base64)\b[\w.-]*\.js$")
+SNMP_MAX_WAIT = 2.0  # seconds a community burst waits when the agent's speed is not known
+SNMP_MIN_WAIT = 1.0  # ... and at least, whatever its speed
+SNMP_WAIT_RTTS = 20  # ... otherwise this many times its SNMPv3 discovery round trip
 
 
 @dataclass
@@ -282,6 +285,7 @@ class ServiceLogin:
         # SNMP: the agent's answer to SNMPv3 engine discovery, the proof that it is listening even
         # when every community goes unanswered (v1/v2c agents drop a wrong community silently)
         self.snmp_engine: snmp.EngineReport | None = None
+        self.snmp_rtt: float | None = None  # how long that answer took (bounds the community wait)
 
     # -- preparation ---------------------------------------------------------------------
     def prepare(self, paths: list[str] | None = None) -> None:
@@ -293,8 +297,10 @@ class ServiceLogin:
             self._prepare_mqtt()
         elif p == "snmp":
             with self.ctx.slot():
+                sent = time.monotonic()
                 self.snmp_engine = snmp.discover_engine(self.ctx.host, self.svc.port, self.preflight,
                                                         self.ctx.remaining(2.0))
+                self.snmp_rtt = time.monotonic() - sent if self.snmp_engine else None
             self.requires_auth = True if self.snmp_engine else None
             self.description = "SNMP community"
 
@@ -386,6 +392,17 @@ class ServiceLogin:
         except (ConnectionRefusedError, ConnectionResetError, BrokenPipeError) as exc:
             t.note(f"connection problem: {exc}")
             result, detail, seen, latency, extra = Result.CONNECTIVITY, f"connection problem: {exc}", False, None, {}
+        except ValueError as exc:
+            if p not in ("http", "https"):
+                raise  # elsewhere a ValueError is a bug in probe: the engine reports it as one
+            # the HTTP client's "no HTTP response" (the device closed or went quiet before answering)
+            # is a dropped connection, met with the trials' back-off; any other unreadable answer
+            # is one the trials cannot classify. Neither is a bug in probe (it used to end the
+            # whole check as a tool error on a device that dropped one connection under load).
+            t.note(f"no usable answer: {exc}")
+            dropped = str(exc).startswith(http.NO_RESPONSE)
+            result, detail, seen, latency, extra = (Result.CONNECTIVITY if dropped else Result.UNKNOWN,
+                                                    f"no usable answer: {exc}", False, None, {})
         except (TimeoutError, OSError) as exc:
             t.note(f"connection problem: {exc}")
             if tlswrap.needs_client_certificate(exc):
@@ -530,3 +547,60 @@ class ServiceLogin:
         shown = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
         return Result.SUCCESS, f"the agent answered GET sysDescr.0 (v{'2c' if reply.version == 1 else '1'}): " \
             f"{shown!r}", True, latency, {"sysDescr": shown, "version": reply.version}
+
+    # -- SNMP: every community in one burst ----------------------------------------------
+    def snmp_wait(self) -> float:
+        """How long a burst of community requests waits for answers.
+
+        A v1/v2c agent answers a known community at once and drops an unknown one silently, so
+        the wait is all a rejection costs. An agent that proved it is listening (its SNMPv3
+        Report) and how fast it answers gets SNMP_WAIT_RTTS times that round trip, at least
+        SNMP_MIN_WAIT; an agent that did not gets the full SNMP_MAX_WAIT. Never past the run's budget.
+        """
+        wait = SNMP_MAX_WAIT if self.snmp_rtt is None else \
+            min(SNMP_MAX_WAIT, max(SNMP_MIN_WAIT, SNMP_WAIT_RTTS * self.snmp_rtt))
+        return self.ctx.remaining(wait)
+
+    def attempt_snmp_burst(self, creds: list[Credential]) -> list[Attempt]:
+        """Every community at once: one burst of GET sysDescr.0 per version (v2c, then v1), one
+        shared wait (snmp_wait), one attempt per community in the order given.
+
+        The burst's exchange is one transcript: each community's attempt carries it, and the
+        attempts log keeps it once (`Attempt.extra["burst"]` says which attempt holds it).
+        """
+        if not creds:
+            return []
+        t = Transcript(self.svc.protocol, self.ctx.host, self.svc.port,
+                       secrets=tuple(c.password.encode() for c in creds if c.secret and c.password))
+        wait = self.snmp_wait()
+        t.note(f"{len(creds)} communities in one burst per version (v2c, then v1), one shared wait of "
+               f"{wait:.2f} s" + ("" if self.snmp_rtt is None else
+                                  f" (the agent answered SNMPv3 discovery in {self.snmp_rtt * 1000:.1f} ms)"))
+        for c in creds:
+            t.note(f"attempt: {c.label()} (source: {'operator file' if c.secret else c.source})")
+        asks = [(v, c.password.encode(), snmp.GET, snmp.SYS_DESCR) for v in (snmp.V2C, snmp.V1) for c in creds]
+        start = time.monotonic()
+        try:
+            with self.ctx.slot():
+                replies = snmp.Client(self.ctx.host, self.svc.port, t, timeout=wait, retries=0).request_each(asks)
+        except OSError as exc:
+            t.note(f"connection problem: {exc}")
+            elapsed = time.monotonic() - start
+            return [Attempt(c, Result.CONNECTIVITY, f"connection problem: {exc}", False, elapsed, None, t,
+                            {"burst": i == 0}) for i, c in enumerate(creds)]
+        elapsed = time.monotonic() - start
+        out: list[Attempt] = []
+        for i, c in enumerate(creds):
+            v2c, v1 = replies[i], replies[len(creds) + i]
+            reply = v2c if v2c is not None else v1
+            extra: dict[str, object] = {"burst": i == 0, "wait_s": round(wait, 3)}
+            if reply is None:
+                out.append(Attempt(c, Result.FAILURE, "no answer to this community (SNMP v1/v2c drop wrong "
+                                   "communities silently)", bool(self.requires_auth), elapsed, None, t, extra))
+                continue
+            value = reply.varbinds[0][2] if reply.varbinds else None
+            shown = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+            out.append(Attempt(c, Result.SUCCESS, f"the agent answered GET sysDescr.0 "
+                               f"(v{'2c' if reply.version == 1 else '1'}): {shown!r}", True, elapsed, elapsed, t,
+                               {**extra, "sysDescr": shown, "version": reply.version}))
+        return out

@@ -94,6 +94,8 @@ def test_snmp_public_and_private_found(daemons: LocalDaemons) -> None:
     f = one(f)
     assert f.status is Status.FAIL and "'public'" in f.summary and "'private'" in f.summary
     assert "Linux" in artefact_text(store, f)
+    # every community in one burst with one shared wait (issue 14), each still its own attempt
+    assert f.details["attempts"] == 2 and "2 communities in one burst per version" in artefact_text(store, f)
 
 
 # -- a device that locks the client out for a short, stated pause ------------------------------

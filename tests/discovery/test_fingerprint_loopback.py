@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
+from collections.abc import Iterator
+
 import pytest
 
 from probe.discovery import fingerprint as fp
 from probe.discovery import identify
+from probe.hostile import start_all
 from tests.helpers.daemons import LocalDaemons
+from tests.helpers.pki import TestPKI
 
 
 def test_dnsmasq_over_tcp_on_odd_port(daemons: LocalDaemons) -> None:
@@ -65,3 +72,93 @@ def test_ftp_product() -> None:
 ])
 def test_a_tls_answer_counts_as_a_handshake_only_when_its_first_record_is_whole(data: bytes, whole: bool) -> None:
     assert identify.is_whole_tls_reply(data) is whole
+
+
+# -- speed without typing into a shell (issue 14) -------------------------------------------------
+
+def test_the_early_probe_goes_only_to_client_first_ports() -> None:
+    """Beside the greeting wait only on ports whose well-known protocol is client-first: never on
+    a port where a silent service may be a console or a server-first protocol."""
+    assert {p: fp.early_probe(p) for p in (80, 443, 1883, 53, 445, 554, 7547, 8883)} == {
+        80: "http", 443: "tls", 1883: "mqtt", 53: "dns", 445: "smb", 554: "rtsp", 7547: "http", 8883: "tls"}
+    assert [fp.early_probe(p) for p in (21, 22, 23, 2222, 2323, 25, 31337, 40000)] == [None] * 8
+
+
+class _Connections:
+    """Every socket fingerprint() opens, in order, with its timeout and whether another was open."""
+
+    def __init__(self) -> None:
+        self.open = 0
+        self.overlapped = False
+        self.timeouts: list[float | None] = []
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def track(self, sock: socket.socket) -> Iterator[socket.socket]:
+        with self._lock:
+            self.open += 1
+            self.overlapped = self.overlapped or self.open > 1
+            self.timeouts.append(sock.gettimeout())
+        try:
+            yield sock
+        finally:
+            with self._lock:
+                self.open -= 1
+
+
+@contextlib.contextmanager
+def _second_slot() -> Iterator[bool]:
+    yield True
+
+
+def test_an_http_port_is_asked_beside_the_greeting_wait(daemons: LocalDaemons) -> None:
+    """On an HTTP port the GET goes out on a second connection while the first waits for a
+    greeting, and its answer ends that wait: the same identification, no greeting wait."""
+    port = next(p for p in (8081, 8888, 49153, 49154) if _free(p))
+    daemons.lighttpd({}, port=port)
+    conns = _Connections()
+    f = fp.fingerprint("127.0.0.1", port, track=conns.track, spare=_second_slot)
+    assert (f.protocol, f.product, f.banner_kind, f.tried) == ("http", "lighttpd", "http-probe", ("greeting", "http"))
+    assert conns.overlapped and len(conns.timeouts) == 2  # the GET was not sent again after the wait
+
+
+def test_without_a_spare_slot_the_steps_run_one_after_another(daemons: LocalDaemons) -> None:
+    port = next(p for p in (8081, 8888, 49153, 49154) if _free(p))
+    daemons.lighttpd({}, port=port)
+    conns = _Connections()
+    f = fp.fingerprint("127.0.0.1", port, track=conns.track, greeting_wait=0.3)
+    assert (f.protocol, f.tried) == ("http", ("greeting", "http"))
+    assert not conns.overlapped
+
+
+def test_a_stalling_port_is_asked_the_rest_with_short_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A port silent to the greeting, the empty line and two client-first probes has shown that it
+    stalls: every later probe waits SILENT_WAIT instead of the full timeout, and all are still asked."""
+    monkeypatch.setattr(fp, "SILENT_WAIT", 0.25)
+    server = start_all("127.0.0.1", names=["stall"])[0]
+    try:
+        conns = _Connections()
+        f = fp.fingerprint("127.0.0.1", server.port, timeout=1.0, greeting_wait=0.3, track=conns.track)
+    finally:
+        server.stop()
+    assert f.confidence == "port" and f.tried == ("greeting", "newline", "tls", "http", "mqtt", "dns", "rtsp", "smb")
+    assert conns.timeouts == [1.0, 1.0, 1.0, 1.0, 0.25, 0.25, 0.25, 0.25]
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_a_single_threaded_server_still_answers_the_early_probe(daemons: LocalDaemons, pki: TestPKI) -> None:
+    """openssl s_server serves one connection at a time, as many embedded servers do: the early
+    ClientHello is answered only once the greeting connection is closed, and still identifies."""
+    port = next(p for p in (8443, 8883, 443) if _free(p))
+    daemons.start(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", str(pki.modern.cert),
+                   "-key", str(pki.modern.key), "-quiet"], port=port)
+    f = fp.fingerprint("127.0.0.1", port, spare=_second_slot, greeting_wait=0.5)
+    assert (f.tls, f.confidence, f.banner_kind) == (True, "handshake", "tls-probe"), f

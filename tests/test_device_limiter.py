@@ -1,0 +1,60 @@
+"""The per-device connection cap when one piece of work takes several slots at once (issue 14:
+identification asks a client-first port on a second connection beside the greeting wait)."""
+
+from __future__ import annotations
+
+import threading
+
+from probe.session import DeviceLimiter
+
+
+def test_several_slots_are_taken_together_and_the_cap_holds() -> None:
+    limiter = DeviceLimiter(3)
+    cancel = threading.Event()
+    peak = {"now": 0, "max": 0}
+    lock = threading.Lock()
+
+    def work(n: int) -> None:
+        for _ in range(20):
+            with limiter.slot(cancel, n):
+                with lock:
+                    peak["now"] += n
+                    peak["max"] = max(peak["max"], peak["now"])
+                with lock:
+                    peak["now"] -= n
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in (2, 2, 1, 1, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not any(t.is_alive() for t in threads), "two-slot takers and single ones deadlocked"
+    assert peak["max"] <= 3
+
+
+def test_a_free_slot_goes_to_the_longest_chain_first() -> None:
+    """Credential trials mark each attempt with its account's remaining chain: the longest chain
+    gets the next free slot, whoever asked first; equal priorities go in order of arrival."""
+    limiter = DeviceLimiter(1)
+    cancel = threading.Event()
+    order: list[str] = []
+
+    def wait_for_slot(name: str, priority: int) -> None:
+        with limiter.priority(priority), limiter.slot(cancel):
+            order.append(name)
+
+    holder = limiter.slot(cancel)
+    holder.__enter__()
+    threads = []
+    for name, prio in (("short-web", 0), ("chain-of-1", 1), ("chain-of-8", 8), ("later-web", 0)):
+        t = threading.Thread(target=wait_for_slot, args=(name, prio))
+        t.start()
+        threads.append(t)
+        for _ in range(500):  # until it is queued (bounded: 5 s at most)
+            if len(limiter._queue) == len(threads):
+                break
+            threading.Event().wait(0.01)
+    holder.__exit__(None, None, None)
+    for t in threads:
+        t.join(10)
+    assert order == ["chain-of-8", "chain-of-1", "short-web", "later-web"]
