@@ -211,31 +211,7 @@ class Client:
     def request(self, version: int, community: bytes, pdu_type: int, oid: str,
                 value: bytes = b"\x05\x00") -> Reply | None:
         request_id = secrets.randbelow(2**31 - 1)
-        msg = message(version, community, pdu_type, request_id, oid, value)
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        with socket.socket(family, socket.SOCK_DGRAM) as s:
-            s.settimeout(self.timeout)
-            for attempt in range(self.retries + 1):
-                self.t.sent(msg)
-                s.sendto(msg, (self.host, self.port))
-                for _ in range(8):  # a few stray datagrams at most
-                    try:
-                        data, _addr = s.recvfrom(65535)
-                    except TimeoutError:
-                        break
-                    except OSError as exc:  # ICMP port unreachable
-                        self.t.note(f"no answer: {exc}")
-                        return None
-                    self.t.received(data)
-                    try:
-                        reply = parse_message(data)
-                    except BERError as exc:
-                        self.t.note(f"undecodable reply: {exc}")
-                        continue
-                    if reply.request_id == request_id:
-                        return reply
-                self.t.note(f"no reply within {self.timeout:.1f}s (try {attempt + 1})")
-        return None
+        return self._exchange([request_id], [message(version, community, pdu_type, request_id, oid, value)])[0]
 
     def request_each(self, asks: list[tuple[int, bytes, int, str]]) -> list[Reply | None]:
         """Several (version, community, pdu type, oid) requests at once, each with its own request
@@ -243,7 +219,13 @@ class Client:
         learning that N communities are silent costs one wait, not N."""
         ids = [secrets.randbelow(2**31 - 1) for _ in asks]
         msgs = [message(v, c, pdu, rid, oid) for (v, c, pdu, oid), rid in zip(asks, ids, strict=True)]
-        out: list[Reply | None] = [None] * len(asks)
+        return self._exchange(ids, msgs)
+
+    def _exchange(self, ids: list[int], msgs: list[bytes]) -> list[Reply | None]:
+        """Send `msgs` (request ids `ids`), collect the replies by request id; resend the unanswered
+        ones `retries` times. Each round waits at most `timeout` and reads a bounded number of
+        datagrams; an ICMP error ends the exchange (nothing listens)."""
+        out: list[Reply | None] = [None] * len(msgs)
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         with socket.socket(family, socket.SOCK_DGRAM) as s:
             for attempt in range(self.retries + 1):
@@ -254,7 +236,7 @@ class Client:
                     self.t.sent(msgs[i])
                     s.sendto(msgs[i], (self.host, self.port))
                 end = time.monotonic() + self.timeout
-                for _ in range(8 * len(asks)):  # bounded: the answers plus a few stray datagrams
+                for _ in range(8 * len(msgs)):  # bounded: the answers plus a few stray datagrams
                     left = end - time.monotonic()
                     if left <= 0 or all(r is not None for r in out):
                         break
@@ -276,7 +258,7 @@ class Client:
                         out[ids.index(reply.request_id)] = reply
                 unanswered = sum(1 for r in out if r is None)
                 if unanswered:
-                    self.t.note(f"{unanswered} of {len(asks)} requests unanswered within {self.timeout:.1f}s "
+                    self.t.note(f"{unanswered} of {len(msgs)} requests unanswered within {self.timeout:.1f}s "
                                 f"(try {attempt + 1})")
         return out
 
