@@ -85,6 +85,16 @@ def _page_to_ask(svc: Service, page_path: str, href: str) -> str | None:
     return None if target is None or _ACTION_PATH.search(target) else target
 
 
+def _get(client: http.Client, path: str) -> http.Response | None:
+    """GET a page of the login search; a failure is noted in the transcript and the search goes on."""
+    try:
+        return client.request("GET", path)
+    except (OSError, ValueError) as exc:
+        if client.transcript is not None:
+            client.transcript.note(f"GET {path} failed: {exc}")
+        return None
+
+
 def _looks_like_login(body: bytes, page: html.Page) -> bool:
     """A page whose scripts may log in: it has scripts, and a password box or the words of a login."""
     if not (page.scripts or page.script_srcs):
@@ -109,11 +119,8 @@ def _script_surface(ctx: CheckContext, svc: Service, client: http.Client, path: 
             break
         read.add(target)
         ctx.check_cancelled()
-        try:
-            got = client.request("GET", target)
-        except (OSError, ValueError) as exc:
-            if client.transcript is not None:
-                client.transcript.note(f"GET {target} failed: {exc}")
+        got = _get(client, target)
+        if got is None:
             continue
         found.scripts_read.append(target)
         if 200 <= got.status < 300:
@@ -168,11 +175,8 @@ def find_login_pages(ctx: CheckContext, svc: Service, client: http.Client, paths
     while queue:
         path = queue.pop(0)
         ctx.check_cancelled()
-        try:
-            resp = client.request("GET", path)
-        except (OSError, ValueError) as exc:
-            if client.transcript is not None:
-                client.transcript.note(f"GET {path} failed: {exc}")
+        resp = _get(client, path)
+        if resp is None:
             continue
         found.fetched += 1
         found.pages[path] = resp
