@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.usefixtures("lab_tools")
 
 def test_open_adb_on_odd_port_is_identified_and_fails_with_the_echo(daemons: LocalDaemons) -> None:
     port = daemons.adb_standin("open")
-    assert port != fp.ADB_PORT
+    assert port != fp.ADB_PORT and fp.probe_order(fp.ADB_PORT)[0] == "adb"
     found = fp.fingerprint("127.0.0.1", port, timeout=1.0)
     assert (found.protocol, found.confidence, found.banner_kind) == ("adb", "handshake", "adb-probe")
     assert found.product == "Standin TV Box" and found.tried[-1] == "adb"
@@ -87,9 +88,15 @@ def test_standin_speaks_real_adb_to_debians_client(daemons: LocalDaemons, tmp_pa
         assert echo.returncode == 0 and echo.stdout.strip() == "hithere"
         assert run("-s", f"127.0.0.1:{open_port}", "shell", "ls").returncode != 0  # refused with CLSE
         run("connect", f"127.0.0.1:{auth_port}")
-        devices = run("devices").stdout
-        states = dict(line.split("\t", 1) for line in devices.splitlines() if "\t" in line)
+        seen = []
+        for _ in range(40):  # bounded (about 10 s): the client goes offline -> authorizing -> unauthorized
+            devices = run("devices").stdout
+            states = dict(line.split("\t", 1) for line in devices.splitlines() if "\t" in line)
+            seen.append(states.get(f"127.0.0.1:{auth_port}"))
+            if seen[-1] in ("authorizing", "unauthorized"):
+                break
+            time.sleep(0.25)
         assert states[f"127.0.0.1:{open_port}"] == "device"
-        assert states[f"127.0.0.1:{auth_port}"] in ("authorizing", "unauthorized")  # never "device"
+        assert seen[-1] in ("authorizing", "unauthorized") and "device" not in seen, seen
     finally:
         subprocess.run(["adb", "kill-server"], env=env, capture_output=True, timeout=10)
