@@ -9,8 +9,9 @@ known community whose write probe (a SET of read-only sysDescr.0 to its own valu
 nothing) is answered notWritable: the object is inside its write view; an RTSP DESCRIBE answered
 with a stream description; an SMB share whose folder an anonymous or guest session can list; and
 a console or telnet service that shows a shell prompt without a login and evaluates an `echo` of
-a random token (the only command ever sent); a TFTP server that hands out a file from a short list
-of common configuration and boot file names (read requests only, the first block, then the
+a random token (the only command ever sent); an ADB (Android Debug Bridge) daemon that accepts a
+host without an RSA key and runs one `shell:echo` of a random token; a TFTP server that hands out
+a file from a short list of common configuration and boot file names (read requests only, the first block, then the
 transfer is ended); a CoAP server that lists its resources at /.well-known/core to anyone.
 """
 
@@ -25,7 +26,7 @@ from urllib.parse import urljoin, urlsplit
 from probe.context import ServiceContext
 from probe.models import Finding, InconclusiveReason, Status
 from probe.plugins import ServiceCheck
-from probe.protocols import coap, console, ftp, http_auth, mqtt, rtsp, smb, snmp, tftp, tlswrap
+from probe.protocols import adb, coap, console, ftp, http_auth, mqtt, rtsp, smb, snmp, tftp, tlswrap
 from probe.protocols.netio import ReadTimeout
 from probe.protocols.transcript import Transcript
 from probe.services import open_web, web
@@ -62,7 +63,7 @@ class UnauthenticatedAccess(ServiceCheck):
         handler = {"http": self._http, "https": self._http, "ftp": self._ftp, "mqtt": self._mqtt,
                    "mqtts": self._mqtt, "snmp": self._snmp, "rtsp": self._rtsp, "smb": self._smb,
                    "console": self._console, "telnet": self._console, "tftp": self._tftp,
-                   "coap": self._coap}[svc.protocol]
+                   "coap": self._coap, "adb": self._adb}[svc.protocol]
         yield handler(ctx)
 
     # -- HTTP ------------------------------------------------------------------------------
@@ -346,6 +347,38 @@ class UnauthenticatedAccess(ServiceCheck):
         code = InconclusiveReason.CONNECTIVITY if r.outcome is console.Outcome.CLOSED else \
             InconclusiveReason.DEVICE_MISBEHAVED
         return ctx.inconclusive(f"Neither a login nor a prompt on {svc.protocol} port {svc.port}.", r.detail, code,
+                                artefacts=[art], details=details)
+
+    # -- ADB ---------------------------------------------------------------------------------
+    def _adb(self, ctx: ServiceContext) -> Finding:
+        """CNXN, and on a keyless CNXN one `shell:echo` of a random token; AUTH is never answered."""
+        svc = ctx.service
+        t = Transcript(svc.protocol, ctx.host, svc.port)
+        try:
+            with ctx.connection(svc.port) as sock:
+                r = adb.probe(sock, t, ctx.remaining())
+        except OSError as exc:
+            t.note(f"connection ended: {exc}")
+            art = ctx.artefact("transcript", "adb probe", t.render())
+            return ctx.inconclusive("Could not talk to the ADB service.", str(exc),
+                                    InconclusiveReason.CONNECTIVITY, artefacts=[art])
+        art = ctx.artefact("transcript", "adb probe (CNXN, one shell:echo stream)", t.render())
+        details = {"outcome": str(r.outcome), "banner": r.banner, "properties": r.properties, "token": r.token,
+                   "output": r.output}
+        if r.outcome is adb.Outcome.EXECUTES:
+            return ctx.finding(Status.FAIL, "ADB shell without authentication",
+                               f"The ADB daemon on port {svc.port} accepted a host without an RSA key "
+                               f"(device banner {r.banner!r}) and ran a command: {r.detail}.", artefacts=[art],
+                               details=details, severity="high")
+        if r.outcome is adb.Outcome.AUTH:
+            return ctx.finding(Status.PASS, "ADB requires key authentication",
+                               f"The ADB daemon on port {svc.port} answered the connect with an AUTH token: only a "
+                               "host whose RSA key the device authorised can connect (the token was not answered).",
+                               artefacts=[art], details=details, severity="info")
+        if r.outcome is adb.Outcome.CONNECTED:
+            return ctx.inconclusive(f"ADB on port {svc.port} connects without a key, but no command was proven.",
+                                    r.detail, InconclusiveReason.DEVICE_MISBEHAVED, artefacts=[art], details=details)
+        return ctx.inconclusive(f"No ADB answer on port {svc.port}.", r.detail, InconclusiveReason.DEVICE_MISBEHAVED,
                                 artefacts=[art], details=details)
 
     # -- SNMP ------------------------------------------------------------------------------

@@ -23,6 +23,9 @@ PACKAGES=(
   # the smart hub's UDP services: TFTP (tftpd-hpa), NTP (ntpsec, which answers mode-6 control
   # queries), WS-Discovery (wsdd) and CoAP (libcoap's example server, coap-server-notls)
   tftpd-hpa ntpsec wsdd libcoap3-bin
+  # the ADB host client (Debian has no adbd): the independent client that proves probe's adbd
+  # stand-in (probe/lab/adb_standin.py) speaks real ADB (tests/auth/test_adb.py)
+  adb
   # TinySSH 20230101: a real SSH server from before strict key exchange (the Terrapin tests)
   tinysshd
   # namespace plumbing and capture

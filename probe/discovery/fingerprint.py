@@ -5,7 +5,9 @@ with no well-known protocol that stayed silent, one empty line (a console that w
 shows its prompt; nothing else is ever typed into something that may be a shell); then a TLS
 ClientHello; if not TLS, an HTTP request (an RTSP OPTIONS on the RTSP ports); if still nothing, an
 MQTT CONNECT; on port 53 or a port nothing else identified, a DNS version.bind query over TCP, an
-RTSP OPTIONS and an SMB2 NEGOTIATE (SMB goes first on 139/445). Every answer read is kept as an
+RTSP OPTIONS and an SMB2 NEGOTIATE (SMB goes first on 139/445). ADB (adbd, client-first) gets its
+CNXN first on 5555 and, on a port nothing else identified, after the TLS and HTTP probes (so a
+stalling port pays only SILENT_WAIT for it); the CNXN opens no stream. Every answer read is kept as an
 artefact so the identification itself is evidence, and what was tried is recorded
 (`Fingerprint.tried`), so an unidentified port says what it did not answer. Product and version
 come from what the service says (SSH software version, FTP greeting, HTTP/RTSP Server header,
@@ -36,7 +38,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from probe.discovery import identify
-from probe.protocols import console, dns, mqtt, smb, tls_hello
+from probe.protocols import adb, console, dns, mqtt, smb, tls_hello
 from probe.protocols.netio import read_some
 from probe.protocols.tlswrap import permissive_context
 
@@ -118,6 +120,7 @@ class _Budget:
 SILENT_PROBES = 2  # client-first probes with no answer at all after which a port counts as stalling
 SILENT_WAIT = 1.0  # seconds each further probe then waits (instead of the full timeout)
 
+ADB_PORT = 5555  # adbd's TCP port (`adb tcpip 5555`, `service.adb.tcp.port`)
 _HTTP_FIRST_PORTS = frozenset({80, 1900, 2869, 5000, 7547, 8000, 8008, 8080, 8081, 8888, 49152, 49153, 49154})
 
 
@@ -136,12 +139,17 @@ def probe_order(port: int) -> list[str]:
         order = ["rtsp", "tls", "http"]
     elif port in _HTTP_FIRST_PORTS:
         order = ["http", "tls", "mqtt"]
+    elif port == ADB_PORT:
+        order = ["adb", "tls", "http", "mqtt"]
     else:
         order = ["tls", "http", "mqtt"]
         if port not in identify.PORT_GUESS:
             # an unknown port may be a resolver (nmap asks the same question), a stream server or
-            # a file share moved off its port; a silent one may be a console waiting for Enter
-            order = ["newline", *order, "dns", "rtsp", "smb"]
+            # a file share moved off its port; a silent one may be a console waiting for Enter, or
+            # adbd moved off 5555 (client-first, silent to everything but its CNXN). The CNXN goes
+            # after TLS and HTTP: on a port that stalled for those it waits only SILENT_WAIT, and an
+            # adbd answers it at once.
+            order = ["newline", "tls", "http", "adb", "mqtt", "dns", "rtsp", "smb"]
     return order
 
 
@@ -201,7 +209,8 @@ def fingerprint(host: str, port: int, *, timeout: float = 3.0, greeting_wait: fl
     """
     b = _Budget(timeout, deadline, cancel, track)
     probes: dict[str, _Probe] = {"tls": _probe_tls, "http": _probe_http, "rtsp": _probe_rtsp, "mqtt": _probe_mqtt,
-                                 "dns": _probe_dns, "smb": _probe_smb, "newline": _probe_newline}
+                                 "dns": _probe_dns, "smb": _probe_smb, "newline": _probe_newline,
+                                 "adb": _probe_adb}
     done: dict[str, tuple[Fingerprint | None, bytes] | OSError] = {}  # each probe's answer, asked once
     early = early_probe(port) if spare is not None else None
     if early is None or spare is None:
@@ -374,6 +383,23 @@ def _probe_newline(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Fi
         data = read_some(s, max_bytes=4096, total_timeout=b.clip(min(b.timeout, 1.0)), idle_timeout=0.3).data
     if console.looks_like_prompt(data):
         return Fingerprint("console", False, None, None, "handshake", data, "newline-probe"), data
+    return None, data
+
+
+def _probe_adb(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
+    """One ADB CNXN (asks nothing, opens no stream): adbd answers CNXN (its banner) or AUTH."""
+    with b.connect(host, port) as s:
+        s.sendall(adb.connect_message())
+        raw: list[bytes] = []
+        try:
+            msg = adb.read_message(s, time.monotonic() + b.clip(b.timeout), raw)
+        except (adb.AdbError, OSError):
+            return None, b"".join(raw)
+    data = b"".join(raw)
+    if msg.command == adb.CNXN or (msg.command == adb.AUTH and msg.arg0 == adb.AUTH_TOKEN):
+        props = adb.banner_fields(msg.payload) if msg.command == adb.CNXN else {}
+        product = props.get("ro.product.model") or props.get("ro.product.name")
+        return Fingerprint("adb", False, product, None, "handshake", data, "adb-probe"), data
     return None, data
 
 

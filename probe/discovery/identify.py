@@ -14,7 +14,7 @@ from probe.protocols import console, dns, smb
 PORT_GUESS: dict[int, str] = {
     21: "ftp", 22: "ssh", 23: "telnet", 25: "smtp", 53: "dns", 80: "http", 161: "snmp",
     139: "smb", 443: "https", 445: "smb", 554: "rtsp", 1883: "mqtt", 1900: "ssdp", 2323: "telnet", 5000: "upnp",
-    5353: "mdns", 7547: "http", 8080: "http", 8443: "https", 8883: "mqtts",
+    5353: "mdns", 5555: "adb", 7547: "http", 8080: "http", 8443: "https", 8883: "mqtts",
 }
 
 TLS_PROTOCOL_FOR_PORT = {443: "https", 8443: "https", 8883: "mqtts", 993: "tls", 995: "tls"}

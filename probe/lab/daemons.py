@@ -63,6 +63,7 @@ BINARIES: dict[str, list[str]] = {
     "wsdd": ["wsdd"],
     "coap-server": ["coap-server-notls"],
     "ubnt-discovery": [],  # probe's own stand-in (python, probe.lab.ubnt_discovery)
+    "adbd": [],  # probe's own stand-in (python, probe.lab.adb_standin): Debian has no adbd
 }
 
 
@@ -258,6 +259,13 @@ def start_ubnt_discovery(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
             "--hostname", dev.variant.hostname, "--model", dev.variant.model]
 
 
+def start_adbd(dev: DeviceRuntime, svc: ServiceSpec) -> list[str]:
+    # probe's stand-in for adbd (probe/lab/adb_standin.py, docs/lab.md): `open` serves only
+    # `shell:echo`, evaluated like a shell joins quotes and never executed; `auth` asks for a key
+    return [sys.executable, "-m", "probe.lab.adb_standin", "--bind", dev.address,
+            "--port", str(svc.ports[0].port), "--mode", str(svc.options.get("mode", "open"))]
+
+
 STARTERS: dict[str, Starter] = {
     "dropbear": start_dropbear,
     "openssh": start_openssh,
@@ -277,5 +285,6 @@ STARTERS: dict[str, Starter] = {
     "ntpd": start_ntpd,
     "wsdd": start_wsdd,
     "coap-server": start_coap_server,
+    "adbd": start_adbd,
     "ubnt-discovery": start_ubnt_discovery,
 }

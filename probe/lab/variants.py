@@ -19,7 +19,7 @@ from probe.errors import UserError
 
 KNOWN_DAEMONS = ("dropbear", "openssh", "telnetd", "lighttpd", "vsftpd", "mosquitto", "snmpd",
                  "miniupnpd", "dnsmasq", "rtsp", "rtsp-source", "hostile", "samba", "socat", "tftpd", "ntpd",
-                 "wsdd", "coap-server", "ubnt-discovery")
+                 "wsdd", "coap-server", "ubnt-discovery", "adbd")
 
 
 class LabTemplate(Template):

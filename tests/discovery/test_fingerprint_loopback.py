@@ -141,8 +141,9 @@ def test_a_stalling_port_is_asked_the_rest_with_short_waits(monkeypatch: pytest.
         f = fp.fingerprint("127.0.0.1", server.port, timeout=1.0, greeting_wait=0.3, track=conns.track)
     finally:
         server.stop()
-    assert f.confidence == "port" and f.tried == ("greeting", "newline", "tls", "http", "mqtt", "dns", "rtsp", "smb")
-    assert conns.timeouts == [1.0, 1.0, 1.0, 1.0, 0.25, 0.25, 0.25, 0.25]
+    assert f.confidence == "port" and f.tried == ("greeting", "newline", "tls", "http", "adb", "mqtt", "dns", "rtsp",
+                                                  "smb")
+    assert conns.timeouts == [1.0, 1.0, 1.0, 1.0, 0.25, 0.25, 0.25, 0.25, 0.25]
 
 
 def _free(port: int) -> bool:

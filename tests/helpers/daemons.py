@@ -553,6 +553,15 @@ class LocalDaemons(Daemons):
                        LOOPBACK, port, timeout=0.2, attempts=1)[2] is not None))
         return port
 
+    def adb_standin(self, mode: str = "open") -> int:
+        """probe's lab stand-in for adbd (probe/lab/adb_standin.py; Debian has no adbd): `open` answers
+        CNXN and evaluates only `shell:echo`, `auth` answers every connect with an AUTH token."""
+        import sys
+        port = free_port()
+        self.start([sys.executable, "-m", "probe.lab.adb_standin", "--bind", LOOPBACK, "--port", str(port),
+                    "--mode", mode, "--lifetime", "300", "--max-clients", "100"], port=port)
+        return port
+
     def dnsmasq(self) -> int:
         """dnsmasq answering DNS on one port, over UDP and TCP."""
         d = self._dir("dnsmasq")
