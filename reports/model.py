@@ -8,7 +8,6 @@ it; renderers still escape for their own syntax (HTML, Markdown, XML).
 
 from __future__ import annotations
 
-import base64
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 
 from probe.output.exitcodes import exit_code
 from probe.output.lang import datetime_text
+from probe.output.pack import read_artefact
 
 from .i18n import labels
 
@@ -114,15 +114,6 @@ def gap_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
             for g in path["gap_set"]]
 
 
-def artefact_bytes(art: dict[str, Any]) -> bytes | None:
-    try:
-        if art.get("encoding") == "base64":
-            return base64.b64decode(art["content"], validate=True)
-        return str(art["content"]).encode("utf-8", "surrogatepass")
-    except (ValueError, KeyError):
-        return None
-
-
 def hexdump(data: bytes, limit: int = 4096) -> str:
     lines = []
     for off in range(0, min(len(data), limit), 16):
@@ -139,7 +130,7 @@ def artefact_view(art: dict[str, Any]) -> dict[str, Any]:
     """Display form of one artefact: text (control characters escaped) or a hex dump, capped."""
     import hashlib
 
-    raw = artefact_bytes(art)
+    raw = read_artefact(art)
     digest_ok = raw is not None and hashlib.sha256(raw).hexdigest() == art.get("sha256")
     shown = (raw or b"")[:MAX_SHOWN]
     text: str | None

@@ -15,12 +15,13 @@ findings of one document that still share a key are told apart by their content,
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from probe.output.pack import read_artefact
 
 VERDICT_ORDER = ("PASS", "NOT_APPLICABLE", "MANUAL", "INCONCLUSIVE", "FAIL")
 
@@ -276,15 +277,6 @@ class Diff:
 # ----------------------------------------------------------------------------- services
 
 
-def _artefact_bytes(art: dict[str, Any]) -> bytes | None:
-    try:
-        if art.get("encoding") == "base64":
-            return base64.b64decode(art["content"], validate=True)
-        return str(art["content"]).encode("utf-8", "surrogatepass")
-    except (ValueError, KeyError):
-        return None
-
-
 def _strip_telnet(raw: bytes) -> bytes:
     """Telnet option negotiation (IAC sequences) removed, the text a login banner shows kept."""
     out = bytearray()
@@ -336,7 +328,7 @@ def banner_text(raw: bytes | None) -> str | None:
 
 
 def _certificate_fingerprint(art: dict[str, Any]) -> str | None:
-    raw = _artefact_bytes(art)
+    raw = read_artefact(art)
     if raw is None:
         return None
     if raw.lstrip().startswith(b"-----BEGIN CERTIFICATE-----"):
@@ -365,7 +357,7 @@ def service_states(doc: dict[str, Any], host_map: dict[str, str] | None = None) 
         banner_art = arts.get(s.get("banner_artefact") or "")
         out[f"{host}:{s['port']}/{s['transport']}"] = ServiceState(
             protocol=str(s.get("protocol")), product=s.get("product"), version=s.get("version"),
-            tls=bool(s.get("tls")), banner=banner_text(_artefact_bytes(banner_art)) if banner_art else None,
+            tls=bool(s.get("tls")), banner=banner_text(read_artefact(banner_art)) if banner_art else None,
             certificates=tuple(sorted(certs.get((s["host"], s["port"]), ()))),
             roles=tuple(sorted({str(r.get("role")) for r in s.get("roles") or []})))
     return out
@@ -491,7 +483,7 @@ def artefact_problems(doc: dict[str, Any]) -> list[str]:
     """Artefacts whose content no longer matches their recorded sha256 (an edited evidence JSON)."""
     out = []
     for a in doc.get("artefacts") or []:
-        raw = _artefact_bytes(a)
+        raw = read_artefact(a)
         if raw is None or hashlib.sha256(raw).hexdigest() != a.get("sha256"):
             out.append(f"artefact {a.get('id')}: content does not match its sha256")
     return out

@@ -59,11 +59,20 @@ def sha256(data: bytes) -> str:
 # Building
 
 
-def artefact_bytes(art: dict[str, Any]) -> bytes:
+def artefact_bytes(art: dict[str, Any], errors: str = "strict") -> bytes:
     """The raw bytes of an artefact as stored in the evidence (UTF-8 text or base64)."""
     if art.get("encoding") == "base64":
         return base64.b64decode(art["content"], validate=True)
-    return str(art["content"]).encode("utf-8")
+    return str(art["content"]).encode("utf-8", errors)
+
+
+def read_artefact(art: dict[str, Any]) -> bytes | None:
+    """artefact_bytes of a document read back (`probe diff`, the reports), which may be damaged or
+    hand-edited: None for content that does not decode, and text kept even with lone surrogates."""
+    try:
+        return artefact_bytes(art, "surrogatepass")
+    except (ValueError, KeyError):
+        return None
 
 
 def _der_to_pem(der: bytes) -> bytes:
