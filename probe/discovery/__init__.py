@@ -138,8 +138,12 @@ def _probe_udp(session: TargetSession, port: int) -> tuple[udp_probe.UdpResult |
     host, store, options = session.host, session.store, session.options
     if session.clock.up():
         return None, None
+    def ssdp_search(listen: float, resend: bool) -> udp_probe.ssdp.Search:  # the checks reuse its answers
+        return udp_probe.shared_ssdp_search(session.once, host, port, listen=listen, resend=resend)
+
     with session.slot():
-        r = udp_probe.probe_port(host, port, timeout=min(options.discovery.udp_timeout, options.safety.timeout))
+        r = udp_probe.probe_port(host, port, timeout=min(options.discovery.udp_timeout, options.safety.timeout),
+                                 ssdp_search=ssdp_search)
     if r.state != "open" or r.protocol is None:
         return r, None
     first_art = None

@@ -21,8 +21,10 @@ is listening even when it answers no community.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from probe.discovery import identify
@@ -172,14 +174,50 @@ def probe_mdns(host: str, port: int, timeout: float, attempts: int) -> UdpResult
     return res
 
 
-def probe_ssdp(host: str, port: int, timeout: float, attempts: int) -> UdpResult:
-    req = ssdp.msearch(host, port)
-    state, replies = _exchange(host, port, req, lambda d: ssdp.parse(d).is_answer,
-                               timeout=timeout, attempts=attempts, many=True)
+# One question per device and SSDP port: discovery's UDP probe and the UPnP survey of the checks
+# (probe.services.upnp, read by upnp_exposure, update_mechanism, update_channel and
+# model_designation) share the answer through the target's memo (TargetSession.once), so the
+# device is asked once and nobody waits for its answers twice.
+Once = Callable[[object, Callable[[], ssdp.Search]], ssdp.Search]
+
+
+def ssdp_memo_key(port: int) -> tuple[str, int]:
+    return ("ssdp-search", port)
+
+
+def shared_ssdp_search(once: Once, host: str, port: int, *, listen: float, resend: bool = True,
+                       slot: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
+                       check_cancelled: Callable[[], None] | None = None) -> ssdp.Search:
+    """The device's answers to one unicast M-SEARCH on `port`, asked once per target.
+
+    `once` is the target's memo (TargetSession.once / CheckContext.once); the first caller asks
+    (inside `slot`, one of the device's connection slots) and every later one reads the same
+    answers, so the artefacts cite one exchange. The search ends when the answer is complete
+    (ssdp.search: a closed port at once, answers after their burst), `listen` bounds silence.
+    """
+    def ask() -> ssdp.Search:
+        with slot():
+            return ssdp.search(host, port, listen=listen, max_answers=MAX_SSDP_ANSWERS,
+                               check_cancelled=check_cancelled, resend=resend)
+    return once(ssdp_memo_key(port), ask)
+
+
+MAX_SSDP_ANSWERS = 32
+
+
+def probe_ssdp(host: str, port: int, timeout: float, attempts: int,
+               search: Callable[[float, bool], ssdp.Search] | None = None) -> UdpResult:
+    """A unicast M-SEARCH ssdp:all; `search(listen, resend)` is the shared question
+    (shared_ssdp_search) when discovery runs for a target, else the search is made here."""
+    listen, resend = timeout * max(1, attempts), attempts > 1
+    heard = search(listen, resend) if search is not None else ssdp.search(
+        host, port, listen=listen, max_answers=MAX_SSDP_ANSWERS, resend=resend)
+    replies = [a for a in heard.answers if ssdp.parse(a).is_answer][:udpio.MAX_REPLIES]
+    state = "open" if replies else "closed" if heard.closed else "unreachable" if heard.error else "no-answer"
     res = UdpResult(port, state)
     if state == "open":
         res.protocol = "ssdp"
-        res.exchanges.append(UdpExchange("SSDP unicast M-SEARCH ssdp:all", req, replies))
+        res.exchanges.append(UdpExchange("SSDP unicast M-SEARCH ssdp:all", heard.request, replies))
         answer = ssdp.parse(replies[0])
         server, location = answer.get("server"), answer.get("location")
         if server:
@@ -348,14 +386,21 @@ PORT_PROTOCOL = {161: "snmp", 53: "dns", 5353: "mdns", 1900: "ssdp", natpmp.PORT
 FALLBACK_ORDER = ["dns", "snmp", "ssdp", "mdns", "nat-pmp", "ntp", "coap", "ws-discovery", "ubnt-discovery", "tftp"]
 
 
-def probe_port(host: str, port: int, *, timeout: float = 1.0, attempts: int = 2) -> UdpResult:
-    """Probe one UDP port: its well-known protocol, or (an odd port) each probe once in turn."""
+def probe_port(host: str, port: int, *, timeout: float = 1.0, attempts: int = 2,
+               ssdp_search: Callable[[float, bool], ssdp.Search] | None = None) -> UdpResult:
+    """Probe one UDP port: its well-known protocol, or (an odd port) each probe once in turn.
+
+    `ssdp_search(listen, resend)`: the target's shared SSDP question (shared_ssdp_search), if any."""
     first = PORT_PROTOCOL.get(port)
     order = [first] if first else FALLBACK_ORDER
     result = UdpResult(port, "no-answer")
     for i, proto in enumerate(order):
         # a well-known port gets its own probe with retransmission; the fallbacks are tried once
-        r = PROBES[proto](host, port, timeout, attempts if i == 0 else 1)
+        tries = attempts if i == 0 else 1
+        if proto == "ssdp":
+            r = probe_ssdp(host, port, timeout, tries, search=ssdp_search)
+        else:
+            r = PROBES[proto](host, port, timeout, tries)
         if r.state in ("open", "closed", "unreachable"):
             return r
         result = r

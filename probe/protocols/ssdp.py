@@ -10,7 +10,9 @@ nothing here ever sends to 239.255.255.250.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import select
 import socket
 import time
 from collections.abc import Callable
@@ -75,44 +77,75 @@ class Search:
 
     answers: list[bytes] = field(default_factory=list)
     error: str | None = None  # why the search could not be made or was cut short
+    closed: bool = False  # the device said "port unreachable" (ICMP): nothing listens there
+    request: bytes = b""  # the M-SEARCH as sent
+    seconds: float = 0.0  # how long the search waited
+
+
+SETTLE = 0.3  # seconds to wait past the latest answer: a device sends its answers in one burst
 
 
 def search(host: str, port: int, *, listen: float, max_answers: int = 32,
-           check_cancelled: Callable[[], None] | None = None) -> Search:
+           check_cancelled: Callable[[], None] | None = None, settle: float | None = SETTLE,
+           resend: bool = True) -> Search:
     """Unicast M-SEARCH to host:port; listen up to `listen` seconds for answers from host.
 
     The socket is not connected: a device may answer from another port than the one asked, so
     every datagram whose source address is the device counts, and datagrams from any other
     address are dropped. UDP may lose the request: it is sent once more (no more) when the first
-    half-second brings nothing.
+    half-second brings nothing (`resend=False`: never).
+
+    The wait ends as soon as the answer is complete, not at `listen`: a unicast M-SEARCH is
+    answered at once (MX bounds the random delay of answers to a *multicast* search, where many
+    devices must not answer together; miniupnpd answers a unicast ssdp:all with its whole burst
+    of datagrams within about 0.1 s), so the search stops `settle` seconds after the latest
+    answer; and an ICMP port unreachable (IP_RECVERR reports it on this unconnected socket,
+    Linux) ends it at once as `closed`. `settle=None` listens the whole `listen`.
     """
     msg = msearch(host, port)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    out = Search()
+    out = Search(request=msg)
+    start = time.monotonic()
     with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        recverr = (socket.IPPROTO_IPV6, 25) if family == socket.AF_INET6 else (socket.IPPROTO_IP, 11)  # *_RECVERR
+        with contextlib.suppress(OSError):
+            sock.setsockopt(*recverr, 1)  # only the device is ever sent anything: its ICMP errors only
         try:
             sock.sendto(msg, (host, port))
-            deadline = time.monotonic() + listen
-            resent = False
+            deadline = start + listen
+            resend_at: float | None = start + 0.5 if resend else None
             while len(out.answers) < max_answers:
                 if check_cancelled is not None:
                     check_cancelled()
-                left = deadline - time.monotonic()
+                now = time.monotonic()
+                left = deadline - now
                 if left <= 0:
                     break
-                sock.settimeout(min(left, 0.5))
+                if resend_at is not None and now >= resend_at:
+                    resend_at = None
+                    try:
+                        sock.sendto(msg, (host, port))
+                    except ConnectionRefusedError:  # the first request's ICMP error, reported here
+                        out.closed, out.error = True, f"ICMP port unreachable: nothing listens on udp/{port}"
+                        break
+                wait = min(left, 0.5 if resend_at is None else max(0.0, resend_at - now))
+                ready, _, _ = select.select([sock], [], [], wait)
+                if not ready:
+                    continue
                 try:
                     pkt, addr = sock.recvfrom(8192)
-                except TimeoutError:
-                    if not out.answers and not resent:
-                        sock.sendto(msg, (host, port))
-                        resent = True
-                    continue
                 except ConnectionRefusedError:
+                    if out.answers:  # an answer came first: something listens; the error is stray
+                        continue
+                    out.closed = True
                     out.error = f"ICMP port unreachable: nothing listens on udp/{port}"
                     break
                 if addr[0] == host:
                     out.answers.append(pkt)
+                    resend_at = None  # answered: the request arrived
+                    if settle is not None:
+                        deadline = min(deadline, time.monotonic() + settle)
         except OSError as exc:
             out.error = f"{exc.__class__.__name__}: {exc}"
+    out.seconds = round(time.monotonic() - start, 3)
     return out

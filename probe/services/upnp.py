@@ -22,10 +22,11 @@ from defusedxml import DefusedXmlException
 
 from probe import yamlfile
 from probe.context import CheckContext
+from probe.discovery import udp_probe
 from probe.protocols import ssdp
 from probe.services import web
 
-MAX_SSDP_RESPONSES = 32
+MAX_SSDP_RESPONSES = udp_probe.MAX_SSDP_ANSWERS
 SSDP_LISTEN_SECONDS = 2.0
 MAX_XML_BYTES = 256 * 1024
 MAX_SERVICES = 64
@@ -166,10 +167,13 @@ def parse_scpd_actions(raw: bytes) -> list[str]:
 
 
 def msearch(ctx: CheckContext, port: int) -> ssdp.Search:
-    """Unicast M-SEARCH to the target only (probe.protocols.ssdp), inside one connection slot."""
-    with ctx.slot():
-        return ssdp.search(ctx.host, port, listen=ctx.remaining(SSDP_LISTEN_SECONDS),
-                           max_answers=MAX_SSDP_RESPONSES, check_cancelled=ctx.check_cancelled)
+    """Unicast M-SEARCH to the target only (probe.protocols.ssdp), inside one connection slot.
+
+    The device's answers on a port are asked once per target and shared: when discovery's UDP
+    probe has already asked this port (udp/1900 on every built-in profile), its answers are
+    read here and the device is not asked, nor waited for, again."""
+    return udp_probe.shared_ssdp_search(ctx.once, ctx.host, port, listen=ctx.remaining(SSDP_LISTEN_SECONDS),
+                                        slot=ctx.slot, check_cancelled=ctx.check_cancelled)
 
 
 def soap_call(ctx: CheckContext, control_url: str, service_type: str, action: str,

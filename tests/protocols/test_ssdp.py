@@ -104,3 +104,21 @@ def test_search_of_a_silent_port_retransmits_once_and_stops() -> None:
             third = None
     assert heard.answers == [] and heard.error is None
     assert got[0] == got[1] == ssdp.msearch("127.0.0.1", port) and third is None
+
+
+def test_search_ends_when_the_answers_are_in_and_at_once_on_a_closed_port() -> None:
+    """A unicast search is answered at once: the wait ends SETTLE after the burst, not at `listen`;
+    an ICMP port unreachable (IP_RECVERR on the unconnected socket) ends it at once as closed."""
+    srv, t = _responder(answers=3)
+    with srv:
+        port = srv.getsockname()[1]
+        heard = ssdp.search("127.0.0.1", port, listen=3.0)
+        t.join(5)
+    assert len(heard.answers) == 4 and not heard.closed and heard.seconds < 1.5
+    assert heard.request == ssdp.msearch("127.0.0.1", port)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    heard = ssdp.search("127.0.0.1", closed_port, listen=3.0)
+    assert heard.closed and heard.answers == [] and "port unreachable" in (heard.error or "")
+    assert heard.seconds < 1.0

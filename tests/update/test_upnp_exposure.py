@@ -23,10 +23,14 @@ from pathlib import Path
 
 import pytest
 
-from probe.engine import run_single_check
+from probe.discovery import discover
+from probe.engine import make_context, run_single_check
 from probe.models import Service
 from probe.options import DiscoveryOptions, SafetyOptions, ScanOptions
+from probe.plugins import registry
 from probe.services import upnp
+from probe.session import TargetSession
+from probe.store import EvidenceStore
 from tests.helpers.netns import NetNS, available
 from tests.helpers.processes import require
 
@@ -146,6 +150,28 @@ def _soap_raw(ip: str, action: str, args: dict[str, str]) -> bytes:
                 break
             data += chunk
     return data
+
+
+@needs_root
+def test_discovery_and_the_upnp_checks_ask_the_device_once(miniupnpd_ns: IGD) -> None:
+    """Discovery's UDP probe of udp/1900 and the UPnP survey the device-level checks share are one
+    question: miniupnpd receives one M-SEARCH, the survey cites the same answers without waiting
+    again, and the search ended when the answers were in (not after the 2 s listen bound)."""
+    before = miniupnpd_ns.log.stat().st_size
+    session = TargetSession(miniupnpd_ns.ip, ScanOptions(), EvidenceStore())
+    found = discover(session, (), (1900,))
+    ssdp_svc = next(s for s in found.services if s.protocol == "ssdp")
+    heard = session.once(("ssdp-search", 1900), lambda: None)
+    assert heard is not None and heard.answers and heard.seconds < 1.5, heard
+    ctx = make_context(session, registry()["upnp_exposure"].metadata, services=found.services)
+    info = upnp.gather(ctx)
+    assert info.ssdp_answered and info.ssdp_error is None
+    assert len(info.responses) == len(heard.answers)
+    art = session.store.snapshot()[2][info.ssdp_artefact]
+    assert art.data == b"".join(a + b"\r\n----\r\n" for a in heard.answers)
+    assert ssdp_svc.banner_artefact is not None
+    text = miniupnpd_ns.log.read_bytes()[before:].decode("utf-8", "replace")
+    assert text.count("SSDP M-SEARCH from") == 1, text
 
 
 MAPPING_TEST = ScanOptions(safety=SafetyOptions(upnp_mapping_test=True))
