@@ -114,6 +114,23 @@ class DeviceLimiter:
             self._local.priority = before
 
     @contextlib.contextmanager
+    def spare(self) -> Iterator[bool]:
+        """One more slot if one is free right now and nobody waits for it: yields True while held,
+        False (holding nothing) otherwise. Never waits: for work that can run on the slot it
+        already holds and only goes faster with a second connection beside it."""
+        with self._cond:
+            held = not self._queue and self._free >= 1
+            if held:
+                self._free -= 1
+        try:
+            yield held
+        finally:
+            if held:
+                with self._cond:
+                    self._free += 1
+                    self._cond.notify_all()
+
+    @contextlib.contextmanager
     def slot(self, cancel: threading.Event, n: int = 1) -> Iterator[None]:
         """Hold `n` slots (n > 1 for work that runs n connections side by side), taken together:
         the first waiter in line gets them all at once or waits, so two workers that each want two

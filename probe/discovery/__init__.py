@@ -98,12 +98,17 @@ def _identify_tcp(session: TargetSession, port: int, method: str) -> Service | N
     if clock.up():
         return _unidentified(host, port, method)
     # a port whose well-known protocol is client-first gets two slots: its first probe goes out
-    # beside the greeting wait (fingerprint.early_probe), and the port costs one round trip
-    pair = fp.early_probe(port) is not None and session.limiter.size >= 2
+    # beside the greeting wait (fingerprint.early_probe), and the port costs one round trip; a port
+    # with no well-known protocol sends its empty line beside the greeting wait on a second slot
+    # taken when one is free during the wait (DeviceLimiter.spare, never waited for), so unknown
+    # ports, which may stall for seconds, never hold two slots or wait at the head of the queue
+    early = fp.early_probe(port)
+    pair = early is not None and early != "newline" and session.limiter.size >= 2
+    spare = _held if pair else session.limiter.spare if early == "newline" else None
     try:
         with session.slot(2 if pair else 1):
             f = fp.fingerprint(host, port, timeout=min(session.options.safety.timeout, 3.0), deadline=clock.deadline,
-                               cancel=clock.cancel, track=session.limiter.tracked, spare=_held if pair else None)
+                               cancel=clock.cancel, track=session.limiter.tracked, spare=spare)
     except Cancelled:
         return _unidentified(host, port, method)
     except OSError as exc:
@@ -170,40 +175,78 @@ NMAP_SHARE = 0.2  # of the remaining --max-time budget
 NMAP_MAX_SECONDS = 90.0  # per device, all gap-filling nmap runs together
 
 
-def _nmap_enrich(session: TargetSession, services: list[Service], result: DiscoveryResult,
-                 progress: Progress | None) -> list[Service]:
-    """nmap -sV on the ports our own probes left unidentified or without product/version."""
-    host, store, clock, opts = session.host, session.store, session.clock, session.options.discovery
-    deadline = clock.deadline
-    candidates = [s for s in services if s.transport == "tcp" and not s.method.endswith("-unidentified")
-                  and nmap_scan.wanted(s.protocol, s.confidence, s.product, s.version, opts.nmap_versions, s.tls)]
-    stats: dict[str, Any] = {"nmap": nmap_scan.available() or "not installed",
-                             "nmap_ports": [s.port for s in candidates]}
-    result.stats.update(stats)
-    if not candidates or nmap_scan.available() is None:
-        if candidates:
-            result.notes.append("nmap is not installed: ports our probes could not identify stay 'unknown' "
-                                f"({', '.join(str(s.port) for s in candidates)})")
-        return services
-    per_port = opts.nmap_timeout
-    start = time.monotonic()
-    # nmap -sV can spend a minute on one silent port, and the checks still have to run: it gets at
-    # most NMAP_MAX_SECONDS per device, and under --max-time at most NMAP_SHARE of what is left.
-    allowed = NMAP_MAX_SECONDS if deadline is None else min(NMAP_MAX_SECONDS, max(0.0, deadline - start) * NMAP_SHARE)
-    nmap_deadline = start + allowed
-    skipped: list[int] = []
-    done = 0
+class _NmapGaps:
+    """nmap -sV on each TCP port our own probes left a gap on, started the moment identification
+    has given up on that port (not after every port is done), so nmap's seconds overlap the
+    identification of the other ports and the sweep.
 
-    def one(svc: Service) -> Service:
-        nonlocal done
+    Each nmap process holds one of the device's connection slots while it runs (one port, one
+    connection at a time), as every other question does, so the per-device cap still holds. nmap
+    gets at most NMAP_MAX_SECONDS per device, counted from its first start, and under --max-time
+    at most NMAP_SHARE of what was left then; Ctrl-C and --max-time stop a running nmap.
+    """
+
+    def __init__(self, session: TargetSession, result: DiscoveryResult, progress: Progress | None) -> None:
+        self.session, self.result, self.progress = session, result, progress
+        opts = session.options.discovery
+        self.enabled = opts.use_nmap
+        self.nmap = nmap_scan.available() if self.enabled else None
+        self.pool = ThreadPoolExecutor(max_workers=session.options.safety.max_connections,
+                                       thread_name_prefix="nmap") if self.nmap else None
+        self.lock = threading.Lock()
+        self.sent: dict[int, Service] = {}  # port -> the service as our probes left it
+        self.futures: dict[int, Future[Service]] = {}
+        self.skipped: list[int] = []
+        self.started: float | None = None
+        self.deadline = 0.0
+        self.ended = 0.0
+        self.done = 0
+
+    def wants(self, svc: Service) -> bool:
+        opts = self.session.options.discovery
+        return (self.enabled and svc.transport == "tcp" and not svc.method.endswith("-unidentified")
+                and nmap_scan.wanted(svc.protocol, svc.confidence, svc.product, svc.version, opts.nmap_versions,
+                                     svc.tls))
+
+    def submit(self, svc: Service) -> None:
+        """Called with each identified TCP service as soon as its identification is over."""
+        if not self.wants(svc):
+            return
+        with self.lock:
+            self.sent[svc.port] = svc
+            if self.pool is not None:
+                self.futures[svc.port] = self.pool.submit(self._run, svc)
+
+    def _budget_start(self) -> None:
+        with self.lock:
+            if self.started is None:
+                self.started = time.monotonic()
+                deadline = self.session.clock.deadline
+                # nmap -sV can spend a minute on one silent port, and the checks still have to run
+                allowed = NMAP_MAX_SECONDS if deadline is None else \
+                    min(NMAP_MAX_SECONDS, max(0.0, deadline - self.started) * NMAP_SHARE)
+                self.deadline = self.started + allowed
+
+    def _run(self, svc: Service) -> Service:
+        try:
+            return self._scan(svc)
+        finally:
+            with self.lock:
+                self.ended = max(self.ended, time.monotonic())
+
+    def _scan(self, svc: Service) -> Service:
+        session = self.session
+        host, store, clock = session.host, session.store, session.clock
         if clock.up():
             return svc
-        if nmap_deadline - time.monotonic() < 1.0:
-            skipped.append(svc.port)
-            return svc
-        budget = min(per_port, nmap_deadline - time.monotonic())
         try:
             with session.slot():
+                self._budget_start()
+                if self.deadline - time.monotonic() < 1.0:
+                    with self.lock:
+                        self.skipped.append(svc.port)
+                    return svc
+                budget = min(session.options.discovery.nmap_timeout, self.deadline - time.monotonic())
                 n = nmap_scan.scan_port(host, svc.port, timeout=budget, unidentified=svc.confidence == "port",
                                         cancel=clock.cancel)
         except Cancelled:
@@ -211,45 +254,78 @@ def _nmap_enrich(session: TargetSession, services: list[Service], result: Discov
         except OSError as exc:
             store.note(f"{host}:{svc.port}/tcp nmap could not be run: {exc}")
             return svc
-        done += 1
-        if progress:
-            progress("nmap", {"host": host, "done": done, "total": len(candidates)})
-        art = None
-        if n.xml:
-            art = store.add_artefact("nmap-xml", f"{host}:{svc.port}/tcp nmap -sV", n.xml,
-                                     media_type="application/xml", host=host, port=svc.port)
-        if n.error:
-            store.note(f"{host}:{svc.port}/tcp nmap -sV gave no answer: {n.error}")
-            return svc
-        if svc.confidence == "port" and n.protocol:  # nmap identified what our probes could not
-            return dataclasses.replace(svc, protocol=n.protocol, product=n.product, version=n.version,
-                                       tls=n.tls or svc.tls, confidence="nmap",
-                                       banner_artefact=svc.banner_artefact or art)
-        if svc.confidence == "port" and n.method == "probed" and n.name:
-            # nmap recognised something outside our protocol vocabulary (e.g. smux): the protocol
-            # stays "unknown" (no check applies) but the inventory shows what nmap saw
-            return dataclasses.replace(svc, product=n.product or n.name, version=n.version, confidence="nmap",
-                                       banner_artefact=svc.banner_artefact or art)
-        if n.protocol == svc.protocol and (n.product or n.version):  # same protocol: fill what we lacked
-            if not svc.product:
-                return dataclasses.replace(svc, product=n.product, version=svc.version or n.version)
-            # what the device said about itself stays; nmap's version only if it names the same product
-            same = n.product and (n.product.lower() in svc.product.lower() or svc.product.lower() in n.product.lower())
-            if same and not svc.version and n.version:
-                return dataclasses.replace(svc, version=n.version)
-        return svc
+        with self.lock:
+            self.done += 1
+            done, total = self.done, len(self.sent)
+        if self.progress:
+            self.progress("nmap", {"host": host, "done": done, "total": total})
+        return _merge_nmap(session, svc, n)
 
-    by_port = {s.port: s for s in candidates}
-    with ThreadPoolExecutor(max_workers=session.options.safety.max_connections) as pool:
-        enriched = {s.port: s for s in pool.map(one, candidates)}
-    result.stats["nmap_seconds"] = round(time.monotonic() - start, 3)
-    if skipped:
-        result.stats["nmap_skipped"] = sorted(skipped)
-        result.notes.append(f"nmap -sV skipped on {', '.join(map(str, sorted(skipped)))}: its share "
-                            f"of the scan's time (at most {NMAP_MAX_SECONDS:g} s, or {NMAP_SHARE:.0%} of --max-time) "
-                            "was used up")
-    result.stats["nmap_identified"] = sorted(p for p, s in enriched.items() if s != by_port[p])
-    return [enriched.get(s.port, s) if s.transport == "tcp" else s for s in services]
+    def finish(self, services: list[Service]) -> list[Service]:
+        """Wait for the nmap runs still going; return `services` with nmap's answers merged in."""
+        result = self.result
+        ports = sorted(self.sent)
+        if not self.enabled:
+            result.stats["nmap"] = "disabled (--no-nmap)"
+            return services
+        result.stats.update({"nmap": self.nmap or "not installed", "nmap_ports": ports})
+        if self.pool is None:
+            if ports:
+                result.notes.append("nmap is not installed: ports our probes could not identify stay 'unknown' "
+                                    f"({', '.join(map(str, ports))})")
+            return services
+        enriched = {p: f.result() for p, f in self.futures.items()}
+        self.pool.shutdown(wait=True)
+        if not ports:
+            return services
+        result.stats["nmap_seconds"] = round(self.ended - self.started, 3) if self.started is not None else 0.0
+        if self.skipped:
+            result.stats["nmap_skipped"] = sorted(self.skipped)
+            result.notes.append(f"nmap -sV skipped on {', '.join(map(str, sorted(self.skipped)))}: its share "
+                                f"of the scan's time (at most {NMAP_MAX_SECONDS:g} s, or {NMAP_SHARE:.0%} of "
+                                "--max-time) was used up")
+        result.stats["nmap_identified"] = sorted(p for p, s in enriched.items() if s != self.sent[p])
+        return [enriched.get(s.port, s) if s.transport == "tcp" else s for s in services]
+
+    def cancel(self) -> None:
+        """On the way out of an error: no new nmap starts; running ones see the run's cancel."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _merge_nmap(session: TargetSession, svc: Service, n: nmap_scan.NmapService) -> Service:
+    """Keep nmap's XML as evidence and take from its answer only what our probes lacked."""
+    host, store = session.host, session.store
+    art = None
+    if n.xml:
+        art = store.add_artefact("nmap-xml", f"{host}:{svc.port}/tcp nmap -sV", n.xml,
+                                 media_type="application/xml", host=host, port=svc.port)
+    if n.error:
+        store.note(f"{host}:{svc.port}/tcp nmap -sV gave no answer: {n.error}")
+        return svc
+    if svc.confidence == "port" and n.protocol:  # nmap identified what our probes could not
+        return dataclasses.replace(svc, protocol=n.protocol, product=n.product, version=n.version,
+                                   tls=n.tls or svc.tls, confidence="nmap",
+                                   banner_artefact=svc.banner_artefact or art)
+    if svc.confidence == "port" and n.method == "probed" and n.name:
+        # nmap recognised something outside our protocol vocabulary (e.g. smux): the protocol
+        # stays "unknown" (no check applies) but the inventory shows what nmap saw
+        return dataclasses.replace(svc, product=n.product or n.name, version=n.version, confidence="nmap",
+                                   banner_artefact=svc.banner_artefact or art)
+    if n.protocol == svc.protocol and (n.product or n.version):  # same protocol: fill what we lacked
+        if not svc.product:
+            return dataclasses.replace(svc, product=n.product, version=svc.version or n.version)
+        # what the device said about itself stays; nmap's version only if it names the same product
+        same = n.product and (n.product.lower() in svc.product.lower() or svc.product.lower() in n.product.lower())
+        if same and not svc.version and n.version:
+            return dataclasses.replace(svc, version=n.version)
+    return svc
+
+
+# A TCP port's identification goes ahead of the UDP probes still waiting for a slot: the TCP
+# services are what nmap gap-filling and most checks wait for, while a UDP probe of a closed or
+# silent port mostly waits out its timeout.
+IDENTIFY_PRIORITY = 1
 
 
 def discover(session: TargetSession, tcp_ports: tuple[int, ...], udp_ports: tuple[int, ...],
@@ -272,12 +348,14 @@ def discover(session: TargetSession, tcp_ports: tuple[int, ...], udp_ports: tupl
 
     def tcp_job(port: int, method: str) -> None:
         try:
-            svc = _identify_tcp(session, port, method)
+            with session.limiter.priority(IDENTIFY_PRIORITY):
+                svc = _identify_tcp(session, port, method)
         except Cancelled:
             svc = None
         if svc is not None:
             with lock:
                 services.append(svc)
+            gaps.submit(svc)  # our probes gave up on it: nmap starts now, beside the other ports
         tick()
 
     def udp_job(port: int) -> None:
@@ -300,26 +378,32 @@ def discover(session: TargetSession, tcp_ports: tuple[int, ...], udp_ports: tupl
     # sweep takes seconds; the ports it finds first need not wait for the last).
     udp_start = time.monotonic()
     early: dict[int, Future[None]] = {}
-    with ThreadPoolExecutor(max_workers=session.options.safety.max_connections) as pool:
-        futures = [pool.submit(udp_job, p) for p in udp_ports]
+    gaps = _NmapGaps(session, result, progress)
+    try:
+        # TCP identification and the UDP probes have workers of their own, so a TCP port the sweep
+        # finds reaches the slot queue at once (and goes ahead of the UDP probes still waiting
+        # there) instead of queueing behind them for a worker; the slots still cap the device
+        workers = session.options.safety.max_connections
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="udp") as udp_pool, \
+                ThreadPoolExecutor(max_workers=workers, thread_name_prefix="identify") as pool:
+            futures = [udp_pool.submit(udp_job, p) for p in udp_ports]
 
-        def on_open(port: int) -> None:
+            def on_open(port: int) -> None:
+                with lock:
+                    early[port] = pool.submit(tcp_job, port, "syn-scan")
+
+            open_ports, complete = _tcp_sweep(session, tcp_ports, result, progress, on_open)
+            result.complete = complete
+            total += len(open_ports)
             with lock:
-                early[port] = pool.submit(tcp_job, port, "syn-scan")
-
-        open_ports, complete = _tcp_sweep(session, tcp_ports, result, progress, on_open)
-        result.complete = complete
-        total += len(open_ports)
-        with lock:
-            futures += [early.get(p) or pool.submit(tcp_job, p, result.method) for p in open_ports]
-        for fut in futures:
-            fut.result()
+                futures += [early.get(p) or pool.submit(tcp_job, p, result.method) for p in open_ports]
+            for fut in futures:
+                fut.result()
+    except BaseException:
+        gaps.cancel()
+        raise
     services.sort(key=lambda s: (s.transport, s.port))
-
-    if session.options.discovery.use_nmap:
-        services = _nmap_enrich(session, services, result, progress)
-    else:
-        result.stats["nmap"] = "disabled (--no-nmap)"
+    services = gaps.finish(services)
 
     udp_open = sorted(r.port for r in udp_results if r.state == "open")
     result.stats.update({

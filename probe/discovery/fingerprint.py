@@ -14,12 +14,17 @@ come from what the service says (SSH software version, FTP greeting, HTTP/RTSP S
 version.bind), never from the port number.
 
 Speed without typing into a shell: on a port whose well-known protocol is client-first (HTTP,
-TLS, MQTT, DNS, SMB, RTSP ports), and only when the device has a spare connection slot, the first
-probe of the order is sent on a second connection while the first one waits for a greeting. A
-whole, recognised answer to that probe ends the greeting wait at once (a client-first service
-never greets), so an HTTP or TLS port costs one round trip instead of the full greeting wait. On
-any other port (where a silent service may be a console) the greeting is still awaited alone
-first. Every answer is kept per port and reused: a probe already answered is never sent again.
+TLS, MQTT, DNS, SMB, RTSP, ADB ports) the first probe of the order is sent on a second connection
+while the first one waits for a greeting. A whole, recognised answer to that probe ends the
+greeting wait at once (a client-first service never greets), so an HTTP or TLS port costs one
+round trip instead of the full greeting wait. On a port with no well-known protocol (where a
+silent service may be a console) only the one empty line goes beside the greeting wait, when the
+device has a spare connection slot: a console shows its prompt, and an HTTP or RTSP server
+answers it with a status line, which proves the port client-first and ends the greeting wait
+too; anything else is still only sent after the greeting wait. Answers are read until they are
+whole (an HTTP/RTSP response with its Content-Length body, the first bytes of a non-TLS answer to
+the ClientHello) rather than until a keep-alive server goes idle. Every answer is kept per port
+and reused: a probe already answered is never sent again.
 A port that stays silent to the greeting wait and to two client-first probes has shown that it
 stalls: the probes after that wait SILENT_WAIT, not the full timeout, so one stalling port no
 longer costs a device's identification 20 s.
@@ -74,7 +79,7 @@ _HTTP_GET = b"GET / HTTP/1.0\r\nUser-Agent: probe\r\n\r\n"
 
 
 Track = Callable[[socket.socket], AbstractContextManager[socket.socket]]
-# A second connection slot, if the device has one free right now (DeviceLimiter.spare_slot): yields
+# A second connection slot, if the device has one free right now (DeviceLimiter.spare): yields
 # True when it is held, False when not (then everything runs on the one slot already held).
 Spare = Callable[[], AbstractContextManager[bool]]
 
@@ -156,34 +161,46 @@ def probe_order(port: int) -> list[str]:
 _Probe = Callable[[str, int, "_Budget", int], tuple["Fingerprint | None", bytes]]
 # the client-first protocols whose well-known port lets the first probe go out beside the greeting
 # wait: none of them is a console, so nothing is ever typed into something that may be a shell
-_CLIENT_FIRST_GUESSES = frozenset({"http", "https", "upnp", "mqtt", "mqtts", "dns", "smb", "rtsp"})
+_CLIENT_FIRST_GUESSES = frozenset({"http", "https", "upnp", "mqtt", "mqtts", "dns", "smb", "rtsp", "adb"})
 
 
 def early_probe(port: int) -> str | None:
     """The probe sent beside the greeting wait on this port, or None (the greeting is awaited alone).
 
-    Only on ports whose well-known protocol is client-first (a console never sits there), and
-    never the empty line (that one is only for a port that stayed silent).
+    On ports whose well-known protocol is client-first (a console never sits there): the first
+    probe of the port's order. On a port with no well-known protocol: the one empty line, the only
+    thing ever typed into something that may be a shell (a console waiting for Enter shows its
+    prompt; an HTTP or RTSP server answers it with a status line, which ends the greeting wait).
+    On the ports of server-first protocols (SSH, FTP, telnet, SMTP): nothing, they greet.
     """
-    if identify.PORT_GUESS.get(port) not in _CLIENT_FIRST_GUESSES and port not in _HTTP_FIRST_PORTS:
-        return None
-    first = probe_order(port)[0]
-    return None if first == "newline" else first
+    if identify.PORT_GUESS.get(port) in _CLIENT_FIRST_GUESSES or port in _HTTP_FIRST_PORTS:
+        first = probe_order(port)[0]
+        return None if first == "newline" else first
+    if port not in identify.PORT_GUESS:
+        return "newline"
+    return None
 
 
-def _proves_client_first(found: Fingerprint | None) -> bool:
+def _proves_client_first(name: str, found: Fingerprint | None, data: bytes) -> bool:
     """A recognised whole answer to a client-first probe: the service waits for its client and
-    will not greet, so there is nothing more to wait for on the greeting connection."""
-    return found is not None and found.confidence == "handshake"
+    will not greet, so there is nothing more to wait for on the greeting connection. An HTTP or
+    RTSP status line in answer to the empty line proves it as well: such a server only ever
+    answers a request."""
+    if found is not None and found.confidence == "handshake":
+        return True
+    return name == "newline" and identify.from_http_response(data)[0] is not None
 
 
 def _wait_greeting(s: socket.socket, b: _Budget, wait: float, max_bytes: int,
-                   answered: threading.Event | None) -> bytes:
+                   answered: threading.Event | None, tick: Callable[[], object] | None = None) -> bytes:
     """The greeting, if the service speaks first within `wait`; returns early (with nothing) once
-    `answered` is set, i.e. the probe beside it proved the service is client-first."""
+    `answered` is set, i.e. the probe beside it proved the service is client-first. `tick` is
+    called every slice until the first byte (it starts the probe beside, once it can)."""
     end = time.monotonic() + b.clip(wait)
     if answered is not None:
         while True:  # bounded by `end`: 50 ms slices until a first byte, the probe's proof, or the end
+            if tick is not None:
+                tick()
             left = end - time.monotonic()
             if left <= 0 or answered.is_set() or b.stopped():
                 return b""
@@ -231,7 +248,11 @@ def fingerprint(host: str, port: int, *, timeout: float = 3.0, greeting_wait: fl
         if name not in done and b.stopped():
             break
         if name == "newline" and greeting:
-            continue  # it spoke first and was not a prompt: an empty line tells nothing more
+            # it spoke first and was not a prompt: an empty line tells nothing more (one sent
+            # beside the greeting wait is recorded as tried, its answer is not used)
+            if name in done:
+                tried.append(name)
+            continue
         tried.append(name)
         if name not in done:
             # a port that said nothing to the greeting wait and to SILENT_PROBES client-first
@@ -259,7 +280,7 @@ def fingerprint(host: str, port: int, *, timeout: float = 3.0, greeting_wait: fl
 def _greeting_beside_probe(host: str, port: int, b: _Budget, wait: float, max_bytes: int, name: str,
                            probe: _Probe, spare: Spare,
                            done: dict[str, tuple[Fingerprint | None, bytes] | OSError]) -> bytes:
-    """Wait for a greeting on one connection while `probe` runs on a second, if a slot is free.
+    """Wait for a greeting on one connection while `probe` runs on a second, once a slot is free.
 
     A recognised answer to the probe ends the greeting wait and goes into `done`, so it is not
     asked again. The greeting connection is closed before the probe is waited for: a
@@ -276,21 +297,35 @@ def _greeting_beside_probe(host: str, port: int, b: _Budget, wait: float, max_by
         except OSError as exc:
             answer = exc
         result.append(answer)
-        if not isinstance(answer, OSError) and _proves_client_first(answer[0]):
+        if not isinstance(answer, OSError) and _proves_client_first(name, answer[0], answer[1]):
             answered.set()
 
-    with spare() as held:
-        if not held:
-            with b.connect(host, port) as s:
-                return _wait_greeting(s, b, wait, max_bytes, None)
-        with b.connect(host, port) as s:
+    worker: threading.Thread | None = None
+
+    with contextlib.ExitStack() as stack:
+        def start_when_a_slot_is_free() -> None:
+            # polled while the greeting is awaited: the probe goes out as soon as the second slot
+            # is free (at once when it was taken with the first), never once the port has spoken
+            nonlocal worker
+            if worker is not None:
+                return
+            lent = spare()
+            if not lent.__enter__():
+                lent.__exit__(None, None, None)
+                return
+            stack.push(lent.__exit__)
             worker = threading.Thread(target=run_probe, name=f"probe-{port}-{name}", daemon=True)
             worker.start()
+
+        with b.connect(host, port) as s:
             try:
-                greeting = _wait_greeting(s, b, wait, max_bytes, answered)
+                greeting = _wait_greeting(s, b, wait, max_bytes, answered, start_when_a_slot_is_free)
             except BaseException:
-                worker.join()
+                if worker is not None:
+                    worker.join()
                 raise
+        if worker is None:
+            return greeting
         worker.join()  # bounded: every read in a probe has the budget's timeouts
     answer = result[0] if result else OSError("probe did not run")
     if not isinstance(answer, OSError) and (answer[0] is not None or answer[1]):
@@ -309,14 +344,19 @@ def _port_guess(port: int, greeting: bytes, answers: list[tuple[str, bytes]], tr
     return Fingerprint(guess, False, None, None, "port", data, kind, tried)
 
 
-def _exchange(host: str, port: int, b: _Budget, request: bytes, max_bytes: int) -> bytes:
+def _exchange(host: str, port: int, b: _Budget, request: bytes, max_bytes: int,
+              complete: Callable[[bytes], bool] | None = None) -> bytes:
+    """Send `request`, read the answer: until the server closes or goes idle, or (`complete`) as
+    soon as the answer is whole, so a keep-alive server does not cost the idle wait."""
     with b.connect(host, port) as s:
         s.sendall(request)
-        return read_some(s, max_bytes=max_bytes, total_timeout=b.clip(b.timeout), idle_timeout=0.5).data
+        return read_some(s, max_bytes=max_bytes, total_timeout=b.clip(b.timeout), idle_timeout=0.5,
+                         complete=complete).data
 
 
 def _probe_tls(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
-    data = _exchange(host, port, b, _client_hello(), max_bytes)
+    # a plaintext answer is discarded (below), so it is not waited for past its first bytes
+    data = _exchange(host, port, b, _client_hello(), max_bytes, complete=identify.shows_not_tls)
     if not identify.looks_like_tls_server_reply(data):
         return None, b""  # a plaintext service's complaint about our ClientHello is not evidence of anything
     proto = identify.TLS_PROTOCOL_FOR_PORT.get(port)
@@ -344,12 +384,12 @@ def _from_http_like(port: int, data: bytes, kind: str) -> Fingerprint | None:
 
 def _probe_http(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
     # RTSP servers also answer a GET with an RTSP status line, which from_http_response recognises
-    data = _exchange(host, port, b, _HTTP_GET, max_bytes)
+    data = _exchange(host, port, b, _HTTP_GET, max_bytes, complete=identify.http_answer_complete)
     return _from_http_like(port, data, "http-probe"), data
 
 
 def _probe_rtsp(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
-    data = _exchange(host, port, b, _RTSP_OPTIONS, max_bytes)
+    data = _exchange(host, port, b, _RTSP_OPTIONS, max_bytes, complete=identify.http_answer_complete)
     return _from_http_like(port, data, "rtsp-probe"), data
 
 
@@ -368,7 +408,7 @@ def _probe_mqtt(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Finge
 
 def _probe_smb(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
     """One SMB2 NEGOTIATE (asks nothing, changes nothing): a file share answers with the SMB magic."""
-    data = _exchange(host, port, b, smb.negotiate_request(), 4096)
+    data = _exchange(host, port, b, smb.negotiate_request(), 4096, complete=identify.framed_answer_complete(4))
     dialect = identify.from_smb_reply(data)
     if dialect is None:
         return None, data
@@ -406,7 +446,7 @@ def _probe_adb(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Finger
 def _probe_dns(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[Fingerprint | None, bytes]:
     """DNS over TCP: version.bind CH TXT (a device's resolver or forwarder)."""
     qid, q = identify.dns_version_query()
-    data = _exchange(host, port, b, dns.tcp_frame(q), 4096)
+    data = _exchange(host, port, b, dns.tcp_frame(q), 4096, complete=identify.framed_answer_complete(2))
     parsed = identify.from_dns_tcp_reply(data, qid)
     if parsed is None:
         return None, data
@@ -419,7 +459,8 @@ def _http_over_tls(host: str, port: int, b: _Budget, max_bytes: int) -> tuple[st
     try:
         with b.connect(host, port) as raw, ctx.wrap_socket(raw) as s:
             s.sendall(_HTTP_GET)
-            r = read_some(s, max_bytes=max_bytes, total_timeout=b.clip(b.timeout), idle_timeout=0.5)
+            r = read_some(s, max_bytes=max_bytes, total_timeout=b.clip(b.timeout), idle_timeout=0.5,
+                          complete=identify.http_answer_complete)
     except (OSError, ssl.SSLError):
         return "tls", None
     proto, server = identify.from_http_response(r.data)

@@ -7,6 +7,7 @@ Port numbers are only a last resort: devices move services around (admin UIs on 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from probe.protocols import console, dns, smb
 
@@ -64,6 +65,45 @@ def from_http_response(resp: bytes) -> tuple[str | None, str | None]:
         m = _SERVER.search(resp)
         return "rtsp", (m.group(1).decode("latin-1").strip() if m else None)
     return None, None
+
+
+_CONTENT_LENGTH = re.compile(rb"(?im)^content-length:[ \t]*(\d{1,9})[ \t]*$")
+
+
+def http_answer_complete(data: bytes) -> bool:
+    """A whole HTTP or RTSP response: the header block has ended and, with a Content-Length, that
+    many bytes of body are in. An RTSP response without Content-Length has no body (RFC 2326
+    12.14), nor has an HTTP 1xx/204/304; any other HTTP response without one runs until the
+    server closes, so it is never complete here (the read then ends as before: close or idle)."""
+    if not (_HTTP.match(data) or _RTSP.match(data)):
+        return False
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return False
+    m = _CONTENT_LENGTH.search(data[:end])
+    if m:
+        return len(data) - (end + 4) >= int(m.group(1))
+    if _RTSP.match(data):
+        return True
+    status = int(data.split(b" ", 2)[1][:3])
+    return 100 <= status < 200 or status in (204, 304)
+
+
+def framed_answer_complete(header: int) -> Callable[[bytes], bool]:
+    """A whole first message of a length-framed protocol: `header` 4 is SMB's NetBIOS session
+    header (a zero byte, then a 3-byte length), `header` 2 is DNS over TCP (a 2-byte length)."""
+    def complete(data: bytes) -> bool:
+        if len(data) < header:
+            return False
+        length = int.from_bytes(data[1:4] if header == 4 else data[:2], "big")
+        return len(data) >= header + length
+    return complete
+
+
+def shows_not_tls(data: bytes) -> bool:
+    """The first bytes already show that no TLS record is coming (a plaintext service's complaint
+    about a ClientHello): nothing more needs to be read to know it."""
+    return bool(data) and (data[0] not in (0x15, 0x16) or (len(data) >= 3 and not looks_like_tls_server_reply(data)))
 
 
 def looks_like_tls_server_reply(data: bytes) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 DEFAULT_TIMEOUT = 5.0
@@ -45,10 +46,13 @@ def read_some(
     total_timeout: float = DEFAULT_TIMEOUT,
     idle_timeout: float = 0.5,
     until: bytes | tuple[bytes, ...] | None = None,
+    complete: Callable[[bytes], bool] | None = None,
 ) -> ReadResult:
     """Read what the peer sends until `until` appears, it goes idle, closes, or a limit is hit.
 
     Used for banners: many services send a greeting and then wait, so "idle" is the normal end.
+    `complete(data)`, when given, ends the read as soon as what arrived is a whole answer (a
+    keep-alive server sends nothing more, so waiting out the idle timeout would only cost time).
     Never raises on timeout or size: the caller judges what partial data means.
     """
     deadline = time.monotonic() + total_timeout
@@ -77,6 +81,8 @@ def read_some(
             truncated = True
             break
         if markers and any(m in buf for m in markers):
+            break
+        if complete is not None and complete(bytes(buf)):
             break
     return ReadResult(bytes(buf), closed, timed_out, truncated)
 

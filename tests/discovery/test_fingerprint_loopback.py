@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -77,11 +79,36 @@ def test_a_tls_answer_counts_as_a_handshake_only_when_its_first_record_is_whole(
 # -- speed without typing into a shell (issue 14) -------------------------------------------------
 
 def test_the_early_probe_goes_only_to_client_first_ports() -> None:
-    """Beside the greeting wait only on ports whose well-known protocol is client-first: never on
-    a port where a silent service may be a console or a server-first protocol."""
-    assert {p: fp.early_probe(p) for p in (80, 443, 1883, 53, 445, 554, 7547, 8883)} == {
-        80: "http", 443: "tls", 1883: "mqtt", 53: "dns", 445: "smb", 554: "rtsp", 7547: "http", 8883: "tls"}
-    assert [fp.early_probe(p) for p in (21, 22, 23, 2222, 2323, 25, 31337, 40000)] == [None] * 8
+    """Beside the greeting wait, a client-first probe only on ports whose well-known protocol is
+    client-first; on a port with no well-known protocol (a silent service there may be a console)
+    only the empty line; on the ports of server-first protocols nothing."""
+    assert {p: fp.early_probe(p) for p in (80, 443, 1883, 53, 445, 554, 7547, 8883, 5555)} == {
+        80: "http", 443: "tls", 1883: "mqtt", 53: "dns", 445: "smb", 554: "rtsp", 7547: "http", 8883: "tls",
+        5555: "adb"}
+    assert [fp.early_probe(p) for p in (21, 22, 23, 2323, 25)] == [None] * 5
+    assert [fp.early_probe(p) for p in (88, 2222, 9000, 31337, 40000)] == ["newline"] * 5
+
+
+@pytest.mark.parametrize(("data", "whole"), [
+    (b"RTSP/1.0 400 Bad Request\r\nSession: 10\r\n\r\n", True),  # RTSP without Content-Length: no body
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", True),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel", False),
+    (b"HTTP/1.1 204 No Content\r\n\r\n", True),
+    (b"HTTP/1.0 200 OK\r\nServer: x\r\n\r\n<html>", False),  # body until the server closes
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n", False),  # headers not ended
+    (b"SSH-2.0-OpenSSH_9.2\r\n", False),
+])
+def test_an_http_or_rtsp_answer_is_read_until_it_is_whole(data: bytes, whole: bool) -> None:
+    assert identify.http_answer_complete(data) is whole
+
+
+def test_framed_and_non_tls_answers_are_known_whole_from_their_first_bytes() -> None:
+    smb_done, dns_done = identify.framed_answer_complete(4), identify.framed_answer_complete(2)
+    assert smb_done(b"\x00\x00\x00\x03abc") and not smb_done(b"\x00\x00\x00\x04abc")
+    assert dns_done(b"\x00\x02ab") and not dns_done(b"\x00\x03ab") and not dns_done(b"\x00")
+    assert identify.shows_not_tls(b"HTTP/1.0 400") and identify.shows_not_tls(b"\x16\x01\x00")
+    assert not identify.shows_not_tls(b"\x16") and not identify.shows_not_tls(b"\x16\x03\x03\x00")
+    assert not identify.shows_not_tls(b"")
 
 
 class _Connections:
@@ -163,3 +190,36 @@ def test_a_single_threaded_server_still_answers_the_early_probe(daemons: LocalDa
                    "-key", str(pki.modern.key), "-quiet"], port=port)
     f = fp.fingerprint("127.0.0.1", port, spare=_second_slot, greeting_wait=0.5)
     assert (f.tls, f.confidence, f.banner_kind) == (True, "handshake", "tls-probe"), f
+
+
+def test_an_unknown_port_gets_its_empty_line_beside_the_greeting_wait(daemons: LocalDaemons) -> None:
+    """lighttpd on a port with no well-known protocol: the empty line goes out on a second
+    connection while the first waits for a greeting, its `400 Bad Request` proves the server
+    client-first and ends the (here very long) greeting wait; TLS and HTTP follow as before."""
+    port = daemons.lighttpd({})
+    assert fp.early_probe(port) == "newline"
+    conns = _Connections()
+    start = time.monotonic()
+    f = fp.fingerprint("127.0.0.1", port, track=conns.track, spare=_second_slot, greeting_wait=30.0)
+    assert time.monotonic() - start < 15.0  # not the 30 s greeting wait
+    assert (f.protocol, f.product, f.tried) == ("http", "lighttpd", ("greeting", "newline", "tls", "http"))
+    assert conns.overlapped and len(conns.timeouts) == 4  # greeting, newline (once), TLS, HTTP
+
+
+def test_a_console_on_an_unknown_port_gets_one_empty_line_and_nothing_else(daemons: LocalDaemons,
+                                                                             tmp_path: Path) -> None:
+    """A console that shows its prompt only after Enter: the empty line beside the greeting wait
+    finds it, and nothing but that one empty line reaches it, on any connection."""
+    log = tmp_path / "typed.log"
+    port = daemons.console(f"""#!/bin/bash -p
+# a debug console that waits for Enter before it shows its prompt; logs every line typed into it
+IFS= read -r -t 5 line || exit 0
+printf '%q\\n' "$line" >> {log}
+printf '~ # '
+IFS= read -r -t 1 line && printf '%q\\n' "$line" >> {log}
+exit 0
+""")
+    f = fp.fingerprint("127.0.0.1", port, spare=_second_slot, greeting_wait=1.0)
+    assert (f.protocol, f.banner_kind, f.tried) == ("console", "newline-probe", ("greeting", "newline"))
+    time.sleep(0.3)  # the console's own log write after our close
+    assert log.read_text().splitlines() == [r"$'\r'"]  # one empty line (its CR), nothing else
