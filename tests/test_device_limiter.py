@@ -58,3 +58,37 @@ def test_a_free_slot_goes_to_the_longest_chain_first() -> None:
     for t in threads:
         t.join(10)
     assert order == ["chain-of-8", "chain-of-1", "short-web", "later-web"]
+
+
+def test_a_spare_slot_is_lent_only_when_free_and_nobody_waits() -> None:
+    """DeviceLimiter.spare never waits and never goes ahead of a waiter: identification's empty
+    line beside the greeting wait uses a slot only when the device has one to spare."""
+    limiter = DeviceLimiter(2)
+    cancel = threading.Event()
+    with limiter.slot(cancel):
+        with limiter.spare() as lent:
+            assert lent
+            with limiter.spare() as second:
+                assert not second  # the cap (2) is reached: nothing lent, nothing waited for
+        taken = threading.Event()
+        release = threading.Event()
+
+        def pair() -> None:
+            with limiter.slot(cancel, 2):
+                taken.set()
+                release.wait(5)
+
+        waiter = threading.Thread(target=pair)
+        waiter.start()
+        for _ in range(100):  # bounded: until the pair is queued behind our slot
+            with limiter._cond:
+                if limiter._queue:
+                    break
+            threading.Event().wait(0.01)
+        with limiter.spare() as lent:
+            assert not lent  # one slot is free, but a waiter is first in line for it
+    assert taken.wait(5)  # our slot released: the waiter got both
+    release.set()
+    waiter.join(5)
+    with limiter.spare() as lent:
+        assert lent  # everything released: the lent slot came back too
