@@ -186,8 +186,10 @@ class _NmapGaps:
     at most NMAP_SHARE of what was left then; Ctrl-C and --max-time stop a running nmap.
     """
 
-    def __init__(self, session: TargetSession, result: DiscoveryResult, progress: Progress | None) -> None:
+    def __init__(self, session: TargetSession, result: DiscoveryResult, progress: Progress | None,
+                 discovery_start: float) -> None:
         self.session, self.result, self.progress = session, result, progress
+        self.discovery_start = discovery_start
         opts = session.options.discovery
         self.enabled = opts.use_nmap
         self.nmap = nmap_scan.available() if self.enabled else None
@@ -208,14 +210,16 @@ class _NmapGaps:
                 and nmap_scan.wanted(svc.protocol, svc.confidence, svc.product, svc.version, opts.nmap_versions,
                                      svc.tls))
 
-    def submit(self, svc: Service) -> None:
-        """Called with each identified TCP service as soon as its identification is over."""
+    def submit(self, svc: Service) -> bool:
+        """Called with each identified TCP service as soon as its identification is over. True when
+        nmap will look at it (the service is final only once nmap is done), False when it is final."""
         if not self.wants(svc):
-            return
+            return False
         with self.lock:
             self.sent[svc.port] = svc
             if self.pool is not None:
                 self.futures[svc.port] = self.pool.submit(self._run, svc)
+        return self.pool is not None
 
     def _budget_start(self) -> None:
         with self.lock:
@@ -279,6 +283,8 @@ class _NmapGaps:
         if not ports:
             return services
         result.stats["nmap_seconds"] = round(self.ended - self.started, 3) if self.started is not None else 0.0
+        if self.started is not None:  # when the first nmap started, counted like identify_seconds
+            result.stats["nmap_started_s"] = round(self.started - self.discovery_start, 3)
         if self.skipped:
             result.stats["nmap_skipped"] = sorted(self.skipped)
             result.notes.append(f"nmap -sV skipped on {', '.join(map(str, sorted(self.skipped)))}: its share "
@@ -378,7 +384,7 @@ def discover(session: TargetSession, tcp_ports: tuple[int, ...], udp_ports: tupl
     # sweep takes seconds; the ports it finds first need not wait for the last).
     udp_start = time.monotonic()
     early: dict[int, Future[None]] = {}
-    gaps = _NmapGaps(session, result, progress)
+    gaps = _NmapGaps(session, result, progress, udp_start)
     try:
         # TCP identification and the UDP probes have workers of their own, so a TCP port the sweep
         # finds reaches the slot queue at once (and goes ahead of the UDP probes still waiting

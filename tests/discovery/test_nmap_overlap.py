@@ -51,4 +51,5 @@ def test_nmap_starts_while_other_ports_are_still_being_identified(daemons: Local
     services = {s.port: s for s in found.services}
     assert services[sdk].confidence == "port" and services[web].protocol == "http"
     assert found.stats["nmap_ports"] == [sdk] and "nmap_seconds" in found.stats
+    assert found.stats["nmap_started_s"] < found.stats["identify_seconds"]
     assert [a.port for a in session.store.snapshot()[2].values() if a.kind == "nmap-xml"] == [sdk]
