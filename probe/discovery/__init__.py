@@ -328,12 +328,6 @@ def _merge_nmap(session: TargetSession, svc: Service, n: nmap_scan.NmapService) 
     return svc
 
 
-# A TCP port's identification goes ahead of the UDP probes still waiting for a slot: the TCP
-# services are what nmap gap-filling and most checks wait for, while a UDP probe of a closed or
-# silent port mostly waits out its timeout.
-IDENTIFY_PRIORITY = 1
-
-
 def discover(session: TargetSession, tcp_ports: tuple[int, ...], udp_ports: tuple[int, ...],
              progress: Progress | None = None) -> DiscoveryResult:
     """Sweep `tcp_ports`, identify what answers, probe `udp_ports`; services go to the session's store."""
@@ -354,8 +348,7 @@ def discover(session: TargetSession, tcp_ports: tuple[int, ...], udp_ports: tupl
 
     def tcp_job(port: int, method: str) -> None:
         try:
-            with session.limiter.priority(IDENTIFY_PRIORITY):
-                svc = _identify_tcp(session, port, method)
+            svc = _identify_tcp(session, port, method)
         except Cancelled:
             svc = None
         if svc is not None:
@@ -386,13 +379,8 @@ def discover(session: TargetSession, tcp_ports: tuple[int, ...], udp_ports: tupl
     early: dict[int, Future[None]] = {}
     gaps = _NmapGaps(session, result, progress, udp_start)
     try:
-        # TCP identification and the UDP probes have workers of their own, so a TCP port the sweep
-        # finds reaches the slot queue at once (and goes ahead of the UDP probes still waiting
-        # there) instead of queueing behind them for a worker; the slots still cap the device
-        workers = session.options.safety.max_connections
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="udp") as udp_pool, \
-                ThreadPoolExecutor(max_workers=workers, thread_name_prefix="identify") as pool:
-            futures = [udp_pool.submit(udp_job, p) for p in udp_ports]
+        with ThreadPoolExecutor(max_workers=session.options.safety.max_connections) as pool:
+            futures = [pool.submit(udp_job, p) for p in udp_ports]
 
             def on_open(port: int) -> None:
                 with lock:
