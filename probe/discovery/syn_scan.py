@@ -275,17 +275,67 @@ class _Mmsghdr(ctypes.Structure):
     _fields_ = [("hdr", _Msghdr), ("len", ctypes.c_uint)]
 
 
-def _libc_sendmmsg() -> Callable[..., int] | None:
+def _libc(dll: type[ctypes.CDLL], name: str, *args: type) -> Callable[..., int] | None:
     try:
-        fn = ctypes.CDLL(None, use_errno=True).sendmmsg
-    except (OSError, AttributeError):  # not glibc/musl on Linux: one sendto per probe instead
+        fn = getattr(dll(None, use_errno=True), name)
+    except (OSError, AttributeError):  # no such libc call here: the socket module's calls instead
         return None
     fn.restype = ctypes.c_int
-    fn.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int]
+    fn.argtypes = list(args)
     return fn
 
 
-_SENDMMSG = _libc_sendmmsg()
+# sendmmsg releases the GIL (CDLL): the kernel's work for a batch (~0.35 ms, the device's answers
+# included on a veth) runs while the receiving thread parses replies. recvmmsg and the time-stamp
+# ioctl keep it (PyDLL): non-blocking calls of microseconds, where a GIL hand-over would cost more
+# than the call and leave the receiver queued behind every other thread of the run.
+_SENDMMSG = _libc(ctypes.CDLL, "sendmmsg", ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int)
+_RECVMMSG = _libc(ctypes.PyDLL, "recvmmsg", ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int,
+                  ctypes.c_void_p)
+_IOCTL = _libc(ctypes.PyDLL, "ioctl", ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p)
+_RBATCH, _RSLOT = 64, 256  # replies read per recvmmsg call, and bytes kept of each (headers are enough)
+
+
+class _Inbox:
+    """Replies read up to _RBATCH at a time with recvmmsg(2) into one reused buffer (the receiving
+    thread's own). Falls back to one recv per packet where libc has no recvmmsg."""
+
+    def __init__(self) -> None:
+        self.buf = ctypes.create_string_buffer(_RSLOT * _RBATCH)
+        self._iov = (_Iovec * _RBATCH)()
+        self._msgs = (_Mmsghdr * _RBATCH)()
+        base = ctypes.addressof(self.buf)
+        for i in range(_RBATCH):
+            self._iov[i].base, self._iov[i].len = base + i * _RSLOT, _RSLOT
+            self._msgs[i].hdr.iov, self._msgs[i].hdr.iovlen = ctypes.addressof(self._iov[i]), 1
+        self._msgs_at = ctypes.addressof(self._msgs)
+        words = ctypes.sizeof(_Mmsghdr) // 4  # msg_len is the uint32 after each 56-byte msghdr
+        self._lens = memoryview(self._msgs).cast("B").cast("I")[_Mmsghdr.len.offset // 4::words]
+        self._stamp = (ctypes.c_int64 * 2)()
+
+    def read(self, sock: socket.socket) -> list[bytes]:
+        """What is queued on `sock` now (at most _RBATCH packets), without blocking."""
+        if _RECVMMSG is None:
+            out = []
+            for _ in range(_RBATCH):
+                try:
+                    out.append(sock.recv(_RSLOT, socket.MSG_DONTWAIT))
+                except OSError:
+                    break
+            return out
+        n = _RECVMMSG(sock.fileno(), self._msgs_at, _RBATCH, socket.MSG_DONTWAIT, None)
+        if n <= 0:
+            return []
+        raw, lens = self.buf.raw, self._lens
+        return [raw[i * _RSLOT:i * _RSLOT + lens[i]] for i in range(n)]
+
+    def stamp(self, sock: socket.socket) -> float | None:
+        """When the kernel received the packet last read from `sock` (CLOCK_REALTIME seconds), or None."""
+        if _IOCTL is None:
+            return _kernel_stamp(sock)
+        if _IOCTL(sock.fileno(), _SIOCGSTAMPNS, ctypes.addressof(self._stamp)) != 0 or not self._stamp[0]:
+            return None
+        return self._stamp[0] + self._stamp[1] * 1e-9
 
 
 class _Batch:
@@ -571,35 +621,35 @@ class _Job:
             return
         self.ctl.on_rtt(arrived - self.started - sent)
 
-    def read_tcp(self, sock: socket.socket) -> tuple[int, int] | None:
+    def read_tcp(self, inbox: _Inbox, sock: socket.socket) -> tuple[int, int] | None:
         """Drain the reply socket (bounded per turn): record every SYN-ACK/RST that answers a try of
         ours. Returns (port, try) of the last packet read if it was one, for a round-trip sample."""
-        recv, unpack, states, tries = sock.recv, _REPLY.unpack_from, self.states, self.tries
+        unpack, states, tries = _REPLY.unpack_from, self.states, self.tries
         target, mine, base, mult = self.target, self.sport, self.base, self.mult
         last = None
-        for _ in range(1024):
-            try:
-                pkt = recv(256, socket.MSG_DONTWAIT)
-            except OSError:  # nothing queued (BlockingIOError), or the socket is gone
+        for _ in range(16):
+            pkts = inbox.read(sock)
+            for pkt in pkts:
+                last = None
+                ihl = (pkt[0] & 0x0F) << 2
+                if len(pkt) < ihl + 14 or pkt[12:16] != target:
+                    continue
+                port, dport, _seq, ack, flags = unpack(pkt, ihl)
+                if dport != mine or not flags & _ACK:
+                    continue
+                d = (ack - 1 - base - port * mult) & 0xFFFFFFFF
+                tryno = d >> 24
+                if d & 0xFFFFFF or tryno >= tries[port] or states[port]:
+                    continue  # not an answer to a try of ours, or not the first answer for the port
+                if flags & _SYN:
+                    self.record(port, _OPEN, tryno)
+                elif flags & _RST:
+                    self.record(port, _CLOSED, tryno)
+                else:
+                    continue
+                last = (port, tryno)
+            if len(pkts) < _RBATCH:
                 break
-            last = None
-            ihl = (pkt[0] & 0x0F) << 2
-            if len(pkt) < ihl + 14 or pkt[12:16] != target:
-                continue
-            port, dport, _seq, ack, flags = unpack(pkt, ihl)
-            if dport != mine or not flags & _ACK:
-                continue
-            d = (ack - 1 - base - port * mult) & 0xFFFFFFFF
-            tryno = d >> 24
-            if d & 0xFFFFFF or tryno >= tries[port] or states[port]:
-                continue  # not an answer to a try of ours, or not the first answer for the port
-            if flags & _SYN:
-                self.record(port, _OPEN, tryno)
-            elif flags & _RST:
-                self.record(port, _CLOSED, tryno)
-            else:
-                continue
-            last = (port, tryno)
         return last
 
     def on_icmp(self, pkt: bytes) -> tuple[int, int] | None:
@@ -620,14 +670,14 @@ class _Job:
         self.record(dport, _ICMP, tryno)
         return dport, tryno
 
-    def read_icmp(self, sock: socket.socket) -> tuple[int, int] | None:
+    def read_icmp(self, inbox: _Inbox, sock: socket.socket) -> tuple[int, int] | None:
         last = None
-        for _ in range(1024):
-            try:
-                pkt = sock.recv(256, socket.MSG_DONTWAIT)
-            except OSError:
+        for _ in range(16):
+            pkts = inbox.read(sock)
+            for pkt in pkts:
+                last = self.on_icmp(pkt)
+            if len(pkts) < _RBATCH:
                 break
-            last = self.on_icmp(pkt)
         return last
 
 
@@ -670,6 +720,7 @@ class _Mux:
                 j.done.set()
 
     def _run(self) -> None:
+        inbox = _Inbox()
         while True:
             with self.lock:
                 jobs = [j for j in self.jobs if not j.done.is_set()]
@@ -692,10 +743,10 @@ class _Mux:
             # sleep at least a couple of milliseconds unless a job is behind its rate: waking for
             # every packet costs more CPU than the packets (a burst catches up on the next turn)
             behind = wake <= time.monotonic()
-            self._drain(jobs, 0.0 if behind else max(0.002, wake - time.monotonic()))
+            self._drain(jobs, 0.0 if behind else max(0.002, wake - time.monotonic()), inbox)
 
     @staticmethod
-    def _drain(jobs: list[_Job], wait: float) -> None:
+    def _drain(jobs: list[_Job], wait: float, inbox: _Inbox) -> None:
         owners: dict[socket.socket, tuple[_Job, bool]] = {}
         for j in jobs:
             if not j.done.is_set():
@@ -714,9 +765,9 @@ class _Mux:
         real_to_mono = time.monotonic() - time.time()
         for s in ready:
             job, is_tcp = owners[s]
-            last = job.read_tcp(s) if is_tcp else job.read_icmp(s)
+            last = job.read_tcp(inbox, s) if is_tcp else job.read_icmp(inbox, s)
             if last is not None:
-                stamp = _kernel_stamp(s)
+                stamp = inbox.stamp(s)
                 job.sample_rtt(*last, stamp + real_to_mono if stamp is not None else time.monotonic())
 
 
