@@ -70,8 +70,10 @@ class SynUnavailable(Exception):
 @dataclass
 class SynSweepResult:
     open_ports: list[int] = field(default_factory=list)
-    closed_ports: list[int] = field(default_factory=list)
-    filtered_ports: list[int] = field(default_factory=list)
+    # compact arrays, not lists: a full sweep has ~65,000 closed or filtered ports per device, and a
+    # list of them costs 2.4 MB of int objects (16 devices finishing together: ~40 MB at once)
+    closed_ports: array[int] = field(default_factory=lambda: array("H"))
+    filtered_ports: array[int] = field(default_factory=lambda: array("H"))
     closed: int = 0  # answered with RST
     filtered: int = 0  # no answer after every retransmission, or ICMP unreachable
     icmp_unreachable: int = 0  # subset of filtered: an ICMP destination-unreachable named the probe
@@ -643,10 +645,12 @@ class _Job:
                     continue  # not an answer to a try of ours, or not the first answer for the port
                 if flags & _SYN:
                     self.record(port, _OPEN, tryno)
-                elif flags & _RST:
-                    self.record(port, _CLOSED, tryno)
-                else:
+                elif not flags & _RST:
                     continue
+                elif tryno:
+                    self.record(port, _CLOSED, tryno)
+                else:  # the common case, inline: a first probe answered by RST
+                    states[port] = _CLOSED
                 last = (port, tryno)
             if len(pkts) < _RBATCH:
                 break
@@ -866,13 +870,16 @@ def _sweep(job: _Job, cancel: threading.Event) -> SynSweepResult:
     res.final_rate = int(ctl.rate)
     res.rate_cuts, res.rate_cuts_rtt = ctl.cuts, ctl.cuts_rtt
     res.retries_reached = job.allowed_retries()
-    for p in sorted(ports):
-        st = job.states[p]
-        if st == _OPEN:
-            res.open_ports.append(p)
-        elif st == _CLOSED:
+    # in port order, through the per-port arrays (no sorted copy of the ports): a port with no try
+    # was not asked; one tried and never answered is filtered once the sweep is complete
+    states, tries, complete = job.states, job.tries, job.complete
+    for p in range(65536):
+        st = states[p]
+        if st == _CLOSED:
             res.closed_ports.append(p)
-        elif st == _ICMP or job.complete:
+        elif st == _OPEN:
+            res.open_ports.append(p)
+        elif st == _ICMP or (complete and tries[p]):
             res.filtered_ports.append(p)
     res.closed, res.filtered = len(res.closed_ports), len(res.filtered_ports)
     res.scanned = len(res.open_ports) + res.closed + res.filtered
