@@ -57,11 +57,6 @@ MAX_BACKOFF = 2.0  # seconds: the longest wait for any try (the wait doubles wit
 CONTROL_INTERVAL = 0.05  # seconds between rate decisions (at least two smoothed RTTs)
 RTT_GROWTH_SLACK = 0.02  # a sample this much over twice the lowest RTT is queueing, not jitter
 _TRY_STRIDE = 1 << 24  # sequence-number distance between two tries of one port
-# packets/s: the sum of the rates of the sweeps that send at once. The shared loop (one Python
-# thread) sends ~75,000-85,000 probes/s here; sweeps beyond this sum wait their turn instead of all
-# crawling together, so the first devices finish early and their identification and checks run on
-# the other core while the rest are swept (docs/discovery.md, "Many devices in one run").
-LOOP_CAPACITY = 120_000
 
 _OPEN, _CLOSED, _ICMP = 1, 2, 3
 _SYN, _RST, _ACK = 0x02, 0x04, 0x10
@@ -477,22 +472,15 @@ class _Job:
     def stopped(self, now: float) -> bool:
         return self.cancel.is_set() or (self.deadline is not None and now > self.deadline)
 
-    def wants_to_send(self) -> bool:
-        return self.idx < len(self.order) or bool(self.retry_queue)
-
-    def step(self, now: float, admitted: bool = True) -> float:
-        """Resolve timed-out probes, send what the rate allows now (nothing when not `admitted`:
-        the job waits its turn in the shared loop); returns the time this job next wants attention,
-        or 0 when it has finished."""
+    def step(self, now: float) -> float:
+        """Resolve timed-out probes, send what the rate allows now; returns the time this job next
+        wants attention, or 0 when it has finished."""
         if self.stopped(now):
             return self._finish(False)
         ctl = self.ctl
-        sending = admitted and self.wants_to_send()
+        sending = bool(self.retry_queue) or self.idx < len(self.order)
         ctl.tick(now, sending)
         self._expire(now, ctl.rto())
-        if not admitted:  # no credit saved up while waiting: it restarts with a small burst
-            self.credit, self.last_step = 0.0, None
-            return now + 0.05
         burst = max(float(_BATCH), ctl.rate * 0.004)  # at most ~4 ms of sending in one go
         if self.last_step is not None:
             self.credit = min(burst, self.credit + (now - self.last_step) * ctl.rate)
@@ -748,15 +736,11 @@ class _Mux:
                     return
             now = time.monotonic()
             wake = now + 0.05
-            budget = float(LOOP_CAPACITY)
-            for job in jobs:  # in the order the sweeps began: the first ones take the loop first
-                admitted = not job.wants_to_send() or budget > 0
-                if admitted and job.wants_to_send():
-                    budget -= job.ctl.rate
+            for job in jobs:
                 try:
                     # each job's own clock reading: a send time taken before the other jobs' bursts
                     # would make every later job's round trips look longer by the loop's work
-                    nxt = job.step(time.monotonic(), admitted)
+                    nxt = job.step(time.monotonic())
                 except OSError as exc:
                     job.error = exc
                     nxt = job._finish(False)
