@@ -368,29 +368,29 @@ class _Batch:
         self._msgs_at = ctypes.addressof(self._msgs)
 
     def send(self, n: int) -> None:
-        """Send slots 0..n-1. ENOBUFS (the qdisc is full) backs off briefly, bounded."""
-        done = 0
-        for attempt in range(50):
+        """Send slots 0..n-1. ENOBUFS (the qdisc is full) or EINTR backs off briefly, at most 50
+        times per batch; every other pass of the loop sends at least one slot."""
+        done = stalls = 0
+        while done < n:
             if _SENDMMSG is not None:
                 r = _SENDMMSG(self.sock.fileno(), self._msgs_at + done * ctypes.sizeof(_Mmsghdr), n - done, 0)
                 if r > 0:
                     done += r
-                    if done >= n:
-                        return
                     continue
                 err = ctypes.get_errno()
             else:
                 try:
-                    while done < n:
-                        self.sock.sendto(self.view[done * _SLOT:(done + 1) * _SLOT], self.addr)
-                        done += 1
-                    return
+                    self.sock.sendto(self.view[done * _SLOT:(done + 1) * _SLOT], self.addr)
+                    done += 1
+                    continue
                 except OSError as exc:
                     err = exc.errno or 0
-            if err != errno.ENOBUFS:
+            if err not in (errno.ENOBUFS, errno.EINTR):
                 raise OSError(err, os.strerror(err))
-            time.sleep(0.002 * (attempt + 1))
-        raise OSError(errno.ENOBUFS, "the send queue stayed full")
+            stalls += 1
+            if stalls > 50:
+                raise OSError(errno.ENOBUFS, "the send queue stayed full")
+            time.sleep(0.002 * stalls)
 
 
 def _kernel_stamp(sock: socket.socket) -> float | None:
