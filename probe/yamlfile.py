@@ -9,22 +9,23 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
 from probe.errors import UserError
-
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def safe_load(text: str | bytes) -> Any:
-    """yaml.safe_load, faster; raises yaml.YAMLError exactly like it."""
-    return yaml.load(text, Loader=_Loader)
+    """yaml.safe_load, faster; raises yaml.YAMLError exactly like it. PyYAML (~10 ms) is imported
+    by the first call, not by importing this module: `probe --help` reads no YAML."""
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def load_data(text: str | bytes, where: str) -> Any:
     """A human-edited data file (catalog, profile, policy, MoC table, check metadata) parsed, or a
     one-line UserError naming the file and the line: a typo in a data file is a usage error, never
     a traceback."""
+    import yaml
+
     try:
         return safe_load(text)
     except yaml.YAMLError as exc:

@@ -11,12 +11,9 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from probe.commands._common import add_scope_options, load_scope
-from probe.compliance.cryptopolicy import load_ssh_policy, load_tls_policy
-from probe.compliance.declaration import attach, declared_facts, load_declaration, record
-from probe.compliance.profile import parse_ports, port_set_name
-from probe.engine import ScanState, run_scan
+from probe.commands._common import add_scope_options
 from probe.errors import UserError
 from probe.models import DeviceState
 from probe.options import (
@@ -30,16 +27,13 @@ from probe.options import (
     ScanMethod,
     ScanOptions,
 )
-from probe.output.evidence import build, canonical_bytes, check_writable, write_atomic
-from probe.output.exitcodes import EXIT_INCOMPLETE, exit_code
-from probe.output.pack import check_destination, write_pack
-from probe.output.path_text import path_lines
-from probe.output.signing import fingerprint, load_private
-from probe.output.terminal import Progress, clause_table, safe
-from probe.protocols.x509 import load_ca_bundle
-from probe.services.credentials import load_user_file
-from probe.services.declared_urls import fetch_all
-from probe.targets import read_targets_file, resolve_target
+
+if TYPE_CHECKING:
+    from probe.engine import ScanState
+
+# The scan itself (engine, discovery, evidence, packs, crypto policies...) is imported inside the
+# functions below, when the command runs: `probe run --help` and a mistyped option cost only the
+# parser (start-up counts in every per-service timing, bench/crypto_bench.py).
 
 HELP = """\
 Scan one or more devices: discover open services, run the profile's checks (only those that
@@ -178,6 +172,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def options_from(args: argparse.Namespace) -> ScanOptions:
     """The typed options from the command line; every bad value is a one-line usage error here,
     before any packet is sent (ScanOptions validates ranges, this adds the files it must read)."""
+    from probe.compliance.profile import parse_ports, port_set_name
+    from probe.services.credentials import load_user_file
+
     user_file = None
     if getattr(args, "credentials", None) is not None:
         load_user_file(args.credentials)  # a malformed file is a usage error before any packet is sent
@@ -202,6 +199,9 @@ def options_from(args: argparse.Namespace) -> ScanOptions:
 
 def _crypto_options(args: argparse.Namespace) -> CryptoOptions:
     """Validate the crypto policy inputs up front: a bad file is a usage error, not a scan result."""
+    from probe.compliance.cryptopolicy import load_ssh_policy, load_tls_policy
+    from probe.protocols.x509 import load_ca_bundle
+
     ca_file = tls_policy = None
     ssh_policy: Path | str | None = None
     if args.ca_file:
@@ -230,6 +230,8 @@ class _Interrupts:
     def __call__(self, signum: int, _frame: FrameType | None) -> None:
         self.count += 1
         if self.count > 1:
+            from probe.output.exitcodes import EXIT_INCOMPLETE
+
             os.write(2, b"\nprobe: second interrupt, exiting now (evidence not written)\n")
             os._exit(EXIT_INCOMPLETE)
         os.write(2, b"\nprobe: interrupted; finishing up and writing the evidence gathered so far "
@@ -238,6 +240,18 @@ class _Interrupts:
 
 
 def run(args: argparse.Namespace) -> int:
+    from probe.commands._common import load_scope
+    from probe.compliance.declaration import attach, declared_facts, load_declaration, record
+    from probe.engine import ScanState, run_scan
+    from probe.output.evidence import build, canonical_bytes, check_writable, write_atomic
+    from probe.output.exitcodes import exit_code
+    from probe.output.pack import check_destination, write_pack
+    from probe.output.path_text import path_lines
+    from probe.output.signing import fingerprint, load_private
+    from probe.output.terminal import Progress, clause_table, safe
+    from probe.services.declared_urls import fetch_all
+    from probe.targets import read_targets_file, resolve_target
+
     raw_targets = list(args.target) + (read_targets_file(args.targets_file) if args.targets_file else [])
     if not raw_targets:
         raise UserError("no target: give --target HOST (repeatable) or --targets-file FILE")
