@@ -18,10 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from probe.compliance.catalog import Catalog, Clause
-from probe.compliance.profile import Profile
 from probe.compliance.roles import assign_roles
-from probe.compliance.scope import Scope
 from probe.compliance.verdicts import clause_verdict, clauses_for_finding
 from probe.context import CheckContext, RunView, ServiceContext
 from probe.models import (
@@ -39,8 +36,11 @@ from probe.plugins import Check, CheckMetadata, registry
 from probe.session import Cancelled, RunClock, TargetSession
 from probe.store import EvidenceStore
 
-if TYPE_CHECKING:  # discovery (and what it imports) loads when a scan discovers, not for one given service
+if TYPE_CHECKING:  # types only: discovery loads when a scan discovers, not for one given service (start-up)
+    from probe.compliance.catalog import Catalog, Clause
     from probe.compliance.declaration import Declared
+    from probe.compliance.profile import Profile
+    from probe.compliance.scope import Scope
     from probe.discovery import DiscoveryResult
 
 Progress = Callable[[str, dict[str, Any]], None]
