@@ -18,6 +18,7 @@ import importlib
 import importlib.resources
 import pkgutil
 import re
+import threading
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -207,7 +208,7 @@ def _load_entry_points(known: Collection[str]) -> dict[str, type[Check]]:
 class CheckRegistry(Mapping[str, type[Check]]):
     """All checks by ID, built-in first, each loaded when first asked for.
 
-    Why lazy: a run (or `probe run --checks X`, or the plugin API's run_single_check) needs only
+    Why lazy: a run (or the plugin API's run_single_check) needs only
     the checks it schedules, and importing all ~20 check modules with what they import cost ~0.1 s
     of every start. The contract checks are unchanged, they run when a check is loaded: its
     metadata when its ID is looked up (`metadata`), its module and class when the class is
@@ -216,30 +217,35 @@ class CheckRegistry(Mapping[str, type[Check]]):
     """
 
     def __init__(self) -> None:
+        self._lock = threading.RLock()  # the engine's target workers may ask for a check at once
         self._builtin = _builtin_ids()
         self._meta: dict[str, CheckMetadata] = {}
         self._classes: dict[str, type[Check]] = {}
         self._third_party: dict[str, type[Check]] | None = None
 
     def _entry_points(self) -> dict[str, type[Check]]:
-        if self._third_party is None:
-            self._third_party = _load_entry_points(self._builtin)
-        return self._third_party
+        with self._lock:
+            if self._third_party is None:
+                self._third_party = _load_entry_points(self._builtin)
+            return self._third_party
 
     def metadata(self, cid: str) -> CheckMetadata:
         """A check's metadata; a built-in check's module is not imported for it."""
         if cid in self._builtin:
-            if cid not in self._meta:
-                self._meta[cid] = _builtin_metadata(cid)
-            return self._meta[cid]
+            with self._lock:
+                if cid not in self._meta:
+                    self._meta[cid] = _builtin_metadata(cid)
+                return self._meta[cid]
         return self[cid].metadata
 
     def __getitem__(self, cid: str) -> type[Check]:
         if cid in self._classes:
             return self._classes[cid]
         if cid in self._builtin:
-            cls = self._classes[cid] = _load_builtin(cid, self.metadata(cid))
-            return cls
+            with self._lock:
+                if cid not in self._classes:
+                    self._classes[cid] = _load_builtin(cid, self.metadata(cid))
+                return self._classes[cid]
         return self._entry_points()[cid]
 
     def __contains__(self, cid: object) -> bool:
