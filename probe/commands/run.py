@@ -27,6 +27,7 @@ from probe.options import (
     ScanMethod,
     ScanOptions,
 )
+from probe.output.exitcodes import EXIT_INCOMPLETE, exit_code  # light; a signal handler must not import
 
 if TYPE_CHECKING:
     from probe.engine import ScanState
@@ -230,8 +231,6 @@ class _Interrupts:
     def __call__(self, signum: int, _frame: FrameType | None) -> None:
         self.count += 1
         if self.count > 1:
-            from probe.output.exitcodes import EXIT_INCOMPLETE
-
             os.write(2, b"\nprobe: second interrupt, exiting now (evidence not written)\n")
             os._exit(EXIT_INCOMPLETE)
         os.write(2, b"\nprobe: interrupted; finishing up and writing the evidence gathered so far "
@@ -244,7 +243,6 @@ def run(args: argparse.Namespace) -> int:
     from probe.compliance.declaration import attach, declared_facts, load_declaration, record
     from probe.engine import ScanState, run_scan
     from probe.output.evidence import build, canonical_bytes, check_writable, write_atomic
-    from probe.output.exitcodes import exit_code
     from probe.output.pack import check_destination, write_pack
     from probe.output.path_text import path_lines
     from probe.output.signing import fingerprint, load_private
