@@ -27,10 +27,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
 CLIENT_IDENT = b"SSH-2.0-probe_audit\r\n"
 MAX_PRE_BANNER_LINES = 50
 MAX_LINE = 1024
@@ -416,9 +412,9 @@ def _dh_primes() -> dict[str, tuple[int, int]]:
     return _PRIMES
 
 
-_ECDH_CURVES: dict[str, Callable[[], ec.EllipticCurve]] = {"ecdh-sha2-nistp256": ec.SECP256R1,
-                                                           "ecdh-sha2-nistp384": ec.SECP384R1,
-                                                           "ecdh-sha2-nistp521": ec.SECP521R1}
+# kex name -> the curve's class in cryptography.hazmat.primitives.asymmetric.ec
+_ECDH_CURVES = {"ecdh-sha2-nistp256": "SECP256R1", "ecdh-sha2-nistp384": "SECP384R1",
+                "ecdh-sha2-nistp521": "SECP521R1"}
 _CURVE25519 = ("curve25519-sha256", "curve25519-sha256@libssh.org")
 _GEX = ("diffie-hellman-group-exchange-sha256", "diffie-hellman-group-exchange-sha1")
 
@@ -573,12 +569,19 @@ def gex_group(connect: Connect, server: KexInit, algorithm: str, request: tuple[
 
 
 def _kex_reply_host_key(sock: socket.socket, reader: _Reader, kex: str) -> bytes:
+    # cryptography (~15 ms to import) loads with the first key exchange, not with this module: the
+    # KEXINIT read needs none of it, and runs meanwhile
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
     if kex in _CURVE25519:
         q = X25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         sock.sendall(packet(bytes([MSG_KEX_30]) + _string(q)))
         reply = _next_payload(reader, (MSG_KEX_31,))
     elif kex in _ECDH_CURVES:
-        key = ec.generate_private_key(_ECDH_CURVES[kex]())
+        curve: ec.EllipticCurve = getattr(ec, _ECDH_CURVES[kex])()
+        key = ec.generate_private_key(curve)
         q = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
         sock.sendall(packet(bytes([MSG_KEX_30]) + _string(q)))
         reply = _next_payload(reader, (MSG_KEX_31,))
