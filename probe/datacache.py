@@ -9,8 +9,10 @@ Correctness: an entry's name is the SHA-256 of everything its value depends on: 
 parsed, the PyYAML installation (path, size and mtime of its `__init__.py`: an upgrade changes
 them), the Python version and the marshal format. An edited file, a new PyYAML or Python is a
 different name, so nothing is ever invalidated in place and a stale entry is never read.
-A document marshal cannot hold (YAML dates) is not cached; an unreadable, truncated or foreign
-entry is ignored and the text is parsed as if there were no cache. marshal never runs code.
+YAML dates and timestamps, which marshal cannot hold, are stored as tagged tuples and rebuilt on
+reading (a YAML safe load never yields a tuple, so the tag cannot be data); anything else marshal
+cannot hold is not cached. An unreadable, truncated or foreign entry is ignored and the text is
+parsed as if there were no cache. marshal never runs code.
 
 Where: $PROBE_CACHE_DIR, else $XDG_CACHE_HOME/probe, else ~/.cache/probe (a directory only its
 user can read); PROBE_CACHE_DIR=off turns the cache off. Failing to write is never an error.
@@ -19,6 +21,7 @@ user can read); PROBE_CACHE_DIR=off turns the cache off. Failing to write is nev
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import importlib.util
 import marshal
@@ -30,8 +33,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-FORMAT = b"probe-yaml-cache 1"
+FORMAT = b"probe-yaml-cache 2"
 _MISS = object()
+_PLAIN, _DATES = b"M", b"D"  # an entry's first byte: marshal as is / with dates to rebuild
+_DATE_TAG, _DATETIME_TAG = "\0date", "\0datetime"
 
 
 def cache_dir() -> Path | None:
@@ -61,18 +66,59 @@ def _key(text: str | bytes) -> str:
     return hashlib.sha256(_parser_identity() + b"\0" + raw).hexdigest()
 
 
+def _freeze(value: Any) -> Any:
+    """The value with every date/datetime as a tagged tuple marshal can hold."""
+    if isinstance(value, dict):
+        return {_freeze(k): _freeze(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_freeze(v) for v in value]
+    if isinstance(value, dt.datetime):  # before date: a datetime is a date
+        return (_DATETIME_TAG, value.isoformat())
+    if isinstance(value, dt.date):
+        return (_DATE_TAG, value.isoformat())
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_thaw(k): _thaw(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_thaw(v) for v in value]
+    if isinstance(value, tuple) and len(value) == 2:
+        if value[0] == _DATETIME_TAG:
+            return dt.datetime.fromisoformat(value[1])
+        if value[0] == _DATE_TAG:
+            return dt.date.fromisoformat(value[1])
+    return value
+
+
 def _read(path: Path) -> Any:
     try:
         blob = path.read_bytes()
-        return marshal.loads(blob)
+        kind, value = blob[:1], marshal.loads(blob[1:])
+        if kind == _PLAIN:
+            return value
+        if kind == _DATES:
+            return _thaw(value)
     except (OSError, ValueError, EOFError, TypeError):
-        return _MISS
+        pass
+    return _MISS
+
+
+def _encode(value: Any) -> bytes | None:
+    try:
+        return _PLAIN + marshal.dumps(value)
+    except ValueError:
+        pass
+    try:
+        return _DATES + marshal.dumps(_freeze(value))
+    except ValueError:  # another type marshal cannot hold: this document is not cached
+        return None
 
 
 def _write(path: Path, value: Any) -> None:
-    try:
-        blob = marshal.dumps(value)
-    except ValueError:  # a type marshal cannot hold (YAML timestamps): this document is not cached
+    blob = _encode(value)
+    if blob is None:
         return
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

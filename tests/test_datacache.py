@@ -75,12 +75,31 @@ def test_a_damaged_entry_is_ignored(cache: Path) -> None:
     assert parse.calls == 3
 
 
-def test_dates_are_not_cached_but_parse_right(cache: Path) -> None:
+def test_dates_and_timestamps_come_back_as_parsed(cache: Path) -> None:
     parse = Counting()
-    text = "in_force: 2025-03-25\n"
-    assert datacache.cached_parse(text, parse) == {"in_force": dt.date(2025, 3, 25)}
-    assert datacache.cached_parse(text, parse) == {"in_force": dt.date(2025, 3, 25)}
-    assert parse.calls == 2 and entries(cache) == []
+    text = ("in_force: 2025-03-25\nstamp: 2026-12-02 04:05:06.5+09:00\nnaive: 2026-12-02T01:02:03\n"
+            "nested: [{until: 2027-01-01}]\nword: '2025-03-25'\n")
+    first = datacache.cached_parse(text, parse)
+    second = datacache.cached_parse(text, parse)
+    assert parse.calls == 1 and len(entries(cache)) == 1
+    assert first == second
+    assert type(second["in_force"]) is dt.date and second["in_force"] == dt.date(2025, 3, 25)
+    assert second["stamp"] == dt.datetime(2026, 12, 2, 4, 5, 6, 500000, tzinfo=dt.timezone(dt.timedelta(hours=9)))
+    assert second["naive"].tzinfo is None and second["nested"][0]["until"] == dt.date(2027, 1, 1)
+    assert second["word"] == "2025-03-25"  # a quoted date stays text
+
+
+def test_every_packaged_data_file_reads_back_identical(cache: Path) -> None:
+    """What probe's own YAML files parse to, and what the cache gives back for them, are equal."""
+    root = Path(yamlfile.__file__).parent
+    files = [*root.glob("data/**/*.yaml"), *root.parent.glob("checks/*.yaml"), *root.parent.glob("profiles/*.yaml"),
+             *root.glob("checks/*.yaml"), *root.glob("builtin_profiles/*.yaml")]  # source tree or installed
+    assert len(files) > 20
+    for f in files:
+        text = f.read_text("utf-8")
+        direct = yamlfile._parse(text)
+        datacache.cached_parse(text, yamlfile._parse)  # writes the entry
+        assert datacache.cached_parse(text, lambda _t, f=f: pytest.fail(f"{f}: not cached")) == direct, f
 
 
 def test_invalid_yaml_is_a_user_error_and_not_cached(cache: Path) -> None:

@@ -76,3 +76,24 @@ def test_paramiko_is_loaded_without_invoke(tmp_path: Path) -> None:
     mods = loaded("from probe.protocols.ssh_auth import load_paramiko\nload_paramiko()\nimport paramiko\n"
                   "assert paramiko.Transport\n", tmp_path)
     assert "paramiko" in mods and "invoke" not in mods
+
+
+def test_a_plain_run_loads_no_optional_machinery(tmp_path: Path) -> None:
+    """`probe run` without --declaration, --sign, --ca-file: no declaration reader, no signing or
+    X.509 code; with the data cache warm, no YAML parser. (A closed loopback port: nothing found,
+    no check runs; a profile with one check, whose module a run imports because it schedules it.)"""
+    profile = tmp_path / "one-check.yaml"
+    profile.write_text("name: one-check\ndescription: SSH algorithms only\ndevice_class: general-iot\n"
+                       "schemes: [jc-star, cls, uk-psti]\ndiscovery: {tcp_ports: '22', udp_ports: []}\n"
+                       "checks: [ssh_algorithms]\n")
+    code = ("import contextlib, io, socket\nfrom probe.cli import main\n"
+            "s = socket.socket(); s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]; s.close()\n"
+            "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+            "    main(['run', '--target', '127.0.0.1', '--ports', str(port), '--udp-ports', 'none', '--no-nmap',\n"
+            f"          '--no-credentials', '--scan-method', 'connect', '--quiet', '--profile', {str(profile)!r},\n"
+            f"          '--out', {str(tmp_path / 'ev.json')!r}])\n")
+    loaded(code, tmp_path / "cache")  # fills the cache
+    mods = loaded(code, tmp_path / "cache")
+    assert (tmp_path / "ev.json").exists()
+    assert heavy_in(mods, ("yaml", "cryptography", "paramiko", "jsonschema", "jinja2", "probe.compliance.declaration",
+                           "probe.output.signing", "probe.protocols.x509", "probe.services.declared_urls")) == []

@@ -201,11 +201,12 @@ def options_from(args: argparse.Namespace) -> ScanOptions:
 def _crypto_options(args: argparse.Namespace) -> CryptoOptions:
     """Validate the crypto policy inputs up front: a bad file is a usage error, not a scan result."""
     from probe.compliance.cryptopolicy import load_ssh_policy, load_tls_policy
-    from probe.protocols.x509 import load_ca_bundle
 
     ca_file = tls_policy = None
     ssh_policy: Path | str | None = None
     if args.ca_file:
+        from probe.protocols.x509 import load_ca_bundle  # cryptography.x509: only with a CA file
+
         try:
             load_ca_bundle(args.ca_file)
         except (OSError, ValueError) as exc:
@@ -239,15 +240,14 @@ class _Interrupts:
 
 
 def run(args: argparse.Namespace) -> int:
+    # the declaration reader (PyYAML), signing (cryptography) and the URL fetcher load only when
+    # their options are given, below
     from probe.commands._common import load_scope
-    from probe.compliance.declaration import attach, declared_facts, load_declaration, record
     from probe.engine import ScanState, run_scan
     from probe.output.evidence import build, canonical_bytes, check_writable, write_atomic
     from probe.output.pack import check_destination, write_pack
     from probe.output.path_text import path_lines
-    from probe.output.signing import fingerprint, load_private
     from probe.output.terminal import Progress, clause_table, safe
-    from probe.services.declared_urls import fetch_all
     from probe.targets import read_targets_file, resolve_target
 
     raw_targets = list(args.target) + (read_targets_file(args.targets_file) if args.targets_file else [])
@@ -257,13 +257,21 @@ def run(args: argparse.Namespace) -> int:
     options = options_from(args)
     if args.fetch_declared_urls and not args.declaration:
         raise UserError("--fetch-declared-urls needs --declaration FILE")
-    decl = load_declaration(args.declaration) if args.declaration else None  # its held_label is the path's label
+    decl = None
+    if args.declaration:
+        from probe.compliance.declaration import attach, declared_facts, load_declaration, record
+
+        decl = load_declaration(args.declaration)  # its held_label is the path's label
     catalog, profile, scope = load_scope(args, decl, default_source="run date")
     out = args.out or Path(f"probe-evidence-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json")
     check_writable(out)
     if args.sign and not args.pack:
         raise UserError("--sign needs --pack DIR|FILE.tar: the signature covers the pack's manifest")
-    key = load_private(args.sign) if args.sign else None  # a bad key fails now, not after the scan
+    key = None
+    if args.sign:
+        from probe.output.signing import fingerprint, load_private
+
+        key = load_private(args.sign)  # a bad key fails now, not after the scan
     if args.pack:
         check_destination(args.pack)
 
@@ -271,8 +279,11 @@ def run(args: argparse.Namespace) -> int:
                       device_state=DeviceState(args.device_state or DeviceState.INITIALISED),
                       device_state_source="operator" if args.device_state else "default")
     if decl is not None:
-        fetch = (partial(fetch_all, add_artefact=state.store.add_artefact, timeout=options.safety.timeout)
-                 if args.fetch_declared_urls else None)
+        fetch = None
+        if args.fetch_declared_urls:
+            from probe.services.declared_urls import fetch_all
+
+            fetch = partial(fetch_all, add_artefact=state.store.add_artefact, timeout=options.safety.timeout)
         art = record(decl, state.store.add_artefact)
         state.declarations = attach(decl, state.store.add_artefact, catalog, fetch=fetch, artefact=art)
         state.declared = declared_facts(decl, art)
