@@ -11,13 +11,15 @@ import contextlib
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from probe.compliance.declaration import Declared
 from probe.models import DeviceState, Finding, InconclusiveReason, Service, Status
 from probe.options import ScanOptions
 from probe.session import Cancelled, DeviceLimiter, TargetSession
 from probe.store import EvidenceStore
+
+if TYPE_CHECKING:  # a type only: the declaration reader (and PyYAML) loads when a run has a declaration
+    from probe.compliance.declaration import Declared
 
 __all__ = ["Cancelled", "CheckContext", "RunView", "ServiceContext"]
 

@@ -16,16 +16,11 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from probe.compliance.catalog import Catalog, Clause
-from probe.compliance.declaration import Declared
-from probe.compliance.profile import Profile
 from probe.compliance.roles import assign_roles
-from probe.compliance.scope import Scope
 from probe.compliance.verdicts import clause_verdict, clauses_for_finding
 from probe.context import CheckContext, RunView, ServiceContext
-from probe.discovery import DiscoveryResult, discover
 from probe.models import (
     ClauseVerdict,
     DeviceState,
@@ -40,6 +35,13 @@ from probe.options import ScanOptions
 from probe.plugins import Check, CheckMetadata, registry
 from probe.session import Cancelled, RunClock, TargetSession
 from probe.store import EvidenceStore
+
+if TYPE_CHECKING:  # types only: discovery loads when a scan discovers, not for one given service (start-up)
+    from probe.compliance.catalog import Catalog, Clause
+    from probe.compliance.declaration import Declared
+    from probe.compliance.profile import Profile
+    from probe.compliance.scope import Scope
+    from probe.discovery import DiscoveryResult
 
 Progress = Callable[[str, dict[str, Any]], None]
 
@@ -230,6 +232,8 @@ def _scan_target(state: ScanState, catalog: Catalog, host: str, progress: Progre
     progress("target-start", {"host": host})
     ports = state.options.discovery.tcp_ports or state.profile.tcp_ports
     udp_ports = state.options.discovery.udp_ports
+    from probe.discovery import discover
+
     disc = discover(session, ports, state.profile.udp_ports if udp_ports is None else udp_ports, progress)
     state.discovery[host] = disc
     if not disc.reachable:
