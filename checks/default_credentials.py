@@ -97,9 +97,9 @@ def run_trials(ctx: ServiceContext, login: ServiceLogin, creds: list[Credential]
     flight finish and are recorded, and the attempts are a rank-order prefix of the plan (a pair
     is taken only after every better-ranked one; only a pair refused by a lockout pause or a
     dropped connection, which goes back to be tried again, can be left out by a success meanwhile),
-    so the best-ranked accepted pair among them is the one a one-by-one run would have found. The whole service stops at an answer that
-    makes further tries pointless (no login asked, unsupported, locked out, no password login), or
-    when the device keeps answering nonsense.
+    so the best-ranked accepted pair among them is the one a one-by-one run would have found. The
+    whole service stops at an answer that makes further tries pointless (no login asked,
+    unsupported, locked out, no password login), or when the device keeps answering nonsense.
 
     A device that throttles (HTTP 429/423/503) and says for how long (Retry-After, or a pause
     stated in the page) of at most MAX_LOCKOUT_WAIT seconds is waited out, at most
