@@ -166,9 +166,6 @@ def _probe_udp(session: TargetSession, port: int) -> tuple[udp_probe.UdpResult |
 
 NMAP_SHARE = 0.2  # of the remaining --max-time budget
 NMAP_MAX_SECONDS = 90.0  # per device, all gap-filling nmap runs together
-# nmap -sV on one port was seen, from inside a lab device, holding two connections to it at once
-# (a probe and the next, e.g. one from a privileged source port): it takes that many slots
-NMAP_CONNECTIONS = 2
 
 
 def _nmap_enrich(session: TargetSession, services: list[Service], result: DiscoveryResult,
@@ -185,12 +182,6 @@ def _nmap_enrich(session: TargetSession, services: list[Service], result: Discov
         if candidates:
             result.notes.append("nmap is not installed: ports our probes could not identify stay 'unknown' "
                                 f"({', '.join(str(s.port) for s in candidates)})")
-        return services
-    if session.limiter.size < NMAP_CONNECTIONS:
-        result.stats["nmap"] = f"not run (--max-connections {session.limiter.size})"
-        result.notes.append(f"nmap -sV not run: it opens up to {NMAP_CONNECTIONS} connections at once and "
-                            f"--max-connections is {session.limiter.size}; ports our probes could not identify "
-                            f"stay as they are ({', '.join(str(s.port) for s in candidates)})")
         return services
     per_port = opts.nmap_timeout
     start = time.monotonic()
@@ -210,7 +201,7 @@ def _nmap_enrich(session: TargetSession, services: list[Service], result: Discov
             return svc
         budget = min(per_port, nmap_deadline - time.monotonic())
         try:
-            with session.slot(NMAP_CONNECTIONS):
+            with session.slot():
                 n = nmap_scan.scan_port(host, svc.port, timeout=budget, unidentified=svc.confidence == "port",
                                         cancel=clock.cancel)
         except Cancelled:
