@@ -17,8 +17,11 @@ Then, for each service, times as child processes measured through GNU time (wall
             the commands that match probe's checks (versions, suites, curves, certificate info)
   ssh-audit `ssh-audit -n -p PORT 127.0.0.1` (Debian's package)
 
-and probe's start-up alone (`probe --help`, `probe run --help`). Medians of --runs; the result
-goes to bench/results/<date>-crypto.md with the machine description. sslyze lives in its own venv
+and probe's start-up alone (`probe --help`, `probe run --help`, `probe plan`). probe keeps parsed
+data files in a cache (probe/datacache.py, filled by the first run): the checks and `probe plan` are
+also measured with it off (PROBE_CACHE_DIR=off), as a first run after installing would be. Medians
+of --runs; the result goes to bench/results/<date>-crypto<--suffix>.md with the machine
+description and the load average before and after. sslyze lives in its own venv
 (bench/.venv-anchors, as bench.py does) because it pins its own cryptography and nassl.
 """
 
@@ -53,6 +56,7 @@ checks: [tls_configuration, tls_certificate]
 """
 SSH_PROFILE = TLS_PROFILE.replace("bench-tls", "bench-ssh").replace("TLS checks", "SSH checks").replace(
     "[tls_configuration, tls_certificate]", "[ssh_algorithms]")
+NO_CACHE = ["env", "PROBE_CACHE_DIR=off"]  # probe parses its data files as on its first run
 SSLYZE_LIKE_PROBE = ["--certinfo", "--sslv2", "--sslv3", "--tlsv1", "--tlsv1_1", "--tlsv1_2", "--tlsv1_3",
                      "--elliptic_curves"]
 
@@ -232,6 +236,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    ap.add_argument("--suffix", default="", help="appended to the result file's name (e.g. -startup)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("crypto_bench: needs root (OpenSSH privilege separation)", file=sys.stderr)
@@ -251,9 +256,13 @@ def main() -> int:
     verdicts: list[str] = []
     ratios: list[str] = []
     probe_bin = str(Path(sys.executable).parent / "probe")
+    plan = [probe_bin, "plan", "--profile", "home-gateway", "--holding", "jc-star", "--apply-for", "cls"]
+    load_before = os.getloadavg()
     try:
         start = {"probe --help": median([measure([probe_bin, "--help"]) for _ in range(args.runs)]),
-                 "probe run --help": median([measure([probe_bin, "run", "--help"]) for _ in range(args.runs)])}
+                 "probe run --help": median([measure([probe_bin, "run", "--help"]) for _ in range(args.runs)]),
+                 "probe plan (home-gateway, jc-star -> cls)": median([measure(plan) for _ in range(args.runs)]),
+                 "probe plan, data cache off": median([measure([*NO_CACHE, *plan]) for _ in range(args.runs)])}
         for name, m in start.items():
             rows.append(f"| start-up | {name} | {m.wall:.2f} | {m.cpu:.2f} | {m.peak_rss_mb:.1f} |")
             print(f"{name:50} {fmt(m)}")
@@ -280,6 +289,9 @@ def main() -> int:
                 ev = work / "ssh-ev.json"
                 results = {"probe checks (ssh_algorithms)":
                            median([measure(checks_cmd(port, "ssh", "ssh_algorithms")) for _ in range(args.runs)]),
+                           "probe checks (ssh_algorithms), data cache off":
+                           median([measure([*NO_CACHE, *checks_cmd(port, "ssh", "ssh_algorithms")])
+                                   for _ in range(args.runs)]),
                            "probe run (discovery + checks + verdicts)":
                            median([measure(probe_cmd(port, work / "ssh.yaml", ev)) for _ in range(args.runs)])}
                 if shutil.which("ssh-audit"):
@@ -289,18 +301,21 @@ def main() -> int:
             _rows(rows, ratios, "SSH", svc, results)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    load_after = os.getloadavg()
     sa_v = subprocess.run(["ssh-audit", "-h"], capture_output=True, text=True).stdout.split("\n")[0] \
         if shutil.which("ssh-audit") else ""
     sa_v = re.sub(r"\x1b\[[0-9;]*m", "", sa_v)  # it colours its banner even when not on a terminal
     lines = [f"# probe crypto benchmark {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}", "",
              f"Machine: {machine()}", f"Runs per measurement: {args.runs} (medians). Peers: sslyze "
              f"({_sslyze_version(sslyze)}), ssh-audit ({sa_v.strip('# ').strip() or 'not installed'}).",
-             "All servers on 127.0.0.1; every command measured through GNU time, start-up included.", "",
+             "All servers on 127.0.0.1; every command measured through GNU time, start-up included.",
+             "Load average (1, 5, 15 min): " + " ".join(f"{x:.2f}" for x in load_before) + " before, "
+             + " ".join(f"{x:.2f}" for x in load_after) + " after.", "",
              "## Ratios: probe wall time / peer wall time, per service (target: ≤ 1)", "", *ratios, "",
              "## Measurements", "", "| kind | service / tool | wall s | CPU s | peak MB |", "|---|---|---|---|---|",
              *rows, "", "## probe's verdicts on these servers", "", *verdicts, ""]
     args.out.mkdir(parents=True, exist_ok=True)
-    dest = args.out / f"{datetime.now(UTC).strftime('%Y-%m-%d')}-crypto.md"
+    dest = args.out / f"{datetime.now(UTC).strftime('%Y-%m-%d')}-crypto{args.suffix}.md"
     dest.write_text("\n".join(lines))
     print(f"\nresults: {dest}")
     return 0

@@ -45,10 +45,12 @@ INSTANCE = 175  # lab instance number used by this bench (bench.py uses 180..196
 OLD_SWEEP = """
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
-from probe.discovery.syn_scan import syn_sweep
+from probe.discovery import syn_scan
 t = time.monotonic()
-r = syn_sweep(sys.argv[2], range(1, 65536))
-print(json.dumps({"seconds": time.monotonic() - t, "open": r.open_ports, "packets": r.packets_sent}))
+r = syn_scan.syn_sweep(sys.argv[2], range(1, 65536))
+seconds = time.monotonic() - t
+stats = syn_scan.syn_stats(r) if hasattr(syn_scan, "syn_stats") else {}
+print(json.dumps({"seconds": seconds, "open": list(r.open_ports), "packets": r.packets_sent, **stats}))
 """
 
 
@@ -123,7 +125,7 @@ def main() -> int:
                  partial(new_sweep, addr, DEFAULT_MAX_RATE))]
             runs += [(f"probe adaptive, --max-rate {c:,}", partial(new_sweep, addr, c)) for c in args.ceilings]
             if args.before:
-                runs.append((f"probe before ({args.before.name}: fixed 10,000 pps)",
+                runs.append((f"probe before ({args.before.name}, its default ceiling)",
                              partial(old_sweep, addr, args.before)))
             runs.append(("nmap -sS -p-", partial(nmap_sweep, addr)))
             for name, fn in runs:

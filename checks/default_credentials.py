@@ -10,9 +10,12 @@ its own first success, to list every account with a default password. SNMP commu
 all tried: the list is short, answers are instant, and a write community is a different finding
 from a read one; they go in one burst per version with one shared wait (ServiceLogin.
 attempt_snmp_burst), since an agent's only "no" is silence and waiting it out once per community
-cost seconds each. Up to PARALLEL_ACCOUNTS accounts are tried at once (each account's candidates
-strictly in order), inside the device's connection cap; with ctx.options.credentials.delay
-everything is sequential, and a device that drops connections narrows the trials to one. PASS
+cost seconds each. Up to PARALLEL_TRIALS attempts run at once (as hydra -t 4), inside the device's
+connection cap, each worker taking the best-ranked pending pair: with the default scope any pair,
+since the first proven login ends the service; with "accounts" the best pair of an account no
+other worker is trying, since a proven account's later pairs are moot (each account's candidates
+strictly in order). With ctx.options.credentials.delay everything is sequential, and a device that
+drops connections narrows the trials to one. PASS
 needs proof that the service really asked for credentials and rejected every one tried; a
 short lockout the device announces (429 with Retry-After) is waited out, boundedly (run_trials);
 a service that needs no login at all is NOT_APPLICABLE here (unauthenticated_access reports it).
@@ -41,7 +44,7 @@ MAX_CONSECUTIVE_CONNECTIVITY = 2  # dropped connections in a row, at one connect
 MAX_CONNECTIVITY_RETRIES = 3  # dropped connections per service met by a pause and a retry of the same pair
 CONNECTIVITY_BACKOFF = 1.0  # seconds before the first retry; doubles with each further one
 MAX_CONSECUTIVE_UNKNOWN = 3  # answers neither a rejection nor a login, in a row
-PARALLEL_ACCOUNTS = 4  # accounts tried at once on one service (as hydra -t 4); the device cap still holds
+PARALLEL_TRIALS = 4  # attempts at once on one service (as hydra -t 4); the device cap still holds
 STOPPERS = (Result.NO_AUTH, Result.UNSUPPORTED, Result.LOCKED, Result.NO_PASSWORD)
 
 
@@ -86,11 +89,17 @@ def run_trials(ctx: ServiceContext, login: ServiceLogin, creds: list[Credential]
                retries: list[dict[str, object]] | None = None) -> tuple[list[Attempt], Attempt | None]:
     """Try the planned pairs; returns the attempts (in rank order) and the answer that stopped them, if any.
 
-    The pairs are `planned_pairs(creds, budget)`. Up to PARALLEL_ACCOUNTS workers take the
-    best-ranked pending pair whose account is not busy, so an account's candidates go strictly in
-    order. An account stops at its first success (the whole service, unless every account is
-    wanted); the whole service stops at an answer that makes further tries pointless (no login
-    asked, unsupported, locked out, no password login), or when the device keeps answering nonsense.
+    The pairs are `planned_pairs(creds, budget)`. Up to PARALLEL_TRIALS workers take the
+    best-ranked pending pair. When every account is wanted (`every_account`) that is the best pair
+    of an account no other worker is trying, so an account's candidates go strictly in order and
+    an account stops at its first success. Otherwise the first success stops the whole service, so
+    an account's pairs need not wait for each other: workers take any pending pair, attempts in
+    flight finish and are recorded, and the attempts are a rank-order prefix of the plan (a pair
+    is taken only after every better-ranked one; only a pair refused by a lockout pause or a
+    dropped connection, which goes back to be tried again, can be left out by a success meanwhile),
+    so the best-ranked accepted pair among them is the one a one-by-one run would have found. The
+    whole service stops at an answer that makes further tries pointless (no login asked,
+    unsupported, locked out, no password login), or when the device keeps answering nonsense.
 
     A device that throttles (HTTP 429/423/503) and says for how long (Retry-After, or a pause
     stated in the page) of at most MAX_LOCKOUT_WAIT seconds is waited out, at most
@@ -178,7 +187,7 @@ def run_trials(ctx: ServiceContext, login: ServiceLogin, creds: list[Credential]
             account = _account(protocol, plan[i])
             if account in done:
                 continue
-            if account not in busy:
+            if account not in busy or not all_accounts:
                 del pending[n]
                 busy.add(account)
                 return i
@@ -191,10 +200,11 @@ def run_trials(ctx: ServiceContext, login: ServiceLogin, creds: list[Credential]
                 state["sent"] += 0 if i is None or i < 0 else 1
                 later = state["sent"] > 1
                 wait = pause["until"] - time.monotonic()
-                # how long this account's chain still is (this pair included): the device's slots
-                # go to the longest chains first, across every service (DeviceLimiter.priority)
-                chain = 1 + sum(1 for j in pending if i is not None and i >= 0
-                                and _account(protocol, plan[j]) == _account(protocol, plan[i]))
+                # how long this account's chain still is (this pair included; without per-account
+                # order, the service's): the device's slots go to the longest chains first, across
+                # every service (DeviceLimiter.priority)
+                chain = 1 + sum(1 for j in pending if i is not None and i >= 0 and (
+                    not all_accounts or _account(protocol, plan[j]) == _account(protocol, plan[i])))
             if i is None:
                 return
             if i < 0:  # every pending pair's account is busy with another worker: wait for one
@@ -237,8 +247,8 @@ def run_trials(ctx: ServiceContext, login: ServiceLogin, creds: list[Credential]
                     if not all_accounts:
                         found.append(a)  # the FAIL is proven: no more logins on this service
 
-    parallel = 1 if delay > 0 else max(1, min(PARALLEL_ACCOUNTS, ctx.options.safety.max_connections,
-                                              len({_account(protocol, c) for c in plan}) or 1))
+    lanes = len({_account(protocol, c) for c in plan}) if all_accounts else len(plan)
+    parallel = 1 if delay > 0 else max(1, min(PARALLEL_TRIALS, ctx.options.safety.max_connections, lanes or 1))
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         for fut in [pool.submit(worker, i == 0) for i in range(parallel)]:
             fut.result()  # re-raises Cancelled and errors in this thread

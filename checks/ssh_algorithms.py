@@ -26,10 +26,15 @@ class SshAlgorithms(ServiceCheck):
         port = ctx.service.port
         connect = functools.partial(ctx.connection, port)
         # The authentication-method listing (a full paramiko handshake) runs alongside the audit's
-        # own connections; all of them hold the device's connection slots.
+        # own connections; all of them hold the device's connection slots. Its worker imports
+        # paramiko (~50 ms of CPU) at once, while the KEXINIT is read, so the listing can start
+        # as soon as the server is known to speak SSH-2.
         from concurrent.futures import ThreadPoolExecutor
 
+        from probe.protocols.ssh_auth import load_paramiko
+
         pool = ThreadPoolExecutor(max_workers=1)
+        pool.submit(load_paramiko)
         auth_job: list = []
 
         def start_auth() -> None:

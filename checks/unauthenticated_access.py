@@ -29,7 +29,7 @@ from probe.plugins import ServiceCheck
 from probe.protocols import adb, coap, console, ftp, http_auth, mqtt, rtsp, smb, snmp, tftp, tlswrap
 from probe.protocols.netio import ReadTimeout
 from probe.protocols.transcript import Transcript
-from probe.services import open_web, web
+from probe.services import logins, open_web, web
 from probe.services.credentials import for_service
 from probe.services.logins import admin_paths
 
@@ -117,6 +117,10 @@ class UnauthenticatedAccess(ServiceCheck):
             ctype = (resp.header("Content-Type") or "").lower()
             is_config = path.endswith(CONFIG_SUFFIXES) and "html" not in ctype
             words = sorted({m.group(0).decode().lower() for m in MANAGEMENT_WORDS.finditer(resp.body[:65536])})
+            if not is_config and (len(words) >= 2 and path != "/" or len(words) >= 3) \
+                    and logins.script_login_on_page(ctx, svc, client, path, resp) is not None:
+                protected.append(path)  # a script-only login page showing management words
+                continue
             if is_config or (len(words) >= 2 and path != "/") or len(words) >= 3:
                 open_pages.append({"path": path, "status": resp.status, "content_type": ctype,
                                    "bytes": len(resp.body), "management_words": words[:10],

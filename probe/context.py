@@ -11,13 +11,15 @@ import contextlib
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from probe.compliance.declaration import Declared
 from probe.models import DeviceState, Finding, InconclusiveReason, Service, Status
 from probe.options import ScanOptions
 from probe.session import Cancelled, DeviceLimiter, TargetSession
 from probe.store import EvidenceStore
+
+if TYPE_CHECKING:  # a type only: the declaration reader (and PyYAML) loads when a run has a declaration
+    from probe.compliance.declaration import Declared
 
 __all__ = ["Cancelled", "CheckContext", "RunView", "ServiceContext"]
 
@@ -37,10 +39,12 @@ class CheckContext:
     def __init__(self, session: TargetSession, check_id: str, *, services: list[Service] | None = None,
                  service: Service | None = None, profile: dict[str, Any] | None = None,
                  discovery_complete: bool = True, declaration: Declared | None = None,
-                 run: RunView | None = None) -> None:
+                 run: RunView | None = None, services_later: bool = False) -> None:
         self.session = session
         self.check_id = check_id
-        self.services = services or []
+        # services_later: the engine started this job while discovery still ran (its own service
+        # was final); the device's whole list is read when the check asks for it (`services`)
+        self._services: list[Service] | None = None if services_later else (services or [])
         self._service = service
         self.profile = profile or {}
         # False when the port sweep was cut short: absence of a service then proves nothing.
@@ -48,6 +52,15 @@ class CheckContext:
         # what the manufacturer declared that a check can compare with the device (metadata `compares`)
         self.declaration = declaration
         self.run = run or RunView()
+
+    @property
+    def services(self) -> list[Service]:
+        """Every service discovery found on the device. For a job started before discovery ended
+        this waits for its end (TargetSession.all_services), so a check that reads the device's
+        other services sees exactly what it would have seen had it started after discovery."""
+        if self._services is None:
+            self._services = self.session.all_services()
+        return self._services
 
     @property
     def service(self) -> Service | None:
@@ -90,7 +103,7 @@ class CheckContext:
     @contextlib.contextmanager
     def slot(self) -> Iterator[None]:
         """Hold one of the device's connection slots (for clients that make their own socket)."""
-        with self.session.slot():
+        with self.session.slot(behind=True):
             yield
 
     @contextlib.contextmanager
@@ -181,9 +194,10 @@ class ServiceContext(CheckContext):
     def __init__(self, session: TargetSession, check_id: str, *, service: Service,
                  services: list[Service] | None = None, profile: dict[str, Any] | None = None,
                  discovery_complete: bool = True, declaration: Declared | None = None,
-                 run: RunView | None = None) -> None:
+                 run: RunView | None = None, services_later: bool = False) -> None:
         super().__init__(session, check_id, services=services, service=service, profile=profile,
-                         discovery_complete=discovery_complete, declaration=declaration, run=run)
+                         discovery_complete=discovery_complete, declaration=declaration, run=run,
+                         services_later=services_later)
         self._one_service = service
 
     @property

@@ -1,9 +1,12 @@
-"""The evidence engine: discovery, then every scheduled check, per target, concurrently.
+"""The evidence engine: discovery and every scheduled check, per target, concurrently.
 
-Concurrency is bounded twice: a pool over targets, and per target a pool no larger than the
-device's connection cap (`DeviceLimiter`), which every socket a check opens must also pass
-through. Whatever happens (a plugin bug, a hostile device, Ctrl-C, --max-time) the store keeps
-what was gathered, and jobs that never ran are recorded as INCONCLUSIVE, not forgotten.
+A service's own checks start as soon as discovery has finished with that service (identified, or
+final without nmap); checks that read the device's whole service list start when discovery has
+ended (docs/discovery.md, "What overlaps what"). Concurrency is bounded twice: a pool over
+targets, and per target a pool no larger than the device's connection cap (`DeviceLimiter`),
+which every socket discovery or a check opens must also pass through. Whatever happens (a plugin
+bug, a hostile device, Ctrl-C, --max-time) the store keeps what was gathered, and jobs that never
+ran are recorded as INCONCLUSIVE, not forgotten.
 """
 
 from __future__ import annotations
@@ -13,19 +16,14 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from probe.compliance.catalog import Catalog, Clause
-from probe.compliance.declaration import Declared
-from probe.compliance.profile import Profile
 from probe.compliance.roles import assign_roles
-from probe.compliance.scope import Scope
 from probe.compliance.verdicts import clause_verdict, clauses_for_finding
 from probe.context import CheckContext, RunView, ServiceContext
-from probe.discovery import DiscoveryResult, discover
 from probe.models import (
     ClauseVerdict,
     DeviceState,
@@ -40,6 +38,13 @@ from probe.options import ScanOptions
 from probe.plugins import Check, CheckMetadata, registry
 from probe.session import Cancelled, RunClock, TargetSession
 from probe.store import EvidenceStore
+
+if TYPE_CHECKING:  # types only: discovery loads when a scan discovers, not for one given service (start-up)
+    from probe.compliance.catalog import Catalog, Clause
+    from probe.compliance.declaration import Declared
+    from probe.compliance.profile import Profile
+    from probe.compliance.scope import Scope
+    from probe.discovery import DiscoveryResult
 
 Progress = Callable[[str, dict[str, Any]], None]
 
@@ -86,11 +91,13 @@ def _gate(meta: CheckMetadata, options: ScanOptions) -> str | None:
 def make_context(session: TargetSession, meta: CheckMetadata, service: Service | None = None,
                  services: list[Service] | None = None, profile: dict[str, Any] | None = None,
                  discovery_complete: bool = True, declared: Declared | None = None,
-                 run: RunView | None = None) -> CheckContext:
-    """The one place a check context is built: a ServiceContext when the job is about one service."""
+                 run: RunView | None = None, services_later: bool = False) -> CheckContext:
+    """The one place a check context is built: a ServiceContext when the job is about one service
+    (services_later: started before discovery ended, see CheckContext.services)."""
     if service is not None:
         return ServiceContext(session, meta.id, service=service, services=services, profile=profile,
-                              discovery_complete=discovery_complete, declaration=declared, run=run)
+                              discovery_complete=discovery_complete, declaration=declared, run=run,
+                              services_later=services_later)
     return CheckContext(session, meta.id, services=services, profile=profile, discovery_complete=discovery_complete,
                         declaration=declared, run=run)
 
@@ -113,9 +120,13 @@ class _Job:
     cls: type[Check]
     service: Service | None
     discovery_complete: bool = True
+    early: bool = False  # started while discovery still ran (its service was final)
     lock: threading.Lock = field(default_factory=threading.Lock)
     settled: bool = False  # its findings (or the engine's "interrupted" finding) are in the store
     then: list[_Job] = field(default_factory=list)  # jobs that read this one's findings: run right after it
+
+    def key(self) -> tuple[str, str | None]:
+        return self.cls.metadata.id, self.service.key() if self.service else None
 
     def chain(self) -> list[_Job]:
         """This job and those chained after it, in the order they run."""
@@ -136,7 +147,8 @@ def _run_job(session: TargetSession, cls: type[Check], services: list[Service], 
              timings: list[dict[str, Any]] | None = None, declared: Declared | None = None,
              run: RunView | None = None) -> None:
     meta = cls.metadata
-    ctx = make_context(session, meta, service, services, profile, discovery_complete, declared, run)
+    ctx = make_context(session, meta, service, services, profile, discovery_complete, declared, run,
+                       services_later=job is not None and job.early)
     produced: list[Finding] = []
     started = time.monotonic()
     try:
@@ -225,52 +237,97 @@ def _chain_dependents(jobs: list[_Job]) -> list[_Job]:
     return top
 
 
+def _phase(job: _Job) -> int:
+    """Brute-force tests go after every other check on the device: a lockout they provoke must not
+    spoil credential trials or other checks running beside them. Checks that compare the
+    manufacturer's declaration with the device send nothing and read the others' findings: last."""
+    meta = job.cls.metadata
+    return 2 if meta.compares else 1 if meta.intrusiveness is Intrusiveness.BRUTE_FORCE else 0
+
+
+def _early_jobs(state: ScanState, service: Service) -> list[_Job]:
+    """The jobs that may start on `service` while discovery goes on: exactly the first-phase
+    service jobs `_jobs_for_target` would schedule on it (same gating, same chaining)."""
+    reg = registry()
+    jobs = []
+    for check_id in state.scope.checks:
+        cls = reg[check_id]
+        meta = cls.metadata
+        if meta.scope == "device" or meta.compares or _gate(meta, state.options) is not None \
+                or not service_matches(meta.services, service):
+            continue
+        job = _Job(cls, service, early=True)
+        if _phase(job) == 0:
+            jobs.append(job)
+    return _chain_dependents(jobs)
+
+
 def _scan_target(state: ScanState, catalog: Catalog, host: str, progress: Progress) -> None:
     session = TargetSession(host, state.options, state.store, state.clock)
     progress("target-start", {"host": host})
     ports = state.options.discovery.tcp_ports or state.profile.tcp_ports
     udp_ports = state.options.discovery.udp_ports
-    disc = discover(session, ports, state.profile.udp_ports if udp_ports is None else udp_ports, progress)
-    state.discovery[host] = disc
-    if not disc.reachable:
-        state.mark_incomplete(f"{host}: {disc.notes[0]}")
-    if not disc.complete:
-        state.mark_incomplete(f"{host}: discovery did not complete")
-    services = [s for s in state.store.snapshot()[0] if s.host == host]
-    progress("discovered", {"host": host, "services": [s.key() + " " + s.protocol for s in services]})
-    jobs = _jobs_for_target(state, session, services, disc)
-    view = RunView(state.device_state, frozenset(ports),
-                   frozenset(state.profile.udp_ports if udp_ports is None else udp_ports))
-    total = sum(len(j.chain()) for j in jobs)
-    done = 0
+    udp = state.profile.udp_ports if udp_ports is None else udp_ports
+    view = RunView(state.device_state, frozenset(ports), frozenset(udp))
     lock = threading.Lock()
+    counts = {"done": 0, "total": 0, "reported": False}  # progress is reported once discovery has ended
 
     def run(top: _Job) -> None:
-        nonlocal done
         for job in top.chain():
-            _run_job(session, job.cls, services, job.service, profile=state.profile.raw,
+            _run_job(session, job.cls, [] if job.early else services, job.service, profile=state.profile.raw,
                      discovery_complete=job.discovery_complete, job=job, timings=state.timings,
                      declared=state.declared, run=view)
             with lock:
-                done += 1
-                progress("check", {"host": host, "done": done, "total": total})
+                counts["done"] += 1
+                if counts["reported"]:
+                    progress("check", {"host": host, "done": counts["done"], "total": counts["total"]})
 
-    # Brute-force tests go after every other check on the device: a lockout they provoke must not
-    # spoil credential trials or other checks running beside them. Checks that compare the
-    # manufacturer's declaration with the device send nothing and read the others' findings: last.
-    def phase_of(job: _Job) -> int:
-        meta = job.cls.metadata
-        return 2 if meta.compares else 1 if meta.intrusiveness is Intrusiveness.BRUTE_FORCE else 0
+    services: list[Service] = []
+    pool = ThreadPoolExecutor(max_workers=JOBS_PER_SLOT * state.options.safety.max_connections)
+    early: list[tuple[_Job, Future[None]]] = []
 
-    for phase in (0, 1, 2):
-        batch = [j for j in jobs if phase_of(j) == phase]
-        pool = ThreadPoolExecutor(max_workers=JOBS_PER_SLOT * state.options.safety.max_connections)
+    def on_service(service: Service) -> None:
+        """A service discovery is done with: its own checks start now, beside discovery."""
+        if session.clock.up():
+            return  # scheduled (and recorded as interrupted) with the rest after discovery
+        for top in _early_jobs(state, service):
+            with lock:
+                early.append((top, pool.submit(run, top)))
+
+    from probe.discovery import discover  # loaded when a scan discovers, not for one given service (start-up)
+
+    try:
         try:
-            futures = [pool.submit(run, job) for job in batch]
-            _wait_or_give_up(session, futures, batch)
+            disc = discover(session, ports, udp, progress, on_service)
         finally:
-            # never block on a worker stuck in a device read: unfinished jobs are already recorded
-            pool.shutdown(wait=False, cancel_futures=True)
+            services = [s for s in state.store.snapshot()[0] if s.host == host]
+            session.discovery_finished(services)  # early jobs that read the whole list wait for this
+        disc.stats["ended_s"] = round((session.discovery_ended or time.monotonic()) - session.started, 3)
+        state.discovery[host] = disc
+        if not disc.reachable:
+            state.mark_incomplete(f"{host}: {disc.notes[0]}")
+        if not disc.complete:
+            state.mark_incomplete(f"{host}: discovery did not complete")
+        progress("discovered", {"host": host, "services": [s.key() + " " + s.protocol for s in services]})
+        with lock:
+            started = {j.key() for top, _f in early for j in top.chain()}
+            jobs = [j for j in _jobs_for_target(state, session, services, disc) if j.key() not in started]
+            counts["total"] = sum(len(j.chain()) for j in jobs) + sum(len(top.chain()) for top, _f in early)
+            counts["reported"] = True
+            if counts["done"]:
+                progress("check", {"host": host, "done": counts["done"], "total": counts["total"]})
+        for phase in (0, 1, 2):
+            batch = [j for j in jobs if _phase(j) == phase]
+            futures = [pool.submit(run, job) for job in batch]
+            if phase == 0:  # the jobs started during discovery belong to the first phase
+                batch = [top for top, _f in early] + batch
+                futures = [f for _t, f in early] + futures
+            _wait_or_give_up(session, futures, batch)
+    finally:
+        # never block on a worker stuck in a device read: unfinished jobs are already recorded
+        pool.shutdown(wait=False, cancel_futures=True)
+        if host in state.discovery:  # device care, shown: discovery and checks together, never above the cap
+            state.discovery[host].stats["connections_peak"] = session.limiter.peak
     progress("target-done", {"host": host})
 
 

@@ -21,7 +21,7 @@ from probe.errors import UserError
 MAX_PORT = 65535
 MAX_RATE = 1_000_000  # packets/s: a --max-rate above this is a typo, not a plan
 # The SYN sweep's ceiling when the operator sets none; why this number: docs/discovery.md
-DEFAULT_MAX_RATE = 30_000
+DEFAULT_MAX_RATE = 60_000
 
 
 class ScanMethod(StrEnum):

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from probe.models import Service
 from probe.options import ScanOptions
 from probe.store import EvidenceStore
 
@@ -65,7 +66,11 @@ class RunClock:
 class DeviceLimiter:
     """The per-device connection cap, shared by discovery's follow-ups and every check.
 
-    Slots go to waiters by priority, then in order of arrival (`priority()`): credential trials
+    Discovery goes first: while a device's services are still being identified, checks that already
+    run on the services found so far (the engine starts them early) queue behind discovery's
+    questions (`slot(behind=True)`), so a scan's checks never slow down the discovery that the
+    device-level checks wait for. Within each of the two, slots go to waiters by priority, then in
+    order of arrival (`priority()`): credential trials
     mark each attempt with how many pairs its account still has to go, so the longest chains of
     slow failures (digest logins, SSH with its failed-login delay) are not starved by short work
     and do not end up running alone at the end of a scan while the device sits idle.
@@ -78,11 +83,12 @@ class DeviceLimiter:
         self.size = max(1, max_connections)
         self._free = self.size
         self._cond = threading.Condition()
-        self._queue: list[tuple[int, int]] = []  # heap of (-priority, arrival) of the waiters
+        self._queue: list[tuple[int, int, int]] = []  # heap of (behind, -priority, arrival) of the waiters
         self._arrivals = itertools.count()
         self._local = threading.local()
         self._socks: set[socket.socket] = set()
         self._socks_lock = threading.Lock()
+        self.peak = 0  # the most slots ever held at once: never above `size` (the tests read it)
 
     @contextlib.contextmanager
     def tracked(self, sock: socket.socket) -> Iterator[socket.socket]:
@@ -115,11 +121,12 @@ class DeviceLimiter:
 
     @contextlib.contextmanager
     def spare(self) -> Iterator[bool]:
-        """One more slot if one is free right now and nobody waits for it: yields True while held,
-        False (holding nothing) otherwise. Never waits: for work that can run on the slot it
+        """One more slot if one is free right now and no discovery question waits for it (a
+        check's slot, `behind`, comes after discovery anyway): yields True while held, False
+        (holding nothing) otherwise. Never waits: for discovery work that can run on the slot it
         already holds and only goes faster with a second connection beside it."""
         with self._cond:
-            held = not self._queue and self._free >= 1
+            held = self._free >= 1 and not any(not ticket[0] for ticket in self._queue)
             if held:
                 self._free -= 1
         try:
@@ -131,12 +138,13 @@ class DeviceLimiter:
                     self._cond.notify_all()
 
     @contextlib.contextmanager
-    def slot(self, cancel: threading.Event, n: int = 1) -> Iterator[None]:
+    def slot(self, cancel: threading.Event, n: int = 1, *, behind: bool = False) -> Iterator[None]:
         """Hold `n` slots (n > 1 for work that runs n connections side by side), taken together:
         the first waiter in line gets them all at once or waits, so two workers that each want two
-        can never hold one each and wait for ever."""
+        can never hold one each and wait for ever. `behind`: a check's slot, served after every
+        waiting discovery question whatever its priority."""
         n = max(1, min(n, self.size))
-        ticket = (-int(getattr(self._local, "priority", 0)), next(self._arrivals))
+        ticket = (int(behind), -int(getattr(self._local, "priority", 0)), next(self._arrivals))
         with self._cond:
             heapq.heappush(self._queue, ticket)
             try:
@@ -151,6 +159,7 @@ class DeviceLimiter:
                 raise
             heapq.heappop(self._queue)
             self._free -= n
+            self.peak = max(self.peak, self.size - self._free)
             self._cond.notify_all()  # the next in line may fit in what is left
         try:
             yield
@@ -172,13 +181,34 @@ class TargetSession:
         self.started = time.monotonic()  # when work on this target began (timings say when each job started)
         self._lock = threading.Lock()
         self._once: dict[object, tuple[threading.Lock, list[Any]]] = {}
+        self._discovered = threading.Event()
+        self._services: list[Service] = []
+        self.discovery_ended: float | None = None  # time.monotonic() when discovery handed over its result
 
     @contextlib.contextmanager
-    def slot(self, n: int = 1) -> Iterator[None]:
-        """Hold one of the device's connection slots (`n`, at most the cap, taken together)."""
+    def slot(self, n: int = 1, *, behind: bool = False) -> Iterator[None]:
+        """Hold one of the device's connection slots (`n`, at most the cap, taken together);
+        `behind` for a check's slot (DeviceLimiter: discovery's questions go first)."""
         self.clock.check()
-        with self.limiter.slot(self.clock.cancel, min(n, self.limiter.size)):
+        with self.limiter.slot(self.clock.cancel, min(n, self.limiter.size), behind=behind):
             yield
+
+    def discovery_finished(self, services: list[Service]) -> None:
+        """Discovery is over: `services` is the device's whole service list (the engine calls this
+        once, whether discovery completed or not, so nothing waits for ever)."""
+        self._services = list(services)
+        self.discovery_ended = time.monotonic()
+        self._discovered.set()
+
+    def all_services(self) -> list[Service]:
+        """The device's whole service list, waiting for discovery to finish if it has not yet.
+
+        A check the engine started early (its service was final while discovery went on) that reads
+        the device's other services gets the same list as if it had started after discovery: the
+        wait is outside any connection slot, bounded by discovery and by the run's clock."""
+        while not self._discovered.wait(0.2):
+            self.clock.check()
+        return self._services
 
     def once(self, key: object, compute: Callable[[], Any]) -> Any:
         """compute() once per target for `key`; concurrent callers wait for the first and share its result.

@@ -3,22 +3,28 @@
 Why: every `probe run` reads ~25 YAML files (catalogs, check metadata, profiles, policies); the
 pure-Python SafeLoader spends ~0.4 s on them, the C one ~0.04 s, and start-up counts in every
 per-service comparison with other tools. Both are *safe* loaders (no arbitrary objects).
+What a text parses to is also kept in probe.datacache (addressed by the text itself), so a start
+whose data files are unchanged does not import PyYAML at all.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
+from probe.datacache import cached_parse
 from probe.errors import UserError
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+def _parse(text: str | bytes) -> Any:
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def safe_load(text: str | bytes) -> Any:
-    """yaml.safe_load, faster; raises yaml.YAMLError exactly like it."""
-    return yaml.load(text, Loader=_Loader)
+    """yaml.safe_load, faster; raises yaml.YAMLError exactly like it. PyYAML (~10 ms) is imported
+    by the first parse, not by importing this module, and not at all when the cache has the text."""
+    return cached_parse(text, _parse)
 
 
 def load_data(text: str | bytes, where: str) -> Any:
@@ -27,7 +33,11 @@ def load_data(text: str | bytes, where: str) -> Any:
     a traceback."""
     try:
         return safe_load(text)
-    except yaml.YAMLError as exc:
+    except Exception as exc:
+        import yaml  # loaded by the parse that raised
+
+        if not isinstance(exc, yaml.YAMLError):
+            raise
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}:" if mark else ""
         problem = getattr(exc, "problem", None) or " ".join(str(exc).split())

@@ -33,8 +33,8 @@ def _check_meta(check_id: str) -> dict[str, str]:
     try:
         from probe.plugins import registry
 
-        cls = registry().get(check_id)
-        meta = getattr(cls, "metadata", None)
+        reg = registry()
+        meta = reg.metadata(check_id) if check_id in reg else None
         if meta is not None:
             return {"title": meta.title, "description": " ".join(meta.description.split()),
                     "remediation": meta.remediation, "severity": meta.severity}

@@ -92,3 +92,58 @@ def test_a_spare_slot_is_lent_only_when_free_and_nobody_waits() -> None:
     waiter.join(5)
     with limiter.spare() as lent:
         assert lent  # everything released: the lent slot came back too
+
+
+def test_discovery_goes_before_checks_and_the_cap_holds_across_both() -> None:
+    """While discovery still runs, checks already run beside it (the engine starts a service's
+    checks once discovery is done with that service): discovery's waiters get a free slot before
+    any check's, whatever the check's priority, and the cap counts both."""
+    limiter = DeviceLimiter(2)
+    cancel = threading.Event()
+    order: list[str] = []
+
+    def wait_for_slot(name: str, behind: bool, priority: int) -> None:
+        with limiter.priority(priority), limiter.slot(cancel, behind=behind):
+            order.append(name)
+
+    holders = [limiter.slot(cancel), limiter.slot(cancel, behind=True)]
+    for h in holders:
+        h.__enter__()
+    threads = []
+    for name, behind, prio in (("check-chain-of-20", True, 20), ("identify", False, 0), ("check", True, 0),
+                               ("nmap", False, 0)):
+        t = threading.Thread(target=wait_for_slot, args=(name, behind, prio))
+        t.start()
+        threads.append(t)
+        for _ in range(500):  # until it is queued (bounded: 5 s at most)
+            if len(limiter._queue) == len(threads):
+                break
+            threading.Event().wait(0.01)
+    for h in holders:
+        h.__exit__(None, None, None)
+    for t in threads:
+        t.join(10)
+    assert order[:2] == ["identify", "nmap"] and order[2:] == ["check-chain-of-20", "check"]
+    assert limiter.peak <= 2
+
+    # and under contention, discovery's and checks' slots together never exceed the cap
+    limiter = DeviceLimiter(3)
+    now = {"n": 0, "max": 0}
+    lock = threading.Lock()
+
+    def work(n: int, behind: bool) -> None:
+        for _ in range(20):
+            with limiter.slot(cancel, n, behind=behind):
+                with lock:
+                    now["n"] += n
+                    now["max"] = max(now["max"], now["n"])
+                with lock:
+                    now["n"] -= n
+
+    workers = [threading.Thread(target=work, args=(n, b)) for n, b in ((2, False), (1, False), (1, True), (1, True))]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(30)
+    assert not any(t.is_alive() for t in workers)
+    assert now["max"] <= 3 and limiter.peak <= 3

@@ -66,3 +66,33 @@ def test_third_party_check_loads_through_entry_point(tmp_path: Path) -> None:
     rows = {row["id"]: row for row in json.loads(r.stdout)}
     assert rows["acme_banner"]["source"] == "acme-checks"
     assert "service_inventory" in rows
+
+
+def test_metadata_is_read_without_importing_the_check() -> None:
+    """Listings (probe checks, probe plan) read the YAML only; the class, when asked for, carries
+    the same metadata."""
+    code = ("import sys\nfrom probe.plugins import registry\nr = registry()\n"
+            "metas = {cid: r.metadata(cid) for cid in r}\n"
+            "print(sorted(m for m in sys.modules if m.startswith('probe.checks.')))\n"
+            "assert r['ssh_algorithms'].metadata == metas['ssh_algorithms']\n"
+            "print(sorted(m for m in sys.modules if m.startswith('probe.checks.')))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["[]", "['probe.checks.ssh_algorithms']"]
+
+
+def test_third_party_check_cannot_take_a_builtin_id(tmp_path: Path) -> None:
+    (tmp_path / "squatter.py").write_text(
+        "from probe.plugins import Check\n"
+        "class Squatter(Check):\n"
+        "    check_id = 'ssh_algorithms'\n"
+        "    metadata = {'id': 'ssh_algorithms', 'title': 't', 'description': 'd', 'scope': 'device',\n"
+        "                'services': [], 'intrusiveness': 'safe'}\n")
+    dist = tmp_path / "squatter-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: squatter\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[probe.checks]\nssh_algorithms = squatter:Squatter\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-m", "probe", "checks"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 2 and "check id 'ssh_algorithms' is already taken" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr

@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from probe.compliance.catalog import SCHEMES, Catalog, load_catalog
-from probe.compliance.declaration import Declaration
-from probe.compliance.held_label import HeldLabel
-from probe.compliance.profile import Profile, builtin_profiles, load_profile
-from probe.compliance.recognition import HOLDINGS, load_moc
-from probe.compliance.scope import Scope, compute_scope
-from probe.plugins import registry
+from probe.compliance.catalog import SCHEMES
+from probe.compliance.profile import builtin_profiles
+from probe.compliance.recognition import HOLDINGS
+
+if TYPE_CHECKING:
+    from probe.compliance.catalog import Catalog
+    from probe.compliance.declaration import Declaration
+    from probe.compliance.profile import Profile
+    from probe.compliance.scope import Scope
 
 
 def _date(text: str) -> dt.date:
@@ -46,7 +49,15 @@ def add_scope_options(p: argparse.ArgumentParser) -> None:
 
 def load_scope(args: argparse.Namespace, declaration: Declaration | None = None,
                default_source: str = "today") -> tuple[Catalog, Profile, Scope]:
-    """Catalog, profile and scope; the held label comes from `declaration` when one is given."""
+    """Catalog, profile and scope; the held label comes from `declaration` when one is given.
+    (Imported here, not at the top: the command parsers import this module for its options.)"""
+    from probe.compliance.catalog import load_catalog
+    from probe.compliance.held_label import HeldLabel
+    from probe.compliance.profile import load_profile
+    from probe.compliance.recognition import load_moc
+    from probe.compliance.scope import compute_scope
+    from probe.plugins import registry
+
     known = set(registry())
     catalog = load_catalog(args.catalog_dir, overlays=args.catalog, known_checks=known)
     profile = load_profile(args.profile, known)

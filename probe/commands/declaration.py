@@ -6,9 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from probe.compliance.catalog import load_catalog
-from probe.compliance.declaration import TEMPLATE, clause_statements, load_declaration, load_map
-from probe.compliance.held_label import HeldLabel
 from probe.output.terminal import safe
 
 _PLACEHOLDERS = ("example.com", "Example ", "EXAMPLE-")  # the template's example values
@@ -40,6 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # imported when the command runs, not when its parser is built (`probe --help` builds them all)
+    from probe.compliance.catalog import load_catalog
+    from probe.compliance.declaration import TEMPLATE, clause_statements, load_declaration, load_map
+    from probe.compliance.held_label import HeldLabel
+
     if args.template:
         sys.stdout.write(TEMPLATE)
         return 0

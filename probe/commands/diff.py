@@ -23,9 +23,7 @@ from probe.output.diff import (
     run_info,
 )
 from probe.output.pack import PackInvalid, Verification, is_archive, load_evidence
-from probe.output.signing import load_public
 from probe.output.terminal import safe
-from probe.plugins import registry
 
 HELP = """\
 Compare two runs of the same device (evidence JSON files from `probe run --out`, or evidence
@@ -91,6 +89,8 @@ def load_side(source: Path, key_path: Path | None) -> tuple[dict[str, Any], str]
     is_pack = source.is_dir() or is_archive(source)
     if key_path is not None and not is_pack:
         raise UserError(f"--key: {source} is an evidence JSON, which carries no signature; compare packs")
+    from probe.output.signing import load_public  # cryptography only when a pack is compared
+
     key = load_public(key_path) if key_path else None
     try:
         doc, verification = load_evidence(source, key)
@@ -104,8 +104,10 @@ def load_side(source: Path, key_path: Path | None) -> tuple[dict[str, Any], str]
 
 
 def key_fields(check_id: str) -> tuple[str, ...]:
-    cls = registry().get(check_id)
-    return tuple(cls.metadata.finding_key) if cls is not None and cls.metadata is not None else ()
+    from probe.plugins import registry  # the check registry only when a diff is built
+
+    reg = registry()
+    return tuple(reg.metadata(check_id).finding_key) if check_id in reg else ()
 
 
 def build_diff(old_path: Path, new_path: Path, key_path: Path | None = None) -> Diff:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from probe.output.signing import keygen
-
 HELP = """\
 Make an Ed25519 signing key pair: KEYBASE.key (private, PKCS#8 PEM, mode 0600) and KEYBASE.pub
 (public, PEM). Sign packs with `probe run ... --pack DIR --sign KEYBASE.key` or
@@ -27,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # imported when the command runs, not when its parser is built (`probe --help` builds them all)
+    from probe.output.signing import keygen
+
     key, pub, fp = keygen(args.out, force=args.force)
     print(f"private key: {key} (keep it secret)\npublic key:  {pub}\nfingerprint: {fp}")
     return 0

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import textwrap
+from typing import TYPE_CHECKING
 
-from probe.lab import manager
 from probe.lab.variants import known_variants, load_variant
+
+if TYPE_CHECKING:  # the lab manager (namespaces, PKI, cryptography) loads when an action runs
+    from probe.lab import manager
 
 HELP = """\
 The device lab: emulated IoT devices and home gateways made of REAL Debian daemons (dropbear,
@@ -44,10 +47,17 @@ def _variant_lines() -> str:
     return "\n".join(lines)
 
 
+class _HelpWithVariants(argparse.RawDescriptionHelpFormatter):
+    """Fills the variant list into HELP when `probe lab --help` is shown: reading every variant file
+    for each parser built (`probe --help` builds them all) would cost every start."""
+
+    def add_text(self, text: str | None) -> None:
+        super().add_text(HELP.format(variants=_variant_lines()) if text is HELP else text)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("lab", help="start/stop the emulated device lab (root; real daemons in namespaces)",
-                       description=HELP.format(variants=_variant_lines()),
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=HELP, formatter_class=_HelpWithVariants)
     lab_sub = p.add_subparsers(dest="lab_command", metavar="ACTION")
     inst_help = "lab instance 0-254 (default: $PROBE_LAB_INSTANCE or 0); picks 10.231.<N>.0/24"
 
@@ -77,6 +87,8 @@ def _describe(dev: manager.LabDevice) -> str:
 
 
 def _up(args: argparse.Namespace) -> int:
+    from probe.lab import manager
+
     devices = manager.up(args.variants or known_variants(), args.instance)
     if args.json:
         print(json.dumps([d.to_json() for d in devices], indent=2))
@@ -88,12 +100,16 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
+    from probe.lab import manager
+
     done = manager.down(args.instance, all_instances=args.all)
     print("lab down: " + (", ".join(f"instance {i}" for i in done) if done else "nothing was up"))
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
+    from probe.lab import manager
+
     rows = manager.status(args.instance)
     if args.json:
         print(json.dumps([{**r.device.to_json(), "namespace_present": r.namespace_present,

@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from probe.output.pack import is_archive, load_evidence, write_pack
-from probe.output.signing import fingerprint, load_private
-
 HELP = """\
 Write an evidence pack from an evidence file saved by `probe run`: the evidence JSON, every raw
 artefact as its own file, manifest.json with the SHA-256 and size of each, and with --sign an
@@ -31,6 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # imported when the command runs, not when its parser is built (`probe --help` builds them all)
+    from probe.output.pack import is_archive, load_evidence, write_pack
+    from probe.output.signing import fingerprint, load_private
+
     key = load_private(args.sign) if args.sign else None
     doc, _ = load_evidence(args.evidence)
     out = write_pack(doc, args.out, key=key)

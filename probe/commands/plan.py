@@ -10,14 +10,12 @@ from typing import Any
 
 from probe.commands._common import add_scope_options, load_scope
 from probe.compliance.catalog import Catalog, Clause
-from probe.compliance.declaration import load_declaration
 from probe.compliance.scope import Scope
 from probe.errors import UserError
 from probe.models import Assessment, Effect
 from probe.output.lang import LANGS, TITLE_JA_NOTE, count_text, date_text
 from probe.output.path_text import clause_status_line, path_lines, path_lines_ja
 from probe.output.terminal import safe
-from probe.plugins import registry
 
 HELP = """\
 Print the clauses in scope for a device class and recognition path, the checks whose findings
@@ -99,6 +97,9 @@ def _manual_only(c: Clause, running: set[str]) -> bool:
 
 
 def plan_json(args: argparse.Namespace) -> dict[str, Any]:
+    from probe.compliance.declaration import load_declaration
+    from probe.plugins import registry
+
     decl = load_declaration(args.declaration) if args.declaration else None
     catalog, profile, scope = load_scope(args, decl)
     reg = registry()
@@ -132,9 +133,9 @@ def plan_json(args: argparse.Namespace) -> dict[str, Any]:
         "held_label": scope.held.to_json(scope.as_of) if scope.held else None,
         "catalog_overlays": [o.to_json() for o in catalog.overlays],
         "clauses": clauses,
-        "checks": [{"id": cid, "title": reg[cid].metadata.title,
-                    "intrusiveness": str(reg[cid].metadata.intrusiveness),
-                    "compares": reg[cid].metadata.compares} for cid in scope.checks],
+        "checks": [{"id": cid, "title": reg.metadata(cid).title,
+                    "intrusiveness": str(reg.metadata(cid).intrusiveness),
+                    "compares": reg.metadata(cid).compares} for cid in scope.checks],
     }
 
 
@@ -205,6 +206,8 @@ def explain_text(e: dict[str, Any], scheme_name: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     if args.explain:
+        from probe.compliance.declaration import load_declaration
+
         decl = load_declaration(args.declaration) if args.declaration else None
         catalog, _profile, scope = load_scope(args, decl)
         if args.explain not in catalog.by_id:

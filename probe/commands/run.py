@@ -11,12 +11,9 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from probe.commands._common import add_scope_options, load_scope
-from probe.compliance.cryptopolicy import load_ssh_policy, load_tls_policy
-from probe.compliance.declaration import attach, declared_facts, load_declaration, record
-from probe.compliance.profile import parse_ports, port_set_name
-from probe.engine import ScanState, run_scan
+from probe.commands._common import add_scope_options
 from probe.errors import UserError
 from probe.models import DeviceState
 from probe.options import (
@@ -30,16 +27,14 @@ from probe.options import (
     ScanMethod,
     ScanOptions,
 )
-from probe.output.evidence import build, canonical_bytes, check_writable, write_atomic
-from probe.output.exitcodes import EXIT_INCOMPLETE, exit_code
-from probe.output.pack import check_destination, write_pack
-from probe.output.path_text import path_lines
-from probe.output.signing import fingerprint, load_private
-from probe.output.terminal import Progress, clause_table, safe
-from probe.protocols.x509 import load_ca_bundle
-from probe.services.credentials import load_user_file
-from probe.services.declared_urls import fetch_all
-from probe.targets import read_targets_file, resolve_target
+from probe.output.exitcodes import EXIT_INCOMPLETE, exit_code  # light; a signal handler must not import
+
+if TYPE_CHECKING:
+    from probe.engine import ScanState
+
+# The scan itself (engine, discovery, evidence, packs, crypto policies...) is imported inside the
+# functions below, when the command runs: `probe run --help` and a mistyped option cost only the
+# parser (start-up counts in every per-service timing, bench/crypto_bench.py).
 
 HELP = """\
 Scan one or more devices: discover open services, run the profile's checks (only those that
@@ -178,6 +173,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def options_from(args: argparse.Namespace) -> ScanOptions:
     """The typed options from the command line; every bad value is a one-line usage error here,
     before any packet is sent (ScanOptions validates ranges, this adds the files it must read)."""
+    from probe.compliance.profile import parse_ports, port_set_name
+    from probe.services.credentials import load_user_file
+
     user_file = None
     if getattr(args, "credentials", None) is not None:
         load_user_file(args.credentials)  # a malformed file is a usage error before any packet is sent
@@ -202,9 +200,13 @@ def options_from(args: argparse.Namespace) -> ScanOptions:
 
 def _crypto_options(args: argparse.Namespace) -> CryptoOptions:
     """Validate the crypto policy inputs up front: a bad file is a usage error, not a scan result."""
+    from probe.compliance.cryptopolicy import load_ssh_policy, load_tls_policy
+
     ca_file = tls_policy = None
     ssh_policy: Path | str | None = None
     if args.ca_file:
+        from probe.protocols.x509 import load_ca_bundle  # cryptography.x509: only with a CA file
+
         try:
             load_ca_bundle(args.ca_file)
         except (OSError, ValueError) as exc:
@@ -238,6 +240,16 @@ class _Interrupts:
 
 
 def run(args: argparse.Namespace) -> int:
+    # the declaration reader (PyYAML), signing (cryptography) and the URL fetcher load only when
+    # their options are given, below
+    from probe.commands._common import load_scope
+    from probe.engine import ScanState, run_scan
+    from probe.output.evidence import build, canonical_bytes, check_writable, write_atomic
+    from probe.output.pack import check_destination, write_pack
+    from probe.output.path_text import path_lines
+    from probe.output.terminal import Progress, clause_table, safe
+    from probe.targets import read_targets_file, resolve_target
+
     raw_targets = list(args.target) + (read_targets_file(args.targets_file) if args.targets_file else [])
     if not raw_targets:
         raise UserError("no target: give --target HOST (repeatable) or --targets-file FILE")
@@ -245,13 +257,21 @@ def run(args: argparse.Namespace) -> int:
     options = options_from(args)
     if args.fetch_declared_urls and not args.declaration:
         raise UserError("--fetch-declared-urls needs --declaration FILE")
-    decl = load_declaration(args.declaration) if args.declaration else None  # its held_label is the path's label
+    decl = None
+    if args.declaration:
+        from probe.compliance.declaration import attach, declared_facts, load_declaration, record
+
+        decl = load_declaration(args.declaration)  # its held_label is the path's label
     catalog, profile, scope = load_scope(args, decl, default_source="run date")
     out = args.out or Path(f"probe-evidence-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json")
     check_writable(out)
     if args.sign and not args.pack:
         raise UserError("--sign needs --pack DIR|FILE.tar: the signature covers the pack's manifest")
-    key = load_private(args.sign) if args.sign else None  # a bad key fails now, not after the scan
+    key = None
+    if args.sign:
+        from probe.output.signing import fingerprint, load_private
+
+        key = load_private(args.sign)  # a bad key fails now, not after the scan
     if args.pack:
         check_destination(args.pack)
 
@@ -259,8 +279,11 @@ def run(args: argparse.Namespace) -> int:
                       device_state=DeviceState(args.device_state or DeviceState.INITIALISED),
                       device_state_source="operator" if args.device_state else "default")
     if decl is not None:
-        fetch = (partial(fetch_all, add_artefact=state.store.add_artefact, timeout=options.safety.timeout)
-                 if args.fetch_declared_urls else None)
+        fetch = None
+        if args.fetch_declared_urls:
+            from probe.services.declared_urls import fetch_all
+
+            fetch = partial(fetch_all, add_artefact=state.store.add_artefact, timeout=options.safety.timeout)
         art = record(decl, state.store.add_artefact)
         state.declarations = attach(decl, state.store.add_artefact, catalog, fetch=fetch, artefact=art)
         state.declared = declared_facts(decl, art)

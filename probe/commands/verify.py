@@ -6,8 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from probe.output.pack import verify_pack
-from probe.output.signing import load_public
 from probe.output.terminal import safe
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -37,6 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # imported when the command runs, not when its parser is built (`probe --help` builds them all)
+    from probe.output.pack import verify_pack
+    from probe.output.signing import load_public
+
     key = load_public(args.key) if args.key else None
     v = verify_pack(args.pack, key)
     for problem in v.problems:

@@ -13,13 +13,15 @@ import fnmatch
 import importlib.resources
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from probe import yamlfile
 from probe.errors import UserError
 from probe.options import SSH_POLICY_PRESETS
-from probe.protocols.tls_hello import TLSScan, named_groups, suite_name
-from probe.protocols.x509 import CertInfo, ChainCheck
+
+if TYPE_CHECKING:  # types only; the TLS parsers load with the TLS policy, not for an SSH judgement
+    from probe.protocols.tls_hello import TLSScan
+    from probe.protocols.x509 import CertInfo, ChainCheck
 
 FAIL, WARN = "fail", "warn"
 TLS_VERSIONS = ("SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")
@@ -73,6 +75,8 @@ def load_tls_policy(path: str | Path | None = None) -> dict[str, Any]:
         for key in ("min_dh_bits", "min_ecdh_bits"):
             if not isinstance(kex.get(key, 0), int):
                 raise TypeError(f"key_exchange.{key} must be a number of bits")
+        from probe.protocols.tls_hello import named_groups
+
         unknown = [g for g in kex.get("groups") or [] if g not in {n.name for n in named_groups().values()}]
         if unknown:
             raise TypeError(f"key_exchange.groups names unknown groups {unknown}")
@@ -113,7 +117,7 @@ def off_policy_groups(policy: dict[str, Any], version: str) -> list[int]:
     allowed = set(policy.get("key_exchange", {}).get("groups") or [])
     if not allowed:
         return []
-    from probe.protocols.tls_hello import GROUPS, TLS13_GROUPS
+    from probe.protocols.tls_hello import GROUPS, TLS13_GROUPS, named_groups
 
     table = named_groups()
     if version == "TLSv1.3":
@@ -126,6 +130,8 @@ def off_policy_groups(policy: dict[str, Any], version: str) -> list[int]:
 
 def judge_tls_configuration(scan: TLSScan, policy: dict[str, Any]) -> TLSJudgement:
     """Violations in headline order: protocol versions, then key exchange groups, then suites."""
+    from probe.protocols.tls_hello import suite_name
+
     allowed = set(policy["protocols"]["allowed"])
     allowed_suites: dict[str, set[str]] = {v: set(s) for v, s in policy["cipher_suites"].items()}
     kpol = policy.get("key_exchange", {})

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from probe.compliance.declaration import Declaration
+if TYPE_CHECKING:  # a type only: importing the declaration reader loads PyYAML
+    from probe.compliance.declaration import Declaration
 
 OWN_ASSESSMENT = "own-assessment"
 _LEVEL_NAMES = {"jc-star": "★{n}", "cls": "Level {n}"}

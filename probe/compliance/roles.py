@@ -27,8 +27,6 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
 from probe.models import Finding, Service, ServiceRole
 
 ROLES = ("management", "update", "data", "device-api")
@@ -38,7 +36,9 @@ WEB = ("http", "https")
 @cache
 def data() -> dict[str, Any]:
     text = (importlib.resources.files("probe") / "data" / "roles.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    from probe import yamlfile  # PyYAML loads with the first data file read, not at import
+
+    return yamlfile.safe_load(text)
 
 
 def observers(roles: set[str]) -> set[str]:

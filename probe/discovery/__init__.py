@@ -13,7 +13,9 @@ the "unused services disabled" clauses rest on, and every check is scheduled fro
 4. UDP: one protocol-correct request per UDP port of the profile (udp_probe.py).
 
 Steps 2 and 4 overlap step 1: the UDP probes start with the sweep, and each port the SYN sweep
-finds open is handed to identification at once.
+finds open is handed to identification at once. A service that is final (identified, and not
+headed for nmap) is handed to the caller's `on_service` at once, so its checks can start while
+discovery goes on (the engine does; docs/discovery.md "What overlaps what").
 
 The policy and the measurements behind it are in docs/discovery.md.
 """
@@ -328,9 +330,23 @@ def _merge_nmap(session: TargetSession, svc: Service, n: nmap_scan.NmapService) 
     return svc
 
 
+def _final(session: TargetSession, svc: Service) -> bool:
+    """Will discovery leave this service as it is? Not when it is a guess (no time to identify it)
+    or nmap is to look at it (nmap may name another protocol, or fill product/version)."""
+    opts = session.options.discovery
+    if svc.method.endswith("-unidentified"):
+        return False
+    return svc.transport != "tcp" or not opts.use_nmap or nmap_scan.available() is None or not nmap_scan.wanted(
+        svc.protocol, svc.confidence, svc.product, svc.version, opts.nmap_versions, svc.tls)
+
+
 def discover(session: TargetSession, tcp_ports: tuple[int, ...], udp_ports: tuple[int, ...],
-             progress: Progress | None = None) -> DiscoveryResult:
-    """Sweep `tcp_ports`, identify what answers, probe `udp_ports`; services go to the session's store."""
+             progress: Progress | None = None,
+             on_service: Callable[[Service], None] | None = None) -> DiscoveryResult:
+    """Sweep `tcp_ports`, identify what answers, probe `udp_ports`; services go to the session's store.
+
+    `on_service(service)` is called (from a discovery thread) with each service as soon as it is
+    final (`_final`); the others are final only in the returned result."""
     host, store = session.host, session.store
     result = DiscoveryResult()
     services: list[Service] = []
@@ -355,6 +371,8 @@ def discover(session: TargetSession, tcp_ports: tuple[int, ...], udp_ports: tupl
             with lock:
                 services.append(svc)
             gaps.submit(svc)  # our probes gave up on it: nmap starts now, beside the other ports
+            if on_service is not None and _final(session, svc):
+                on_service(svc)
         tick()
 
     def udp_job(port: int) -> None:
@@ -370,6 +388,8 @@ def discover(session: TargetSession, tcp_ports: tuple[int, ...], udp_ports: tupl
                 udp_results.append(r)
             if svc is not None:
                 services.append(svc)
+        if svc is not None and on_service is not None:
+            on_service(svc)
         tick()
 
     # Identification and the UDP probes overlap the TCP sweep: a port the SYN sweep finds open is

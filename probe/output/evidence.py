@@ -16,12 +16,14 @@ import tempfile
 import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from probe import TOOL_NAME, __version__
-from probe.compliance.catalog import Catalog
-from probe.engine import ScanState
 from probe.errors import UserError
+
+if TYPE_CHECKING:  # types only: `probe report`/`diff`/`schema` read evidence without the engine
+    from probe.compliance.catalog import Catalog
+    from probe.engine import ScanState
 
 # 1.1: clauses[].declaration; 1.2: run.timings; 1.3: run.options by group; 1.4: run.options.crypto.hostname,
 #      ssh_policy may name a preset;

@@ -26,13 +26,13 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING, Any
 
 from probe.errors import UserError
-from probe.output import signing
 from probe.output.evidence import canonical_bytes
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 FORMAT = "probe-evidence-pack"
 FORMAT_VERSION = 1
@@ -181,6 +181,8 @@ def build_pack(doc: dict[str, Any], *, key: Ed25519PrivateKey | None = None,
     out = {f.path: f.data for f in files}
     out[MANIFEST_NAME] = mbytes
     if key is not None:
+        from probe.output import signing  # cryptography loads when a pack is signed or verified
+
         pub = key.public_key()
         out[SIGNATURE_NAME] = canonical_json({
             "algorithm": signing.ALGORITHM,
@@ -435,6 +437,8 @@ def _parse_manifest(mbytes: bytes, v: Verification) -> dict[str, Any] | None:
 
 def _check_signature(files: dict[str, bytes], mbytes: bytes, manifest: dict[str, Any] | None,
                      key: Ed25519PublicKey | None, v: Verification) -> None:
+    from probe.output import signing  # cryptography loads when a pack is signed or verified
+
     sbytes = files.get(SIGNATURE_NAME)
     claims_signed = bool(manifest and manifest.get("signed_at"))
     if sbytes is None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +28,30 @@ if TYPE_CHECKING:
     import paramiko
 
 logging.getLogger("paramiko").setLevel(logging.CRITICAL)  # failures are reported as results
+
+_IMPORT_LOCK = threading.Lock()
+
+
+def load_paramiko() -> None:
+    """paramiko, imported at its first use and without `invoke`.
+
+    Why: paramiko.config imports invoke (a task runner: asyncio, unittest.mock, a vendored YAML
+    parser; ~0.1 s, most of paramiko's import) only for the `Match exec` keyword of an OpenSSH
+    client config file, which probe never reads. paramiko handles invoke being absent (that
+    keyword then raises), so invoke is hidden from that one import; a module that imported
+    invoke before is left as it is. Every paramiko user in probe calls this first; its own
+    `import paramiko` after it is then a lookup (and typed by paramiko's stubs)."""
+    with _IMPORT_LOCK:
+        if "paramiko" in sys.modules:
+            return
+        hide = "invoke" not in sys.modules
+        if hide:
+            sys.modules["invoke"] = None  # type: ignore[assignment]  # `import invoke` raises ImportError
+        try:
+            import paramiko  # noqa: F401  # the import is the point
+        finally:
+            if hide and sys.modules.get("invoke", 0) is None:
+                del sys.modules["invoke"]
 
 
 class Outcome(StrEnum):
@@ -56,8 +82,9 @@ def _interactive_handler(password: str, t: Transcript) -> Callable[[str, str, li
 
 def try_login(sock: socket.socket, t: Transcript, username: str, password: str, *,
               timeout: float = 5.0) -> LoginResult:
-    # imported here, not at the top: paramiko (and the invoke it pulls in) is a third of probe's
-    # start-up, and a scan of a device without a password-login SSH service never needs it
+    # imported here, not at the top: paramiko is a third of probe's start-up, and a scan of a
+    # device without a password-login SSH service never needs it
+    load_paramiko()
     import paramiko
 
     transport = paramiko.Transport(sock)

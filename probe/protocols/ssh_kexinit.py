@@ -27,10 +27,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
 CLIENT_IDENT = b"SSH-2.0-probe_audit\r\n"
 MAX_PRE_BANNER_LINES = 50
 MAX_LINE = 1024
@@ -333,10 +329,21 @@ class SSHScan:
         }
 
 
+def no_delay(sock: socket.socket) -> None:
+    """Send each write at once (TCP_NODELAY). Why: an SSH client writes two packets back to back
+    before the server answers (our KEXINIT then the key exchange's first message; paramiko's
+    NEWKEYS then its service request); with Nagle's algorithm the second waits for the ACK of the
+    first, which the server delays (~40 ms on Linux), on every connection. Not a TCP socket (a
+    test's socketpair): nothing to do."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 def _open(connect: Connect, timeout: float, max_bytes: int) -> tuple[AbstractContextManager[socket.socket],
                                                                       socket.socket, _Reader]:
     cm = connect()
     sock = cm.__enter__()
+    no_delay(sock)
     return cm, sock, _Reader(sock, time.monotonic() + timeout, max_bytes)
 
 
@@ -405,9 +412,9 @@ def _dh_primes() -> dict[str, tuple[int, int]]:
     return _PRIMES
 
 
-_ECDH_CURVES: dict[str, Callable[[], ec.EllipticCurve]] = {"ecdh-sha2-nistp256": ec.SECP256R1,
-                                                           "ecdh-sha2-nistp384": ec.SECP384R1,
-                                                           "ecdh-sha2-nistp521": ec.SECP521R1}
+# kex name -> the curve's class in cryptography.hazmat.primitives.asymmetric.ec
+_ECDH_CURVES = {"ecdh-sha2-nistp256": "SECP256R1", "ecdh-sha2-nistp384": "SECP384R1",
+                "ecdh-sha2-nistp521": "SECP521R1"}
 _CURVE25519 = ("curve25519-sha256", "curve25519-sha256@libssh.org")
 _GEX = ("diffie-hellman-group-exchange-sha256", "diffie-hellman-group-exchange-sha1")
 
@@ -562,12 +569,19 @@ def gex_group(connect: Connect, server: KexInit, algorithm: str, request: tuple[
 
 
 def _kex_reply_host_key(sock: socket.socket, reader: _Reader, kex: str) -> bytes:
+    # cryptography (~15 ms to import) loads with the first key exchange, not with this module: the
+    # KEXINIT read needs none of it, and runs meanwhile
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
     if kex in _CURVE25519:
         q = X25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         sock.sendall(packet(bytes([MSG_KEX_30]) + _string(q)))
         reply = _next_payload(reader, (MSG_KEX_31,))
     elif kex in _ECDH_CURVES:
-        key = ec.generate_private_key(_ECDH_CURVES[kex]())
+        curve: ec.EllipticCurve = getattr(ec, _ECDH_CURVES[kex])()
+        key = ec.generate_private_key(curve)
         q = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
         sock.sendall(packet(bytes([MSG_KEX_30]) + _string(q)))
         reply = _next_payload(reader, (MSG_KEX_31,))
@@ -660,13 +674,17 @@ def auth_methods(connect: Connect, *, timeout: float = 5.0, username: str = "pro
     cannot negotiate with the server (legacy-only algorithms), the methods cannot be listed and
     the reason says so.
     """
+    from probe.protocols.ssh_auth import load_paramiko
+
     try:
+        load_paramiko()
         import paramiko
     except ImportError:  # pragma: no cover
         return AuthMethods(None, "paramiko is not installed")
     try:
         with connect() as sock:
             sock.settimeout(timeout)
+            no_delay(sock)
             transport = paramiko.Transport(sock)
             try:
                 transport.banner_timeout = timeout

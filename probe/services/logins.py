@@ -143,6 +143,21 @@ def _script_surface(ctx: CheckContext, svc: Service, client: http.Client, path: 
     return None, redirects
 
 
+def script_login_on_page(ctx: CheckContext, svc: Service, client: http.Client, path: str,
+                         resp: http.Response) -> http_auth.Surface | None:
+    """The script login one page runs, if it looks like a login page and its inline script or one
+    of its same-host script files sends credentials (the login search's own reading, for one page).
+
+    Why: a router's login page often has no <form> (its script posts the login) and shows the
+    words a management page shows ("Firmware version", "Wireless settings"); unauthenticated_access
+    must not take it for a management page served without a login."""
+    page = html.parse(resp.body[:WEB_BODY_CAP].decode("utf-8", "replace"))
+    if not _looks_like_login(resp.body, page):
+        return None
+    surface, _ = _script_surface(ctx, svc, client, path, resp, page, LoginPages(None, [], {}, [], 0), set())
+    return surface
+
+
 def find_login_pages(ctx: CheckContext, svc: Service, client: http.Client, paths: list[str]) -> LoginPages:
     """The fixed path list first, then pages the device itself leads to: where a page sends the
     browser (an HTTP redirect, a meta refresh, a script setting `window.location`, a frame: these

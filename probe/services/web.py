@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urljoin, urlsplit
 
 from probe.context import CheckContext
@@ -115,9 +115,25 @@ def client(ctx: CheckContext, svc: Service, transcript: Transcript) -> http.Clie
 
 def get(ctx: CheckContext, port: int, path: str, *, tls: bool, max_bytes: int = DEFAULT_BODY_CAP) -> HttpResult:
     """A GET on the device (unverified TLS: for reading content only), asked once per target: every
-    check that reads the same page costs the device one request and cites the same artefact."""
-    return ctx.once(("web-get", ctx.host, port, tls, path),
-                    lambda: request(ctx, port, path, tls=tls, max_bytes=max_bytes))
+    check that reads the same page costs the device one request and cites the same artefact.
+
+    Checks read the same page with different byte caps (a UPnP description, a leak scan, a model
+    search), in whatever order their threads run. So that what a check sees never depends on which
+    check asked first, every caller gets exactly the first `max_bytes` of the page: a read that was
+    cut below this caller's cap is not reused but read again with the larger cap (that read then
+    serves later callers), and a longer read is cut to the caller's cap (`truncated` set when it was).
+    """
+    key = ("web-get", ctx.host, port, tls, path)
+
+    def read(cap: int) -> tuple[int, HttpResult]:
+        return cap, request(ctx, port, path, tls=tls, max_bytes=cap)
+
+    cap, res = ctx.once(key, lambda: read(max_bytes))
+    if res.truncated and cap < max_bytes:  # cut below what this caller reads: read it again, once per cap
+        cap, res = ctx.once((*key, max_bytes), lambda: read(max_bytes))
+    if len(res.body) > max_bytes:
+        res = replace(res, body=res.body[:max_bytes], truncated=True)
+    return res
 
 
 def request(ctx: CheckContext, port: int, path: str, *, tls: bool, method: str = "GET", body: bytes = b"",

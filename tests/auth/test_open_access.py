@@ -275,3 +275,45 @@ def test_mjpeg_stream_without_login_fails(daemons: LocalDaemons) -> None:
     port = daemons.lighttpd({"/index.html": "<html><body>Camera</body></html>\n", "/video.mjpg": frame * 3})
     f = one(run_check("unauthenticated_access", port, "http")[0])
     assert f.status is Status.FAIL and f.details["media"][0]["kind"] == "mjpeg-stream"
+
+
+# A router's script-only login page (no <form>: the app's script posts the login as JSON), at an
+# admin path, showing the words a management page shows too ("Wireless", "Firmware", "Settings"):
+# a login, not an open management page. The open settings page beside it, whose script saves
+# Wi-Fi settings (a key, no login), is one.
+SCRIPT_LOGIN_PAGE = """<!DOCTYPE html><html><head><title>Wireless Router - Settings</title></head><body>
+<h1>Wireless Router</h1><p>Firmware version 2.1.4</p>
+User <input id="u" type="text"> Password <input id="p" type="password"> <button onclick="go()">Log in</button>
+<script src="/static/js/app.js"></script></body></html>
+"""
+SCRIPT_LOGIN_JS = """function go() {
+  $.ajax({url: "/api/v1/login", type: "POST", contentType: "application/json",
+          data: JSON.stringify({"username": $("#u").val(), "password": $("#p").val()})});
+}
+"""
+OPEN_SETTINGS_PAGE = """<html><head><title>Wireless settings</title></head><body><h1>Wireless settings</h1>
+SSID <input id="ssid" value="home-5G"> WPA key <input id="key" type="password" value="x">
+<button onclick="save()">Save configuration</button> Firmware upgrade | Reboot
+<script src="/static/js/wifi.js"></script></body></html>
+"""
+WIFI_JS = """function save() {
+  $.ajax({url: "/api/v1/wifi", type: "POST", contentType: "application/json",
+          data: JSON.stringify({"ssid": $("#ssid").val(), "wpa_key": $("#key").val()})});
+}
+"""
+
+
+@pytest.mark.parametrize("settings_open", [False, True])
+def test_script_only_login_page_is_a_login_not_an_open_page(daemons: LocalDaemons, settings_open: bool) -> None:
+    files = {"/index.html": "<html><body>Welcome</body></html>\n", "/admin/index.html": SCRIPT_LOGIN_PAGE,
+             "/static/js/app.js": SCRIPT_LOGIN_JS}
+    if settings_open:
+        files |= {"/settings/index.html": OPEN_SETTINGS_PAGE, "/static/js/wifi.js": WIFI_JS}
+    port = daemons.lighttpd(files)
+    f = one(run_check("unauthenticated_access", port, "http")[0])
+    open_paths = [p["path"] for p in f.details["open"]]
+    assert "/admin/" in f.details["protected_paths"] and "/admin/" not in open_paths, f.details
+    if settings_open:
+        assert f.status is Status.FAIL and open_paths == ["/settings"], f  # /settings -> /settings/
+    else:
+        assert f.status is Status.PASS, f

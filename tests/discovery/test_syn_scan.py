@@ -88,7 +88,7 @@ def test_open_closed_filtered_classification(tmp_path: Path) -> None:
                "  tcp dport 8082 drop\n  tcp dport 8083 reject with icmp type port-unreachable\n }\n}\n")
         res = syn_sweep(ns.ip, [8080, 8081, 8082, 8083], max_rate=1000, retries=1)
         assert res.open_ports == [8080]
-        assert res.closed_ports == [8081]
+        assert list(res.closed_ports) == [8081]
         assert sorted(res.filtered_ports) == [8082, 8083]
         assert res.icmp_unreachable == 1
         assert res.retransmitted >= 1  # the dropped port was asked twice before being called filtered

@@ -11,7 +11,7 @@ RUNTIME = ("import sys, pkgutil, importlib, probe, probe.cli, probe.engine, prob
            "    p = importlib.import_module(pkg)\n"
            "    for m in pkgutil.iter_modules(p.__path__):\n"
            "        importlib.import_module(f'{pkg}.{m.name}')\n"
-           "probe.plugins.registry()\n"
+           "list(probe.plugins.registry().values())  # every check module\n"
            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scapy'))\n")
 
 
