@@ -126,7 +126,7 @@ def run_trials(ctx: ServiceContext, login: ServiceLogin, creds: list[Credential]
     busy: set[str] = set()  # accounts a worker is trying right now
     done: set[str] = set()  # accounts with a proven login (their remaining pairs are moot)
     results: dict[int, Attempt] = {}
-    state = {"conn": 0, "unknown": 0, "narrow": False, "sent": 0}
+    state = {"conn": 0, "unknown": 0, "narrow": False, "sent": 0, "inflight": 0}
     pause = {"until": 0.0}  # monotonic time before which no worker sends an attempt
     stop: list[Attempt] = []
     delay = ctx.options.credentials.delay
@@ -191,13 +191,18 @@ def run_trials(ctx: ServiceContext, login: ServiceLogin, creds: list[Credential]
                 del pending[n]
                 busy.add(account)
                 return i
-        return -1 if any(_account(protocol, plan[i]) not in done for i in pending) else None
+        if any(_account(protocol, plan[i]) not in done for i in pending):
+            return -1
+        # nothing left to take, but a pair in flight may come back (a dropped connection is tried
+        # again after narrowing to one connection, by this first worker): it stays until none is out
+        return -1 if first and state["inflight"] else None
 
     def _work(first: bool) -> None:
         while True:
             with lock:
                 i = _take(first)
                 state["sent"] += 0 if i is None or i < 0 else 1
+                state["inflight"] += 0 if i is None or i < 0 else 1
                 later = state["sent"] > 1
                 wait = pause["until"] - time.monotonic()
                 # how long this account's chain still is (this pair included; without per-account
@@ -224,9 +229,11 @@ def run_trials(ctx: ServiceContext, login: ServiceLogin, creds: list[Credential]
                 solo.append(True)
                 with lock:
                     busy.discard(account)
+                    state["inflight"] -= 1
                 raise
             with lock:
                 busy.discard(account)
+                state["inflight"] -= 1
                 if _paused(a) or _backed_off(a):
                     pending.insert(0, i)  # not evaluated: the same pair again after the pause
                     pending.sort()
@@ -377,6 +384,13 @@ class DefaultCredentials(ServiceCheck):
             return
         failures = [a for a in attempts if a.result is Result.FAILURE]
         asked = any(a.prompt_seen for a in failures) or bool(login.requires_auth)
+        planned = len(planned_pairs(creds, budget))
+        if attempts and len(failures) == len(attempts) and asked and len(attempts) < planned:
+            # never a PASS on part of the plan: a pair that was never answered proves nothing
+            yield ctx.inconclusive(f"Default credentials could not be fully tried on port {svc.port}.",
+                                   f"only {len(attempts)} of the {planned} planned pairs got an answer (all "
+                                   "rejected)", InconclusiveReason.CONNECTIVITY, details=details, artefacts=base)
+            return
         if attempts and len(failures) == len(attempts) and asked:
             exhausted = "the whole list" if len(attempts) == len(creds) else f"the budget of {budget} attempts"
             if svc.protocol == "snmp" and login.snmp_engine is not None:

@@ -95,3 +95,38 @@ def test_accounts_scope_keeps_each_accounts_pairs_in_order(accept: set[int]) -> 
 def test_the_plan_is_unchanged() -> None:
     creds = [Credential("http", user, f"pw{i}", "test", i) for i, user in enumerate(ACCOUNTS)]
     assert planned_pairs(creds, 5) == creds[:5]
+
+
+class _DropsOnce(_Login):
+    """The last-ranked pair's first connection is dropped after a while (as dropbear drops a client
+    past its unauthenticated-connection limit), when every other pair is already answered."""
+
+    def __init__(self, ctx, accept: set[int], drop: int) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(ctx, accept)
+        self.drop, self.dropped = drop, False
+
+    def attempt(self, cred: Credential) -> Attempt:
+        if cred.rank == self.drop and not self.dropped:
+            self.dropped = True
+            with self.ctx.slot():
+                time.sleep(0.3)  # the other workers run out of pairs meanwhile
+            return Attempt(cred, Result.CONNECTIVITY, "connection reset", False, 0.3, 0.3,
+                           Transcript("http", HOST, 80))
+        return super().attempt(cred)
+
+
+def test_a_dropped_pair_is_tried_again_even_when_the_rest_is_done() -> None:
+    """Never a PASS on part of the plan: the pair whose connection dropped is tried again after the
+    back-off, by the first worker, which stays while any pair is out (it used to leave when the list
+    looked empty, and the dropped pair was silently never answered)."""
+    options = ScanOptions(safety=SafetyOptions(max_connections=4), credentials=CredentialOptions())
+    session = TargetSession(HOST, options, EvidenceStore())
+    svc = Service(HOST, 80, "tcp", "http", "test")
+    ctx = make_context(session, registry()["default_credentials"].metadata, svc, [svc])
+    creds = [Credential("http", user, f"pw{i}", "test", i) for i, user in enumerate(ACCOUNTS)]
+    login = _DropsOnce(ctx, set(), drop=len(creds) - 2)
+    retries: list[dict[str, object]] = []
+    attempts, stop = run_trials(ctx, login, creds, len(creds), retries=retries)  # type: ignore[arg-type]
+    assert stop is None and login.dropped and len(retries) == 1
+    assert [a.credential.rank for a in attempts] == list(range(len(creds)))  # every planned pair answered
+    assert all(a.result is Result.FAILURE for a in attempts)
