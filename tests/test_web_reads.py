@@ -4,30 +4,18 @@ not change between runs of the same device)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from probe.services import web
 from tests.helpers.crypto import make_ctx
 from tests.helpers.daemons import LocalDaemons
-from tests.helpers.ports import LOOPBACK, free_port
 
 PAGE = b"".join(b"line %05d of a long status page\n" % i for i in range(4000))  # 128,000 bytes
 
 
 @pytest.fixture
-def site(daemons: LocalDaemons, tmp_path: Path) -> int:
-    www = tmp_path / "www"
-    www.mkdir()
-    (www / "status.txt").write_bytes(PAGE)
-    port = free_port()
-    conf = tmp_path / "lighttpd.conf"
-    conf.write_text(f'server.document-root = "{www}"\nserver.bind = "{LOOPBACK}"\nserver.port = {port}\n'
-                    f'server.errorlog = "{tmp_path}/error.log"\n'
-                    'mimetype.assign = (".txt" => "text/plain")\n')
-    daemons.start(["lighttpd", "-D", "-f", str(conf)], port=port)
-    return port
+def site(daemons: LocalDaemons) -> int:
+    return daemons.lighttpd({"/status.txt": PAGE})
 
 
 @pytest.mark.parametrize("order", [(1000, 100_000), (100_000, 1000)])
