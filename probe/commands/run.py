@@ -86,7 +86,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--quiet", action="store_true", help="no progress and no clause table")
     b = p.add_argument_group("how gently (defaults suit fragile embedded devices)")
     b.add_argument("--max-connections", type=int, default=4, metavar="N",
-                   help="concurrent connections per device, all checks together (default 4, at most 64)")
+                   help="concurrent TCP connections per device, discovery and all checks together; also the most "
+                        "UDP discovery probes in flight at once (default 4, at most 64)")
     b.add_argument("--timeout", type=float, default=5.0, metavar="SEC", help="per socket operation (default 5)")
     b.add_argument("--max-time", type=float, default=None, metavar="SEC",
                    help="overall time budget; when reached, unfinished work is INCONCLUSIVE and the run exits 3")

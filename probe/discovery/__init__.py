@@ -142,15 +142,19 @@ def _unidentified(host: str, port: int, method: str) -> Service:
 
 
 def _probe_udp(session: TargetSession, port: int) -> tuple[udp_probe.UdpResult | None, Service | None]:
+    """One UDP port's probe. It holds none of the device's TCP connection slots: a datagram and its
+    answer leave no state on the device, while a silent port waits out its whole timeout (2 s), and
+    with three silent UDP ports holding three of four slots, the TCP ports the sweep had found (and
+    every check of theirs) waited for them (camera lab device: port 80 identified at 2.1 s). UDP
+    probes are bounded on their own: discover() runs them on --max-connections workers."""
     host, store, options = session.host, session.store, session.options
     if session.clock.up():
         return None, None
     def ssdp_search(listen: float, resend: bool) -> udp_probe.ssdp.Search:  # the checks reuse its answers
         return udp_probe.shared_ssdp_search(session.once, host, port, listen=listen, resend=resend)
 
-    with session.slot():
-        r = udp_probe.probe_port(host, port, timeout=min(options.discovery.udp_timeout, options.safety.timeout),
-                                 ssdp_search=ssdp_search)
+    r = udp_probe.probe_port(host, port, timeout=min(options.discovery.udp_timeout, options.safety.timeout),
+                             ssdp_search=ssdp_search)
     if r.state != "open" or r.protocol is None:
         return r, None
     first_art = None
@@ -399,8 +403,11 @@ def discover(session: TargetSession, tcp_ports: tuple[int, ...], udp_ports: tupl
     early: dict[int, Future[None]] = {}
     gaps = _NmapGaps(session, result, progress, udp_start)
     try:
-        with ThreadPoolExecutor(max_workers=session.options.safety.max_connections) as pool:
-            futures = [pool.submit(udp_job, p) for p in udp_ports]
+        # the UDP probes have workers of their own, so a silent UDP port never keeps an open TCP
+        # port the sweep found from being identified (and its checks from starting)
+        with ThreadPoolExecutor(max_workers=session.options.safety.max_connections) as pool, \
+                ThreadPoolExecutor(max_workers=session.options.safety.max_connections) as udp_pool:
+            futures = [udp_pool.submit(udp_job, p) for p in udp_ports]
 
             def on_open(port: int) -> None:
                 with lock:
