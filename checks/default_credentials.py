@@ -110,7 +110,9 @@ def run_trials(ctx: ServiceContext, login: ServiceLogin, creds: list[Credential]
     address, e.g. dropbear at 5) is met the way a careful client meets it: the trials narrow to one
     connection at a time, pause (CONNECTIVITY_BACKOFF, doubling) and try the same pair again, at most
     MAX_CONNECTIVITY_RETRIES times per service (each in `retries`); after that, or after
-    MAX_CONSECUTIVE_CONNECTIVITY failures in a row at one connection, the trials stop.
+    MAX_CONSECUTIVE_CONNECTIVITY failures in a row at one connection, the trials stop. A stall (a
+    lone connection held a whole --timeout without an answer) is not retried: it counts towards
+    that stop at once, so a silent service costs two timeouts, not four plus the pauses.
     """
     waits = waits if waits is not None else []
     retries = retries if retries is not None else []
@@ -167,6 +169,12 @@ def run_trials(ctx: ServiceContext, login: ServiceLogin, creds: list[Credential]
     def _backed_off(a: Attempt) -> bool:
         """Under the lock: a dropped connection, met by narrowing to one connection and a pause."""
         if a.result is not Result.CONNECTIVITY or len(retries) >= MAX_CONNECTIVITY_RETRIES:
+            return False
+        if a.extra.get("stalled") and (state["narrow"] or solo or not warm.is_set() or parallel == 1):
+            # a device that held a lone connection a whole timeout without answering is not capping
+            # connections: a pause and the same pair again would only wait the timeout out again.
+            # (Stalls among parallel attempts may be a server serving one client at a time: those
+            # narrow to one connection and retry like a dropped connection.)
             return False
         seconds = CONNECTIVITY_BACKOFF * 2 ** len(retries)
         if not _wait_allowed(ctx, seconds):

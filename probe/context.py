@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -52,6 +54,7 @@ class CheckContext:
         # what the manufacturer declared that a check can compare with the device (metadata `compares`)
         self.declaration = declaration
         self.run = run or RunView()
+        self._slots = threading.local()  # per thread: when it last got one of the device's slots
 
     @property
     def services(self) -> list[Service]:
@@ -104,7 +107,14 @@ class CheckContext:
     def slot(self) -> Iterator[None]:
         """Hold one of the device's connection slots (for clients that make their own socket)."""
         with self.session.slot(behind=True):
+            self._slots.at = time.monotonic()
             yield
+
+    def slot_acquired_at(self) -> float | None:
+        """When this thread last got a connection slot (time.monotonic()), or None: lets a caller
+        tell the time it spent on the device from the time it queued for a slot."""
+        at: float | None = getattr(self._slots, "at", None)
+        return at
 
     @contextlib.contextmanager
     def connection(self, port: int | None = None, *, timeout: float | None = None,

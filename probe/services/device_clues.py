@@ -15,9 +15,11 @@ vendor's pairs went first. Nothing is logged in to and nothing is sent beyond th
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from probe.context import CheckContext
+from probe.models import Service
 from probe.protocols import html, x509
 from probe.services import upnp, web
 
@@ -47,6 +49,22 @@ def _short(text: str) -> str:
     return " ".join(text.split())[:MAX_TEXT]
 
 
+def _front_pages(ctx: CheckContext) -> list[web.HttpResult]:
+    """Every TCP web service's `GET /`, read side by side (each in its own connection slot, so the
+    device's cap holds): one web port that stalls for a whole timeout no longer delays the next
+    port's read, nor every remote shell's trials that wait for these clues. In port order."""
+    webs = [s for s in ctx.services_for("http", "https") if s.transport == "tcp"]
+
+    def front(svc: Service) -> web.HttpResult:
+        ctx.check_cancelled()
+        return web.get(ctx, svc.port, "/", tls=web.is_tls(svc))
+
+    if len(webs) <= 1:
+        return [front(s) for s in webs]
+    with ThreadPoolExecutor(max_workers=min(len(webs), ctx.options.safety.max_connections)) as pool:
+        return list(pool.map(front, webs))
+
+
 def _gather(ctx: CheckContext) -> list[Clue]:
     out: list[Clue] = []
 
@@ -65,11 +83,7 @@ def _gather(ctx: CheckContext) -> list[Clue]:
                 add("banner", where, _PRINTABLE_GAPS.sub(" ", art.data[:MAX_BANNER].decode("latin-1")), art.id)
         if svc.details.get("sysdescr"):
             add("snmp-sysdescr", where, svc.details["sysdescr"])
-    for svc in ctx.services_for("http", "https"):
-        if svc.transport != "tcp":
-            continue
-        ctx.check_cancelled()
-        res = web.get(ctx, svc.port, "/", tls=web.is_tls(svc))
+    for res in _front_pages(ctx):
         if res.status is None:
             continue
         url = res.url

@@ -430,7 +430,18 @@ class ServiceLogin:
             else:
                 result, detail, seen, latency, extra = (Result.CONNECTIVITY, f"connection problem: {exc}", False,
                                                         None, {})
-        return Attempt(cred, result, detail, seen, time.monotonic() - start, latency, t, extra)
+        end = time.monotonic()
+        if result is Result.CONNECTIVITY and self._held(start, end) >= 0.95 * self.ctx.options.safety.timeout:
+            # the device held the connection for a whole timeout without an answer that ends the
+            # trial: a stall, not a refused or dropped connection (run_trials does not retry it alone)
+            extra = {**extra, "stalled": True}
+        return Attempt(cred, result, detail, seen, end - start, latency, t, extra)
+
+    def _held(self, start: float, end: float) -> float:
+        """Seconds this attempt spent on the device since its last connection slot was granted
+        (waiting for a slot behind other checks is the run's time, not the device's)."""
+        got = self.ctx.slot_acquired_at()
+        return end - (got if got is not None and got >= start else start)
 
     def _try_telnet(self, cred: Credential, t: Transcript) -> TryResult:
         with self.ctx.connection(self.svc.port) as sock:

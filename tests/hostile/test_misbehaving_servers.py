@@ -155,3 +155,14 @@ def test_markup_kept_in_evidence_but_escaped_in_summaries(scan: ProbeRun, hostil
 
 def test_out_path_in_run_dir(scan: ProbeRun) -> None:
     assert "evidence:" in scan.stdout and Path(scan.stdout.split("evidence:")[-1].strip()).exists()
+
+
+@pytest.mark.parametrize("name", ["ftp-stall", "ssh-banner-only"])
+def test_a_stalling_login_is_not_retried(scan: ProbeRun, hostile: dict[str, HostileServer], name: str) -> None:
+    """A lone trial connection that the server holds a whole --timeout without answering is a
+    stall, not a connection cap: it is not paused for and tried again (each retry would wait the
+    timeout out again), and two in a row end the trials with INCONCLUSIVE (connectivity)."""
+    (f,) = scan.findings(port=hostile[name].port, check="default_credentials")
+    assert (f["status"], f["reason_code"]) == ("INCONCLUSIVE", "connectivity"), f
+    assert f["details"]["connection_retries"] == [], f["details"]["connection_retries"]
+    assert f["details"]["attempts"] == 2, f["details"]
