@@ -341,6 +341,8 @@ class DefaultCredentials(ServiceCheck):
                    "scope": scope, "lockout_waits": waits, "connection_retries": retries}
         if ranking.details:
             details["fingerprint"] = ranking.details
+        if svc.protocol == "ssh":  # what the server's first answer to a 'none' request allowed (None: no answer)
+            details["auth_methods"] = login.ssh_methods
         waited = (f" The device locked the client out {len(waits)} time(s) during the trials (" + "; ".join(
             f"HTTP {w['status']} after {w['after_attempts']} answered attempt(s), pause {w['retry_after_s']:.0f} s"
             for w in waits) + "); each pause was waited out and the refused pair tried again." if waits else "")

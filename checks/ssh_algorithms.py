@@ -25,28 +25,9 @@ class SshAlgorithms(ServiceCheck):
         policy = load_ssh_policy(ctx.options.crypto.ssh_policy)
         port = ctx.service.port
         connect = functools.partial(ctx.connection, port)
-        # The authentication-method listing (a full paramiko handshake) runs alongside the audit's
-        # own connections; all of them hold the device's connection slots. Its worker imports
-        # paramiko (~50 ms of CPU) at once, while the KEXINIT is read, so the listing can start
-        # as soon as the server is known to speak SSH-2.
-        from concurrent.futures import ThreadPoolExecutor
-
-        from probe.protocols.ssh_auth import load_paramiko
-
-        pool = ThreadPoolExecutor(max_workers=1)
-        pool.submit(load_paramiko)
-        auth_job: list = []
-
-        def start_auth() -> None:
-            auth_job.append(pool.submit(ssh_kexinit.auth_methods, connect, timeout=ctx.remaining()))
-
-        try:
-            scan = ssh_kexinit.scan(connect, timeout=ctx.remaining(), check_cancelled=ctx.check_cancelled,
-                                    max_bytes=ctx.options.safety.max_read_bytes, on_kexinit=start_auth,
-                                    parallel=max(1, ctx.options.safety.max_connections - 1))
-            auth = auth_job[0].result() if auth_job else None
-        finally:
-            pool.shutdown(wait=True)
+        scan = ssh_kexinit.scan(connect, timeout=ctx.remaining(), check_cancelled=ctx.check_cancelled,
+                                max_bytes=ctx.options.safety.max_read_bytes,
+                                parallel=max(1, ctx.options.safety.max_connections - 1))
         arts: list[str] = []
         if scan.transcript:
             arts.append(ctx.artefact("banner", f"ssh-server-bytes-{port}.bin", scan.transcript))
@@ -68,9 +49,6 @@ class SshAlgorithms(ServiceCheck):
                                terrapin=ssh_kexinit.terrapin(lists) if lists else None,
                                gex=[g.to_json() for g in scan.gex])
         details["violations"] = [v.to_json() for v in violations]
-        if scan.kexinit is not None and auth is not None:
-            details["auth_methods"] = auth.methods
-            details["auth_methods_note"] = auth.reason or None
         fails = ssh_headline([v for v in violations if v.severity == FAIL])
         warns = ssh_headline([v for v in violations if v.severity != FAIL])
         if fails:

@@ -81,7 +81,12 @@ def _interactive_handler(password: str, t: Transcript) -> Callable[[str, str, li
 
 
 def try_login(sock: socket.socket, t: Transcript, username: str, password: str, *,
-              timeout: float = 5.0) -> LoginResult:
+              timeout: float = 5.0, list_methods: bool = False) -> LoginResult:
+    """One login attempt. With `list_methods` (or an empty password) a 'none' request goes first:
+    the server's failure answer names the methods that can continue (RFC 4252 5.2), which is
+    the evidence of whether the service takes passwords at all, in `allowed`. Neither OpenSSH nor
+    dropbear counts a first 'none' request as a failed login (OpenSSH auth2.c, dropbear
+    svr-auth.c), so it costs the trial one round trip and no tries."""
     # imported here, not at the top: paramiko is a third of probe's start-up, and a scan of a
     # device without a password-login SSH service never needs it
     load_paramiko()
@@ -111,8 +116,11 @@ def try_login(sock: socket.socket, t: Transcript, username: str, password: str, 
                f"mac {transport.remote_mac}; client kex offer was {list(opts.kex)[:3]}...")  # type: ignore[attr-defined]  # as above
         allowed: list[str] = []
         sent = time.monotonic()
-        if not password:  # a vendor account with no password: does the server let the user in on its name alone?
-            t.note(f"auth_none(username={username!r}): the pair has no password")
+        if not password or list_methods:
+            # a vendor account with no password: does the server let the user in on its name alone?
+            # (and, asked once per service, which methods the server allows)
+            t.note(f"auth_none(username={username!r}): "
+                   + ("the pair has no password" if not password else "listing the allowed methods"))
             try:
                 transport.auth_none(username)
             except paramiko.BadAuthenticationType as exc:

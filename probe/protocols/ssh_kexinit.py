@@ -568,18 +568,22 @@ def gex_group(connect: Connect, server: KexInit, algorithm: str, request: tuple[
     return out
 
 
-def _kex_reply_host_key(sock: socket.socket, reader: _Reader, kex: str) -> bytes:
-    # cryptography (~15 ms to import) loads with the first key exchange, not with this module: the
-    # KEXINIT read needs none of it, and runs meanwhile
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+# Our half of a curve25519 exchange: the curve's base point (u = 9, RFC 7748 4.1), a valid public
+# value. The exchange is dropped after the server's reply, so no shared secret is ever derived and
+# no private key is needed: sending the base point spares every host-key read a key generation,
+# and the SSH audit the import of `cryptography` (~20 ms of a run's CPU, issue 13's timing).
+X25519_BASE_POINT = bytes([9]) + bytes(31)
 
+
+def _kex_reply_host_key(sock: socket.socket, reader: _Reader, kex: str) -> bytes:
     if kex in _CURVE25519:
-        q = X25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        sock.sendall(packet(bytes([MSG_KEX_30]) + _string(q)))
+        sock.sendall(packet(bytes([MSG_KEX_30]) + _string(X25519_BASE_POINT)))
         reply = _next_payload(reader, (MSG_KEX_31,))
     elif kex in _ECDH_CURVES:
+        # cryptography loads only here (a server without curve25519): a fresh NIST key pair
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
         curve: ec.EllipticCurve = getattr(ec, _ECDH_CURVES[kex])()
         key = ec.generate_private_key(curve)
         q = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
@@ -604,14 +608,12 @@ def _kex_reply_host_key(sock: socket.socket, reader: _Reader, kex: str) -> bytes
 
 def scan(connect: Connect, *, timeout: float = 5.0, max_host_key_attempts: int = 6,
          check_cancelled: Callable[[], None] = lambda: None, max_bytes: int = 256 * 1024,
-         gex: bool = True, parallel: int = 1, on_kexinit: Callable[[], None] | None = None) -> SSHScan:
+         gex: bool = True, parallel: int = 1) -> SSHScan:
     """KEXINIT first; then one partial key exchange per distinct host key type (bounded); then, when
     DH group exchange is offered, one GEX request per entry of GEX_REQUESTS to read the modulus size."""
     result = read_kexinit(connect, timeout=timeout, max_bytes=max_bytes)
     if result.kexinit is None:
         return result
-    if on_kexinit is not None:
-        on_kexinit()  # the caller may start its own work on this server now (it speaks SSH-2)
     kexinit = result.kexinit
     families = list(host_key_families(kexinit.get("server_host_key_algorithms")).values())
     for alg in families[max_host_key_attempts:]:
@@ -657,50 +659,3 @@ def scan(connect: Connect, *, timeout: float = 5.0, max_host_key_attempts: int =
             result.host_key_errors[alg] = got
     result.gex = outcomes[len(algs):]
     return result
-
-
-# -- authentication methods through paramiko ------------------------------------------------------
-@dataclass
-class AuthMethods:
-    methods: list[str] | None  # None: could not be listed
-    reason: str = ""
-    none_accepted: bool = False
-
-
-def auth_methods(connect: Connect, *, timeout: float = 5.0, username: str = "probe-audit") -> AuthMethods:
-    """The methods the server allows, from a 'none' authentication request (RFC 4252 5.2).
-
-    Uses paramiko on a socket from `connect` (so it holds a connection slot). When paramiko
-    cannot negotiate with the server (legacy-only algorithms), the methods cannot be listed and
-    the reason says so.
-    """
-    from probe.protocols.ssh_auth import load_paramiko
-
-    try:
-        load_paramiko()
-        import paramiko
-    except ImportError:  # pragma: no cover
-        return AuthMethods(None, "paramiko is not installed")
-    try:
-        with connect() as sock:
-            sock.settimeout(timeout)
-            no_delay(sock)
-            transport = paramiko.Transport(sock)
-            try:
-                transport.banner_timeout = timeout
-                transport.handshake_timeout = timeout
-                transport.auth_timeout = timeout
-                transport.start_client(timeout=timeout)
-                try:
-                    transport.auth_none(username)
-                except paramiko.BadAuthenticationType as exc:
-                    return AuthMethods(list(exc.allowed_types), "")
-                return AuthMethods(["none"], "the server accepted authentication method 'none'",
-                                   none_accepted=True)
-            finally:
-                transport.close()
-    except paramiko.SSHException as exc:
-        return AuthMethods(None, f"paramiko could not negotiate with the server ({exc}); "
-                                 "authentication methods not listed")
-    except (OSError, EOFError) as exc:
-        return AuthMethods(None, f"connection problem while listing authentication methods: {exc}")

@@ -297,6 +297,7 @@ class ServiceLogin:
         self.unsupported: str | None = None
         self.no_password: str | None = None  # why no password login exists (key/cert only)
         self.throttled: str | None = None  # HTTP: the login search met 429/503 and found nothing
+        self.ssh_methods: list[str] | None = None  # SSH: the methods the server allows (first answer listing them)
         self.surface: http_auth.Surface | None = None
         self.control: http_auth.Attempt | None = None
         self.description = f"{service.protocol} login"
@@ -465,7 +466,10 @@ class ServiceLogin:
 
     def _try_ssh(self, cred: Credential, t: Transcript) -> TryResult:
         with self.ctx.connection(self.svc.port) as sock:
-            r = ssh_auth.try_login(sock, t, cred.username, cred.password, timeout=self.ctx.remaining())
+            r = ssh_auth.try_login(sock, t, cred.username, cred.password, timeout=self.ctx.remaining(),
+                                   list_methods=self.ssh_methods is None)
+        if r.allowed and self.ssh_methods is None:
+            self.ssh_methods = list(r.allowed)
         if r.outcome is ssh_auth.Outcome.UNSUPPORTED:
             self.unsupported = self._ssh_offer(r.detail)
         mapping = {ssh_auth.Outcome.SUCCESS: Result.SUCCESS, ssh_auth.Outcome.FAILURE: Result.FAILURE,

@@ -147,7 +147,20 @@ def test_telnet_strong_password_passes(daemons: LocalDaemons) -> None:
 def test_ssh_strong_password_passes(daemons: LocalDaemons) -> None:
     port = daemons.dropbear(password=STRONG_PASSWORD)
     f, _ = run_check("default_credentials", port, "ssh", credentials=CredentialOptions(budget=3))
-    assert one(f).status is Status.PASS
+    f = one(f)
+    assert f.status is Status.PASS
+    # the first attempt's 'none' request lists what dropbear allows (and is not counted as a try)
+    assert f.details["auth_methods"] == ["publickey", "password"]
+
+
+def test_key_only_openssh_is_not_applicable_and_no_password_is_sent(daemons: LocalDaemons) -> None:
+    port = daemons.sshd(["PasswordAuthentication no", "KbdInteractiveAuthentication no"], [("ed", "ed25519")])
+    f, store = run_check("default_credentials", port, "ssh", credentials=CredentialOptions(budget=3))
+    f = one(f)
+    assert f.status is Status.NOT_APPLICABLE, f.summary
+    assert f.details["auth_methods"] == ["publickey"] and "publickey" in (f.reason or "")
+    log = "\n".join(store.artefacts[a].data.decode() for a in f.artefacts if store.artefacts[a].kind == "transcript")
+    assert "listing the allowed methods" in log and "auth_password" not in log
 
 
 def test_http_strong_password_passes(daemons: LocalDaemons) -> None:
