@@ -22,7 +22,9 @@ data files in a cache (probe/datacache.py, filled by the first run): the checks 
 also measured with it off (PROBE_CACHE_DIR=off), as a first run after installing would be. Medians
 of --runs; the result goes to bench/results/<date>-crypto<--suffix>.md with the machine
 description and the load average before and after. sslyze lives in its own venv
-(bench/.venv-anchors, as bench.py does) because it pins its own cryptography and nassl.
+(bench/.venv-anchors, as bench.py does) because it pins its own cryptography and nassl. probe is
+measured as users install it: `pip install .` of this tree into bench/.venv-probe, a plain venv
+(reinstalled every run; `--probe-from here` measures the interpreter running this script instead).
 """
 
 from __future__ import annotations
@@ -221,15 +223,35 @@ def started(cmd: list[str]) -> Iterator[int]:
         yield p
 
 
+PROBE_VENV = REPO / "bench" / ".venv-probe"
+PYTHON = sys.executable  # the interpreter probe is measured with (main() may switch it to PROBE_VENV's)
+
+
+def ensure_probe_venv() -> str:
+    """probe installed the way users install it: `pip install .` into a plain venv (no system site
+    packages), as sslyze's venv is and as Debian's ssh-audit runs on the system python. Start-up
+    then carries only probe's own imports, not a development machine's hooks (an editable
+    install's import finder, other packages' .pth files: ~25 ms per start here). The tree is
+    reinstalled on every bench run, so the code measured is the code checked out."""
+    py = PROBE_VENV / "bin" / "python"
+    if not py.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PROBE_VENV)], check=True, timeout=120)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", str(REPO)], check=True, timeout=900)
+    else:
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(REPO)],
+                       check=True, timeout=600)
+    return str(py)
+
+
 def probe_cmd(port: int, profile: Path, out: Path) -> list[str]:
-    return [str(Path(sys.executable).parent / "probe"), "run", "--target", HOST, "--ports", str(port),
+    return [str(Path(PYTHON).parent / "probe"), "run", "--target", HOST, "--ports", str(port),
             "--udp-ports", "none", "--profile", str(profile), "--no-credentials", "--no-nmap", "--quiet",
             "--scan-method", "connect", "--out", str(out)]
 
 
 def checks_cmd(port: int, protocol: str, *checks: str) -> list[str]:
     """probe's checks on the known service (no discovery), process start-up included."""
-    return [sys.executable, str(REPO / "bench" / "probe_checks_only.py"), HOST, str(port), protocol, *checks]
+    return [PYTHON, str(REPO / "bench" / "probe_checks_only.py"), HOST, str(port), protocol, *checks]
 
 
 def main() -> int:
@@ -237,17 +259,24 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     ap.add_argument("--suffix", default="", help="appended to the result file's name (e.g. -startup)")
+    ap.add_argument("--probe-from", choices=("install", "here"), default="install",
+                    help="install (default): probe `pip install`ed from this tree into bench/.venv-probe, a plain "
+                         "venv, as users install it; here: the interpreter running this script")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("crypto_bench: needs root (OpenSSH privilege separation)", file=sys.stderr)
         return 2
     sslyze = ensure_anchor_venv()
-    # Start probe as an installed package would: with its bytecode compiled (pip does this at
-    # install time; an editable tree under PYTHONDONTWRITEBYTECODE=1 would recompile every start).
-    # The lab's templates are data copied to devices, not code: left alone.
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "-x", r"[/\\]templates[/\\]",
-                    *(str(REPO / d) for d in ("probe", "checks", "reports", "profiles", "bench"))],
-                   check=False, capture_output=True)
+    global PYTHON
+    if args.probe_from == "install":
+        PYTHON = ensure_probe_venv()
+    else:
+        # Start probe as an installed package would: with its bytecode compiled (pip does this at
+        # install time; an editable tree under PYTHONDONTWRITEBYTECODE=1 would recompile every start).
+        # The lab's templates are data copied to devices, not code: left alone.
+        subprocess.run([sys.executable, "-m", "compileall", "-q", "-x", r"[/\\]templates[/\\]",
+                        *(str(REPO / d) for d in ("probe", "checks", "reports", "profiles", "bench"))],
+                       check=False, capture_output=True)
     work = Path(tempfile.mkdtemp(prefix="probe-crypto-bench-"))
     keys = pki(work)
     (work / "tls.yaml").write_text(TLS_PROFILE)
@@ -255,7 +284,7 @@ def main() -> int:
     rows: list[str] = []
     verdicts: list[str] = []
     ratios: list[str] = []
-    probe_bin = str(Path(sys.executable).parent / "probe")
+    probe_bin = str(Path(PYTHON).parent / "probe")
     plan = [probe_bin, "plan", "--profile", "home-gateway", "--holding", "jc-star", "--apply-for", "cls"]
     load_before = os.getloadavg()
     try:
@@ -309,6 +338,9 @@ def main() -> int:
              f"Machine: {machine()}", f"Runs per measurement: {args.runs} (medians). Peers: sslyze "
              f"({_sslyze_version(sslyze)}), ssh-audit ({sa_v.strip('# ').strip() or 'not installed'}).",
              "All servers on 127.0.0.1; every command measured through GNU time, start-up included.",
+             "probe measured from: " + (f"`pip install .` of this tree into {PROBE_VENV.relative_to(REPO)} "
+                                        "(a plain venv, as users install it)" if args.probe_from == "install"
+                                        else f"{PYTHON} (the interpreter running the bench)") + ".",
              "Load average (1, 5, 15 min): " + " ".join(f"{x:.2f}" for x in load_before) + " before, "
              + " ".join(f"{x:.2f}" for x in load_after) + " after.", "",
              "## Ratios: probe wall time / peer wall time, per service (target: ≤ 1)", "", *ratios, "",
