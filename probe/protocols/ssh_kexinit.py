@@ -349,18 +349,36 @@ def _open(connect: Connect, timeout: float, max_bytes: int) -> tuple[AbstractCon
 
 def read_kexinit(connect: Connect, *, timeout: float = 5.0, max_bytes: int = 256 * 1024) -> SSHScan:
     """Banner and server KEXINIT from one connection."""
+    return _read_kexinit(connect, timeout, max_bytes, keep=False)[0]
+
+
+_Open = tuple[AbstractContextManager[socket.socket], socket.socket, _Reader]
+
+
+def _close(conn: _Open | None) -> None:
+    if conn is not None:
+        with contextlib.suppress(Exception):
+            conn[0].__exit__(None, None, None)
+
+
+def _read_kexinit(connect: Connect, timeout: float, max_bytes: int, *, keep: bool) -> tuple[SSHScan, _Open | None]:
+    """read_kexinit; with `keep`, a connection that delivered the KEXINIT is returned open (the
+    caller closes it), so the scan can run its first key exchange on it instead of a new one."""
     scan = SSHScan(connections=1)
     try:
         cm, sock, reader = _open(connect, timeout, max_bytes)
     except OSError as exc:
         scan.error, scan.reason_code = f"could not connect: {exc}", CONNECTIVITY
-        return scan
+        return scan, None
+    kept: _Open | None = None
     try:
         sock.sendall(CLIENT_IDENT)
         scan.banner = read_banner(reader)
         if not scan.banner.supports_v2:
-            return scan  # SSH-1 only: there is no KEXINIT to read
+            return scan, None  # SSH-1 only: there is no KEXINIT to read
         scan.kexinit = parse_kexinit(_next_payload(reader, (MSG_KEXINIT,)))
+        if keep:
+            kept = (cm, sock, reader)
     except SSHProtocolError as exc:
         scan.error, scan.reason_code = str(exc), MISBEHAVED
     except SSHStall as exc:
@@ -370,10 +388,10 @@ def read_kexinit(connect: Connect, *, timeout: float = 5.0, max_bytes: int = 256
     except OSError as exc:
         scan.error, scan.reason_code = f"socket error: {exc}", CONNECTIVITY
     finally:
-        scan.transcript = bytes(reader.transcript)
-        with contextlib.suppress(Exception):
-            cm.__exit__(None, None, None)
-    return scan
+        scan.transcript = bytes(reader.transcript)  # banner + KEXINIT: what any later use adds is not kept
+        if kept is None:
+            _close((cm, sock, reader))
+    return scan, kept
 
 
 # -- host keys via a partial key exchange ---------------------------------------------------------
@@ -468,28 +486,52 @@ def fetch_host_key(connect: Connect, server: KexInit, host_key_alg: str, *, time
     Raises SSHProtocolError / SSHStall / OSError / LookupError (no common kex we implement); the
     caller turns those into per-algorithm error texts.
     """
-    offered = server.get("kex_algorithms")
     if kex is None:
-        kex = next((k for k in implemented_kex() if k in offered), None)
+        kex = _pick_kex(server)
     elif kex not in implemented_kex():
         raise LookupError(f"probe cannot run key exchange {kex}")
-    if kex is None:
-        raise LookupError("the server offers no key exchange probe can run "
-                          f"(offered: {', '.join(offered)})")
-    cm, sock, reader = _start_kex(connect, server, kex, host_key_alg, timeout, max_bytes)
+    conn = _start_kex(connect, server, kex, host_key_alg, timeout, max_bytes)
     try:
-        blob = _kex_reply_host_key(sock, reader, kex)
+        return _host_key_on(conn, server, host_key_alg, kex, sent=True)
     finally:
-        with contextlib.suppress(Exception):
-            cm.__exit__(None, None, None)
+        _close(conn)
+
+
+def _pick_kex(server: KexInit) -> str:
+    offered = server.get("kex_algorithms")
+    kex = next((k for k in implemented_kex() if k in offered), None)
+    if kex is None:
+        raise LookupError(f"the server offers no key exchange probe can run (offered: {', '.join(offered)})")
+    return kex
+
+
+def _host_key_on(conn: _Open, server: KexInit, host_key_alg: str, kex: str, *, sent: bool = False) -> HostKey:
+    """The first half of a key exchange on a connection that has read the server's KEXINIT (our
+    own KEXINIT already `sent`, or sent here); the host key from the server's reply."""
+    _cm, sock, reader = conn
+    if not sent:
+        sock.sendall(packet(_our_kexinit(server, kex, host_key_alg)))
+    blob = _kex_reply_host_key(sock, reader, kex)
     ktype, bits = parse_host_key_blob(blob)
     return HostKey(host_key_alg, ktype, bits, blob, kex)
 
 
+def _our_kexinit(server: KexInit, kex: str, host_key_alg: str) -> bytes:
+    """Our KEXINIT: one kex, one host key algorithm, and the server's own first choices for the
+    rest so that negotiation cannot fail on them."""
+    def first(key: str) -> list[str]:
+        return [server.get(key)[0]] if server.get(key) else ["none"]
+
+    ours = bytes([MSG_KEXINIT]) + secrets.token_bytes(16)
+    ours += _namelist([kex]) + _namelist([host_key_alg])
+    for key in NAME_LISTS[2:8]:
+        ours += _namelist(first(key))
+    return ours + _namelist([]) + _namelist([]) + b"\x00" + b"\x00\x00\x00\x00"
+
+
 def _start_kex(connect: Connect, server: KexInit, kex: str, host_key_alg: str, timeout: float,
-               max_bytes: int) -> tuple[AbstractContextManager[socket.socket], socket.socket, _Reader]:
-    """A fresh connection up to our KEXINIT: one kex, one host key algorithm, and the server's own
-    first choices for the rest so that negotiation cannot fail on them."""
+               max_bytes: int) -> _Open:
+    """A fresh connection up to our KEXINIT (see _our_kexinit)."""
     cm, sock, reader = _open(connect, timeout, max_bytes)
     try:
         sock.sendall(CLIENT_IDENT)
@@ -497,19 +539,9 @@ def _start_kex(connect: Connect, server: KexInit, kex: str, host_key_alg: str, t
         if not banner.supports_v2:
             raise SSHProtocolError("server stopped offering SSH-2")
         _next_payload(reader, (MSG_KEXINIT,))
-
-        def first(key: str) -> list[str]:
-            return [server.get(key)[0]] if server.get(key) else ["none"]
-
-        ours = bytes([MSG_KEXINIT]) + secrets.token_bytes(16)
-        ours += _namelist([kex]) + _namelist([host_key_alg])
-        for key in NAME_LISTS[2:8]:
-            ours += _namelist(first(key))
-        ours += _namelist([]) + _namelist([]) + b"\x00" + b"\x00\x00\x00\x00"
-        sock.sendall(packet(ours))
+        sock.sendall(packet(_our_kexinit(server, kex, host_key_alg)))
     except BaseException:
-        with contextlib.suppress(Exception):
-            cm.__exit__(None, None, None)
+        _close((cm, sock, reader))
         raise
     return cm, sock, reader
 
@@ -611,18 +643,34 @@ def scan(connect: Connect, *, timeout: float = 5.0, max_host_key_attempts: int =
          gex: bool = True, parallel: int = 1) -> SSHScan:
     """KEXINIT first; then one partial key exchange per distinct host key type (bounded); then, when
     DH group exchange is offered, one GEX request per entry of GEX_REQUESTS to read the modulus size."""
-    result = read_kexinit(connect, timeout=timeout, max_bytes=max_bytes)
-    if result.kexinit is None:
-        return result
-    kexinit = result.kexinit
+    result, first_conn = _read_kexinit(connect, timeout, max_bytes, keep=True)
+    try:
+        if result.kexinit is None:
+            return result
+        return _scan_rest(result, result.kexinit, first_conn, connect, timeout, max_host_key_attempts,
+                          check_cancelled, max_bytes, gex, parallel)
+    finally:
+        _close(first_conn)
+
+
+def _scan_rest(result: SSHScan, kexinit: KexInit, first_conn: _Open | None, connect: Connect, timeout: float,
+               max_host_key_attempts: int, check_cancelled: Callable[[], None], max_bytes: int, gex: bool,
+               parallel: int) -> SSHScan:
+    """scan() after the KEXINIT. The first host key is read on the KEXINIT's own connection (which
+    already has the server's KEXINIT: one connection, and one server banner, fewer per scan); the
+    others, and the GEX requests, on connections of their own, side by side."""
     families = list(host_key_families(kexinit.get("server_host_key_algorithms")).values())
     for alg in families[max_host_key_attempts:]:
         result.host_key_errors[alg] = "attempt budget exhausted"
 
-    def host_key(alg: str) -> HostKey | str:
+    def host_key(alg: str, conn: _Open | None = None) -> HostKey | str:
         check_cancelled()
         try:
-            hk = fetch_host_key(connect, kexinit, alg, timeout=timeout, max_bytes=max_bytes)
+            if conn is not None:
+                conn[2].deadline = time.monotonic() + timeout  # a whole timeout, as a new connection gets
+                hk = _host_key_on(conn, kexinit, alg, _pick_kex(kexinit))
+            else:
+                hk = fetch_host_key(connect, kexinit, alg, timeout=timeout, max_bytes=max_bytes)
         except LookupError as exc:
             return str(exc)
         except (SSHProtocolError, SSHStall) as exc:
@@ -642,9 +690,10 @@ def scan(connect: Connect, *, timeout: float = 5.0, max_host_key_attempts: int =
     # Independent connections: run up to `parallel` at once (the caller's connection cap still holds,
     # since every socket comes from `connect`). Results keep their order.
     algs = families[:max_host_key_attempts]
-    jobs: list[Callable[[], Any]] = [functools.partial(host_key, a) for a in algs]
+    jobs: list[Callable[[], Any]] = [functools.partial(host_key, a, first_conn if n == 0 else None)
+                                     for n, a in enumerate(algs)]
     jobs += [functools.partial(gex_job, r) for r in requests]
-    result.connections += len(jobs)
+    result.connections += len(jobs) - (1 if algs and first_conn is not None else 0)
     if parallel > 1 and len(jobs) > 1:
         from concurrent.futures import ThreadPoolExecutor
 

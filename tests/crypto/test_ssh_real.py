@@ -87,6 +87,10 @@ def test_dropbear_kexinit_and_host_keys(daemons: LocalDaemons) -> None:
     f = one(check_service("ssh_algorithms", port, "ssh")[0])
     assert scan.banner.software.startswith("dropbear")
     assert {(k.key_type, k.bits) for k in scan.host_keys} == {("ssh-ed25519", 256), ("ssh-rsa", 2048)}
+    assert scan.connections == 2  # the first host key is read on the KEXINIT's own connection
+    # its evidence stays the banner and KEXINIT: the key exchange read after them is not in it
+    assert scan.transcript.startswith(b"SSH-2.0-dropbear")
+    assert all(k.blob not in scan.transcript for k in scan.host_keys)
     # Debian 12's dropbear 2022.83 still offers SHA-1 group14 key exchange and (with an RSA host key)
     # ssh-rsa signatures; the built-in policy fails both and only warns about hmac-sha1
     assert "diffie-hellman-group14-sha1" in scan.kexinit.get("kex_algorithms")
