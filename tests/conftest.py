@@ -15,13 +15,24 @@ to leave a test out. A skip that is expected even there carries `@pytest.mark.ma
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from collections.abc import Generator
 from typing import Any
 
 import pytest
 
 pytest_plugins = ("tests.helpers.fixtures",)
+
+if "PROBE_CACHE_DIR" not in os.environ:
+    # every probe the suite runs (in-process or as a child) keeps its parsed-data cache
+    # (probe/datacache.py) in a directory of this run's own, removed at its end, not in the user's
+    # ~/.cache/probe; xdist workers inherit it from the controller
+    _CACHE = tempfile.mkdtemp(prefix="probe-test-cache-")
+    os.environ["PROBE_CACHE_DIR"] = _CACHE
+    atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 NO_SKIPS = os.environ.get("PROBE_TEST_NO_SKIPS") == "1"
 # lab modules that never touch the session's lab (tests/lab/conftest.py): their own instances
