@@ -38,7 +38,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -96,38 +95,11 @@ def server(cmd: list[str], port: int) -> Iterator[int]:
             proc.wait(5)
 
 
-@contextlib.contextmanager
-def tinyssh(work: Path, connections: int = 400) -> Iterator[int]:
-    """TinySSH runs from inetd; this bounded loopback acceptor plays inetd."""
-    keys = work / "tinyssh-keys"
-    if not keys.exists():
-        subprocess.run(["tinysshd-makekey", str(keys)], check=True, capture_output=True)
-    srv = socket.socket()
-    srv.bind((HOST, 0))
-    srv.listen(16)
-    srv.settimeout(0.2)
-    stop = threading.Event()
+def tinyssh(work: Path, connections: int = 400) -> contextlib.AbstractContextManager[int]:
+    """TinySSH runs from inetd; the shared loopback acceptor (tests/helpers/tinyssh.py) plays inetd."""
+    from tests.helpers.tinyssh import tinysshd
 
-    def serve() -> None:
-        handled = 0
-        while not stop.is_set() and handled < connections:
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                continue
-            handled += 1
-            with conn:
-                subprocess.Popen(["/usr/sbin/tinysshd", str(keys)], stdin=conn.fileno(), stdout=conn.fileno(),
-                                 stderr=subprocess.DEVNULL)
-
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
-    try:
-        yield srv.getsockname()[1]
-    finally:
-        stop.set()
-        t.join(2)
-        srv.close()
+    return tinysshd(work, HOST, connections)
 
 
 def pki(work: Path) -> dict[str, Path]:

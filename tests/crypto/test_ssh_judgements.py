@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from probe.models import Status
 from probe.options import CryptoOptions, SafetyOptions, ScanOptions
 from probe.plugins import registry
 from probe.protocols import ssh_kexinit
+from tests.helpers import tinyssh
 from tests.helpers.crypto import HOST, connector, dropbear, free_port, running, sshd
 
 pytestmark = pytest.mark.slow
@@ -45,44 +44,10 @@ def run_ssh(port: int, policy: str | None = None):
 
 @contextlib.contextmanager
 def tinysshd(tmp: Path, connections: int = 12) -> Iterator[int]:
-    """TinySSH as it is meant to run (from inetd/tcpserver: one process per connection on stdin/
-    stdout); this loopback acceptor plays inetd for a bounded number of connections."""
-    if shutil.which("tinysshd") is None and not Path("/usr/sbin/tinysshd").exists():
+    if not tinyssh.installed():
         pytest.skip("tinysshd not installed (scripts/setup-system.sh)")
-    keys = tmp / "tinyssh-keys"
-    subprocess.run(["tinysshd-makekey", str(keys)], check=True, capture_output=True)
-    srv = socket.socket()
-    srv.bind((HOST, 0))
-    srv.listen(4)
-    srv.settimeout(0.2)
-    stop = threading.Event()
-    children: list[subprocess.Popen] = []
-
-    def serve() -> None:
-        handled = 0
-        while not stop.is_set() and handled < connections:
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                continue
-            handled += 1
-            with conn:
-                children.append(subprocess.Popen(["/usr/sbin/tinysshd", str(keys)], stdin=conn.fileno(),
-                                                 stdout=conn.fileno(), stderr=subprocess.DEVNULL))
-
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
-    try:
-        yield srv.getsockname()[1]
-    finally:
-        stop.set()
-        t.join(2)
-        srv.close()
-        for c in children:
-            if c.poll() is None:
-                c.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                c.wait(5)
+    with tinyssh.tinysshd(tmp, HOST, connections) as port:
+        yield port
 
 
 # -- Terrapin ------------------------------------------------------------------------------------
