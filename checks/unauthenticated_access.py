@@ -373,7 +373,7 @@ class UnauthenticatedAccess(ServiceCheck):
             return ctx.finding(Status.FAIL, "ADB shell without authentication",
                                f"The ADB daemon on port {svc.port} accepted a host without an RSA key "
                                f"(device banner {r.banner!r}) and ran a command: {r.detail}.", artefacts=[art],
-                               details=details, severity="high")
+                               details=details, severity="critical")  # a command shell for anyone, as a console's
         if r.outcome is adb.Outcome.AUTH:
             return ctx.finding(Status.PASS, "ADB requires key authentication",
                                f"The ADB daemon on port {svc.port} answered the connect with an AUTH token: only a "

@@ -33,7 +33,7 @@ def test_open_adb_on_odd_port_is_identified_and_fails_with_the_echo(daemons: Loc
     assert found.product == "Standin TV Box" and found.tried[-1] == "adb"
     f, store = run_check("unauthenticated_access", port, found.protocol)
     f = one(f)
-    assert f.status is Status.FAIL and f.severity == "high" and f.details["outcome"] == "executes"
+    assert f.status is Status.FAIL and f.severity == "critical" and f.details["outcome"] == "executes"
     token = f.details["token"]
     assert f.details["output"].strip() == token
     text = artefact_text(store, f)
