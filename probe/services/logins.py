@@ -30,10 +30,6 @@ MAX_SCRIPT_FILES = 6  # script files read per login search, looking for a script
 SCRIPT_BYTES = 256 * 1024  # characters of one script file read
 WEB_BODY_CAP = 256 * 1024
 _LOGIN_WORDS = (b"login", b"log in", b"logon", b"sign in", b"signin", b"password")
-# paths that name an action, not a page: a script's `location.href = "/cgi-bin/reboot.cgi"` in a
-# button handler, a "Log out" link. On a careless device a GET of them acts, so they are never asked.
-_ACTION_PATH = re.compile(r"(?i)reboot|restart|factory|log_?out|log_?off|sign_?out|shutdown|power_?off|delete|remove|"
-                          r"erase|wipe|(?<![a-z])(?:reset|format|restore|apply|commit|save)(?![a-z])")
 # public front-end libraries: never a device's login code, and large (skipped to keep the budget for the app's own)
 _LIBRARY = re.compile(r"(?i)^(?:jquery|bootstrap|vue|react|angular|lodash|underscore|polyfill|moment|d3|echarts|"
                       r"chart|zepto|require|axios|crypto-?js|md5|sha\d*|base64)\b[\w.-]*\.js$")
@@ -82,7 +78,7 @@ def _same_host_path(svc: Service, page_path: str, href: str) -> str | None:
 def _page_to_ask(svc: Service, page_path: str, href: str) -> str | None:
     """A same-service page the login search may GET: not elsewhere, and not a path naming an action."""
     target = _same_host_path(svc, page_path, href)
-    return None if target is None or _ACTION_PATH.search(target) else target
+    return None if target is None or web.names_an_action(target) else target
 
 
 def _get(client: http.Client, path: str) -> http.Response | None:

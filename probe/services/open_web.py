@@ -60,7 +60,8 @@ def listings(ctx: CheckContext, svc: Service) -> OpenListings:
     if root.status == 200 and "html" in root.headers.get("content-type", "text/html"):
         for href, _label in html.parse(root.text()).links[:200]:
             p = urlsplit(href)
-            if not p.scheme and not p.netloc and p.path.startswith("/") and p.path.endswith("/") and p.path != "/":
+            if not p.scheme and not p.netloc and p.path.startswith("/") and p.path.endswith("/") and p.path != "/" \
+                    and not web.names_an_action(p.path):
                 start.append(p.path)
     start += [p for p in cfg["listing_folders"] if p not in start]
     queue: deque[tuple[str, int]] = deque((p, 0) for p in start[:40])
@@ -81,9 +82,10 @@ def listings(ctx: CheckContext, svc: Service) -> OpenListings:
         out.listings.append({"path": listing.path, "title": listing.title, "folders": listing.folders[:20],
                              "files": listing.files[:20], "entries": len(listing.folders) + len(listing.files),
                              "artefact": res.artefact})
-        files += [f for f in listing.files if f not in files]
+        # a listed .cgi named "reboot" runs when fetched: entries that name an action are never asked
+        files += [f for f in listing.files if f not in files and not web.names_an_action(f)]
         if depth < max_depth:
-            queue.extend((f, depth + 1) for f in listing.folders[:10])
+            queue.extend((f, depth + 1) for f in listing.folders[:10] if not web.names_an_action(f))
     for path in files[:int(crawl["max_files"])]:
         ctx.check_cancelled()
         res = web.get(ctx, svc.port, path, tls=web.is_tls(svc), max_bytes=int(crawl["max_file_bytes"]))

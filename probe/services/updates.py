@@ -263,6 +263,11 @@ def _survey_service(ctx: CheckContext, svc: Service, s: Survey, cfg: dict[str, A
     scripts: list[str] = []  # same-host script URLs of the crawled pages
     inline: list[tuple[str, str]] = []  # (page URL, inline script text)
     skip = tuple(cfg["crawl"]["skip_extensions"])
+
+    def crawlable(link: str) -> bool:
+        """A redirect's target the crawl may ask: this host, one of its web ports, not an action."""
+        return web.same_host(link, ctx.host) and urlsplit(link).port in (None, *web_ports) \
+            and not web.names_an_action(link)
     for _ in range(int(cfg["crawl"]["max_pages"]) * 4):
         ctx.check_cancelled()
         if not queue or len(visited) >= int(cfg["crawl"]["max_pages"]):
@@ -277,7 +282,7 @@ def _survey_service(ctx: CheckContext, svc: Service, s: Survey, cfg: dict[str, A
             continue
         if 300 <= res.status < 400 and res.headers.get("location"):
             nxt = web.resolve_link(url, res.headers["location"])
-            if nxt and web.same_host(nxt, ctx.host) and urlsplit(nxt).port in (None, *web_ports):
+            if nxt and crawlable(nxt):
                 queue.append(nxt)
             continue
         text = res.text()
@@ -293,6 +298,10 @@ def _survey_service(ctx: CheckContext, svc: Service, s: Survey, cfg: dict[str, A
         if page is None:
             _scan_text(s, cfg, res, text, ctx.host)
             continue
+        for target in reversed(page.redirects):  # where a browser goes next (meta refresh, script location)
+            nxt = web.resolve_link(url, target)
+            if nxt and crawlable(nxt) and nxt not in visited:
+                queue.appendleft(nxt)
         if page.inline_script.strip():
             inline.append((url, page.inline_script))
         for src in page.script_srcs:
@@ -312,7 +321,7 @@ def _survey_service(ctx: CheckContext, svc: Service, s: Survey, cfg: dict[str, A
                     s.add(s.update_links, Seen(link, url, "html-link", res.artefact))
                 continue
             lport = urlsplit(link).port or (443 if link.startswith("https") else 80)
-            if lport not in web_ports or link.lower().split("?")[0].endswith(skip):
+            if lport not in web_ports or link.lower().split("?")[0].endswith(skip) or web.names_an_action(link):
                 continue
             if _is_update_word(link + " " + label, cfg) or len(queue) < 32:
                 if _is_update_word(link + " " + label, cfg):

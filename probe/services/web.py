@@ -15,6 +15,7 @@ the check context: slots, time budget, artefacts and the per-run memo and stall 
 from __future__ import annotations
 
 import ipaddress
+import re
 import ssl
 from dataclasses import dataclass, field, replace
 from urllib.parse import urljoin, urlsplit
@@ -166,6 +167,18 @@ def request(ctx: CheckContext, port: int, path: str, *, tls: bool, method: str =
                           peer_cert_artefact=cert_art)
     return HttpResult(url, method, r.status, r.reason, {k.lower(): v for k, v in r.headers}, r.body,
                       r.truncated, None, art, ex.tls_verified, cert_art)
+
+
+# paths that name an action, not a page: a script's `location.href = "/cgi-bin/reboot.cgi"` in a
+# button handler, a "Log out" link. On a careless device a GET of them acts, so no survey asks them.
+_ACTION_PATH = re.compile(r"(?i)reboot|restart|factory|log_?out|log_?off|sign_?out|shutdown|power_?off|delete|remove|"
+                          r"erase|wipe|(?<![a-z])(?:reset|format|restore|apply|commit|save)(?![a-z])")
+
+
+def names_an_action(url_or_path: str) -> bool:
+    """Whether a link's path (or query) names an action a GET might perform on a careless device
+    (reboot, factory reset, log out, delete...): such links are never followed by any survey."""
+    return bool(_ACTION_PATH.search(url_or_path))
 
 
 def resolve_link(page_url: str, href: str) -> str | None:

@@ -373,3 +373,35 @@ def test_unlinked_update_check_answer_found_by_the_common_paths(site: Site) -> N
                for p in m.details["update_pages"])
     ch = _one(run_single_check("update_channel", "127.0.0.1", [web(port)])[0])
     assert ch.status == "FAIL" and ch.details["update_url"] == image, ch.summary
+
+
+@pytest.mark.parametrize("how", ["script", "meta"])
+def test_update_page_behind_a_script_or_meta_redirect_is_found(site: Site, how: str) -> None:
+    """Many device UIs open on a page that only sends the browser on (`location.href = ...` or a
+    meta refresh) to the real UI: the survey follows it as a browser would, on the same host."""
+    send = ('<script>window.location.href = "/ui/main.html";</script>' if how == "script"
+            else '<meta http-equiv="refresh" content="0; url=/ui/main.html">')
+    port = site({
+        "/index.html": f"<html><head><title>Loading</title>{send}</head><body></body></html>",
+        "/ui/main.html": '<html><head><title>Router</title></head><body><a href="/ui/sys.html">System</a>'
+                         '</body></html>',
+        "/ui/sys.html": "<html><head><title>Firmware upgrade</title></head><body><h1>Firmware upgrade</h1>"
+                        '<form method="post" action="/cgi-bin/upload" enctype="multipart/form-data">'
+                        '<input type="file" name="image"><input type="submit"></form></body></html>'})
+    f = _one(run_single_check("update_mechanism", "127.0.0.1", [web(port)])[0])
+    assert f.status == "PASS", f.summary
+    assert f"http://127.0.0.1:{port}/ui/sys.html" in {p["source"] for p in f.details["update_pages"]}
+
+
+def test_the_survey_never_follows_a_link_or_redirect_that_names_an_action(site: Site) -> None:
+    """A GET of /cgi-bin/reboot.cgi reboots a careless device: the crawl asks pages, never actions."""
+    port = site({
+        "/index.html": '<html><head><title>Router</title><meta http-equiv="refresh" content="5; url=/logout.html">'
+                       '</head><body><a href="/cgi-bin/reboot.cgi">Reboot</a> <a href="/status.html">Status</a>'
+                       '<a href="/factory_reset.html">Factory defaults</a></body></html>',
+        "/status.html": "<html><head><title>Status</title></head><body>ok</body></html>",
+        "/cgi-bin/reboot.cgi": "rebooting", "/logout.html": "bye", "/factory_reset.html": "gone"})
+    f = _one(run_single_check("update_mechanism", "127.0.0.1", [web(port)])[0])
+    visited = {p["source"] if isinstance(p, dict) else p for p in f.details["pages_visited"]}
+    assert any(v.endswith("/status.html") for v in map(str, visited)), visited
+    assert not [v for v in map(str, visited) if "reboot" in v or "logout" in v or "factory" in v], visited
