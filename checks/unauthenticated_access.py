@@ -570,9 +570,16 @@ class UnauthenticatedAccess(ServiceCheck):
                                "credentials: plain CoAP carries no authentication, so the device's API is open to "
                                "anyone on the network.", artefacts=[art], severity="high", details=details)
         if m.type == coap.RST or m.code >= 0x80:
-            return ctx.finding(Status.PASS, "CoAP resource list not handed out",
-                               f"The CoAP server on udp/{svc.port} refused GET /.well-known/core "
-                               f"({details['answer']}).", artefacts=[art], severity="info", details=details)
+            # Not a PASS: plain CoAP has no authentication of its own, so a refused listing only hides
+            # the resources' names; whether they answer anyone cannot be tested without them. (A
+            # 4.01 asking for OSCORE would be evidence of authentication; no real OSCORE server is
+            # available to test that path here, so it is not claimed.)
+            return ctx.inconclusive(f"The CoAP server on udp/{svc.port} refused resource discovery "
+                                    f"({details['answer']}); its resources could not be tested.",
+                                    "plain CoAP carries no authentication, and without the resources' paths "
+                                    "(resource discovery refused) whether they answer anyone cannot be seen; "
+                                    "the manufacturer's documents name them",
+                                    InconclusiveReason.NO_INPUT, artefacts=[art], details=details)
         return ctx.inconclusive(f"The CoAP server answered {details['answer']} with no resource list.",
                                 "the answer neither lists resources nor refuses the request",
                                 InconclusiveReason.DEVICE_MISBEHAVED, artefacts=[art], details=details)
