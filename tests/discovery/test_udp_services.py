@@ -14,7 +14,7 @@ import pytest
 from probe.compliance.roles import assign_roles
 from probe.discovery import discover, udp_probe
 from probe.engine import run_single_check
-from probe.models import Status
+from probe.models import InconclusiveReason, Status
 from probe.options import SafetyOptions, ScanOptions
 from probe.protocols import ntp, tftp, wsdiscovery
 from probe.session import TargetSession
@@ -41,11 +41,13 @@ def test_tftp_found_and_file_served_without_auth_fails(daemons: LocalDaemons) ->
     assert first.data == CONFIG[:tftp.BLOCK]  # the first block only: the transfer was ended after it
 
 
-def test_tftp_serving_no_common_file_passes_and_closed_port_is_closed(daemons: LocalDaemons) -> None:
+def test_tftp_serving_no_common_file_is_unproven_and_closed_port_is_closed(daemons: LocalDaemons) -> None:
+    """This server hands its recovery image to anyone who names it (TFTP has no authentication):
+    not finding a common name proves no access control, so it is never a PASS."""
     port = daemons.tftpd({"vendor-recovery-image.img": b"\x27\x05\x19\x56" + bytes(100)})
     findings, store = check_service("unauthenticated_access", port, "tftp", transport="udp")
     f = one(findings)
-    assert f.status is Status.PASS, f.summary
+    assert (f.status, f.reason_code) == (Status.INCONCLUSIVE, InconclusiveReason.NO_INPUT), f.summary
     assert all(v.startswith("ERROR 1") for v in f.details["asked"].values()), f.details
     assert "config.bin" in artefact_text(store, f)
     silent = free_port("udp")
