@@ -532,11 +532,15 @@ class UnauthenticatedAccess(ServiceCheck):
                                "the transfer was ended right after it.", artefacts=[art, first], severity="high",
                                details={**details, "file": name, "first_bytes_hex": data[:64].hex()})
         if any(v.startswith("ERROR") for v in answers.values()):
-            return ctx.finding(Status.PASS, "No common file served over TFTP",
-                               f"The TFTP server on udp/{svc.port} refused every one of {len(answers)} common "
-                               "configuration and boot file names (ERROR answers in the transcript). TFTP has no "
-                               "authentication: the open service itself is reported by service_inventory.",
-                               artefacts=[art], severity="info", details=details)
+            # Not a PASS: TFTP has no authentication, so the server hands any file it holds to whoever
+            # names it; refusing the names probe guessed proves no access control (as for RTSP paths)
+            return ctx.inconclusive(f"The TFTP server on udp/{svc.port} served none of {len(answers)} common "
+                                    "file names; what it does serve could not be tested.",
+                                    "TFTP has no authentication: any file the server holds is served to whoever "
+                                    "names it, and none of the common configuration and boot file names exists "
+                                    "here (ERROR answers in the transcript); the open service itself is reported "
+                                    "by service_inventory", InconclusiveReason.NO_INPUT, artefacts=[art],
+                                    details=details)
         return ctx.inconclusive("The TFTP server did not answer the read requests.",
                                 "; ".join(f"{k}: {v}" for k, v in list(answers.items())[:4]) or "nothing asked",
                                 InconclusiveReason.CONNECTIVITY, artefacts=[art], details=details)
