@@ -210,7 +210,8 @@ def _wait_greeting(s: socket.socket, b: _Budget, wait: float, max_bytes: int,
     left = end - time.monotonic()
     if left <= 0:
         return b""
-    return read_some(s, max_bytes=max_bytes, total_timeout=left, idle_timeout=0.3).data
+    return read_some(s, max_bytes=max_bytes, total_timeout=left, idle_timeout=0.3,
+                     complete=identify.greeting_complete).data
 
 
 def fingerprint(host: str, port: int, *, timeout: float = 3.0, greeting_wait: float = 1.2,

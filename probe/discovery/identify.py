@@ -28,6 +28,18 @@ _RTSP = re.compile(rb"^RTSP/1\.\d \d{3}")
 _SERVER = re.compile(rb"(?im)^server:\s*([^\r\n]{1,120})")
 
 
+def greeting_complete(data: bytes) -> bool:
+    """A greeting identification already has whole, so the wait for more can end: an SSH
+    identification line (RFC 4253 4.2) or an FTP/SMTP greeting's final `220 ` line (after any
+    `220-` continuation lines). Other greetings (telnet negotiation, a console prompt) have no end
+    marker: their read ends when the service goes idle, as before."""
+    if data.startswith(b"SSH-"):
+        return b"\n" in data
+    if _FTP.match(data):
+        return any(line.startswith(b"220 ") for line in data.split(b"\n")[:-1])
+    return False
+
+
 def from_banner(banner: bytes) -> tuple[str | None, str | None, str | None]:
     """(protocol, product, version) from an unsolicited greeting, or Nones."""
     if not banner:

@@ -102,6 +102,17 @@ def test_an_http_or_rtsp_answer_is_read_until_it_is_whole(data: bytes, whole: bo
     assert identify.http_answer_complete(data) is whole
 
 
+@pytest.mark.parametrize(("data", "whole"), [
+    (b"SSH-2.0-dropbear_2022.83\r\n", True), (b"SSH-2.0-OpenSSH_9.2p1 Debian-2", False),
+    (b"220 (vsFTPd 3.0.3)\r\n", True), (b"220-Welcome\r\n220-to the box\r\n", False),
+    (b"220-Welcome\r\n220 ready\r\n", True), (b"220 mail ESMTP Postfix", False),
+    (b"\xff\xfd\x18\xff\xfd\x20", False), (b"login: ", False), (b"", False)])
+def test_a_greeting_is_whole_at_its_end_marker_only(data: bytes, whole: bool) -> None:
+    """An SSH identification line or a final `220 ` line ends the greeting wait at once; a telnet
+    negotiation or a prompt has no end marker, so its read still ends only when the service idles."""
+    assert identify.greeting_complete(data) is whole
+
+
 def test_framed_and_non_tls_answers_are_known_whole_from_their_first_bytes() -> None:
     smb_done, dns_done = identify.framed_answer_complete(4), identify.framed_answer_complete(2)
     assert smb_done(b"\x00\x00\x00\x03abc") and not smb_done(b"\x00\x00\x00\x04abc")
