@@ -99,7 +99,7 @@ def tinyssh(work: Path, connections: int = 400) -> contextlib.AbstractContextMan
     """TinySSH runs from inetd; the shared loopback acceptor (tests/helpers/tinyssh.py) plays inetd."""
     from tests.helpers.tinyssh import tinysshd
 
-    return tinysshd(work, HOST, connections)
+    return tinysshd(work, connections)
 
 
 def pki(work: Path) -> dict[str, Path]:

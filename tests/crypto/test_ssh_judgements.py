@@ -46,7 +46,7 @@ def run_ssh(port: int, policy: str | None = None):
 def tinysshd(tmp: Path, connections: int = 12) -> Iterator[int]:
     if not tinyssh.installed():
         pytest.skip("tinysshd not installed (scripts/setup-system.sh)")
-    with tinyssh.tinysshd(tmp, HOST, connections) as port:
+    with tinyssh.tinysshd(tmp, connections) as port:
         yield port
 
 

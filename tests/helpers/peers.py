@@ -12,9 +12,11 @@ from tests.helpers.ports import LOOPBACK
 
 
 @contextlib.contextmanager
-def scripted_peer(behaviour: Callable[[socket.socket], None], connections: int = 20) -> Iterator[int]:
-    """Yields the port; runs `behaviour` on each of at most `connections` accepted connections.
-    Stops when the block ends."""
+def scripted_peer(behaviour: Callable[[socket.socket], None], connections: int = 20,
+                  timeout: float | None = 5) -> Iterator[int]:
+    """Yields the port; runs `behaviour` on each of at most `connections` accepted connections
+    (with `timeout` on each; None leaves the socket blocking, for a behaviour that hands it to a
+    child process, which would otherwise inherit a non-blocking descriptor). Stops when the block ends."""
     srv = socket.socket()
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind((LOOPBACK, 0))
@@ -34,7 +36,8 @@ def scripted_peer(behaviour: Callable[[socket.socket], None], connections: int =
 
     def run(conn: socket.socket) -> None:
         with contextlib.suppress(OSError), conn:
-            conn.settimeout(5)
+            if timeout is not None:
+                conn.settimeout(timeout)
             behaviour(conn)
 
     t = threading.Thread(target=serve, daemon=True)

@@ -8,9 +8,10 @@ import contextlib
 import shutil
 import socket
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
+
+from tests.helpers.peers import scripted_peer
 
 TINYSSHD = "/usr/sbin/tinysshd"
 
@@ -20,39 +21,22 @@ def installed() -> bool:
 
 
 @contextlib.contextmanager
-def tinysshd(work: Path, host: str = "127.0.0.1", connections: int = 12) -> Iterator[int]:
+def tinysshd(work: Path, connections: int = 12) -> Iterator[int]:
     """Serve TinySSH on a free loopback port (yielded) for at most `connections` connections; its
     host keys are made once in `work`. Every child is stopped on exit."""
     keys = work / "tinyssh-keys"
     if not keys.exists():
         subprocess.run(["tinysshd-makekey", str(keys)], check=True, capture_output=True, timeout=60)
-    srv = socket.socket()
-    srv.bind((host, 0))
-    srv.listen(16)
-    srv.settimeout(0.2)
-    stop = threading.Event()
     children: list[subprocess.Popen[bytes]] = []
 
-    def serve() -> None:
-        handled = 0
-        while not stop.is_set() and handled < connections:
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                continue
-            handled += 1
-            with conn:
-                children.append(subprocess.Popen([TINYSSHD, str(keys)], stdin=conn.fileno(), stdout=conn.fileno(),
-                                                 stderr=subprocess.DEVNULL))
+    def spawn(conn: socket.socket) -> None:  # the child gets its own copy of the connection
+        children.append(subprocess.Popen([TINYSSHD, str(keys)], stdin=conn.fileno(), stdout=conn.fileno(),
+                                         stderr=subprocess.DEVNULL))
 
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
     try:
-        yield srv.getsockname()[1]
+        with scripted_peer(spawn, connections, timeout=None) as port:
+            yield port
     finally:
-        stop.set()
-        t.join(2)
-        srv.close()
         for c in children:
             if c.poll() is None:
                 c.terminate()
