@@ -250,44 +250,6 @@ class StallGuard:
             self._silent[where] = self._silent.get(where, 0) + 1 if not got.data and got.timed_out else 0
 
 
-class TlsSessions:
-    """TLS sessions the shared content context may resume, one per (host, port): the latest one the
-    server gave.
-
-    Why: a run reads ~150 pages over TLS per lab gateway, one connection each; a full handshake
-    costs this process 1.3-1.6 ms of CPU, a resumed one 0.8 ms (lab gateway, TLS 1.3). What is read
-    is the same either way (the same certificate comes back with a resumed session). Only for the
-    accept-anything context: a verifying context validates the chain on every connection. A server
-    that refuses a resumption is asked again with a full handshake, and not offered a session again.
-    Thread-safe: one per process (SESSIONS), shared by every client.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._sessions: dict[tuple[str, int], ssl.SSLSession] = {}
-        self._refused: set[tuple[str, int]] = set()
-
-    def get(self, host: str, port: int) -> ssl.SSLSession | None:
-        with self._lock:
-            return self._sessions.get((host, port))
-
-    def keep(self, host: str, port: int, conn: ssl.SSLSocket) -> None:
-        session = conn.session
-        if session is None or not (session.has_ticket or session.id):
-            return
-        with self._lock:
-            if (host, port) not in self._refused:
-                self._sessions[(host, port)] = session
-
-    def refused(self, host: str, port: int) -> None:
-        with self._lock:
-            self._refused.add((host, port))
-            self._sessions.pop((host, port), None)
-
-
-SESSIONS = TlsSessions()
-
-
 @dataclass(frozen=True)
 class Exchange:
     """One request and what came of it; `error` says why there is no `response`."""
@@ -352,38 +314,28 @@ class Client:
             self.transcript.sent(raw)
         verified: bool | None = None
         peer: bytes | None = None
-        session = SESSIONS.get(self.host, self.port) if self.tls and self.verify is None else None
-        for resume in (True, False):
-            with self.connect() as sock:
-                conn = sock
-                if self.tls:
-                    tctx = self.verify or content_tls_context()
-                    try:
-                        conn = tctx.wrap_socket(sock, server_hostname=self.host if self.verify else None,
-                                                session=session if resume else None)
-                    except ssl.SSLCertVerificationError as exc:
-                        return Exchange(raw, False, error=f"certificate not valid: {exc.verify_message}",
-                                        tls_verified=False, handshake_error=exc)
-                    except ssl.SSLError as exc:
-                        if resume and session is not None:  # the server refused to resume: a full handshake
-                            SESSIONS.refused(self.host, self.port)
-                            self._note(f"TLS session resumption refused ({exc.reason or exc}): a full handshake")
-                            continue
-                        return Exchange(raw, False, error=f"TLS handshake failed: {exc.reason or exc}",
-                                        tls_verified=False if self.verify else None, handshake_error=exc)
-                    verified = True if self.verify is not None else None
-                    peer = conn.getpeercert(binary_form=True)
+        with self.connect() as sock:
+            conn = sock
+            if self.tls:
+                tctx = self.verify or content_tls_context()
                 try:
-                    conn.sendall(raw)
-                    got = read_response(conn, method=method, timeout=self.timeout, max_bytes=self.max_bytes,
-                                        check_cancelled=self.check_cancelled)
-                    if isinstance(conn, ssl.SSLSocket) and self.verify is None:
-                        SESSIONS.keep(self.host, self.port, conn)  # a TLS 1.3 ticket arrives with the answer
-                finally:
-                    if conn is not sock:
-                        with contextlib.suppress(OSError):
-                            conn.close()
-            break
+                    conn = tctx.wrap_socket(sock, server_hostname=self.host if self.verify else None)
+                except ssl.SSLCertVerificationError as exc:
+                    return Exchange(raw, False, error=f"certificate not valid: {exc.verify_message}",
+                                    tls_verified=False, handshake_error=exc)
+                except ssl.SSLError as exc:
+                    return Exchange(raw, False, error=f"TLS handshake failed: {exc.reason or exc}",
+                                    tls_verified=False if self.verify else None, handshake_error=exc)
+                verified = True if self.verify is not None else None
+                peer = conn.getpeercert(binary_form=True)
+            try:
+                conn.sendall(raw)
+                got = read_response(conn, method=method, timeout=self.timeout, max_bytes=self.max_bytes,
+                                    check_cancelled=self.check_cancelled)
+            finally:
+                if conn is not sock:
+                    with contextlib.suppress(OSError):
+                        conn.close()
         self.stalls.record(where, got)
         try:
             resp = parse_response(got.data, method, self.max_bytes, tls=self.tls, cut=got.timed_out)

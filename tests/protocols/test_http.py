@@ -79,17 +79,6 @@ def test_https_without_verification_reads_and_says_so(s_server: tuple[int, pki.I
     assert ex.peer_cert == x509.load_pem_x509_certificate(leaf.cert.read_bytes()).public_bytes(Encoding.DER)
 
 
-def test_a_second_connection_resumes_the_tls_session(s_server: tuple[int, pki.Issued, pki.Issued]) -> None:
-    """http.SESSIONS: the accept-anything client resumes the server's session (CPU: no new key
-    exchange per page), and reads the same certificate; `openssl s_server -www` says which it was."""
-    port, _ca, _leaf = s_server
-    client = http.Client(_connect(port), HOST, port, True, timeout=3)
-    first, second = client.exchange("GET", "/"), client.exchange("GET", "/")
-    assert first.response is not None and second.response is not None
-    assert b"Reused, TLS" not in first.response.body and b"Reused, TLS" in second.response.body
-    assert second.peer_cert == first.peer_cert and second.peer_cert is not None
-
-
 def test_verification_is_an_observation(s_server: tuple[int, pki.Issued, pki.Issued]) -> None:
     port, ca, _leaf = s_server
     trusting = ssl.create_default_context(cafile=str(ca.cert))
