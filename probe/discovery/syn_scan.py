@@ -15,9 +15,9 @@ device is thus swept no faster than it answers, and never faster than the ceilin
 How: SYNs are built with struct (scapy is far too slow for 65k packets) and sent on an
 AF_INET/SOCK_RAW/IPPROTO_TCP socket, so the kernel adds the IP header. Replies are read on the same
 socket, connected to the target and with a classic-BPF filter (source = target, destination port =
-our random source port), so the kernel discards the rest of the host's traffic. Each try of each port carries its own
-sequence number, so a reply names the exact probe it answers (a late answer to the first try is
-not mistaken for a lost probe) and counts only if its ACK is that number + 1. Our kernel answers
+our random source port), so the kernel discards the rest of the host's traffic. Each try of each
+port carries its own sequence number, so a reply names the exact probe it answers (a late answer
+to the first try is not mistaken for a lost probe) and counts only if its ACK is that number + 1. Our kernel answers
 each SYN-ACK with a RST because no local socket owns it: that is ordinary half-open scanning and
 leaves no connection on the device. Every sweep of the process (one per device in a multi-target
 run) is driven by a shared send/receive loop (_Mux, one per core, at most two), each with its own
@@ -690,9 +690,9 @@ class _Mux:
     """One thread that sends and receives for the sweeps given to it (a run has one or two: _MUXES).
 
     Why not a thread per sweep: a run over many devices sweeps them all at once. With a sender and
-    a receiver thread per device, 32 threads fight for the GIL around every sendto/recv and the run spent more
-    CPU on that contention than on packets (16 lab devices: 39 s threaded against 25 s one after
-    the other). Here each device still gets its own rate, sockets and sequence numbers; one loop
+    a receiver thread per device, 32 threads fight for the GIL around every sendto/recv and the run
+    spent more CPU on that contention than on packets (16 lab devices: 39 s threaded against 25 s
+    one after the other). Here each device still gets its own rate, sockets and sequence numbers; one loop
     sends every job's due packets in short bursts, then drains whatever replies are queued. Two
     threads for all jobs (one sending, so the kernel's share ran without the GIL, one parsing) were
     measured too and lost: 16 sweeps 20.6 s against 12.3 s, the GIL changing hands every batch.
