@@ -13,14 +13,15 @@ grow well past the lowest seen mean a queue is building up in front of the devic
 device is thus swept no faster than it answers, and never faster than the ceiling.
 
 How: SYNs are built with struct (scapy is far too slow for 65k packets) and sent on an
-AF_INET/SOCK_RAW/IPPROTO_TCP socket, so the kernel adds the IP header. Replies are read on a second
-raw TCP socket with a classic-BPF filter (source = target, destination port = our random source
-port) so the kernel discards the rest of the host's traffic. Each try of each port carries its own
-sequence number, so a reply names the exact probe it answers (a late answer to the first try is
-not mistaken for a lost probe) and counts only if its ACK is that number + 1. Our kernel answers
+AF_INET/SOCK_RAW/IPPROTO_TCP socket, so the kernel adds the IP header. Replies are read on the same
+socket, connected to the target and with a classic-BPF filter (source = target, destination port =
+our random source port), so the kernel discards the rest of the host's traffic. Each try of each
+port carries its own sequence number, so a reply names the exact probe it answers (a late answer
+to the first try is not mistaken for a lost probe) and counts only if its ACK is that number + 1. Our kernel answers
 each SYN-ACK with a RST because no local socket owns it: that is ordinary half-open scanning and
 leaves no connection on the device. Every sweep of the process (one per device in a multi-target
-run) is driven by one shared send/receive loop (_Mux), each with its own rate control.
+run) is driven by a shared send/receive loop (_Mux, one per core, at most two), each with its own
+rate control.
 
 Bounded in count and time: at most 1 + MAX_RETRIES probes per port, sent no slower than
 MIN_RATE (unless the ceiling is lower), each waited for at most MAX_RTO.
@@ -686,15 +687,17 @@ class _Job:
 
 
 class _Mux:
-    """One thread that sends and receives for every sweep running in this process.
+    """One thread that sends and receives for the sweeps given to it (a run has one or two: _MUXES).
 
-    Why one thread: a run over many devices sweeps them all at once. With a sender and a receiver
-    thread per device, 32 threads fight for the GIL around every sendto/recv and the run spent more
-    CPU on that contention than on packets (16 lab devices: 39 s threaded against 25 s one after
-    the other). Here each device still gets its own rate, sockets and sequence numbers; one loop
+    Why not a thread per sweep: a run over many devices sweeps them all at once. With a sender and
+    a receiver thread per device, 32 threads fight for the GIL around every sendto/recv and the run
+    spent more CPU on that contention than on packets (16 lab devices: 39 s threaded against 25 s
+    one after the other). Here each device still gets its own rate, sockets and sequence numbers; one loop
     sends every job's due packets in short bursts, then drains whatever replies are queued. Two
     threads for all jobs (one sending, so the kernel's share ran without the GIL, one parsing) were
     measured too and lost: 16 sweeps 20.6 s against 12.3 s, the GIL changing hands every batch.
+    Two loops that each own half the jobs (send, parse, send...) win instead: while one is in
+    sendmmsg without the GIL, the other parses (see _MUXES).
 
     Why round trips are timed by the kernel: with many devices (or a busy host) a reply can wait in
     the socket for milliseconds before this loop reads it. Timed at the read, that wait looked like
@@ -777,7 +780,13 @@ class _Mux:
                 job.sample_rtt(*last, stamp + real_to_mono if stamp is not None else time.monotonic())
 
 
-_MUX = _Mux()
+# One loop per core, at most two: the kernel's share of a probe (about two thirds of its CPU here: the
+# send path, the veth hop, the device's answer) runs in sendmmsg without the GIL, so with two loops
+# one core works in the kernel while the other parses. 16 lab devices swept at once on 2 cores:
+# 12.6-13.8 s with one loop, 8.6-11.7 s with two, the same CPU (bench/results/2026-12-02-cpu.md).
+# More than two was not measured (this machine has two cores).
+_MUXES = [_Mux() for _ in range(max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                               else (os.cpu_count() or 1))))]
 
 
 def syn_sweep(host: str, ports: Sequence[int], *, max_rate: int = DEFAULT_MAX_RATE, start_rate: int = START_RATE,
@@ -804,21 +813,24 @@ def syn_sweep(host: str, ports: Sequence[int], *, max_rate: int = DEFAULT_MAX_RA
     except OSError as exc:
         raise SynUnavailable(f"no route to {host}: {exc}") from None
     try:
-        send = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+        # ONE raw TCP socket per sweep sends the probes and reads the replies. connect(): the kernel
+        # then matches it by source address before it copies a packet to it, instead of copying every
+        # TCP packet the host receives into every sweep's socket for the BPF filter to drop. A raw TCP
+        # socket that only sends still receives: a separate unconnected sending socket got a copy of
+        # every reply of every device (16 devices: 16 clones per reply, dropped unread once its buffer
+        # was full; 3.5 % of a 16-device run's CPU in raw_local_deliver). Sending with an address on
+        # the connected socket is allowed for raw sockets.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
     except OSError as exc:
         raise SynUnavailable(f"raw socket refused: {exc}") from None
-    recv = icmp = None
+    icmp = None
     try:
-        recv = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
-        # connect(): the kernel then matches the raw socket's packets by source address before it
-        # copies them to the socket, instead of copying every TCP packet the host receives into every
-        # sweep's socket for the BPF filter to drop (a small saving: 16 threaded sweeps 41.6 -> 38.8 s).
-        recv.connect((host, 0))
+        sock.connect((host, 0))
         try:
             icmp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
         except OSError:
             icmp = None
-        for s in (recv, icmp):
+        for s in (sock, icmp):
             if s is None:
                 continue
             try:
@@ -826,13 +838,13 @@ def syn_sweep(host: str, ports: Sequence[int], *, max_rate: int = DEFAULT_MAX_RA
             except OSError:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
             _kernel_stamp(s)  # the first SIOCGSTAMPNS turns on receive timestamps for the socket (it says ENOENT)
-        job = _Job(host, src, _port_order(ports), send, recv, icmp, max_rate, start_rate, retries,
+        job = _Job(host, src, _port_order(ports), sock, sock, icmp, max_rate, start_rate, retries,
                    cancel, deadline, progress, on_open)
         return _sweep(job, cancel)
     except OSError as exc:
         raise SynUnavailable(f"raw socket error: {exc}") from None
     finally:
-        for s in (send, recv, icmp):
+        for s in (sock, icmp):
             if s is not None:
                 s.close()
 
@@ -851,7 +863,7 @@ def _port_order(ports: Sequence[int]) -> array[int]:
 
 
 def _sweep(job: _Job, cancel: threading.Event) -> SynSweepResult:
-    _MUX.add(job)
+    min(_MUXES, key=lambda m: len(m.jobs)).add(job)  # the least busy loop
     # the mux finishes every job on its own bounds (cancel, deadline, tries, the rate floor); this
     # wait is a backstop against a bug, set past the longest sweep those bounds allow
     floor = job.ctl.floor

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import functools
 import re
 import socket
 import ssl
@@ -28,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from probe import __version__
-from probe.protocols.tlswrap import permissive_context
+from probe.protocols.tlswrap import new_permissive_context
 from probe.protocols.transcript import Transcript
 
 MAX_HEADER = 64 * 1024  # a response head bigger than this is not an HTTP response we will read
@@ -83,8 +84,11 @@ class RawRead:
     timed_out: bool  # the read ended on the time limit (not on close, the declared end, or a cap)
 
 
+@functools.cache
 def content_tls_context() -> ssl.SSLContext:
-    c = permissive_context()
+    """The permissive context with HTTP/1.1 as ALPN, one per process and shared (see
+    tlswrap.permissive_context: a context per request cost more CPU than the request): do not modify it."""
+    c = new_permissive_context()
     c.set_alpn_protocols(["http/1.1"])
     return c
 
