@@ -32,9 +32,9 @@ device, every process through GNU time (wall, CPU, its own peak memory; probe.la
 
 then a scaling run: 1, 4 and 16 weak-gateway copies in one `probe run` (target: 16 devices
 <= 3x one device, peak memory < 200 MB), each size also swept by `nmap -n -Pn -sS -p-` over the same
-devices as a reference for how a sweep scales in this lab, whose devices share the bench's cores. Results: bench/results/<date>-variants.md with the
-machine, its load, the measured probe build, the exact commands, medians and ratios; the same
-table is printed.
+devices as a reference for how a sweep scales in this lab, whose devices share the bench's cores.
+Results: bench/results/<date>-variants.md with the machine, its load, the measured probe build, the
+exact commands, medians and ratios; the same table is printed.
 
 Time: about 12 min with the default --runs 1 on 2 busy cores (2026-12-02: 11.6 min at load average
 ~12; six variants ~9 min, the slowest being hardened-gateway, whose DROP policy holds `nmap -sS -p-`
