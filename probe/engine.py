@@ -14,9 +14,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-import traceback
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -40,6 +38,8 @@ from probe.session import Cancelled, RunClock, TargetSession
 from probe.store import EvidenceStore
 
 if TYPE_CHECKING:  # types only: discovery loads when a scan discovers, not for one given service (start-up)
+    from concurrent.futures import Future
+
     from probe.compliance.catalog import Catalog, Clause
     from probe.compliance.declaration import Declared
     from probe.compliance.profile import Profile
@@ -162,6 +162,8 @@ def _run_job(session: TargetSession, cls: type[Check], services: list[Service], 
         produced.append(ctx.inconclusive(f"{meta.title}: not completed.", session.clock.why(),
                                          InconclusiveReason.INTERRUPTED))
     except Exception as exc:  # a plugin bug must never become a PASS, nor kill the run
+        import traceback  # only a bug in a check gets here: not loaded for every run
+
         trace = ctx.artefact("trace", f"{meta.id} traceback", traceback.format_exc())
         produced.append(ctx.inconclusive(f"{meta.title}: the check failed inside probe.",
                                          f"tool error: {exc.__class__.__name__}: {exc}",
@@ -282,6 +284,8 @@ def _scan_target(state: ScanState, catalog: Catalog, host: str, progress: Progre
                 if counts["reported"]:
                     progress("check", {"host": host, "done": counts["done"], "total": counts["total"]})
 
+    from concurrent.futures import ThreadPoolExecutor  # a scan's pools: not loaded to run one check
+
     services: list[Service] = []
     pool = ThreadPoolExecutor(max_workers=JOBS_PER_SLOT * state.options.safety.max_connections)
     early: list[tuple[_Job, Future[None]]] = []
@@ -337,6 +341,8 @@ def _wait_or_give_up(session: TargetSession, futures: list[Any], jobs: list[_Job
     A job given up on gets an INCONCLUSIVE (interrupted) finding, and its sockets are shut down so
     the worker thread unblocks; whatever it produces later is discarded (`_Job.settle`).
     """
+    from concurrent.futures import FIRST_COMPLETED, wait
+
     stop_at: float | None = None
     while True:
         pending = [f for f in futures if not f.done()]
@@ -389,6 +395,8 @@ def compute_verdicts(state: ScanState, catalog: Catalog) -> list[ClauseVerdict]:
 def run_scan(state: ScanState, catalog: Catalog, progress: Progress | None = None,
              parallel_targets: int = 16) -> ScanState:
     """Scan every target; always returns the state, complete or not (never raises on device trouble)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     progress = progress or (lambda _e, _d: None)
     state.clock = RunClock.starting_now(state.options.safety.max_time, state.clock.cancel)
     try:
