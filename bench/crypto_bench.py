@@ -20,8 +20,9 @@ Then, for each service, times as child processes measured through GNU time (wall
 and probe's start-up alone (`probe --help`, `probe run --help`, `probe plan`). probe keeps parsed
 data files in a cache (probe/datacache.py, filled by the first run): the checks and `probe plan` are
 also measured with it off (PROBE_CACHE_DIR=off), as a first run after installing would be. Medians
-of --runs; the result goes to bench/results/<date>-crypto<--suffix>.md with the machine
-description and the load average before and after. sslyze lives in its own venv
+of --runs, each service's commands taken in turn (probe, peer, probe, peer...); the result goes
+to bench/results/<date>-crypto<--suffix>.md with the machine description and the load average
+before and after. sslyze lives in its own venv
 (bench/.venv-anchors, as bench.py does) because it pins its own cryptography and nassl. probe is
 measured as users install it: `pip install .` of this tree into bench/.venv-probe, a plain venv
 (reinstalled every run; `--probe-from here` measures the interpreter running this script instead).
@@ -44,7 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import ensure_anchor_venv, fmt, machine, measure, median
+from bench import Measure, ensure_anchor_venv, fmt, machine, measure, median
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -215,6 +216,17 @@ def ensure_probe_venv() -> str:
     return str(py)
 
 
+def interleaved(cmds: dict[str, list[str]], runs: int) -> dict[str, Measure]:
+    """The median of `runs` measurements of each command, the commands taken in turn (probe, peer,
+    probe, peer...): whatever drifts during a sitting (load, CPU clock, caches) then falls on every
+    tool alike, not on whichever block ran first."""
+    got: dict[str, list[Measure]] = {name: [] for name in cmds}
+    for _ in range(runs):
+        for name, argv in cmds.items():
+            got[name].append(measure(argv))
+    return {name: median(ms) for name, ms in got.items()}
+
+
 def probe_cmd(port: int, profile: Path, out: Path) -> list[str]:
     return [str(Path(PYTHON).parent / "probe"), "run", "--target", HOST, "--ports", str(port),
             "--udp-ports", "none", "--profile", str(profile), "--no-credentials", "--no-nmap", "--quiet",
@@ -270,17 +282,14 @@ def main() -> int:
         for svc, cmd in tls_servers(work, keys).items():
             with started(cmd) as port:
                 ev = work / "tls-ev.json"
-                results = {"probe checks (tls_configuration + tls_certificate)":
-                           median([measure(checks_cmd(port, "https", "tls_configuration", "tls_certificate"))
-                                   for _ in range(args.runs)]),
-                           "probe run (discovery + checks + verdicts)":
-                           median([measure(probe_cmd(port, work / "tls.yaml", ev)) for _ in range(args.runs)])}
+                cmds = {"probe checks (tls_configuration + tls_certificate)":
+                        checks_cmd(port, "https", "tls_configuration", "tls_certificate"),
+                        "probe run (discovery + checks + verdicts)": probe_cmd(port, work / "tls.yaml", ev)}
                 if sslyze:
-                    results["sslyze (default: all scan commands)"] = median(
-                        [measure([str(sslyze), "--quiet", f"{HOST}:{port}"]) for _ in range(args.runs)])
-                    results["sslyze (probe's equivalents only)"] = median(
-                        [measure([str(sslyze), "--quiet", *SSLYZE_LIKE_PROBE, f"{HOST}:{port}"])
-                         for _ in range(args.runs)])
+                    cmds["sslyze (default: all scan commands)"] = [str(sslyze), "--quiet", f"{HOST}:{port}"]
+                    cmds["sslyze (probe's equivalents only)"] = [str(sslyze), "--quiet", *SSLYZE_LIKE_PROBE,
+                                                                 f"{HOST}:{port}"]
+                results = interleaved(cmds, args.runs)
                 verdicts.append(f"- {svc}: " + _verdicts(ev))
             _rows(rows, ratios, "TLS", svc, results)
         ssh = ssh_servers(work)
@@ -288,16 +297,13 @@ def main() -> int:
             ctx = tinyssh(work) if cmd is None else started(cmd)
             with ctx as port:
                 ev = work / "ssh-ev.json"
-                results = {"probe checks (ssh_algorithms)":
-                           median([measure(checks_cmd(port, "ssh", "ssh_algorithms")) for _ in range(args.runs)]),
-                           "probe checks (ssh_algorithms), data cache off":
-                           median([measure([*NO_CACHE, *checks_cmd(port, "ssh", "ssh_algorithms")])
-                                   for _ in range(args.runs)]),
-                           "probe run (discovery + checks + verdicts)":
-                           median([measure(probe_cmd(port, work / "ssh.yaml", ev)) for _ in range(args.runs)])}
+                cmds = {"probe checks (ssh_algorithms)": checks_cmd(port, "ssh", "ssh_algorithms"),
+                        "probe checks (ssh_algorithms), data cache off":
+                        [*NO_CACHE, *checks_cmd(port, "ssh", "ssh_algorithms")],
+                        "probe run (discovery + checks + verdicts)": probe_cmd(port, work / "ssh.yaml", ev)}
                 if shutil.which("ssh-audit"):
-                    results["ssh-audit"] = median([measure(["ssh-audit", "-n", "-p", str(port), HOST])
-                                                   for _ in range(args.runs)])
+                    cmds["ssh-audit"] = ["ssh-audit", "-n", "-p", str(port), HOST]
+                results = interleaved(cmds, args.runs)
                 verdicts.append(f"- {svc}: " + _verdicts(ev))
             _rows(rows, ratios, "SSH", svc, results)
     finally:
