@@ -26,6 +26,8 @@ before and after. sslyze lives in its own venv
 (bench/.venv-anchors, as bench.py does) because it pins its own cryptography and nassl. probe is
 measured as users install it: `pip install .` of this tree into bench/.venv-probe, a plain venv
 (reinstalled every run; `--probe-from here` measures the interpreter running this script instead).
+Both venvs are made from the system's python3 (bench.TOOLS_PYTHON), the interpreter Debian's
+ssh-audit runs on: every Python tool is timed on the same interpreter.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import Measure, ensure_anchor_venv, fmt, machine, measure, median
+from bench import TOOLS_PYTHON, Measure, ensure_anchor_venv, fmt, machine, measure, median, venv_on
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -202,13 +204,14 @@ PYTHON = sys.executable  # the interpreter probe is measured with (main() may sw
 
 def ensure_probe_venv() -> str:
     """probe installed the way users install it: `pip install .` into a plain venv (no system site
-    packages), as sslyze's venv is and as Debian's ssh-audit runs on the system python. Start-up
+    packages) on the system's python3, as sslyze's venv is and as Debian's ssh-audit runs. Start-up
     then carries only probe's own imports, not a development machine's hooks (an editable
     install's import finder, other packages' .pth files: ~25 ms per start here). The tree is
     reinstalled on every bench run, so the code measured is the code checked out."""
     py = PROBE_VENV / "bin" / "python"
-    if not py.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(PROBE_VENV)], check=True, timeout=120)
+    if not py.exists() or not venv_on(PROBE_VENV):  # on the peers' interpreter (bench.TOOLS_PYTHON)
+        shutil.rmtree(PROBE_VENV, ignore_errors=True)
+        subprocess.run([TOOLS_PYTHON, "-m", "venv", str(PROBE_VENV)], check=True, timeout=120)
         subprocess.run([str(py), "-m", "pip", "install", "-q", str(REPO)], check=True, timeout=900)
     else:
         subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(REPO)],
@@ -317,7 +320,9 @@ def main() -> int:
              f"({_sslyze_version(sslyze)}), ssh-audit ({sa_v.strip('# ').strip() or 'not installed'}).",
              "All servers on 127.0.0.1; every command measured through GNU time, start-up included.",
              "probe measured from: " + (f"`pip install .` of this tree into {PROBE_VENV.relative_to(REPO)} "
-                                        "(a plain venv, as users install it)" if args.probe_from == "install"
+                                        f"(a plain venv on {TOOLS_PYTHON}, as users install it; sslyze's venv "
+                                        "is on the same interpreter, Debian's ssh-audit runs on the system "
+                                        "python3)" if args.probe_from == "install"
                                         else f"{PYTHON} (the interpreter running the bench)") + ".",
              "Load average (1, 5, 15 min): " + " ".join(f"{x:.2f}" for x in load_before) + " before, "
              + " ".join(f"{x:.2f}" for x in load_after) + " after.", "",
