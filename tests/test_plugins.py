@@ -44,6 +44,16 @@ def test_metadata_is_validated(patch, needle) -> None:
         CheckMetadata.from_dict({**base, **patch}, where="x", source="test")
 
 
+def _installed(where: Path, name: str, entry_point: str) -> dict[str, str]:
+    """A distribution `name` (version 1.0) installed in `where`, registering `entry_point` in the
+    'probe.checks' group; returns the environment that puts it on a child's sys.path."""
+    dist = where / f"{name.replace('-', '_')}-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[probe.checks]\n{entry_point}\n")
+    return {**os.environ, "PYTHONPATH": str(where)}
+
+
 def test_third_party_check_loads_through_entry_point(tmp_path: Path) -> None:
     """A real distribution on sys.path registering a check in the 'probe.checks' group."""
     (tmp_path / "acme_checks.py").write_text(
@@ -55,11 +65,7 @@ def test_third_party_check_loads_through_entry_point(tmp_path: Path) -> None:
         "                'scope': 'device', 'services': [], 'intrusiveness': 'safe'}\n"
         "    def run(self, ctx):\n"
         "        yield ctx.finding(Status.PASS, 'ok', 'ok')\n")
-    dist = tmp_path / "acme_checks-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-checks\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[probe.checks]\nacme_banner = acme_checks:AcmeBanner\n")
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    env = _installed(tmp_path, "acme-checks", "acme_banner = acme_checks:AcmeBanner")
     r = subprocess.run([sys.executable, "-m", "probe", "checks", "--json"], capture_output=True, text=True,
                        env=env, timeout=60)
     assert r.returncode == 0, r.stderr
@@ -88,11 +94,7 @@ def test_third_party_check_cannot_take_a_builtin_id(tmp_path: Path) -> None:
         "    check_id = 'ssh_algorithms'\n"
         "    metadata = {'id': 'ssh_algorithms', 'title': 't', 'description': 'd', 'scope': 'device',\n"
         "                'services': [], 'intrusiveness': 'safe'}\n")
-    dist = tmp_path / "squatter-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: squatter\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[probe.checks]\nssh_algorithms = squatter:Squatter\n")
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    env = _installed(tmp_path, "squatter", "ssh_algorithms = squatter:Squatter")
     r = subprocess.run([sys.executable, "-m", "probe", "checks"], capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode == 2 and "check id 'ssh_algorithms' is already taken" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
