@@ -8,6 +8,36 @@ import threading
 from probe.session import DeviceLimiter
 
 
+def _served_in_turn(limiter: DeviceLimiter, cancel: threading.Event, waiters: list[tuple[str, bool, int]],
+                    held: list[bool]) -> list[str]:
+    """Hold one slot per entry of `held` (True: a check's, behind discovery), queue the waiters
+    (name, behind, priority) one after another, then free the held slots; the names in the order
+    the waiters were served."""
+    order: list[str] = []
+
+    def wait_for_slot(name: str, behind: bool, priority: int) -> None:
+        with limiter.priority(priority), limiter.slot(cancel, behind=behind):
+            order.append(name)
+
+    holders = [limiter.slot(cancel, behind=behind) for behind in held]
+    for h in holders:
+        h.__enter__()
+    threads = []
+    for waiter in waiters:
+        t = threading.Thread(target=wait_for_slot, args=waiter)
+        t.start()
+        threads.append(t)
+        for _ in range(500):  # until it is queued (bounded: 5 s at most)
+            if len(limiter._queue) == len(threads):
+                break
+            threading.Event().wait(0.01)
+    for h in holders:
+        h.__exit__(None, None, None)
+    for t in threads:
+        t.join(10)
+    return order
+
+
 def test_several_slots_are_taken_together_and_the_cap_holds() -> None:
     limiter = DeviceLimiter(3)
     cancel = threading.Event()
@@ -37,26 +67,8 @@ def test_a_free_slot_goes_to_the_longest_chain_first() -> None:
     gets the next free slot, whoever asked first; equal priorities go in order of arrival."""
     limiter = DeviceLimiter(1)
     cancel = threading.Event()
-    order: list[str] = []
-
-    def wait_for_slot(name: str, priority: int) -> None:
-        with limiter.priority(priority), limiter.slot(cancel):
-            order.append(name)
-
-    holder = limiter.slot(cancel)
-    holder.__enter__()
-    threads = []
-    for name, prio in (("short-web", 0), ("chain-of-1", 1), ("chain-of-8", 8), ("later-web", 0)):
-        t = threading.Thread(target=wait_for_slot, args=(name, prio))
-        t.start()
-        threads.append(t)
-        for _ in range(500):  # until it is queued (bounded: 5 s at most)
-            if len(limiter._queue) == len(threads):
-                break
-            threading.Event().wait(0.01)
-    holder.__exit__(None, None, None)
-    for t in threads:
-        t.join(10)
+    order = _served_in_turn(limiter, cancel, [("short-web", False, 0), ("chain-of-1", False, 1),
+                                              ("chain-of-8", False, 8), ("later-web", False, 0)], held=[False])
     assert order == ["chain-of-8", "chain-of-1", "short-web", "later-web"]
 
 
@@ -100,29 +112,8 @@ def test_discovery_goes_before_checks_and_the_cap_holds_across_both() -> None:
     any check's, whatever the check's priority, and the cap counts both."""
     limiter = DeviceLimiter(2)
     cancel = threading.Event()
-    order: list[str] = []
-
-    def wait_for_slot(name: str, behind: bool, priority: int) -> None:
-        with limiter.priority(priority), limiter.slot(cancel, behind=behind):
-            order.append(name)
-
-    holders = [limiter.slot(cancel), limiter.slot(cancel, behind=True)]
-    for h in holders:
-        h.__enter__()
-    threads = []
-    for name, behind, prio in (("check-chain-of-20", True, 20), ("identify", False, 0), ("check", True, 0),
-                               ("nmap", False, 0)):
-        t = threading.Thread(target=wait_for_slot, args=(name, behind, prio))
-        t.start()
-        threads.append(t)
-        for _ in range(500):  # until it is queued (bounded: 5 s at most)
-            if len(limiter._queue) == len(threads):
-                break
-            threading.Event().wait(0.01)
-    for h in holders:
-        h.__exit__(None, None, None)
-    for t in threads:
-        t.join(10)
+    order = _served_in_turn(limiter, cancel, [("check-chain-of-20", True, 20), ("identify", False, 0),
+                                              ("check", True, 0), ("nmap", False, 0)], held=[False, True])
     assert order[:2] == ["identify", "nmap"] and order[2:] == ["check-chain-of-20", "check"]
     assert limiter.peak <= 2
 
